@@ -1,0 +1,122 @@
+/**
+ * The API Gateway adapter: REST API (v1) and HTTP API (v2) proxy events in, one core call, the
+ * proxy result out. Everything HTTP-generic is a middy middleware; everything about models is the
+ * core's.
+ */
+import middy from '@middy/core';
+import httpCors from '@middy/http-cors';
+import httpErrorHandler from '@middy/http-error-handler';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpJsonBodyParser from '@middy/http-json-body-parser';
+import httpSecurityHeaders from '@middy/http-security-headers';
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { describeError, InferenceError, isInferenceError } from './core/errors.ts';
+import type { InferenceService } from './core/inference-service.ts';
+import { parseJsonBody, preciseReviver } from './core/json.ts';
+import type { CoreLogger } from './core/model-repository.ts';
+
+export type ApiEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
+
+export interface ApiHandlerOptions {
+  /** Origins allowed by CORS. @default - CORS off: no CORS headers, no preflight answers */
+  readonly corsOrigins?: string[];
+  /** Answer 504 this long before the function's own timeout. @default 1000 */
+  readonly timeoutEarlyInMillis?: number;
+  readonly logger?: CoreLogger;
+}
+
+/** Size of the body as received, recorded before the JSON parser replaces it. */
+const rawBodyBytes = Symbol('rawBodyBytes');
+type SizedEvent = ApiEvent & { [rawBodyBytes]?: number };
+
+const isRestEvent = (event: ApiEvent): event is APIGatewayProxyEvent => 'httpMethod' in event;
+
+function requestLine(event: ApiEvent): { method: string; path: string } {
+  if (isRestEvent(event)) return { method: event.httpMethod, path: event.path };
+  const { http, stage } = event.requestContext;
+  // HTTP APIs put a named stage in front of the route path; $default has none.
+  const prefix = stage && stage !== '$default' ? `/${stage}` : '';
+  const path = prefix !== '' && event.rawPath.startsWith(`${prefix}/`) ? event.rawPath.slice(prefix.length) : event.rawPath;
+  return { method: http.method, path };
+}
+
+/**
+ * Measures the raw body and gives bodiless requests a null body, which the JSON parser passes
+ * through (it rejects an absent one, which HTTP API GET events have).
+ */
+const measureBody = (): middy.MiddlewareObj<SizedEvent> => ({
+  before: (request) => {
+    const event = request.event;
+    if (event.body === undefined || event.body === '') (event as { body: string | null }).body = null;
+    const body = event.body;
+    event[rawBodyBytes] = body == null ? 0 : event.isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body);
+  },
+});
+
+/**
+ * Gives every error the Open Inference Protocol's body, {"error": "..."}, before middy's error
+ * handler writes it out; the JSON parser's 422 for a body that is not JSON becomes the protocol's
+ * 400, naming what the parser found.
+ */
+const openInferenceErrors = (): middy.MiddlewareObj<SizedEvent> => ({
+  onError: (request) => {
+    const error = request.error as (Error & { statusCode?: number; cause?: { package?: string; data?: unknown } }) | undefined;
+    let problem: InferenceError;
+    if (isInferenceError(error)) problem = error;
+    else if (error?.cause?.package === '@middy/http-json-body-parser' && error.statusCode === 422) {
+      try {
+        parseJsonBody(String(error.cause.data ?? ''));
+        problem = new InferenceError(400, 'request body is not valid JSON');
+      } catch (parseError) {
+        problem = parseError as InferenceError;
+      }
+    } else if (error?.name === 'TimeoutError') {
+      problem = new InferenceError(504, 'the request ran too long and was stopped before the function timeout; send fewer rows or use batch prediction');
+    } else if (typeof error?.statusCode === 'number' && error.statusCode < 500) {
+      problem = new InferenceError(error.statusCode, error.message);
+    } else return; // unexpected: middy's handler answers a generic 500 and logs it
+    const wrapped = Object.assign(new Error(JSON.stringify({ error: problem.message })), {
+      statusCode: problem.statusCode,
+      expose: true,
+      headers: problem.headers,
+    });
+    request.error = wrapped;
+  },
+});
+
+export function createApiHandler(service: InferenceService, options: ApiHandlerOptions = {}) {
+  const logger = options.logger;
+  const lambdaHandler = async (event: SizedEvent): Promise<APIGatewayProxyResult> => {
+    const { method, path } = requestLine(event);
+    let body: unknown = event.body;
+    // A body sent without a JSON content type (curl -d) is left as text; the core parses it the same way.
+    if (typeof body === 'string' && event.isBase64Encoded) body = Buffer.from(body, 'base64').toString('utf8');
+    const response = await service.handle({ method, path, headers: event.headers as Record<string, string>, body, bodyBytes: event[rawBodyBytes] });
+    return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+  };
+
+  const handler = middy<SizedEvent, APIGatewayProxyResult, Error, Context>({
+    timeoutEarlyInMillis: options.timeoutEarlyInMillis ?? 1000,
+  })
+    // before: in the order added; after and onError: in reverse. So the security and CORS headers
+    // are added last, to every answer, errors included; openInferenceErrors shapes an error before
+    // httpErrorHandler writes it.
+    .use(httpHeaderNormalizer())
+    .use(httpSecurityHeaders())
+    .use(options.corsOrigins !== undefined ? [httpCors({ origins: options.corsOrigins })] : [])
+    .use(
+      httpErrorHandler({
+        // Errors the caller caused are answered, not logged as failures; only unexpected ones are.
+        logger: logger === undefined ? false : (error: unknown) => {
+          if (((error as { statusCode?: number }).statusCode ?? 500) >= 500) logger.error('unhandled error', { cause: describeError(error) });
+        },
+        fallbackMessage: JSON.stringify({ error: 'internal error; see the function logs' }),
+      }),
+    )
+    .use(openInferenceErrors())
+    .use(measureBody())
+    // Any content type is accepted (curl -d sends form-encoded); 64-bit integers stay exact.
+    .use(httpJsonBodyParser({ reviver: preciseReviver as (key: string, value: unknown) => unknown, disableContentTypeError: true }))
+    .handler(lambdaHandler);
+  return handler;
+}

@@ -1,0 +1,65 @@
+/**
+ * Per-model settings: models/<name>/config.json. Read by the runtime (labels, limits, version policy)
+ * and by the CDK app (memory, concurrency, objectives), from this one schema.
+ */
+import { z } from 'zod';
+
+/** Lambda's synchronous invocation payload limit, each way. */
+export const LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
+
+export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export const modelConfigSchema = z.strictObject({
+  description: z.string().max(1024).optional().describe('What the model does, shown in metadata and the console.'),
+  task: z.enum(['classification', 'regression', 'other']).optional().describe('Drives per-task metrics and :predict output.'),
+  labels: z.array(z.string().min(1)).min(2).optional().describe('Class names, index i naming class i.'),
+  labelOutput: z.string().min(1).optional().describe('Output holding class indices; default the output named "label".'),
+  featureNames: z.array(z.string().min(1)).optional().describe('Names of the input features, in order.'),
+  versionPolicy: z
+    .union([z.literal('latest'), z.strictObject({ pinned: z.number().int().positive() })])
+    .default('latest')
+    .describe('Which version the plain routes serve: "latest" or {"pinned": N}.'),
+  maxBatchSize: z.number().int().positive().optional().describe('Largest first dimension accepted; default unlimited.'),
+  maxRequestBytes: z.number().int().positive().optional().describe('Request body limit; default 6 MiB (the Lambda payload limit).'),
+  latencyObjectiveMs: z.number().positive().default(500).describe('p99 latency objective; the latency alarm fires above it.'),
+  memorySizeMb: z.number().int().min(128).max(10240).optional().describe('Lambda memory; default 2048.'),
+  timeoutSeconds: z.number().int().min(1).max(900).optional().describe('Lambda timeout; default 30.'),
+  ephemeralStorageMb: z.number().int().min(512).max(10240).optional().describe('Lambda /tmp size; default 512.'),
+  reservedConcurrency: z.number().int().min(1).optional().describe('Lambda reserved concurrency; default none.'),
+  provisionedConcurrency: z.number().int().min(1).optional().describe('Provisioned concurrency on the live alias; default none.'),
+});
+
+export type ModelConfig = z.infer<typeof modelConfigSchema>;
+
+export const DEFAULT_MODEL_CONFIG: ModelConfig = modelConfigSchema.parse({});
+
+export class ModelConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelConfigError';
+  }
+}
+
+/**
+ * Validates a config.json's text. Errors name the file and every offending field, e.g.
+ * `models/iris/config.json: field "maxBatchSize": expected number, received string`.
+ */
+export function parseModelConfig(text: string | undefined, file: string): ModelConfig {
+  if (text === undefined) return DEFAULT_MODEL_CONFIG;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ModelConfigError(`${file}: not valid JSON: ${(error as Error).message}`);
+  }
+  const result = modelConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => {
+      const field = issue.path.length > 0 ? `field "${issue.path.join('.')}"` : 'top level';
+      const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.map((k) => `"${k}"`).join(', ')})` : '';
+      return `${field}: ${issue.message}${keys}`;
+    });
+    throw new ModelConfigError(`${file}: ${problems.join('; ')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,45 @@
+/**
+ * The one error type of the inference core. Every problem a caller can cause or see carries an HTTP
+ * status and a message that names the problem; adapters turn it into `{"error": message}`.
+ */
+export class InferenceError extends Error {
+  /** HTTP status this error is answered with. */
+  readonly statusCode: number;
+  /** Whether the message may be shown to the caller (always true below 500, as in middy). */
+  readonly expose: boolean;
+  /** Extra response headers, e.g. `Allow` for a 405. */
+  readonly headers: Record<string, string>;
+
+  constructor(statusCode: number, message: string, options: { cause?: unknown; headers?: Record<string, string> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'InferenceError';
+    this.statusCode = statusCode;
+    this.expose = true;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export const badRequest = (message: string): InferenceError => new InferenceError(400, message);
+
+export const modelNotFound = (message: string): InferenceError => new InferenceError(404, message);
+
+export const methodNotAllowed = (method: string, path: string, allowed: readonly string[]): InferenceError =>
+  new InferenceError(405, `method ${method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`, {
+    headers: { Allow: allowed.join(', ') },
+  });
+
+export const payloadTooLarge = (bytes: number, limit: number, what: string): InferenceError =>
+  new InferenceError(
+    413,
+    `request body is ${bytes} bytes, over the ${limit}-byte limit of ${what}; send fewer rows per request or use batch prediction`,
+  );
+
+/** A model (or the store behind it) cannot be loaded right now; the cause is named, the process keeps serving others. */
+export const modelUnavailable = (message: string, cause?: unknown): InferenceError =>
+  new InferenceError(503, message, { cause });
+
+export const isInferenceError = (error: unknown): error is InferenceError => error instanceof InferenceError;
+
+/** The message of an unknown thrown value, for logs and for wrapping into a named error. */
+export const describeError = (error: unknown): string =>
+  error instanceof Error ? error.message : typeof error === 'string' ? error : JSON.stringify(error);

@@ -1,0 +1,286 @@
+/**
+ * The inference core's front door: one call per HTTP-shaped request, the same for the Lambda
+ * handler, the local server, the SageMaker container and the batch worker. It routes the Open
+ * Inference Protocol (v2) and TF Serving :predict paths, checks every request against the model's
+ * signature and config, runs onnxruntime, and answers `{"error": message}` for every failure.
+ *
+ * The routes are matched here rather than by a router middleware (@middy/http-router) because every
+ * adapter, not only the Lambda one, must route the same way.
+ */
+import type { Tensor } from 'onnxruntime-node';
+import { LAMBDA_PAYLOAD_LIMIT_BYTES } from './config.ts';
+import { decodeInferRequest, decodeTensor, encodeInferResponse, tensorValues } from './codec.ts';
+import { badRequest, describeError, InferenceError, isInferenceError, methodNotAllowed, modelNotFound, payloadTooLarge } from './errors.ts';
+import { parseJsonBody, stringifyPrecise } from './json.ts';
+import { silentLogger, type CoreLogger, type LoadedModel, type ModelEntry, type ModelRepository } from './model-repository.ts';
+
+export const SERVER_NAME = 'modelship';
+export const SERVER_VERSION = '0.1.0';
+export const PLATFORM = 'onnxruntime_onnx';
+
+export interface CoreRequest {
+  readonly method: string;
+  /** Path without query string, e.g. /v2/models/iris/infer. */
+  readonly path: string;
+  /** Lower-cased header names. */
+  readonly headers?: Readonly<Record<string, string | undefined>>;
+  /** The body: already parsed JSON (as the Lambda handler's JSON parser leaves it), raw text, or absent. */
+  readonly body?: unknown;
+  /** Size of the body as received, for the request size limits. */
+  readonly bodyBytes?: number;
+}
+
+export interface CoreResponse {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/** What one inference did, for logs and metrics. */
+export interface InferenceRecord {
+  readonly model: string;
+  readonly version: number;
+  readonly batchSize: number;
+  readonly inferenceMs: number;
+}
+
+export interface InferenceServiceOptions {
+  readonly repository: ModelRepository;
+  /** Body limit for models whose config sets none. @default 6 MiB, the Lambda payload limit */
+  readonly defaultMaxRequestBytes?: number;
+  readonly logger?: CoreLogger;
+}
+
+type Route =
+  | { kind: 'live' | 'ready' | 'server' }
+  | { kind: 'metadata' | 'model-ready' | 'infer' | 'predict'; model: string; version?: string };
+
+const ROUTES: { pattern: RegExp; methods: string[]; route: (m: RegExpExecArray) => Route }[] = [
+  { pattern: /^\/v2\/health\/live$/, methods: ['GET'], route: () => ({ kind: 'live' }) },
+  { pattern: /^\/v2\/health\/ready$/, methods: ['GET'], route: () => ({ kind: 'ready' }) },
+  { pattern: /^\/v2$/, methods: ['GET'], route: () => ({ kind: 'server' }) },
+  { pattern: /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?$/, methods: ['GET'], route: (m) => ({ kind: 'metadata', model: m[1], version: m[2] }) },
+  { pattern: /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/ready$/, methods: ['GET'], route: (m) => ({ kind: 'model-ready', model: m[1], version: m[2] }) },
+  { pattern: /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/, methods: ['POST'], route: (m) => ({ kind: 'infer', model: m[1], version: m[2] }) },
+  { pattern: /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+))?:predict$/, methods: ['POST'], route: (m) => ({ kind: 'predict', model: m[1], version: m[2] }) },
+];
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+export const errorResponse = (statusCode: number, message: string, headers: Record<string, string> = {}): CoreResponse => ({
+  statusCode,
+  headers: { ...JSON_HEADERS, ...headers },
+  body: JSON.stringify({ error: message }),
+});
+
+export class InferenceService {
+  readonly repository: ModelRepository;
+  private readonly defaultMaxRequestBytes: number;
+  private readonly logger: CoreLogger;
+  /** Called after each successful inference (metrics, shadowing, capture hang off this). */
+  onInference: ((record: InferenceRecord) => void) | undefined;
+
+  constructor(options: InferenceServiceOptions) {
+    this.repository = options.repository;
+    this.defaultMaxRequestBytes = options.defaultMaxRequestBytes ?? LAMBDA_PAYLOAD_LIMIT_BYTES;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Answers one request; never throws. Unexpected failures are logged and answered 500 without details. */
+  async handle(request: CoreRequest): Promise<CoreResponse> {
+    try {
+      return await this.route(request);
+    } catch (error) {
+      if (isInferenceError(error)) return errorResponse(error.statusCode, error.message, error.headers);
+      this.logger.error('unexpected error', { path: request.path, cause: describeError(error), stack: (error as Error)?.stack });
+      return errorResponse(500, 'internal error; see the function logs');
+    }
+  }
+
+  private async route(request: CoreRequest): Promise<CoreResponse> {
+    const path = request.path.length > 1 && request.path.endsWith('/') ? request.path.slice(0, -1) : request.path;
+    for (const { pattern, methods, route } of ROUTES) {
+      const match = pattern.exec(path);
+      if (match === null) continue;
+      const method = request.method.toUpperCase();
+      if (!methods.includes(method)) throw methodNotAllowed(method, path, methods);
+      return this.dispatch(route(match), request);
+    }
+    throw modelNotFound(`no route for ${request.method} ${path}; see GET /v2 and /v2/models/{name}`);
+  }
+
+  private async dispatch(route: Route, request: CoreRequest): Promise<CoreResponse> {
+    switch (route.kind) {
+      case 'live':
+        return ok({ live: true });
+      case 'ready':
+        await this.repository.catalog();
+        return ok({ ready: true });
+      case 'server':
+        return ok({ name: SERVER_NAME, version: SERVER_VERSION, extensions: ['model_repository_versions'] });
+      case 'metadata':
+        return ok(await this.metadata(route.model, route.version));
+      case 'model-ready': {
+        const model = await this.loadModel(route.model, route.version);
+        return ok({ name: model.name, version: String(model.version), ready: true });
+      }
+      case 'infer': {
+        const model = await this.loadModel(route.model, route.version);
+        const body = this.checkBody(request, model);
+        return this.answer(model, await this.infer(model, body));
+      }
+      case 'predict': {
+        const model = await this.loadModel(route.model, route.version);
+        const body = this.checkBody(request, model);
+        return this.answer(model, await this.predict(model, body));
+      }
+    }
+  }
+
+  /** The loaded session for a model's live version or the version named. */
+  async loadModel(name: string, version?: string): Promise<LoadedModel> {
+    const resolved = await this.repository.resolveVersion(decodeURIComponent(name), version);
+    return this.repository.load(resolved.entry.name, resolved.version);
+  }
+
+  /** v2 model metadata: versions, platform, and each tensor's name, datatype and shape (-1 where free). */
+  async metadata(name: string, version?: string): Promise<Record<string, unknown>> {
+    const model = await this.loadModel(name, version);
+    const entry: ModelEntry = await this.repository.entry(model.name);
+    const tensors = (specs: LoadedModel['signature']['inputs']) =>
+      specs.map((s) => ({ name: s.name, datatype: s.datatype.v2, shape: s.shape }));
+    const { description, labels, task, maxBatchSize } = model.config;
+    return {
+      name: model.name,
+      versions: entry.versions.map(String),
+      platform: PLATFORM,
+      inputs: tensors(model.signature.inputs),
+      outputs: tensors(model.signature.outputs),
+      parameters: { version: String(model.version), live_version: String(entry.liveVersion), sha256: model.sha256, description, task, labels, max_batch_size: maxBatchSize },
+    };
+  }
+
+  /** Runs a v2 inference request body (parsed or raw JSON) and returns the response body text. */
+  async infer(model: LoadedModel, body: unknown): Promise<string> {
+    const request = decodeInferRequest(typeof body === 'string' ? parseJsonBody(body) : body, model);
+    const results = await this.run(model, request.feeds, request.outputNames, request.batchSize);
+    return encodeInferResponse(model, request.id, request.outputNames, results);
+  }
+
+  /**
+   * TF Serving's row format: {"instances": [row, ...]} for single-input models (or rows of
+   * {input: value} objects for several inputs); answers {"predictions": [...]}, one per row, with
+   * class indices named by the config's labels.
+   */
+  async predict(model: LoadedModel, body: unknown): Promise<string> {
+    const parsed = typeof body === 'string' ? parseJsonBody(body) : body;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw badRequest('request body must be a JSON object with an "instances" list');
+    }
+    const instances = (parsed as { instances?: unknown }).instances;
+    if (!Array.isArray(instances) || instances.length === 0) throw badRequest('"instances" must be a non-empty list of rows');
+    const feeds = rowsToFeeds(instances, model);
+    const outputNames = model.signature.outputs.map((s) => s.name);
+    const results = await this.run(model, feeds, outputNames, instances.length);
+    return stringifyPrecise({ predictions: resultsToRows(results, outputNames, instances.length, model) });
+  }
+
+  private checkBody(request: CoreRequest, model: LoadedModel): unknown {
+    const limit = model.config.maxRequestBytes ?? this.defaultMaxRequestBytes;
+    const bytes = request.bodyBytes ?? (typeof request.body === 'string' ? Buffer.byteLength(request.body) : 0);
+    if (bytes > limit) throw payloadTooLarge(bytes, limit, `model "${model.name}"`);
+    if (request.body === undefined || request.body === null) throw badRequest('request body is empty; expected a JSON object');
+    return request.body;
+  }
+
+  private async run(model: LoadedModel, feeds: Record<string, Tensor>, outputNames: string[], batchSize: number): Promise<Record<string, Tensor>> {
+    const started = performance.now();
+    let results: Record<string, Tensor>;
+    try {
+      results = (await model.session.run(feeds, outputNames)) as Record<string, Tensor>;
+    } catch (error) {
+      // The inputs passed every check the signature allows; what onnxruntime still rejects (a shape a
+      // node cannot take, say) is the request's doing, and its message names the node.
+      throw new InferenceError(400, `model "${model.name}" version ${model.version} rejected the input: ${describeError(error)}`);
+    }
+    this.onInference?.({ model: model.name, version: model.version, batchSize, inferenceMs: performance.now() - started });
+    return results;
+  }
+
+  private answer(model: LoadedModel, body: string): CoreResponse {
+    return { statusCode: 200, headers: { ...JSON_HEADERS, 'X-Model-Name': model.name, 'X-Model-Version': String(model.version) }, body };
+  }
+}
+
+const ok = (body: unknown): CoreResponse => ({ statusCode: 200, headers: { ...JSON_HEADERS }, body: JSON.stringify(body) });
+
+function shapeOf(value: unknown): number[] {
+  const shape: number[] = [];
+  let cursor = value;
+  while (Array.isArray(cursor)) {
+    shape.push(cursor.length);
+    cursor = cursor[0];
+  }
+  return shape;
+}
+
+function rowsToFeeds(instances: unknown[], model: LoadedModel): Record<string, Tensor> {
+  const inputs = model.signature.inputs;
+  const named = typeof instances[0] === 'object' && instances[0] !== null && !Array.isArray(instances[0]);
+  if (!named && inputs.length !== 1) {
+    throw badRequest(`model "${model.name}" has ${inputs.length} inputs (${inputs.map((s) => s.name).join(', ')}); send each instance as an object keyed by input name`);
+  }
+  const feeds: Record<string, Tensor> = {};
+  for (const spec of inputs) {
+    const rows = instances.map((row, index) => {
+      if (!named) return row;
+      if (typeof row !== 'object' || row === null || Array.isArray(row)) throw badRequest(`instances[${index}] must be an object keyed by input name, like instances[0]`);
+      const value = (row as Record<string, unknown>)[spec.name];
+      if (value === undefined) throw badRequest(`instances[${index}] has no value for input "${spec.name}"`);
+      return value;
+    });
+    const rowShape = shapeOf(rows[0]);
+    rows.forEach((row, index) => {
+      const shape = shapeOf(row);
+      if (shape.join(',') !== rowShape.join(',')) {
+        throw badRequest(`instances[${index}] has shape [${shape.join(',')}] but instances[0] has [${rowShape.join(',')}]; every row must have the same shape`);
+      }
+    });
+    feeds[spec.name] = decodeTensor({ name: spec.name, datatype: spec.datatype.v2, shape: [rows.length, ...rowShape], data: rows }, spec, model);
+  }
+  if (named) {
+    instances.forEach((row, index) => {
+      for (const key of Object.keys(row as object)) {
+        if (!inputs.some((s) => s.name === key)) throw badRequest(`instances[${index}] has unknown input "${key}"; model "${model.name}" expects: ${inputs.map((s) => s.name).join(', ')}`);
+      }
+    });
+  }
+  return feeds;
+}
+
+function resultsToRows(results: Record<string, Tensor>, outputNames: string[], rows: number, model: LoadedModel): unknown[] {
+  const labels = model.config.labels;
+  const labelOutput = model.config.labelOutput ?? 'label';
+  const perOutput = outputNames.map((name) => {
+    const tensor = results[name];
+    const values = tensorValues(tensor);
+    const rowDims = tensor.dims.slice(1);
+    const rowSize = rowDims.reduce((a, b) => a * b, 1);
+    return Array.from({ length: rows }, (_, r) => {
+      if (rowDims.length === 0) {
+        const value = values[r];
+        return labels !== undefined && name === labelOutput ? (labels[Number(value)] ?? value) : value;
+      }
+      return nest(values.slice(r * rowSize, (r + 1) * rowSize), rowDims);
+    });
+  });
+  return Array.from({ length: rows }, (_, r) =>
+    outputNames.length === 1 ? perOutput[0][r] : Object.fromEntries(outputNames.map((name, i) => [name, perOutput[i][r]])),
+  );
+}
+
+function nest(flat: unknown[], dims: readonly number[]): unknown {
+  if (dims.length <= 1) return flat;
+  const size = flat.length / dims[0];
+  return Array.from({ length: dims[0] }, (_, i) => nest(flat.slice(i * size, (i + 1) * size), dims.slice(1)));
+}

@@ -1,0 +1,231 @@
+/**
+ * The catalog of models a source holds, and their sessions: each (name, version) is loaded once per
+ * process (creating and releasing sessions leaks native memory), lazily or at start, with concurrent
+ * first requests sharing one load. A failed load is retried after a pause, never cached for good.
+ */
+import { createHash } from 'node:crypto';
+import { InferenceSession } from 'onnxruntime-node';
+import { DEFAULT_MODEL_CONFIG, MODEL_NAME_PATTERN, parseModelConfig, type ModelConfig } from './config.ts';
+import { describeError, modelNotFound, modelUnavailable, badRequest } from './errors.ts';
+import type { ModelSource } from './model-source.ts';
+import { readSignature, type Signature } from './signature.ts';
+
+export const MODEL_FILE = 'model.onnx';
+const VERSION_PATTERN = /^[1-9]\d{0,8}$/;
+
+export interface ModelEntry {
+  readonly name: string;
+  readonly config: ModelConfig;
+  /** Versions present in the store, ascending. */
+  readonly versions: readonly number[];
+  /** The version the plain routes serve, from the config's version policy. */
+  readonly liveVersion: number | undefined;
+  /** Why this model cannot be served at all (bad config, pinned version missing, no versions). */
+  readonly problem?: string;
+}
+
+export interface LoadedModel {
+  readonly name: string;
+  readonly version: number;
+  readonly config: ModelConfig;
+  readonly session: InferenceSession;
+  readonly signature: Signature;
+  readonly sha256: string;
+  readonly loadMs: number;
+}
+
+export interface CoreLogger {
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export const silentLogger: CoreLogger = { info() {}, warn() {}, error() {} };
+
+export interface ModelRepositoryOptions {
+  readonly source: ModelSource;
+  /** onnxruntime session options for every model. @default defaultSessionOptions() */
+  readonly sessionOptions?: InferenceSession.SessionOptions;
+  /** Serve only these models (a per-model function). @default every model in the source */
+  readonly models?: readonly string[];
+  /** Pause before a failed catalog read or model load is tried again. @default 2000 */
+  readonly retryAfterMs?: number;
+  readonly logger?: CoreLogger;
+}
+
+/**
+ * Session options for a CPU function: threads from the vCPUs it really has, and no spinning, which
+ * would keep cores busy after each call (see FIELD-NOTES.md).
+ */
+export function defaultSessionOptions(intraOpThreads = 1): InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+}
+
+interface CachedAttempt<T> {
+  readonly promise: Promise<T>;
+  failedAt?: number;
+}
+
+export class ModelRepository {
+  readonly source: ModelSource;
+  private readonly options: ModelRepositoryOptions;
+  private readonly retryAfterMs: number;
+  private readonly logger: CoreLogger;
+  private catalogAttempt: CachedAttempt<Map<string, ModelEntry>> | undefined;
+  private readonly sessions = new Map<string, CachedAttempt<LoadedModel>>();
+
+  constructor(options: ModelRepositoryOptions) {
+    this.options = options;
+    this.source = options.source;
+    this.retryAfterMs = options.retryAfterMs ?? 2000;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** The models in the store, read once; a store failure answers 503 and is retried after a pause. */
+  catalog(): Promise<Map<string, ModelEntry>> {
+    this.catalogAttempt = this.reuseOrRetry(this.catalogAttempt, () => this.readCatalog());
+    return this.catalogAttempt.promise;
+  }
+
+  async entry(name: string): Promise<ModelEntry> {
+    const catalog = await this.catalog();
+    const entry = MODEL_NAME_PATTERN.test(name) ? catalog.get(name) : undefined;
+    if (entry === undefined) {
+      const known = [...catalog.keys()].sort();
+      throw modelNotFound(`model "${name}" not found; available: ${known.length > 0 ? known.join(', ') : 'none'}`);
+    }
+    return entry;
+  }
+
+  /** Which version a request addresses: the one in its path, or the live one. */
+  async resolveVersion(name: string, versionText?: string): Promise<{ entry: ModelEntry; version: number }> {
+    const entry = await this.entry(name);
+    if (entry.problem !== undefined) throw modelUnavailable(`model "${name}" cannot be served: ${entry.problem}`);
+    if (versionText === undefined) return { entry, version: entry.liveVersion! };
+    if (!VERSION_PATTERN.test(versionText)) {
+      throw badRequest(`version "${versionText}" of model "${name}" is not a positive integer`);
+    }
+    const version = Number(versionText);
+    if (!entry.versions.includes(version)) {
+      throw modelNotFound(`model "${name}" has no version ${version}; available: ${entry.versions.join(', ')}`);
+    }
+    return { entry, version };
+  }
+
+  /** The session for (name, version), loading it on first use. */
+  async load(name: string, version: number): Promise<LoadedModel> {
+    const entry = await this.entry(name);
+    const key = `${name}/${version}`;
+    const attempt = this.reuseOrRetry(this.sessions.get(key), () => this.loadSession(entry, version));
+    this.sessions.set(key, attempt);
+    return attempt.promise;
+  }
+
+  /** Loads every served model's live version now (eager start); resolves with the failures, if any. */
+  async preload(): Promise<string[]> {
+    const catalog = await this.catalog();
+    const failures: string[] = [];
+    for (const entry of catalog.values()) {
+      try {
+        if (entry.problem !== undefined) throw new Error(entry.problem);
+        await this.load(entry.name, entry.liveVersion!);
+      } catch (error) {
+        failures.push(`${entry.name}: ${describeError(error)}`);
+      }
+    }
+    return failures;
+  }
+
+  private reuseOrRetry<T>(previous: CachedAttempt<T> | undefined, start: () => Promise<T>): CachedAttempt<T> {
+    if (previous !== undefined && (previous.failedAt === undefined || Date.now() - previous.failedAt < this.retryAfterMs)) {
+      return previous;
+    }
+    const attempt: CachedAttempt<T> = { promise: start() };
+    attempt.promise.catch(() => {
+      attempt.failedAt = Date.now();
+    });
+    return attempt;
+  }
+
+  private async readCatalog(): Promise<Map<string, ModelEntry>> {
+    let files: string[];
+    try {
+      files = await this.source.listFiles();
+    } catch (error) {
+      this.logger.error('model store unreachable', { location: this.source.location, cause: describeError(error) });
+      throw modelUnavailable(`model store ${this.source.location} is unreachable: ${describeError(error)}`, error);
+    }
+    const versions = new Map<string, Set<number>>();
+    const configs = new Set<string>();
+    for (const file of files) {
+      const parts = file.split('/');
+      const name = parts[0];
+      if (!MODEL_NAME_PATTERN.test(name)) continue;
+      if (this.options.models !== undefined && !this.options.models.includes(name)) continue;
+      if (parts.length === 2 && parts[1] === 'config.json') configs.add(name);
+      if (parts.length === 3 && parts[2] === MODEL_FILE && VERSION_PATTERN.test(parts[1])) {
+        if (!versions.has(name)) versions.set(name, new Set());
+        versions.get(name)!.add(Number(parts[1]));
+      }
+    }
+    const catalog = new Map<string, ModelEntry>();
+    for (const name of [...new Set([...versions.keys(), ...configs])].sort()) {
+      catalog.set(name, await this.readEntry(name, [...(versions.get(name) ?? [])].sort((a, b) => a - b), configs.has(name)));
+    }
+    this.logger.info('model catalog read', { location: this.source.location, models: [...catalog.keys()] });
+    return catalog;
+  }
+
+  private async readEntry(name: string, versions: number[], hasConfig: boolean): Promise<ModelEntry> {
+    let config = DEFAULT_MODEL_CONFIG;
+    try {
+      if (hasConfig) {
+        const bytes = await this.source.readFile(`${name}/config.json`);
+        config = parseModelConfig(bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8'), `${name}/config.json`);
+      }
+    } catch (error) {
+      return { name, config, versions, liveVersion: undefined, problem: describeError(error) };
+    }
+    if (versions.length === 0) {
+      return { name, config, versions, liveVersion: undefined, problem: `no version directory holds a ${MODEL_FILE} (expected ${name}/<version>/${MODEL_FILE})` };
+    }
+    const policy = config.versionPolicy;
+    if (policy !== 'latest' && !versions.includes(policy.pinned)) {
+      return { name, config, versions, liveVersion: undefined, problem: `${name}/config.json pins version ${policy.pinned}, which is not in the store (have ${versions.join(', ')})` };
+    }
+    return { name, config, versions, liveVersion: policy === 'latest' ? versions[versions.length - 1] : policy.pinned };
+  }
+
+  private async loadSession(entry: ModelEntry, version: number): Promise<LoadedModel> {
+    const started = performance.now();
+    const path = `${entry.name}/${version}/${MODEL_FILE}`;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.source.readFile(path);
+    } catch (error) {
+      this.logger.error('model store unreachable', { model: entry.name, version, cause: describeError(error) });
+      throw modelUnavailable(`model "${entry.name}" version ${version} cannot be read from ${this.source.location}: ${describeError(error)}`, error);
+    }
+    if (bytes === undefined) {
+      throw modelUnavailable(`model "${entry.name}" version ${version}: ${path} is no longer in ${this.source.location}`);
+    }
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    try {
+      const session = await InferenceSession.create(bytes, this.options.sessionOptions ?? defaultSessionOptions());
+      const signature = readSignature(session);
+      const loadMs = performance.now() - started;
+      this.logger.info('model loaded', { model: entry.name, version, sha256, loadMs: Math.round(loadMs) });
+      return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs };
+    } catch (error) {
+      this.logger.error('model load failed', { model: entry.name, version, cause: describeError(error) });
+      throw modelUnavailable(`model "${entry.name}" version ${version} cannot be loaded: ${describeError(error)}`, error);
+    }
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * The local server: each HTTP request becomes an API Gateway REST proxy event handed to the very
+ * handler the Lambda function runs, so what works here works deployed.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+
+export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+export interface LocalServerOptions {
+  readonly handler: ProxyHandler;
+  /** @default 8080 */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** Bodies larger than this are refused with 413 before they are read in full. @default 6 MiB */
+  readonly maxBodyBytes?: number;
+  /** The time each request may take, as the function's timeout. @default 30000 */
+  readonly timeoutMs?: number;
+}
+
+export interface LocalServer {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+const TEXT_TYPES = /^(application\/(json|[\w.+-]*\+json|x-www-form-urlencoded)|text\/)/i;
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge(`${declared}`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new BodyTooLarge(`${size}`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEvent {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const [name, value] = [req.rawHeaders[i], req.rawHeaders[i + 1]];
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [key, value] of url.searchParams) {
+    query[key] = value;
+    (multiQuery[key] ??= []).push(value);
+  }
+  const isText = body.length === 0 || req.headers['content-type'] === undefined || TEXT_TYPES.test(req.headers['content-type']);
+  const path = decodeURI(url.pathname);
+  return {
+    resource: '/{proxy+}',
+    path,
+    httpMethod: req.method ?? 'GET',
+    headers,
+    multiValueHeaders,
+    queryStringParameters: url.searchParams.size > 0 ? query : null,
+    multiValueQueryStringParameters: url.searchParams.size > 0 ? multiQuery : null,
+    pathParameters: { proxy: path.slice(1) },
+    stageVariables: null,
+    body: body.length === 0 ? null : isText ? body.toString('utf8') : body.toString('base64'),
+    isBase64Encoded: body.length > 0 && !isText,
+    requestContext: {
+      accountId: 'local',
+      apiId: 'local',
+      authorizer: null,
+      httpMethod: req.method ?? 'GET',
+      identity: {
+        accessKey: null, accountId: null, apiKey: null, apiKeyId: null, caller: null, clientCert: null,
+        cognitoAuthenticationProvider: null, cognitoAuthenticationType: null, cognitoIdentityId: null,
+        cognitoIdentityPoolId: null, principalOrgId: null, sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        user: null, userAgent: req.headers['user-agent'] ?? null, userArn: null,
+      },
+      path: `/local${path}`,
+      protocol: `HTTP/${req.httpVersion}`,
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: '/{proxy+}',
+      stage: 'local',
+    },
+  };
+}
+
+function toContext(requestId: string, timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: 'modelship-local',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:local:000000000000:function:modelship-local',
+    memoryLimitInMB: '2048',
+    awsRequestId: requestId,
+    logGroupName: '/aws/lambda/modelship-local',
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyResult): void {
+  const headers: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
+  for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) headers[k] = v.map(String);
+  const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body ?? '', 'utf8');
+  headers['Content-Length'] = String(body.length);
+  res.writeHead(result.statusCode, headers);
+  res.end(body);
+}
+
+const jsonError = (statusCode: number, message: string): APIGatewayProxyResult => ({
+  statusCode,
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify({ error: message }),
+});
+
+export function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  const limit = options.maxBodyBytes ?? 6 * 1024 * 1024;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const server = createServer(async (req, res) => {
+    let result: APIGatewayProxyResult;
+    try {
+      const body = await readBody(req, limit);
+      const event = toEvent(req, body);
+      result = await options.handler(event, toContext(event.requestContext.requestId, timeoutMs));
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        result = jsonError(413, `request body is ${error.message} bytes or more, over the server's ${limit}-byte limit; send fewer rows per request or use batch prediction`);
+        res.setHeader('Connection', 'close');
+      } else if (error instanceof URIError) {
+        result = jsonError(400, `request path is not valid percent-encoding: ${req.url}`);
+      } else {
+        result = jsonError(500, 'internal error in the local server');
+        console.error('local server error', error);
+      }
+    }
+    if (!res.headersSent && !res.destroyed) send(res, result);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      resolve({
+        url: `http://${host}:${address.port}`,
+        server,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeIdleConnections();
+            setTimeout(() => server.closeAllConnections(), 2000).unref();
+          }),
+      });
+    });
+  });
+}

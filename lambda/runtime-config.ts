@@ -1,0 +1,90 @@
+/**
+ * The runtime's settings, read from the environment once at start and checked, for every adapter
+ * (Lambda handler, local server, SageMaker server). The core itself never reads process.env.
+ */
+import { availableParallelism } from 'node:os';
+import { S3Client } from '@aws-sdk/client-s3';
+import { LAMBDA_PAYLOAD_LIMIT_BYTES } from './core/config.ts';
+import { InferenceService } from './core/inference-service.ts';
+import { defaultSessionOptions, ModelRepository, type CoreLogger } from './core/model-repository.ts';
+import type { ModelSource } from './core/model-source.ts';
+import { DirectorySource } from './core/sources/directory-source.ts';
+import { S3Source } from './core/sources/s3-source.ts';
+
+export interface RuntimeConfig {
+  /** Directory model repository (MODEL_DIR). */
+  readonly modelDir?: string;
+  /** S3 model repository (MODEL_BUCKET, MODEL_PREFIX). */
+  readonly modelBucket?: string;
+  readonly modelPrefix: string;
+  /** S3-compatible endpoint (S3_ENDPOINT), path-style addressing. */
+  readonly s3Endpoint?: string;
+  /** Only these models (MODEL_NAMES, comma-separated). */
+  readonly modelNames?: string[];
+  /** Load every model's live version at start (PRELOAD_MODELS=true). */
+  readonly preload: boolean;
+  /** MAX_REQUEST_BYTES, default 6 MiB. */
+  readonly maxRequestBytes: number;
+  /** ORT_INTRA_OP_THREADS, default the vCPUs available. */
+  readonly intraOpThreads: number;
+}
+
+export class RuntimeConfigError extends Error {}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new RuntimeConfigError(`${name} must be a positive integer, got "${text}"`);
+  return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const text = env[name]?.toLowerCase();
+  if (text === undefined || text === '') return fallback;
+  if (['true', '1', 'yes'].includes(text)) return true;
+  if (['false', '0', 'no'].includes(text)) return false;
+  throw new RuntimeConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?: string; preload?: boolean } = {}): RuntimeConfig {
+  const modelBucket = env.MODEL_BUCKET || undefined;
+  const modelDir = env.MODEL_DIR || (modelBucket === undefined ? defaults.modelDir : undefined);
+  if (modelDir !== undefined && modelBucket !== undefined) {
+    throw new RuntimeConfigError('set either MODEL_DIR (a directory) or MODEL_BUCKET (S3), not both');
+  }
+  if (modelDir === undefined && modelBucket === undefined) {
+    throw new RuntimeConfigError('no model repository: set MODEL_DIR to a directory, or MODEL_BUCKET (and MODEL_PREFIX) for S3');
+  }
+  const names = env.MODEL_NAMES?.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  return {
+    modelDir,
+    modelBucket,
+    modelPrefix: env.MODEL_PREFIX ?? '',
+    s3Endpoint: env.S3_ENDPOINT || undefined,
+    modelNames: names !== undefined && names.length > 0 ? names : undefined,
+    preload: flag(env, 'PRELOAD_MODELS', defaults.preload ?? false),
+    maxRequestBytes: positiveInt(env, 'MAX_REQUEST_BYTES', LAMBDA_PAYLOAD_LIMIT_BYTES),
+    intraOpThreads: positiveInt(env, 'ORT_INTRA_OP_THREADS', availableParallelism()),
+  };
+}
+
+export function createModelSource(config: RuntimeConfig): ModelSource {
+  if (config.modelDir !== undefined) return new DirectorySource(config.modelDir);
+  const client = new S3Client(
+    config.s3Endpoint === undefined
+      ? {}
+      : { endpoint: config.s3Endpoint, forcePathStyle: true, region: process.env.AWS_REGION ?? 'us-east-1' },
+  );
+  return new S3Source({ bucket: config.modelBucket!, prefix: config.modelPrefix, client });
+}
+
+export function createService(config: RuntimeConfig, logger?: CoreLogger): InferenceService {
+  const repository = new ModelRepository({
+    source: createModelSource(config),
+    models: config.modelNames,
+    sessionOptions: defaultSessionOptions(config.intraOpThreads),
+    logger,
+  });
+  return new InferenceService({ repository, defaultMaxRequestBytes: config.maxRequestBytes, logger });
+}

@@ -1,0 +1,123 @@
+/** Shared test fixtures: paths, golden files, services over real models, a real S3 API server. */
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, sep } from 'node:path';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { InferenceService } from '../lambda/core/inference-service.ts';
+import { defaultSessionOptions, ModelRepository, type ModelRepositoryOptions } from '../lambda/core/model-repository.ts';
+import type { ModelSource } from '../lambda/core/model-source.ts';
+import { DirectorySource } from '../lambda/core/sources/directory-source.ts';
+
+export const ROOT = join(import.meta.dirname, '..');
+export const SAMPLES_DIR = join(ROOT, 'models');
+export const FIXTURE_MODELS_DIR = join(ROOT, 'test', 'fixtures', 'models');
+export const SAMPLE_MODELS = ['breast_cancer_classifier', 'diabetes_regressor', 'digits_mlp', 'iris_forest'];
+
+export interface GoldenTensor {
+  name: string;
+  datatype: string;
+  shape: number[];
+  data: number[];
+}
+
+export interface Golden {
+  inputs: GoldenTensor[];
+  outputs: GoldenTensor[];
+  targets: number[];
+  tolerance: { absolute: number; relative: number };
+}
+
+export function readGolden(model: string, version = 1): Golden {
+  return JSON.parse(readFileSync(join(SAMPLES_DIR, model, String(version), 'golden.json'), 'utf8')) as Golden;
+}
+
+export function readEvaluation(model: string, version = 1): { task: string; metrics: Record<string, number> } {
+  return JSON.parse(readFileSync(join(SAMPLES_DIR, model, String(version), 'evaluation.json'), 'utf8'));
+}
+
+export function createTestService(source: ModelSource | string, options: Partial<ModelRepositoryOptions> = {}): InferenceService {
+  const repository = new ModelRepository({
+    source: typeof source === 'string' ? new DirectorySource(source) : source,
+    sessionOptions: defaultSessionOptions(1),
+    ...options,
+  });
+  return new InferenceService({ repository });
+}
+
+/** Asserts every value is within absolute + relative tolerance, naming the first that is not. */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: { absolute: number; relative: number }, what: string): void {
+  if (actual.length !== expected.length) throw new Error(`${what}: ${actual.length} values, expected ${expected.length}`);
+  for (let i = 0; i < expected.length; i++) {
+    const diff = Math.abs(Number(actual[i]) - Number(expected[i]));
+    if (!(diff <= tolerance.absolute + tolerance.relative * Math.abs(Number(expected[i])))) {
+      throw new Error(`${what}[${i}] = ${actual[i]}, expected ${expected[i]} (diff ${diff})`);
+    }
+  }
+}
+
+/** Every file under a directory, as paths relative to it with / separators. */
+export function listTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(relative(dir, p).split(sep).join('/'));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+export interface TestS3 {
+  readonly endpoint: string;
+  readonly client: S3Client;
+  readonly server: S3rver;
+  readonly port: number;
+  upload(dir: string, prefix: string, bucket?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A real S3 API server (s3rver, in-process) on a free loopback port, with a bucket named "models". */
+export async function startTestS3(port = 0): Promise<TestS3> {
+  const server = new S3rver({
+    port,
+    address: '127.0.0.1',
+    silent: true,
+    directory: mkdtempSync(join(tmpdir(), 'modelship-s3-')),
+    configureBuckets: [{ name: 'models', configs: [] }],
+  });
+  const address = await server.run();
+  const endpoint = `http://127.0.0.1:${address.port}`;
+  const client = new S3Client({
+    endpoint,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    maxAttempts: 2,
+  });
+  return {
+    endpoint,
+    client,
+    server,
+    port: address.port,
+    async upload(dir, prefix, bucket = 'models') {
+      for (const file of listTree(dir)) {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}${file}`, Body: readFileSync(join(dir, file)) }));
+      }
+    },
+    close: () => server.close(),
+  };
+}
+
+/** A v2 request for the first `rows` rows of a golden file. */
+export function goldenRequest(golden: Golden, rows?: number): { inputs: GoldenTensor[] } {
+  return {
+    inputs: golden.inputs.map((input) => {
+      const n = rows ?? input.shape[0];
+      const rowSize = input.shape.slice(1).reduce((a, b) => a * b, 1);
+      return { ...input, shape: [n, ...input.shape.slice(1)], data: input.data.slice(0, n * rowSize) };
+    }),
+  };
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/python3
+"""Small ONNX models for the tests: one Identity model per tensor element type the samples lack,
+and a two-input model. Run with Debian's Python; the outputs under test/fixtures/models are committed.
+
+    /usr/bin/python3 training/make_test_models.py
+"""
+import os
+
+import onnx
+from onnx import TensorProto, helper
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "models")
+TYPES = {
+    "bool": TensorProto.BOOL, "uint8": TensorProto.UINT8, "uint16": TensorProto.UINT16,
+    "uint32": TensorProto.UINT32, "uint64": TensorProto.UINT64, "int8": TensorProto.INT8,
+    "int16": TensorProto.INT16, "int32": TensorProto.INT32, "int64": TensorProto.INT64,
+    "fp16": TensorProto.FLOAT16, "fp32": TensorProto.FLOAT, "fp64": TensorProto.DOUBLE,
+    "bytes": TensorProto.STRING,
+}
+
+
+def save(name, graph):
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="modelship-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    directory = os.path.join(ROOT, name, "1")
+    os.makedirs(directory, exist_ok=True)
+    onnx.save(model, os.path.join(directory, "model.onnx"))
+
+
+for suffix, dtype in TYPES.items():
+    save(f"identity_{suffix}", helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], f"identity_{suffix}",
+        [helper.make_tensor_value_info("x", dtype, ["batch", 2])],
+        [helper.make_tensor_value_info("y", dtype, ["batch", 2])]))
+
+save("add_two", helper.make_graph(
+    [helper.make_node("Add", ["a", "b"], ["sum"])], "add_two",
+    [helper.make_tensor_value_info("a", TensorProto.FLOAT, ["batch", 3]),
+     helper.make_tensor_value_info("b", TensorProto.FLOAT, ["batch", 3])],
+    [helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["batch", 3])]))
+print("wrote", ROOT)
