@@ -119,7 +119,14 @@ export function decodeTensor(input: RequestInput, spec: TensorSpec, model: Loade
   if (values.length !== expectedCount) {
     throw badRequest(`input "${name}" has ${values.length} values but shape ${formatShape(shape)} needs ${expectedCount}`);
   }
-  return new Tensor(info.ort, convertValues(values, info, name) as Tensor.DataType, shape);
+  const data = convertValues(values, info, name);
+  const tensor = new Tensor(info.ort, data, shape);
+  if (info.kind === 'half') {
+    // onnxruntime-common turns float16 data into a Float16Array where the runtime has one (Node 24),
+    // and the Node binding then sees zero bytes (onnxruntime #26791); hand it the raw bits back.
+    (tensor as unknown as { cpuData: Uint16Array }).cpuData = data as Uint16Array;
+  }
+  return tensor;
 }
 
 function flattenData(data: unknown, name: string): readonly unknown[] {
@@ -221,7 +228,7 @@ export function encodeTensorData(tensor: Tensor): string {
     case 'bool':
       return `[${Array.from(data as Uint8Array, (v) => (v ? 'true' : 'false')).join(',')}]`;
     case 'float16':
-      return encodeFloats(new Float16Array((data as Uint16Array).buffer, (data as Uint16Array).byteOffset, (data as Uint16Array).length));
+      return encodeFloats(asFloat16(data as Uint16Array | Float16Array));
     case 'float32':
     case 'float64':
       return encodeFloats(data as Float32Array | Float64Array);
@@ -230,6 +237,10 @@ export function encodeTensorData(tensor: Tensor): string {
       return `[${(data as Int32Array).join(',')}]`;
   }
 }
+
+/** float16 outputs arrive as Float16Array on Node 24, as raw Uint16Array bits elsewhere. */
+const asFloat16 = (data: Uint16Array | Float16Array): Float16Array =>
+  data instanceof Float16Array ? data : new Float16Array(data.buffer, data.byteOffset, data.length);
 
 function encodeFloats(data: Float16Array | Float32Array | Float64Array): string {
   for (let i = 0; i < data.length; i++) {
@@ -247,7 +258,7 @@ export function tensorValues(tensor: Tensor): unknown[] {
     case 'bool':
       return Array.from(data as Uint8Array, (v) => v !== 0);
     case 'float16':
-      return Array.from(new Float16Array((data as Uint16Array).buffer, (data as Uint16Array).byteOffset, (data as Uint16Array).length));
+      return Array.from(asFloat16(data as Uint16Array | Float16Array));
     default:
       return Array.from(data as ArrayLike<unknown>);
   }
