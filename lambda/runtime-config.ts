@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { S3Client } from '@aws-sdk/client-s3';
 import { LAMBDA_PAYLOAD_LIMIT_BYTES } from './core/config.ts';
 import { InferenceService } from './core/inference-service.ts';
-import { defaultSessionOptions, ModelRepository, type CoreLogger } from './core/model-repository.ts';
+import { defaultSessionOptions, ModelRepository, type CoreLogger, type ModelRepositoryOptions } from './core/model-repository.ts';
 import type { ModelSource } from './core/model-source.ts';
 import { DirectorySource } from './core/sources/directory-source.ts';
 import { S3Source } from './core/sources/s3-source.ts';
@@ -21,6 +21,8 @@ export interface RuntimeConfig {
   readonly s3Endpoint?: string;
   /** Only these models (MODEL_NAMES, comma-separated). */
   readonly modelNames?: string[];
+  /** Live version of the one model served (MODEL_VERSION), overriding its config's policy. */
+  readonly modelVersion?: number;
   /** Load every model's live version at start (PRELOAD_MODELS=true). */
   readonly preload: boolean;
   /** MAX_REQUEST_BYTES, default 6 MiB. */
@@ -57,7 +59,12 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
     throw new RuntimeConfigError('no model repository: set MODEL_DIR to a directory, or MODEL_BUCKET (and MODEL_PREFIX) for S3');
   }
   const names = env.MODEL_NAMES?.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const modelVersion = env.MODEL_VERSION ? positiveInt(env, 'MODEL_VERSION', 0) : undefined;
+  if (modelVersion !== undefined && names?.length !== 1) {
+    throw new RuntimeConfigError('MODEL_VERSION needs exactly one model in MODEL_NAMES');
+  }
   return {
+    modelVersion,
     modelDir,
     modelBucket,
     modelPrefix: env.MODEL_PREFIX ?? '',
@@ -79,10 +86,12 @@ export function createModelSource(config: RuntimeConfig): ModelSource {
   return new S3Source({ bucket: config.modelBucket!, prefix: config.modelPrefix, client });
 }
 
-export function createService(config: RuntimeConfig, logger?: CoreLogger): InferenceService {
+export function createService(config: RuntimeConfig, logger?: CoreLogger, hooks: Pick<ModelRepositoryOptions, 'onModelLoad'> = {}): InferenceService {
   const repository = new ModelRepository({
+    ...hooks,
     source: createModelSource(config),
     models: config.modelNames,
+    liveVersions: config.modelVersion !== undefined ? { [config.modelNames![0]]: config.modelVersion } : undefined,
     sessionOptions: defaultSessionOptions(config.intraOpThreads),
     logger,
   });

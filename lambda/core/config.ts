@@ -27,6 +27,7 @@ export const modelConfigSchema = z.strictObject({
   ephemeralStorageMb: z.number().int().min(512).max(10240).optional().describe('Lambda /tmp size; default 512.'),
   reservedConcurrency: z.number().int().min(1).optional().describe('Lambda reserved concurrency; default none.'),
   provisionedConcurrency: z.number().int().min(1).optional().describe('Provisioned concurrency on the live alias; default none.'),
+  functionGroup: z.string().regex(/^[A-Za-z0-9]{1,32}$/).optional().describe('Models naming the same group share one function; default a function of its own.'),
 });
 
 export type ModelConfig = z.infer<typeof modelConfigSchema>;

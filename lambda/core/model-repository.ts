@@ -50,7 +50,20 @@ export interface ModelRepositoryOptions {
   readonly models?: readonly string[];
   /** Pause before a failed catalog read or model load is tried again. @default 2000 */
   readonly retryAfterMs?: number;
+  /** Live version per model, overriding each config's version policy (a function pinned to one version). @default - each config's policy */
+  readonly liveVersions?: Readonly<Record<string, number>>;
+  /** Called after every model load attempt, for metrics. */
+  readonly onModelLoad?: (event: ModelLoadEvent) => void;
   readonly logger?: CoreLogger;
+}
+
+export interface ModelLoadEvent {
+  readonly model: string;
+  readonly version: number;
+  /** Set when the load succeeded. */
+  readonly loadMs?: number;
+  /** Set when it failed. */
+  readonly error?: string;
 }
 
 /**
@@ -123,7 +136,7 @@ export class ModelRepository {
   async load(name: string, version: number): Promise<LoadedModel> {
     const entry = await this.entry(name);
     const key = `${name}/${version}`;
-    const attempt = this.reuseOrRetry(this.sessions.get(key), () => this.loadSession(entry, version));
+    const attempt = this.reuseOrRetry(this.sessions.get(key), () => this.reportLoad(entry.name, version, this.loadSession(entry, version)));
     this.sessions.set(key, attempt);
     return attempt.promise;
   }
@@ -143,6 +156,17 @@ export class ModelRepository {
     return failures;
   }
 
+  private async reportLoad(model: string, version: number, loading: Promise<LoadedModel>): Promise<LoadedModel> {
+    try {
+      const loaded = await loading;
+      this.options.onModelLoad?.({ model, version, loadMs: loaded.loadMs });
+      return loaded;
+    } catch (error) {
+      this.options.onModelLoad?.({ model, version, error: describeError(error) });
+      throw error;
+    }
+  }
+
   private reuseOrRetry<T>(previous: CachedAttempt<T> | undefined, start: () => Promise<T>): CachedAttempt<T> {
     if (previous !== undefined && (previous.failedAt === undefined || Date.now() - previous.failedAt < this.retryAfterMs)) {
       return previous;
@@ -157,7 +181,9 @@ export class ModelRepository {
   private async readCatalog(): Promise<Map<string, ModelEntry>> {
     let files: string[];
     try {
-      files = await this.source.listFiles();
+      // A function limited to some models lists only their prefixes: its role may read no others.
+      const models = this.options.models;
+      files = models === undefined ? await this.source.listFiles() : (await Promise.all(models.map((m) => this.source.listFiles(`${m}/`)))).flat();
     } catch (error) {
       this.logger.error('model store unreachable', { location: this.source.location, cause: describeError(error) });
       throw modelUnavailable(`model store ${this.source.location} is unreachable: ${describeError(error)}`, error);
@@ -196,9 +222,11 @@ export class ModelRepository {
     if (versions.length === 0) {
       return { name, config, versions, liveVersion: undefined, problem: `no version directory holds a ${MODEL_FILE} (expected ${name}/<version>/${MODEL_FILE})` };
     }
-    const policy = config.versionPolicy;
+    const override = this.options.liveVersions?.[name];
+    const policy = override !== undefined ? { pinned: override } : config.versionPolicy;
     if (policy !== 'latest' && !versions.includes(policy.pinned)) {
-      return { name, config, versions, liveVersion: undefined, problem: `${name}/config.json pins version ${policy.pinned}, which is not in the store (have ${versions.join(', ')})` };
+      const why = override !== undefined ? `this deployment serves version ${override}` : `${name}/config.json pins version ${policy.pinned}`;
+      return { name, config, versions, liveVersion: undefined, problem: `${why}, which is not in the store (have ${versions.join(', ')})` };
     }
     return { name, config, versions, liveVersion: policy === 'latest' ? versions[versions.length - 1] : policy.pinned };
   }

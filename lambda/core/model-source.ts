@@ -5,8 +5,12 @@
 export interface ModelSource {
   /** Human-readable location for messages and logs, e.g. `directory ./models` or `s3://bucket/prefix/`. */
   readonly location: string;
-  /** Every file path under the root, relative to it, with `/` separators. */
-  listFiles(): Promise<string[]>;
+  /**
+   * Every file path under the root (or under `under`, a sub-path ending in '/'), relative to the
+   * root, with `/` separators. Listing one model's sub-path lets a function that may read only that
+   * model's prefix list it.
+   */
+  listFiles(under?: string): Promise<string[]>;
   /** A file's bytes, or undefined when it does not exist. Throws when the store itself fails. */
   readFile(path: string): Promise<Uint8Array | undefined>;
 }

@@ -12,8 +12,16 @@ export class DirectorySource implements ModelSource {
     this.location = `directory ${root}`;
   }
 
-  async listFiles(): Promise<string[]> {
-    const entries = await readdir(this.root, { recursive: true, withFileTypes: true });
+  async listFiles(under = ''): Promise<string[]> {
+    if (under !== '') assertRelativePath(under.replace(/\/$/, ''));
+    let entries;
+    try {
+      entries = await readdir(join(this.root, under), { recursive: true, withFileTypes: true });
+    } catch (error) {
+      // A missing model directory is an empty listing; a missing root is the store being unreachable.
+      if (under !== '' && (error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
     return entries
       .filter((entry) => entry.isFile())
       .map((entry) => relative(this.root, join(entry.parentPath, entry.name)).split(sep).join('/'));

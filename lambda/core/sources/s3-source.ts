@@ -24,9 +24,10 @@ export class S3Source implements ModelSource {
     this.location = `s3://${this.bucket}/${this.prefix}`;
   }
 
-  async listFiles(): Promise<string[]> {
+  async listFiles(under = ''): Promise<string[]> {
+    if (under !== '') assertRelativePath(under.replace(/\/$/, ''));
     const keys: string[] = [];
-    for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.prefix })) {
+    for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix: this.prefix + under })) {
       for (const object of page.Contents ?? []) {
         if (object.Key !== undefined && !object.Key.endsWith('/')) keys.push(object.Key.slice(this.prefix.length));
       }

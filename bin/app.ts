@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+/** The CDK app: `npx cdk synth` / `npx cdk deploy`. Environment-agnostic unless CDK_DEFAULT_ACCOUNT/REGION are set. */
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { ModelShipStack } from '../lib/modelship-stack.ts';
+
+const app = new App();
+const account = process.env.CDK_DEPLOY_ACCOUNT ?? process.env.CDK_DEFAULT_ACCOUNT;
+const region = process.env.CDK_DEPLOY_REGION ?? process.env.CDK_DEFAULT_REGION;
+new ModelShipStack(app, 'ModelShip', { env: account && region ? { account, region } : undefined });
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));

@@ -1,0 +1,24 @@
+/**
+ * The metrics the runtime publishes (CloudWatch embedded metric format, through Powertools) and the
+ * CDK app graphs and alarms on: one namespace, one set of names and dimensions, imported by both.
+ */
+export const METRICS_NAMESPACE = 'ModelShip';
+export const METRICS_SERVICE = 'modelship';
+
+export const MetricName = {
+  /** Milliseconds in session.run for one request (Average, p50, p99). */
+  inferenceTime: 'InferenceTime',
+  /** Milliseconds to fetch a model and create its session. */
+  modelLoadTime: 'ModelLoadTime',
+  /** Count of model loads that failed (corrupt file, store unreachable). */
+  modelLoadFailures: 'ModelLoadFailures',
+  /** Rows scored (the batch dimension), summed. */
+  predictions: 'Predictions',
+  /** Milliseconds from process start to the handler being ready, once per cold start. */
+  initDuration: 'InitDuration',
+} as const;
+
+/** Dimensions of every per-model metric: Powertools adds `service`; we add `Model`. */
+export function modelDimensions(model: string): Record<string, string> {
+  return { service: METRICS_SERVICE, Model: model };
+}

@@ -1,0 +1,81 @@
+/**
+ * Stages the inference image's build context at synth time, without Docker: the handler bundled by
+ * esbuild (onnxruntime-node left out: it loads a native binding at run time and cannot be bundled),
+ * plus onnxruntime-node's runtime files for one platform. The Dockerfile only copies them.
+ */
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { buildSync } from 'esbuild';
+
+export type ImageArchitecture = 'x86_64' | 'arm64';
+
+export const PROJECT_ROOT = join(import.meta.dirname, '..');
+
+export interface StageImageOptions {
+  /** Directory to stage into; emptied first. */
+  readonly outDir: string;
+  /** @default 'x86_64' */
+  readonly architecture?: ImageArchitecture;
+  /** Entry point to bundle. @default lambda/index.ts */
+  readonly entryPoint?: string;
+  /** Dockerfile to copy in. @default lambda/Dockerfile */
+  readonly dockerfile?: string;
+}
+
+export interface StagedImageContext {
+  readonly directory: string;
+  /** Bytes the Dockerfile adds to the base image. */
+  readonly bytes: number;
+}
+
+const require = createRequire(import.meta.url);
+
+function directorySize(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.size;
+  return readdirSync(path).reduce((sum, name) => sum + directorySize(join(path, name)), 0);
+}
+
+/** The Node.js platform directory onnxruntime-node keeps each architecture's binaries in. */
+export const ortArch = (architecture: ImageArchitecture): string => (architecture === 'arm64' ? 'arm64' : 'x64');
+
+export function stageImageContext(options: StageImageOptions): StagedImageContext {
+  const out = options.outDir;
+  const architecture = options.architecture ?? 'x86_64';
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+
+  buildSync({
+    entryPoints: [options.entryPoint ?? join(PROJECT_ROOT, 'lambda', 'index.ts')],
+    outfile: join(out, 'index.mjs'),
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'esm',
+    minify: true,
+    sourcemap: false,
+    legalComments: 'none',
+    external: ['onnxruntime-node'],
+    // Some bundled CommonJS dependencies call require() for Node built-ins.
+    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    logLevel: 'error',
+  });
+
+  const ortRoot = dirname(require.resolve('onnxruntime-node/package.json'));
+  // onnxruntime-common's exports map hides package.json; its CommonJS entry is dist/cjs/index.js.
+  const commonRoot = join(dirname(require.resolve('onnxruntime-common', { paths: [ortRoot] })), '..', '..');
+  const ortOut = join(out, 'node_modules', 'onnxruntime-node');
+  cpSync(join(ortRoot, 'package.json'), join(ortOut, 'package.json'));
+  cpSync(join(ortRoot, 'dist'), join(ortOut, 'dist'), { recursive: true, filter: (src) => !/\.(map|d\.ts)$/.test(src) });
+  const binaries = join('bin', 'napi-v6', 'linux', ortArch(architecture));
+  if (!existsSync(join(ortRoot, binaries))) throw new Error(`onnxruntime-node has no ${binaries}; reinstall it`);
+  cpSync(join(ortRoot, binaries), join(ortOut, binaries), { recursive: true });
+  const commonOut = join(out, 'node_modules', 'onnxruntime-common');
+  cpSync(join(commonRoot, 'package.json'), join(commonOut, 'package.json'));
+  cpSync(join(commonRoot, 'dist', 'cjs'), join(commonOut, 'dist', 'cjs'), { recursive: true, filter: (src) => !/\.(map|d\.ts)$/.test(src) });
+
+  writeFileSync(join(out, 'package.json'), `${JSON.stringify({ name: 'modelship-inference', private: true, type: 'module' }, null, 2)}\n`);
+  cpSync(options.dockerfile ?? join(PROJECT_ROOT, 'lambda', 'Dockerfile'), join(out, 'Dockerfile'));
+  return { directory: out, bytes: directorySize(out) - directorySize(join(out, 'Dockerfile')) };
+}

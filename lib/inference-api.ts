@@ -1,0 +1,246 @@
+/**
+ * InferenceApi: an API Gateway REST API with the Open Inference Protocol (v2) routes and the
+ * TF Serving :predict route for every model, each integrated with its function's live alias.
+ * Authenticated by default (IAM / SigV4), throttled, access- and execution-logged, traced, with
+ * request validation and errors in the protocol's {"error": ...} shape.
+ */
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
+import { Construct } from 'constructs';
+import type { InferenceFunction } from './inference-function.ts';
+import type { AuthMode } from './settings.ts';
+
+export interface InferenceApiProps {
+  /** The functions to route to; each serves the models it names. */
+  readonly functions: readonly InferenceFunction[];
+  /** 'iam' (SigV4) or 'apiKey' (x-api-key header, usage plan). @default 'iam' */
+  readonly authMode?: AuthMode;
+  /** @default 'prod' */
+  readonly stageName?: string;
+  /** Steady-state requests per second across the stage. @default 100 */
+  readonly throttleRateLimit?: number;
+  /** @default 200 */
+  readonly throttleBurstLimit?: number;
+  /** Requests per day per API key, in apiKey mode. @default 100000 */
+  readonly apiKeyQuotaPerDay?: number;
+  /** Origins allowed by CORS. @default - CORS off */
+  readonly corsOrigins?: string[];
+  /** Attach a WAF web ACL with a rate-based rule. @default false */
+  readonly waf?: boolean;
+  /** Requests per 5 minutes per client IP before WAF blocks it. @default 2000 */
+  readonly wafRateLimit?: number;
+  /** @default 30 */
+  readonly logRetentionDays?: number;
+}
+
+/** The JSON schema API Gateway checks a v2 inference body against before invoking a function. */
+const INFER_REQUEST_SCHEMA: apigw.JsonSchema = {
+  schema: apigw.JsonSchemaVersion.DRAFT4,
+  title: 'InferenceRequest',
+  type: apigw.JsonSchemaType.OBJECT,
+  required: ['inputs'],
+  properties: {
+    id: { type: apigw.JsonSchemaType.STRING },
+    parameters: { type: apigw.JsonSchemaType.OBJECT },
+    inputs: {
+      type: apigw.JsonSchemaType.ARRAY,
+      items: {
+        type: apigw.JsonSchemaType.OBJECT,
+        required: ['name', 'shape', 'datatype', 'data'],
+        properties: {
+          name: { type: apigw.JsonSchemaType.STRING },
+          shape: { type: apigw.JsonSchemaType.ARRAY, items: { type: apigw.JsonSchemaType.INTEGER, minimum: 0 } },
+          datatype: { type: apigw.JsonSchemaType.STRING },
+        },
+      },
+    },
+    outputs: { type: apigw.JsonSchemaType.ARRAY, items: { type: apigw.JsonSchemaType.OBJECT, required: ['name'] } },
+  },
+};
+
+const PREDICT_REQUEST_SCHEMA: apigw.JsonSchema = {
+  schema: apigw.JsonSchemaVersion.DRAFT4,
+  title: 'PredictRequest',
+  type: apigw.JsonSchemaType.OBJECT,
+  required: ['instances'],
+  properties: { instances: { type: apigw.JsonSchemaType.ARRAY, minItems: 1 } },
+};
+
+export class InferenceApi extends Construct {
+  readonly api: apigw.RestApi;
+  readonly accessLogGroup: logs.LogGroup;
+  readonly apiKey?: apigw.IApiKey;
+  readonly usagePlan?: apigw.UsagePlan;
+  readonly webAcl?: wafv2.CfnWebACL;
+  readonly authMode: AuthMode;
+
+  constructor(scope: Construct, id: string, props: InferenceApiProps) {
+    super(scope, id);
+    if (props.functions.length === 0) throw new Error('InferenceApi needs at least one function');
+    this.authMode = props.authMode ?? 'iam';
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetentionDays ?? 30 });
+
+    this.api = new apigw.RestApi(this, 'Resource', {
+      description: 'ModelShip inference API (Open Inference Protocol v2 and :predict)',
+      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
+      cloudWatchRole: true,
+      binaryMediaTypes: ['application/octet-stream'],
+      deployOptions: {
+        stageName: props.stageName ?? 'prod',
+        throttlingRateLimit: props.throttleRateLimit ?? 100,
+        throttlingBurstLimit: props.throttleBurstLimit ?? 200,
+        accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
+        accessLogFormat: apigw.AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: apigw.MethodLoggingLevel.INFO,
+        // Request and response bodies are model inputs and outputs: never written to logs.
+        dataTraceEnabled: false,
+        metricsEnabled: true,
+        tracingEnabled: true,
+      },
+      defaultCorsPreflightOptions: props.corsOrigins !== undefined ? { allowOrigins: props.corsOrigins, allowMethods: ['GET', 'POST'] } : undefined,
+      defaultMethodOptions:
+        this.authMode === 'iam' ? { authorizationType: apigw.AuthorizationType.IAM } : { apiKeyRequired: true, authorizationType: apigw.AuthorizationType.NONE },
+    });
+
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason: 'The account-level role API Gateway needs to write execution logs; AWS documents this managed policy for it.',
+    });
+    this.addGatewayResponses();
+    const validator = this.api.addRequestValidator('BodyValidator', { validateRequestBody: true, validateRequestParameters: true });
+    const inferModel = this.api.addModel('InferenceRequest', { contentType: 'application/json', schema: INFER_REQUEST_SCHEMA });
+    const predictModel = this.api.addModel('PredictRequest', { contentType: 'application/json', schema: PREDICT_REQUEST_SCHEMA });
+    const validated = (model: apigw.IModel): apigw.MethodOptions => ({ requestValidator: validator, requestModels: { 'application/json': model } });
+
+    // Server-wide routes go to the first function: any one answers them the same way.
+    const first = new apigw.LambdaIntegration(props.functions[0].alias);
+    const v2 = this.api.root.addResource('v2');
+    v2.addMethod('GET', first);
+    const health = v2.addResource('health');
+    health.addResource('live').addMethod('GET', first);
+    health.addResource('ready').addMethod('GET', first);
+    const v2models = v2.addResource('models');
+    const v1models = this.api.root.addResource('v1').addResource('models');
+
+    for (const fn of props.functions) {
+      const integration = fn === props.functions[0] ? first : new apigw.LambdaIntegration(fn.alias);
+      for (const model of fn.models) {
+        // Literal model names, so each model reaches its own function and has its own metrics.
+        const base = v2models.addResource(model.name);
+        base.addMethod('GET', integration);
+        base.addResource('ready').addMethod('GET', integration);
+        base.addResource('infer').addMethod('POST', integration, validated(inferModel));
+        const version = base.addResource('versions').addResource('{version}');
+        version.addMethod('GET', integration);
+        version.addResource('ready').addMethod('GET', integration);
+        version.addResource('infer').addMethod('POST', integration, validated(inferModel));
+        v1models.addResource(`${model.name}:predict`).addMethod('POST', integration, validated(predictModel));
+        // {version} here captures "2:predict"; the function parses it.
+        v1models.addResource(model.name).addResource('versions').addResource('{versionPredict}').addMethod('POST', integration, validated(predictModel));
+      }
+    }
+
+    if (this.authMode === 'apiKey') {
+      this.usagePlan = this.api.addUsagePlan('UsagePlan', {
+        throttle: { rateLimit: props.throttleRateLimit ?? 100, burstLimit: props.throttleBurstLimit ?? 200 },
+        quota: { limit: props.apiKeyQuotaPerDay ?? 100_000, period: apigw.Period.DAY },
+        apiStages: [{ stage: this.api.deploymentStage }],
+      });
+      this.apiKey = this.api.addApiKey('ApiKey', { description: 'ModelShip API key; read its value with aws apigateway get-api-key --include-value' });
+      this.usagePlan.addApiKey(this.apiKey);
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason: 'authMode apiKey was chosen explicitly: callers present an API key under a usage plan instead of SigV4.',
+      });
+    }
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: 'Callers are services that sign with IAM (SigV4) by default, or use API keys; there are no end-user Cognito identities.',
+    });
+
+    if (props.waf) {
+      this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
+        scope: 'REGIONAL',
+        defaultAction: { allow: {} },
+        visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: 'ModelShipWebAcl', sampledRequestsEnabled: true },
+        rules: [
+          {
+            name: 'RateLimitPerIp',
+            priority: 0,
+            action: { block: {} },
+            statement: { rateBasedStatement: { limit: props.wafRateLimit ?? 2000, aggregateKeyType: 'IP' } },
+            visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: 'ModelShipRateLimit', sampledRequestsEnabled: true },
+          },
+        ],
+      });
+      new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn: this.webAcl.attrArn });
+    } else {
+      Validations.of(this.api).acknowledge({
+        id: 'AwsSolutions-APIG3',
+        reason: 'WAF is an opt-in (context modelship:waf=true) for its cost; stage throttling and authentication are always on.',
+      });
+    }
+  }
+
+  /** API Gateway's own answers (auth, validation, throttling) in the protocol's {"error": ...} shape. */
+  private addGatewayResponses(): void {
+    const body = (message: string) => ({ 'application/json': `{"error": "${message}"}` });
+    this.api.addGatewayResponse('BadRequestBody', {
+      type: apigw.ResponseType.BAD_REQUEST_BODY,
+      statusCode: '400',
+      templates: body('request body does not match the protocol: $context.error.validationErrorString'),
+    });
+    this.api.addGatewayResponse('Default4xx', { type: apigw.ResponseType.DEFAULT_4XX, templates: body('$context.error.message') });
+    this.api.addGatewayResponse('Default5xx', { type: apigw.ResponseType.DEFAULT_5XX, templates: body('$context.error.message') });
+    this.api.addGatewayResponse('Throttled', { type: apigw.ResponseType.THROTTLED, statusCode: '429', templates: body('too many requests: the stage or usage plan limit was reached; retry with backoff') });
+    this.api.addGatewayResponse('MissingAuth', {
+      type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+      statusCode: '403',
+      templates: body('no such route or method, or the request is not signed (SigV4) / has no x-api-key: $context.error.message'),
+    });
+  }
+
+  /** The URL of a model's v2 inference route. */
+  urlForModel(model: string): string {
+    return this.api.urlForPath(`/v2/models/${model}/infer`);
+  }
+
+  /** An API Gateway metric for one route (detailed metrics are on). */
+  metricForRoute(metricName: string, resourcePath: string, method: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/ApiGateway',
+      metricName,
+      dimensionsMap: { ApiName: this.api.restApiName, Stage: this.api.deploymentStage.stageName, Resource: resourcePath, Method: method },
+      period: Duration.minutes(1),
+      ...props,
+    });
+  }
+
+  /** Requests to a model's infer route. @default Sum per minute */
+  metricModelRequests(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricForRoute('Count', `/v2/models/${model}/infer`, 'POST', { statistic: 'Sum', ...props });
+  }
+
+  /** 4XX answers on a model's infer route. @default Sum per minute */
+  metricModelClientErrors(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricForRoute('4XXError', `/v2/models/${model}/infer`, 'POST', { statistic: 'Sum', ...props });
+  }
+
+  /** 5XX answers on a model's infer route. @default Sum per minute */
+  metricModelServerErrors(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricForRoute('5XXError', `/v2/models/${model}/infer`, 'POST', { statistic: 'Sum', ...props });
+  }
+
+  /** End-to-end latency of a model's infer route. @default p99 per minute */
+  metricModelLatency(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricForRoute('Latency', `/v2/models/${model}/infer`, 'POST', { statistic: 'p99', ...props });
+  }
+
+  /** Time in the function behind a model's infer route. @default p99 per minute */
+  metricModelIntegrationLatency(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricForRoute('IntegrationLatency', `/v2/models/${model}/infer`, 'POST', { statistic: 'p99', ...props });
+  }
+}

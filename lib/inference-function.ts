@@ -1,0 +1,178 @@
+/**
+ * InferenceFunction: a Lambda function (container image, CPU) serving one model, or a few small
+ * ones sharing a function, from the model store; published as a version behind a `live` alias that
+ * the API calls.
+ */
+import { Duration, Size, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import type { ModelConfig } from '../lambda/core/config.ts';
+import { MetricName, METRICS_NAMESPACE, METRICS_SERVICE, modelDimensions } from '../lambda/metrics.ts';
+import type { ImageArchitecture } from './image-context.ts';
+import type { ModelStore } from './model-store.ts';
+
+/** Defaults for every function, in one place. */
+export const FUNCTION_DEFAULTS = {
+  memorySizeMb: 2048,
+  timeoutSeconds: 30,
+  ephemeralStorageMb: 512,
+  logRetentionDays: 30,
+} as const;
+
+/** Lambda gives a function one full vCPU per 1769 MB of memory, up to 6. */
+export const vcpusForMemory = (memoryMb: number): number => Math.min(6, Math.max(1, Math.ceil(memoryMb / 1769)));
+
+export interface ServedModel {
+  readonly name: string;
+  /** The version the live alias serves. */
+  readonly liveVersion: number;
+  readonly config: ModelConfig;
+}
+
+export interface InferenceFunctionProps {
+  /** The models this function serves: usually one; small models may share. */
+  readonly models: readonly ServedModel[];
+  readonly store: ModelStore;
+  /** The image's build context (see stageImageContext). */
+  readonly imageDirectory: string;
+  /** @default 'x86_64' */
+  readonly architecture?: ImageArchitecture;
+  /** @default 30 */
+  readonly logRetentionDays?: number;
+  /** Origins the handler answers CORS for. @default - CORS off */
+  readonly corsOrigins?: string[];
+}
+
+export class InferenceFunction extends Construct {
+  readonly function: lambda.DockerImageFunction;
+  /** The `live` alias on the published version: what the API invokes. */
+  readonly alias: lambda.Alias;
+  readonly logGroup: logs.LogGroup;
+  readonly models: readonly ServedModel[];
+
+  constructor(scope: Construct, id: string, props: InferenceFunctionProps) {
+    super(scope, id);
+    if (props.models.length === 0) throw new Error('InferenceFunction needs at least one model');
+    this.models = props.models;
+    const configs = props.models.map((m) => m.config);
+    // A shared function is sized for its most demanding model.
+    const pick = (key: 'memorySizeMb' | 'timeoutSeconds' | 'ephemeralStorageMb', fallback: number) =>
+      Math.max(...configs.map((c) => c[key] ?? fallback));
+    const memorySizeMb = pick('memorySizeMb', FUNCTION_DEFAULTS.memorySizeMb);
+    const reserved = configs.map((c) => c.reservedConcurrency).filter((v) => v !== undefined);
+    const provisioned = configs.map((c) => c.provisionedConcurrency).filter((v) => v !== undefined);
+    const names = props.models.map((m) => m.name);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetentionDays ?? FUNCTION_DEFAULTS.logRetentionDays,
+    });
+
+    // A role of our own, so logging is granted on this function's log group alone rather than
+    // through the managed AWSLambdaBasicExecutionRole.
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `ModelShip inference function for ${names.join(', ')}`,
+    });
+    this.logGroup.grantWrite(role);
+
+    this.function = new lambda.DockerImageFunction(this, 'Resource', {
+      role,
+      description: `ModelShip inference: ${names.join(', ')}`,
+      code: lambda.DockerImageCode.fromImageAsset(props.imageDirectory),
+      architecture: props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      memorySize: memorySizeMb,
+      timeout: Duration.seconds(pick('timeoutSeconds', FUNCTION_DEFAULTS.timeoutSeconds)),
+      ephemeralStorageSize: Size.mebibytes(pick('ephemeralStorageMb', FUNCTION_DEFAULTS.ephemeralStorageMb)),
+      reservedConcurrentExecutions: reserved.length > 0 ? reserved.reduce((a, b) => a + b, 0) : undefined,
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: lambda.ApplicationLogLevel.INFO,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      environment: {
+        MODEL_BUCKET: props.store.bucket.bucketName,
+        MODEL_PREFIX: props.store.prefix,
+        MODEL_NAMES: names.join(','),
+        // A single-model function is pinned to its live version, so each published function
+        // version keeps serving the model version it was deployed with (canary and rollback).
+        ...(props.models.length === 1 ? { MODEL_VERSION: String(props.models[0].liveVersion) } : {}),
+        PRELOAD_MODELS: 'true',
+        ORT_INTRA_OP_THREADS: String(vcpusForMemory(memorySizeMb)),
+        POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        ...(props.corsOrigins !== undefined ? { CORS_ORIGINS: props.corsOrigins.join(',') } : {}),
+      },
+    });
+    for (const name of names) {
+      props.store.grantReadModel(this.function, name);
+      Validations.of(role).acknowledge({
+        id: props.store.modelObjectsFinding(name),
+        reason: `The function reads the objects of model ${name} only: every key under its own prefix (versions, config); model object keys are not known at synth.`,
+      });
+    }
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) and ECR GetAuthorizationToken (image pull) support no resource-level permissions.',
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'Serverless-LambdaDLQ',
+      reason: 'API Gateway invokes the function synchronously; the caller gets the error. A dead-letter queue applies only to asynchronous invocations.',
+    });
+
+    this.alias = new lambda.Alias(this, 'Live', {
+      aliasName: 'live',
+      version: this.function.currentVersion,
+      provisionedConcurrentExecutions: provisioned.length > 0 ? provisioned.reduce((a, b) => a + b, 0) : undefined,
+    });
+  }
+
+  /** Lets a principal invoke the live alias. */
+  grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    return this.alias.grantInvoke(grantee);
+  }
+
+  /** A ModelShip metric of one served model. */
+  metric(metricName: string, model: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: modelDimensions(model), ...props });
+  }
+
+  /** Milliseconds in onnxruntime per request. @default p99 over 5 minutes */
+  metricInferenceTime(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(MetricName.inferenceTime, model, { statistic: 'p99', ...props });
+  }
+
+  /** Milliseconds to fetch a model and create its session. @default Maximum over 5 minutes */
+  metricModelLoadTime(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(MetricName.modelLoadTime, model, { statistic: 'Maximum', ...props });
+  }
+
+  /** Model loads that failed. @default Sum over 5 minutes */
+  metricModelLoadFailures(model: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(MetricName.modelLoadFailures, model, { statistic: 'Sum', ...props });
+  }
+
+  /** Milliseconds from process start to ready, per cold start. @default p99 over 5 minutes */
+  metricInitDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: MetricName.initDuration,
+      dimensionsMap: { service: METRICS_SERVICE, function_name: this.function.functionName },
+      statistic: 'p99',
+      ...props,
+    });
+  }
+
+  /** Cold starts, from Powertools' ColdStart metric. @default Sum over 5 minutes */
+  metricColdStarts(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'ColdStart',
+      dimensionsMap: { service: METRICS_SERVICE, function_name: this.function.functionName },
+      statistic: 'Sum',
+      ...props,
+    });
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * Reads the model repository at synth time: which models exist, their versions, and their config,
+ * validated with the same schema the runtime uses.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { MODEL_NAME_PATTERN, parseModelConfig, type ModelConfig } from '../lambda/core/config.ts';
+
+export interface DiscoveredModel {
+  readonly name: string;
+  readonly versions: readonly number[];
+  /** The version the live alias serves, from the config's version policy. */
+  readonly liveVersion: number;
+  readonly config: ModelConfig;
+}
+
+export function discoverModels(modelsDir: string): DiscoveredModel[] {
+  if (!existsSync(modelsDir)) throw new Error(`model repository ${modelsDir} does not exist; put models at ${modelsDir}/<name>/<version>/model.onnx`);
+  const models: DiscoveredModel[] = [];
+  for (const name of readdirSync(modelsDir).sort()) {
+    const dir = join(modelsDir, name);
+    if (!statSync(dir).isDirectory() || name.startsWith('.') || name.startsWith('_')) continue;
+    if (!MODEL_NAME_PATTERN.test(name)) {
+      throw new Error(`${dir}: model name "${name}" must match ${MODEL_NAME_PATTERN} (letters, digits, _ . -, up to 64)`);
+    }
+    const versions = readdirSync(dir)
+      .filter((v) => /^[1-9]\d*$/.test(v) && existsSync(join(dir, v, 'model.onnx')))
+      .map(Number)
+      .sort((a, b) => a - b);
+    if (versions.length === 0) throw new Error(`${dir}: no version directory holds a model.onnx (expected ${dir}/<version>/model.onnx)`);
+    const configFile = join(dir, 'config.json');
+    const config = parseModelConfig(existsSync(configFile) ? readFileSync(configFile, 'utf8') : undefined, configFile);
+    const policy = config.versionPolicy;
+    const liveVersion = policy === 'latest' ? versions[versions.length - 1] : policy.pinned;
+    if (!versions.includes(liveVersion)) {
+      throw new Error(`${configFile}: field "versionPolicy" pins version ${liveVersion}, but ${dir} has versions ${versions.join(', ')}`);
+    }
+    models.push({ name, versions, liveVersion, config });
+  }
+  if (models.length === 0) throw new Error(`model repository ${modelsDir} holds no models; add ${modelsDir}/<name>/1/model.onnx`);
+  return models;
+}

@@ -1,0 +1,92 @@
+/**
+ * The ModelShip stack: the model store, one inference function per model (or per shared group),
+ * the API in front of them, and the dashboard and alarms, composed from ./models and cdk.json
+ * context.
+ */
+import { join, resolve } from 'node:path';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { stageImageContext, PROJECT_ROOT } from './image-context.ts';
+import { InferenceApi } from './inference-api.ts';
+import { InferenceFunction } from './inference-function.ts';
+import { discoverModels, type DiscoveredModel } from './model-discovery.ts';
+import { ModelStore } from './model-store.ts';
+import { InferenceMonitoring } from './monitoring.ts';
+import { readSettings, type ModelShipSettings } from './settings.ts';
+
+export interface ModelShipStackProps extends StackProps {
+  /** Settings; read from cdk.json context when absent. @default readSettings(this.node) */
+  readonly settings?: ModelShipSettings;
+  /** A staged image build context to use instead of staging one (tests). @default - staged under build/ */
+  readonly imageDirectory?: string;
+}
+
+export class ModelShipStack extends Stack {
+  readonly store: ModelStore;
+  readonly functions: InferenceFunction[];
+  readonly api: InferenceApi;
+  readonly monitoring: InferenceMonitoring;
+  readonly models: DiscoveredModel[];
+
+  constructor(scope: Construct, id: string, props: ModelShipStackProps = {}) {
+    super(scope, id, props);
+    const settings = props.settings ?? readSettings(this.node);
+    const modelsDir = resolve(PROJECT_ROOT, settings.modelsDir);
+    this.models = discoverModels(modelsDir);
+
+    this.store = new ModelStore(this, 'ModelStore', {
+      modelsDir,
+      kmsEncryption: settings.storeEncryption === 'kms',
+      noncurrentVersionDays: settings.noncurrentVersionDays,
+      retain: settings.retainModelStore,
+    });
+
+    const imageDirectory =
+      props.imageDirectory ?? stageImageContext({ outDir: join(PROJECT_ROOT, 'build', `image-${settings.architecture}`), architecture: settings.architecture }).directory;
+
+    // One function per model, except models that name a shared functionGroup.
+    const groups = new Map<string, DiscoveredModel[]>();
+    for (const model of this.models) {
+      const key = model.config.functionGroup ?? `model:${model.name}`;
+      groups.set(key, [...(groups.get(key) ?? []), model]);
+    }
+    this.functions = [...groups.entries()].map(([key, models]) => {
+      const id = key.startsWith('model:') ? `Model-${models[0].name}` : `Group-${key}`;
+      return new InferenceFunction(this, id, {
+        models,
+        store: this.store,
+        imageDirectory,
+        architecture: settings.architecture,
+        logRetentionDays: settings.logRetentionDays,
+        corsOrigins: settings.corsOrigins,
+      });
+    });
+
+    this.api = new InferenceApi(this, 'Api', {
+      functions: this.functions,
+      authMode: settings.authMode,
+      stageName: settings.stageName,
+      throttleRateLimit: settings.throttleRateLimit,
+      throttleBurstLimit: settings.throttleBurstLimit,
+      apiKeyQuotaPerDay: settings.apiKeyQuotaPerDay,
+      corsOrigins: settings.corsOrigins,
+      waf: settings.waf,
+      wafRateLimit: settings.wafRateLimit,
+      logRetentionDays: settings.logRetentionDays,
+    });
+
+    this.monitoring = new InferenceMonitoring(this, 'Monitoring', {
+      api: this.api,
+      functions: this.functions,
+      alarmEmail: settings.alarmEmail,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the inference API' });
+    new CfnOutput(this, 'ModelBucketName', { value: this.store.bucket.bucketName, description: 'The model store' });
+    new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl(), description: 'The CloudWatch dashboard' });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'Alarms notify this topic: subscribe on-call here' });
+    if (this.api.apiKey !== undefined) {
+      new CfnOutput(this, 'ApiKeyId', { value: this.api.apiKey.keyId, description: 'aws apigateway get-api-key --include-value --api-key <id>' });
+    }
+  }
+}

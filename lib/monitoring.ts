@@ -1,0 +1,184 @@
+/**
+ * InferenceMonitoring: one CloudWatch dashboard for the stack and the alarms that page on-call,
+ * per model, through an encrypted SNS topic.
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import type { InferenceApi } from './inference-api.ts';
+import type { InferenceFunction } from './inference-function.ts';
+
+export interface InferenceMonitoringProps {
+  readonly api: InferenceApi;
+  readonly functions: readonly InferenceFunction[];
+  /** An address subscribed to the alarm topic. @default - no subscription; subscribe on-call's tooling to the topic */
+  readonly alarmEmail?: string;
+  /** Share of infer requests answered 5XX, in percent, above which the alarm fires. @default 1 */
+  readonly serverErrorRatePercent?: number;
+}
+
+/** The alarms of one model. */
+export interface ModelAlarms {
+  readonly serverErrorRate: cloudwatch.Alarm;
+  readonly latency: cloudwatch.Alarm;
+  readonly functionErrors: cloudwatch.Alarm;
+  readonly throttles: cloudwatch.Alarm;
+  readonly loadFailures: cloudwatch.Alarm;
+}
+
+export class InferenceMonitoring extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly topic: sns.Topic;
+  readonly topicKey: kms.Key;
+  /** Alarms per model name. */
+  readonly alarms: ReadonlyMap<string, ModelAlarms>;
+
+  constructor(scope: Construct, id: string, props: InferenceMonitoringProps) {
+    super(scope, id);
+    const { api } = props;
+    this.topicKey = new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: 'ModelShip alarm topic' });
+    // CloudWatch must be able to use the key to publish alarms to the encrypted topic.
+    this.topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'ModelShip alarms', masterKey: this.topicKey, enforceSSL: true });
+    if (props.alarmEmail !== undefined) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    const notify = new actions.SnsAction(this.topic);
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    this.dashboard.addWidgets(new cloudwatch.TextWidget({
+      markdown: '# ModelShip\nPer model: API traffic, errors and latency; the function behind it; model load and inference time from the function\'s own metrics. Alarms go to the SNS topic in the stack outputs; each alarm\'s description says what to check first.',
+      width: 24,
+      height: 2,
+    }));
+
+    const alarms = new Map<string, ModelAlarms>();
+    const threshold = props.serverErrorRatePercent ?? 1;
+    for (const fn of props.functions) {
+      const alias = fn.alias;
+      for (const model of fn.models) {
+        const name = model.name;
+        const id = (suffix: string) => `${name.replace(/[^A-Za-z0-9]/g, '')}${suffix}`;
+        const objective = model.config.latencyObjectiveMs;
+        const errorRate = new cloudwatch.MathExpression({
+          expression: '100 * errors / MAX([requests, 1])',
+          usingMetrics: { errors: api.metricModelServerErrors(name), requests: api.metricModelRequests(name) },
+          label: `${name} 5XX %`,
+          period: Duration.minutes(1),
+        });
+        const modelAlarms: ModelAlarms = {
+          serverErrorRate: errorRate.createAlarm(this, id('ServerErrorRate'), {
+            alarmDescription: `${name}: over ${threshold}% of infer requests answered 5XX for 3 of 5 minutes. Callers are failing. Check first: the function's logs (${fn.logGroup.logGroupName}) for "model load failed" or "unhandled error"; then ModelLoadFailures and Throttles on the dashboard.`,
+            threshold,
+            evaluationPeriods: 5,
+            datapointsToAlarm: 3,
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+          latency: api.metricModelLatency(name).createAlarm(this, id('Latency'), {
+            alarmDescription: `${name}: p99 latency of infer requests above its objective of ${objective} ms (latencyObjectiveMs in its config.json) for 3 of 5 minutes. Check first: InferenceTime (the model itself) against IntegrationLatency (the function) and cold starts on the dashboard; raise memory or provisioned concurrency if cold starts or CPU dominate.`,
+            threshold: objective,
+            evaluationPeriods: 5,
+            datapointsToAlarm: 3,
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+          functionErrors: alias.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }).createAlarm(this, id('FunctionErrors'), {
+            alarmDescription: `${name}: the function failed invocations (crash, timeout or out of memory) in 2 of 3 minutes. Check first: the function's logs (${fn.logGroup.logGroupName}) for "Task timed out" or "Runtime exited"; then Duration against the timeout and memory.`,
+            threshold: 0,
+            evaluationPeriods: 3,
+            datapointsToAlarm: 2,
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+          throttles: alias.metricThrottles({ period: Duration.minutes(1), statistic: 'Sum' }).createAlarm(this, id('Throttles'), {
+            alarmDescription: `${name}: Lambda throttled invocations in 2 of 3 minutes; callers get 5XX. Check first: ConcurrentExecutions against the reserved concurrency (reservedConcurrency in config.json) and the account limit.`,
+            threshold: 0,
+            evaluationPeriods: 3,
+            datapointsToAlarm: 2,
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+          loadFailures: fn.metricModelLoadFailures(name, { period: Duration.minutes(1) }).createAlarm(this, id('LoadFailures'), {
+            alarmDescription: `${name}: the model failed to load (requests get 503). Check first: the function's logs (${fn.logGroup.logGroupName}) for "model load failed" with the cause: a corrupt or missing model.onnx in the model store, or the store unreachable.`,
+            threshold: 0,
+            evaluationPeriods: 1,
+            comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+        };
+        for (const alarm of Object.values(modelAlarms)) {
+          alarm.addAlarmAction(notify);
+          alarm.addOkAction(notify);
+        }
+        alarms.set(name, modelAlarms);
+        this.addModelWidgets(name, fn, api, modelAlarms, objective);
+      }
+    }
+    this.alarms = alarms;
+  }
+
+  private addModelWidgets(name: string, fn: InferenceFunction, api: InferenceApi, alarms: ModelAlarms, objectiveMs: number): void {
+    const alias = fn.alias;
+    const percentiles = (metric: (props: cloudwatch.MetricOptions) => cloudwatch.Metric, label: string) =>
+      ['p50', 'p90', 'p99'].map((statistic) => metric({ statistic, label: `${label} ${statistic}` }));
+    this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `## ${name}`, width: 24, height: 1 }));
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `${name}: API requests and errors`,
+        left: [api.metricModelRequests(name, { label: 'requests' })],
+        right: [api.metricModelClientErrors(name, { label: '4XX' }), api.metricModelServerErrors(name, { label: '5XX' })],
+        width: 8,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${name}: API latency (ms)`,
+        left: [...percentiles((p) => api.metricModelLatency(name, p), 'latency'), ...percentiles((p) => api.metricModelIntegrationLatency(name, p), 'integration')],
+        leftAnnotations: [{ value: objectiveMs, label: 'latency objective' }],
+        width: 8,
+      }),
+      new cloudwatch.AlarmStatusWidget({ title: `${name}: alarms`, alarms: Object.values(alarms), width: 8 }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `${name}: function invocations, errors, throttles`,
+        left: [alias.metricInvocations({ statistic: 'Sum' })],
+        right: [alias.metricErrors({ statistic: 'Sum' }), alias.metricThrottles({ statistic: 'Sum' })],
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${name}: function duration (ms) and concurrency`,
+        left: [alias.metricDuration({ statistic: 'p50', label: 'duration p50' }), alias.metricDuration({ statistic: 'p99', label: 'duration p99' })],
+        right: [alias.metric('ConcurrentExecutions', { statistic: 'Maximum', label: 'concurrent executions' })],
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${name}: cold starts and init duration (ms)`,
+        left: [fn.metricColdStarts({ label: 'cold starts' })],
+        right: [fn.metricInitDuration({ label: 'init p99' })],
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${name}: model load and inference time (ms)`,
+        left: [fn.metricModelLoadTime(name, { label: 'model load (max)' }), ...['p50', 'p99'].map((statistic) => fn.metricInferenceTime(name, { statistic, label: `inference ${statistic}` }))],
+        right: [fn.metricModelLoadFailures(name, { label: 'load failures' })],
+        width: 6,
+      }),
+    );
+  }
+
+  /** The dashboard's console URL. */
+  dashboardUrl(): string {
+    const region = Stack.of(this).region;
+    return `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${this.dashboard.dashboardName}`;
+  }
+}
