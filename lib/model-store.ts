@@ -84,7 +84,7 @@ export class ModelStore extends Construct {
       });
       // The upload handler is a stack-level singleton that aws-cdk-lib creates and owns.
       for (const handler of Stack.of(this).node.children.filter((c) => c.node.id.startsWith('Custom::CDKBucketDeployment'))) {
-        acknowledgeDeploymentHandler(handler, this.bucket);
+        acknowledgeDeploymentHandler(handler, this.bucket, this.encryptionKey !== undefined);
       }
     }
   }
@@ -122,7 +122,7 @@ export class ModelStore extends Construct {
  * cdk-nag findings on the BucketDeployment upload handler, a deploy-time custom resource whose role
  * aws-cdk-lib writes; each finding is named exactly, with why it is acceptable.
  */
-function acknowledgeDeploymentHandler(handler: Construct, bucket: s3.Bucket): void {
+function acknowledgeDeploymentHandler(handler: Construct, bucket: s3.Bucket, kmsEncrypted: boolean): void {
   const stack = Stack.of(handler);
   const bucketId = stack.resolve(stack.getLogicalId(bucket.node.defaultChild as s3.CfnBucket)) as string;
   const v = Validations.of(handler);
@@ -136,6 +136,11 @@ function acknowledgeDeploymentHandler(handler: Construct, bucket: s3.Bucket): vo
     v.acknowledge({ id: `AwsSolutions-IAM5[Action::${action}]`, reason: `${why}: it uploads (and aborts multipart uploads) into the model store; prune is off, so it deletes nothing.` });
   }
   v.acknowledge({ id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`, reason: `${why}: it writes the model repository's objects, whose keys come from ./models.` });
+  if (kmsEncrypted) {
+    for (const action of ['kms:ReEncrypt*', 'kms:GenerateDataKey*']) {
+      v.acknowledge({ id: `AwsSolutions-IAM5[Action::${action}]`, reason: `${why}: writing into the KMS-encrypted model store needs the key's encrypt actions, limited to that one key.` });
+    }
+  }
   const runtime = 'aws-cdk-lib pins the Python runtime of the BucketDeployment handler and updates it with the library';
   v.acknowledge({ id: 'AwsSolutions-L1', reason: `${runtime}; it runs only during deploys.` });
   v.acknowledge({ id: 'Serverless-LambdaLatestVersion', reason: `${runtime}; it runs only during deploys.` });

@@ -2,12 +2,13 @@
  * InferenceMonitoring: one CloudWatch dashboard for the stack and the alarms that page on-call,
  * per model, through an encrypted SNS topic.
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { InferenceApi } from './inference-api.ts';
@@ -52,7 +53,18 @@ export class InferenceMonitoring extends Construct {
       }),
     );
     this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'ModelShip alarms', masterKey: this.topicKey, enforceSSL: true });
-    if (props.alarmEmail !== undefined) this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    if (props.alarmEmail !== undefined) {
+      // Notifications that cannot be delivered are kept for two weeks rather than lost.
+      const undelivered = new sqs.Queue(this, 'UndeliveredAlarms', {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail, { deadLetterQueue: undelivered }));
+      const dlq = 'This queue is itself the dead-letter queue of the alarm e-mail subscription (an SNS redrive policy, which cdk-nag does not recognise as such)';
+      Validations.of(undelivered).acknowledge({ id: 'AwsSolutions-SQS3', reason: `${dlq}.` });
+      Validations.of(undelivered).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason: `${dlq}; a queue behind it would only move the same messages again.` });
+    }
     const notify = new actions.SnsAction(this.topic);
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { validate } from 'dockerfile-utils';
+import { stageImageContext, type StagedImageContext } from '../../lib/image-context.ts';
+import { listTree, readGolden, ROOT, SAMPLES_DIR, startTestS3, type TestS3, assertClose } from '../helpers.ts';
+
+const exec = promisify(execFile);
+
+describe('inference image build context', () => {
+  let staged: StagedImageContext;
+  let s3: TestS3;
+  before(async () => {
+    staged = stageImageContext({ outDir: mkdtempSync(join(tmpdir(), 'modelship-stage-')), architecture: 'x86_64' });
+    s3 = await startTestS3();
+    await s3.upload(SAMPLES_DIR, 'models/');
+  });
+  after(() => s3.close());
+
+  it('holds exactly what the Dockerfile copies: the bundle, package.json and onnxruntime for linux/x64', () => {
+    const files = listTree(staged.directory);
+    assert.deepEqual(readdirSync(staged.directory).sort(), ['Dockerfile', 'index.mjs', 'node_modules', 'package.json']);
+    assert.deepEqual(readdirSync(join(staged.directory, 'node_modules')).sort(), ['onnxruntime-common', 'onnxruntime-node']);
+    const binaries = files.filter((f) => f.includes('/bin/'));
+    assert.ok(binaries.length > 0);
+    assert.ok(binaries.every((f) => f.startsWith('node_modules/onnxruntime-node/bin/napi-v6/linux/x64/')), binaries.join('\n'));
+    assert.ok(!files.some((f) => /\.(ts|map)$/.test(f)), 'no TypeScript sources or source maps');
+  });
+
+  it('adds at most 60 MB to the base image', () => {
+    assert.ok(staged.bytes < 60 * 1024 * 1024, `${(staged.bytes / 1048576).toFixed(1)} MB`);
+  });
+
+  it('stages the arm64 binaries alone for arm64', () => {
+    const arm = stageImageContext({ outDir: mkdtempSync(join(tmpdir(), 'modelship-stage-arm-')), architecture: 'arm64' });
+    const binaries = listTree(arm.directory).filter((f) => f.includes('/bin/'));
+    assert.ok(binaries.every((f) => f.startsWith('node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/')));
+  });
+
+  it('runs the handler from the staged directory in a clean Node 24 process, against S3, as Lambda would', async () => {
+    // Prepare: the events API Gateway would send, and an environment like the function's.
+    const golden = readGolden('iris_forest');
+    const rest = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'events', 'rest-api-infer.json'), 'utf8'));
+    const infer = { ...rest, body: JSON.stringify({ id: 'staged', inputs: [{ ...golden.inputs[0], shape: [5, 4], data: golden.inputs[0].data.slice(0, 20) }] }) };
+    const missing = { ...rest, path: '/v2/models/digits_mlp/infer' };
+    const eventsFile = join(mkdtempSync(join(tmpdir(), 'modelship-events-')), 'events.json');
+    writeFileSync(eventsFile, JSON.stringify([infer, missing]));
+    // Act: no inherited environment, no project node_modules in reach.
+    const { stdout } = await exec(process.execPath, [join(ROOT, 'test', 'fixtures', 'lambda-runtime.mjs'), eventsFile], {
+      cwd: staged.directory,
+      env: {
+        PATH: process.env.PATH,
+        LAMBDA_TASK_ROOT: staged.directory,
+        AWS_LAMBDA_FUNCTION_NAME: 'modelship-iris',
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'S3RVER',
+        AWS_SECRET_ACCESS_KEY: 'S3RVER',
+        MODEL_BUCKET: 'models',
+        MODEL_PREFIX: 'models/',
+        S3_ENDPOINT: s3.endpoint,
+        MODEL_NAMES: 'iris_forest',
+        MODEL_VERSION: '1',
+        PRELOAD_MODELS: 'true',
+      },
+    });
+    // Assess
+    const results = stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)));
+    assert.equal(results.length, 2, stdout);
+    assert.equal(results[0].statusCode, 200, results[0].body);
+    const body = JSON.parse(results[0].body);
+    assert.equal(body.id, 'staged');
+    assertClose(body.outputs[1].data, golden.outputs[1].data.slice(0, 15), golden.tolerance, 'probabilities');
+    assert.equal(results[1].statusCode, 404, 'a function serves only its own model');
+    assert.match(stdout, /"message":"model loaded"/, 'structured logs from Powertools');
+    assert.match(stdout, /"ModelLoadTime"/, 'model load time published as a metric');
+  });
+});
+
+describe('Dockerfile', () => {
+  const text = readFileSync(join(ROOT, 'lambda', 'Dockerfile'), 'utf8');
+
+  it('passes the linter with no findings', () => {
+    assert.deepEqual(validate(text).map((d) => `${d.range.start.line + 1}: ${d.message}`), []);
+  });
+
+  it('builds on the Lambda Node.js 24 base image and starts index.handler in exec form', () => {
+    assert.match(text, /^FROM public\.ecr\.aws\/lambda\/nodejs:24$/m);
+    assert.match(text, /^CMD \["index\.handler"\]$/m);
+    assert.doesNotMatch(text, /^(ADD|RUN) /m, 'no ADD, and no package manager at build time');
+  });
+
+  it('copies only paths that staging creates', () => {
+    const copied = [...text.matchAll(/^COPY (.+) \$\{LAMBDA_TASK_ROOT\}/gm)].flatMap((m) => m[1].split(' '));
+    const staged = stageImageContext({ outDir: mkdtempSync(join(tmpdir(), 'modelship-stage-copy-')) });
+    for (const path of copied) assert.ok(existsSync(join(staged.directory, path)), `${path} is not staged`);
+  });
+});

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Match } from 'aws-cdk-lib/assertions';
+import { SAMPLE_MODELS } from '../helpers.ts';
+import { buildStack } from './stack-fixture.ts';
+
+describe('InferenceApi', () => {
+  const { template } = buildStack();
+
+  it('is a regional REST API', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] }, BinaryMediaTypes: ['application/octet-stream'] });
+  });
+
+  it('requires IAM (SigV4) on every method by default', () => {
+    const methods = Object.values(template.findResources('AWS::ApiGateway::Method')) as any[];
+    assert.ok(methods.length > 0);
+    for (const method of methods) assert.equal(method.Properties.AuthorizationType, 'AWS_IAM', `${method.Properties.HttpMethod} is not IAM-authenticated`);
+  });
+
+  it('routes v2 infer, metadata, readiness, versions and :predict of every model to its live alias', () => {
+    for (const name of SAMPLE_MODELS) {
+      template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: name });
+      template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: `${name}:predict` });
+    }
+    for (const part of ['v2', 'health', 'live', 'ready', 'models', 'infer', 'versions', '{version}', '{versionPredict}']) {
+      template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: part });
+    }
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      Integration: Match.objectLike({ Type: 'AWS_PROXY', Uri: { 'Fn::Join': ['', Match.arrayWith([{ Ref: Match.stringLikeRegexp('^Modeliris.*Live') }])] } }),
+    });
+  });
+
+  it('validates inference bodies against the protocol schema before invoking', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true });
+    template.hasResourceProperties('AWS::ApiGateway::Model', { ContentType: 'application/json', Schema: Match.objectLike({ required: ['inputs'] }) });
+    template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', RequestValidatorId: Match.anyValue(), RequestModels: { 'application/json': Match.anyValue() } });
+  });
+
+  it('throttles the stage, logs access and execution without payloads, and traces', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'prod',
+      TracingEnabled: true,
+      AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }),
+      MethodSettings: [Match.objectLike({ LoggingLevel: 'INFO', DataTraceEnabled: false, MetricsEnabled: true, ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 })],
+    });
+  });
+
+  it('answers its own errors in the {"error": ...} shape', () => {
+    for (const type of ['BAD_REQUEST_BODY', 'DEFAULT_4XX', 'DEFAULT_5XX', 'THROTTLED', 'MISSING_AUTHENTICATION_TOKEN']) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        ResponseTemplates: { 'application/json': Match.stringLikeRegexp('^\\{"error": ') },
+      });
+    }
+  });
+
+  it('has CORS off unless origins are configured', () => {
+    assert.equal(Object.keys(template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'OPTIONS' } })).length, 0);
+    const cors = buildStack({ 'modelship:corsOrigins': 'https://app.example.com' }).template;
+    cors.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'OPTIONS' });
+    cors.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ CORS_ORIGINS: 'https://app.example.com' }) } });
+  });
+
+  it('requires API keys under a throttled usage plan with a quota in apiKey mode', () => {
+    const { template: t } = buildStack({ 'modelship:authMode': 'apiKey', 'modelship:apiKeyQuotaPerDay': 5000 });
+    t.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 100, BurstLimit: 200 }, Quota: { Limit: 5000, Period: 'DAY' } });
+    t.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
+    const methods = Object.values(t.findResources('AWS::ApiGateway::Method')) as any[];
+    for (const method of methods) assert.equal(method.Properties.ApiKeyRequired, true);
+    t.hasOutput('ApiKeyId', {});
+  });
+
+  it('attaches a WAF web ACL with a rate-based rule when waf is on', () => {
+    const { template: t } = buildStack({ 'modelship:waf': true, 'modelship:wafRateLimit': 500 });
+    t.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      Rules: [Match.objectLike({ Statement: { RateBasedStatement: { Limit: 500, AggregateKeyType: 'IP' } }, Action: { Block: {} } })],
+    });
+    t.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
+    template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+  });
+
+  it('outputs the API URL, the bucket name and the dashboard URL', () => {
+    template.hasOutput('ApiUrl', {});
+    template.hasOutput('ModelBucketName', {});
+    template.hasOutput('DashboardUrl', {});
+  });
+});

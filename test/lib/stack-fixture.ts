@@ -1,0 +1,42 @@
+/** Builds ModelShip stacks for template assertions, without staging the real image each time. */
+import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { ModelShipStack } from '../../lib/modelship-stack.ts';
+import { ROOT, SAMPLES_DIR } from '../helpers.ts';
+
+let fakeImage: string | undefined;
+
+/** A build context with only the Dockerfile: enough for the asset, no bundling. */
+export function fakeImageDirectory(): string {
+  if (fakeImage === undefined) {
+    fakeImage = mkdtempSync(join(tmpdir(), 'modelship-image-'));
+    cpSync(join(ROOT, 'lambda', 'Dockerfile'), join(fakeImage, 'Dockerfile'));
+  }
+  return fakeImage;
+}
+
+export interface Built {
+  readonly app: App;
+  readonly stack: ModelShipStack;
+  readonly template: Template;
+}
+
+export function buildStack(context: Record<string, unknown> = {}): Built {
+  const app = new App({ context: { 'modelship:modelsDir': SAMPLES_DIR, ...context } });
+  const stack = new ModelShipStack(app, 'TestStack', { imageDirectory: fakeImageDirectory() });
+  return { app, stack, template: Template.fromStack(stack) };
+}
+
+/** A model repository in a temp dir: the iris sample under each name, with the given configs. */
+export function repositoryWith(models: Record<string, Record<string, unknown> | undefined>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'modelship-models-'));
+  for (const [name, config] of Object.entries(models)) {
+    mkdirSync(join(dir, name, '1'), { recursive: true });
+    cpSync(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), join(dir, name, '1', 'model.onnx'));
+    if (config !== undefined) writeFileSync(join(dir, name, 'config.json'), JSON.stringify(config));
+  }
+  return dir;
+}
