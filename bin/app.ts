@@ -3,9 +3,10 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { ModelShipStack } from '../lib/modelship-stack.ts';
+import { ModelShipSageMakerChecks } from '../lib/nag-packs.ts';
 
 const app = new App();
 const account = process.env.CDK_DEPLOY_ACCOUNT ?? process.env.CDK_DEFAULT_ACCOUNT;
 const region = process.env.CDK_DEPLOY_REGION ?? process.env.CDK_DEFAULT_REGION;
 new ModelShipStack(app, 'ModelShip', { env: account && region ? { account, region } : undefined });
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app), new ModelShipSageMakerChecks(app));

@@ -7,6 +7,7 @@
 import { createApiHandler } from '../lambda/api-handler.ts';
 import { exampleRequest } from '../lambda/examples.ts';
 import { startLocalServer } from '../lambda/local-server.ts';
+import { exitOnSignals } from '../lambda/http-server.ts';
 import { consoleLogger } from '../lambda/logging.ts';
 import { createService, readRuntimeConfig, RuntimeConfigError } from '../lambda/runtime-config.ts';
 
@@ -39,12 +40,7 @@ try {
     }
   }
 
-  const stop = (signal: string) => {
-    console.log(`${signal}: shutting down`);
-    server.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  exitOnSignals(() => server.close());
 } catch (error) {
   console.error(`modelship: ${(error as Error).message}`);
   process.exit(1);

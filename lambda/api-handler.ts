@@ -11,7 +11,7 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { describeError, InferenceError, isInferenceError } from './core/errors.ts';
-import type { InferenceService } from './core/inference-service.ts';
+import type { RequestHandler } from './core/inference-service.ts';
 import { parseJsonBody, preciseReviver } from './core/json.ts';
 import type { CoreLogger } from './core/model-repository.ts';
 
@@ -84,7 +84,7 @@ const openInferenceErrors = (): middy.MiddlewareObj<SizedEvent> => ({
   },
 });
 
-export function createApiHandler(service: InferenceService, options: ApiHandlerOptions = {}) {
+export function createApiHandler(service: RequestHandler, options: ApiHandlerOptions = {}) {
   const logger = options.logger;
   const lambdaHandler = async (event: SizedEvent): Promise<APIGatewayProxyResult> => {
     const { method, path } = requestLine(event);

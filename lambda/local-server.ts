@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { BodyTooLargeError, closeServer, readBody } from './http-server.ts';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -28,21 +29,6 @@ export interface LocalServer {
 }
 
 const TEXT_TYPES = /^(application\/(json|[\w.+-]*\+json|x-www-form-urlencoded)|text\/)/i;
-
-class BodyTooLarge extends Error {}
-
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge(`${declared}`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new BodyTooLarge(`${size}`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 function toEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEvent {
   const url = new URL(req.url ?? '/', 'http://localhost');
@@ -139,8 +125,8 @@ export function startLocalServer(options: LocalServerOptions): Promise<LocalServ
       const event = toEvent(req, body);
       result = await options.handler(event, toContext(event.requestContext.requestId, timeoutMs));
     } catch (error) {
-      if (error instanceof BodyTooLarge) {
-        result = jsonError(413, `request body is ${error.message} bytes or more, over the server's ${limit}-byte limit; send fewer rows per request or use batch prediction`);
+      if (error instanceof BodyTooLargeError) {
+        result = jsonError(413, error.message);
         res.setHeader('Connection', 'close');
       } else if (error instanceof URIError) {
         result = jsonError(400, `request path is not valid percent-encoding: ${req.url}`);
@@ -159,12 +145,7 @@ export function startLocalServer(options: LocalServerOptions): Promise<LocalServ
       resolve({
         url: `http://${host}:${address.port}`,
         server,
-        close: () =>
-          new Promise<void>((done) => {
-            server.close(() => done());
-            server.closeIdleConnections();
-            setTimeout(() => server.closeAllConnections(), 2000).unref();
-          }),
+        close: () => closeServer(server),
       });
     });
   });

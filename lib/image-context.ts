@@ -3,7 +3,7 @@
  * esbuild (onnxruntime-node left out: it loads a native binding at run time and cannot be bundled),
  * plus onnxruntime-node's runtime files for one platform. The Dockerfile only copies them.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { buildSync } from 'esbuild';
@@ -21,6 +21,12 @@ export interface StageImageOptions {
   readonly entryPoint?: string;
   /** Dockerfile to copy in. @default lambda/Dockerfile */
   readonly dockerfile?: string;
+  /**
+   * Copy onnxruntime-node's runtime files for the architecture into node_modules (the Lambda image).
+   * When false, the Dockerfile installs onnxruntime-node itself (the GPU image, which opts into the
+   * CUDA provider at build time). @default true
+   */
+  readonly includeOnnxRuntime?: boolean;
 }
 
 export interface StagedImageContext {
@@ -62,6 +68,21 @@ export function stageImageContext(options: StageImageOptions): StagedImageContex
     logLevel: 'error',
   });
 
+  if (options.includeOnnxRuntime ?? true) copyOnnxRuntime(out, architecture);
+
+  const dependencies = { 'onnxruntime-node': onnxRuntimeVersion() };
+  writeFileSync(join(out, 'package.json'), `${JSON.stringify({ name: 'modelship-inference', private: true, type: 'module', dependencies }, null, 2)}\n`);
+  cpSync(options.dockerfile ?? join(PROJECT_ROOT, 'lambda', 'Dockerfile'), join(out, 'Dockerfile'));
+  return { directory: out, bytes: directorySize(out) - directorySize(join(out, 'Dockerfile')) };
+}
+
+/** The onnxruntime-node version the project is locked to; images install or copy exactly this. */
+export function onnxRuntimeVersion(): string {
+  return (JSON.parse(readFileSync(require.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** onnxruntime-node's runtime files (JavaScript, and native binaries for one platform) into out/node_modules. */
+export function copyOnnxRuntime(out: string, architecture: ImageArchitecture): void {
   const ortRoot = dirname(require.resolve('onnxruntime-node/package.json'));
   // onnxruntime-common's exports map hides package.json; its CommonJS entry is dist/cjs/index.js.
   const commonRoot = join(dirname(require.resolve('onnxruntime-common', { paths: [ortRoot] })), '..', '..');
@@ -74,8 +95,14 @@ export function stageImageContext(options: StageImageOptions): StagedImageContex
   const commonOut = join(out, 'node_modules', 'onnxruntime-common');
   cpSync(join(commonRoot, 'package.json'), join(commonOut, 'package.json'));
   cpSync(join(commonRoot, 'dist', 'cjs'), join(commonOut, 'dist', 'cjs'), { recursive: true, filter: (src) => !/\.(map|d\.ts)$/.test(src) });
+}
 
-  writeFileSync(join(out, 'package.json'), `${JSON.stringify({ name: 'modelship-inference', private: true, type: 'module' }, null, 2)}\n`);
-  cpSync(options.dockerfile ?? join(PROJECT_ROOT, 'lambda', 'Dockerfile'), join(out, 'Dockerfile'));
-  return { directory: out, bytes: directorySize(out) - directorySize(join(out, 'Dockerfile')) };
+/** The SageMaker image's context: the container server bundled; the Dockerfile installs onnxruntime-node with CUDA. */
+export function stageSageMakerImageContext(outDir: string): StagedImageContext {
+  return stageImageContext({
+    outDir,
+    entryPoint: join(PROJECT_ROOT, 'bin', 'serve-sagemaker.ts'),
+    dockerfile: join(PROJECT_ROOT, 'lambda', 'Dockerfile.sagemaker'),
+    includeOnnxRuntime: false,
+  });
 }

@@ -10,12 +10,19 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
-import type { InferenceFunction } from './inference-function.ts';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { ServedModel } from './inference-function.ts';
+
+/** What the API routes a model to: a function's live alias (an InferenceFunction, or a GpuEndpoint's proxy). */
+export interface ApiBackend {
+  readonly models: readonly ServedModel[];
+  readonly alias: lambda.Alias;
+}
 import type { AuthMode } from './settings.ts';
 
 export interface InferenceApiProps {
-  /** The functions to route to; each serves the models it names. */
-  readonly functions: readonly InferenceFunction[];
+  /** The backends to route to; each serves the models it names. */
+  readonly backends: readonly ApiBackend[];
   /** 'iam' (SigV4) or 'apiKey' (x-api-key header, usage plan). @default 'iam' */
   readonly authMode?: AuthMode;
   /** @default 'prod' */
@@ -79,7 +86,7 @@ export class InferenceApi extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceApiProps) {
     super(scope, id);
-    if (props.functions.length === 0) throw new Error('InferenceApi needs at least one function');
+    if (props.backends.length === 0) throw new Error('InferenceApi needs at least one backend');
     this.authMode = props.authMode ?? 'iam';
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetentionDays ?? 30 });
 
@@ -115,8 +122,8 @@ export class InferenceApi extends Construct {
     const predictModel = this.api.addModel('PredictRequest', { contentType: 'application/json', schema: PREDICT_REQUEST_SCHEMA });
     const validated = (model: apigw.IModel): apigw.MethodOptions => ({ requestValidator: validator, requestModels: { 'application/json': model } });
 
-    // Server-wide routes go to the first function: any one answers them the same way.
-    const first = new apigw.LambdaIntegration(props.functions[0].alias);
+    // Server-wide routes go to the first backend: any one answers them the same way.
+    const first = new apigw.LambdaIntegration(props.backends[0].alias);
     const v2 = this.api.root.addResource('v2');
     v2.addMethod('GET', first);
     const health = v2.addResource('health');
@@ -125,9 +132,9 @@ export class InferenceApi extends Construct {
     const v2models = v2.addResource('models');
     const v1models = this.api.root.addResource('v1').addResource('models');
 
-    for (const fn of props.functions) {
-      const integration = fn === props.functions[0] ? first : new apigw.LambdaIntegration(fn.alias);
-      for (const model of fn.models) {
+    for (const backend of props.backends) {
+      const integration = backend === props.backends[0] ? first : new apigw.LambdaIntegration(backend.alias);
+      for (const model of backend.models) {
         // Literal model names, so each model reaches its own function and has its own metrics.
         const base = v2models.addResource(model.name);
         base.addMethod('GET', integration);

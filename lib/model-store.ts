@@ -113,8 +113,13 @@ export class ModelStore extends Construct {
 
   /** The finding id cdk-nag gives a grant on one model's objects, for acknowledging it. */
   modelObjectsFinding(model: string): string {
+    return this.objectsFinding(`${this.modelPrefix(model)}*`);
+  }
+
+  /** The finding id cdk-nag gives a grant on the objects matching a key pattern of this bucket. */
+  objectsFinding(keyPattern: string): string {
     const logicalId = Stack.of(this).resolve(Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)) as string;
-    return `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${this.modelPrefix(model)}*]`;
+    return `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${keyPattern}]`;
   }
 }
 

@@ -6,7 +6,8 @@
 import { join, resolve } from 'node:path';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { stageImageContext, PROJECT_ROOT } from './image-context.ts';
+import { GpuEndpoint } from './gpu-endpoint.ts';
+import { PROJECT_ROOT, stageImageContext, stageSageMakerImageContext } from './image-context.ts';
 import { InferenceApi } from './inference-api.ts';
 import { InferenceFunction } from './inference-function.ts';
 import { discoverModels, type DiscoveredModel } from './model-discovery.ts';
@@ -19,11 +20,14 @@ export interface ModelShipStackProps extends StackProps {
   readonly settings?: ModelShipSettings;
   /** A staged image build context to use instead of staging one (tests). @default - staged under build/ */
   readonly imageDirectory?: string;
+  /** A staged SageMaker image context to use instead of staging one (tests). @default - staged under build/ when a model targets SageMaker */
+  readonly sageMakerImageDirectory?: string;
 }
 
 export class ModelShipStack extends Stack {
   readonly store: ModelStore;
   readonly functions: InferenceFunction[];
+  readonly endpoints: GpuEndpoint[];
   readonly api: InferenceApi;
   readonly monitoring: InferenceMonitoring;
   readonly models: DiscoveredModel[];
@@ -41,12 +45,13 @@ export class ModelShipStack extends Stack {
       retain: settings.retainModelStore,
     });
 
+    const lambdaModels = this.models.filter((m) => m.config.target === 'lambda');
     const imageDirectory =
-      props.imageDirectory ?? stageImageContext({ outDir: join(PROJECT_ROOT, 'build', `image-${settings.architecture}`), architecture: settings.architecture }).directory;
+      lambdaModels.length === 0 ? '' : props.imageDirectory ?? stageImageContext({ outDir: join(PROJECT_ROOT, 'build', `image-${settings.architecture}`), architecture: settings.architecture }).directory;
 
-    // One function per model, except models that name a shared functionGroup.
+    // One function per Lambda model, except models that name a shared functionGroup.
     const groups = new Map<string, DiscoveredModel[]>();
-    for (const model of this.models) {
+    for (const model of this.models.filter((m) => m.config.target === 'lambda')) {
       const key = model.config.functionGroup ?? `model:${model.name}`;
       groups.set(key, [...(groups.get(key) ?? []), model]);
     }
@@ -62,8 +67,16 @@ export class ModelShipStack extends Stack {
       });
     });
 
+    // Models whose config targets SageMaker get an endpoint and a proxy function instead.
+    const gpuModels = this.models.filter((m) => m.config.target !== 'lambda');
+    const sageMakerImage =
+      gpuModels.length === 0 ? undefined : (props.sageMakerImageDirectory ?? stageSageMakerImageContext(join(PROJECT_ROOT, 'build', 'image-sagemaker')).directory);
+    this.endpoints = gpuModels.map(
+      (model) => new GpuEndpoint(this, `Endpoint-${model.name}`, { model, store: this.store, imageDirectory: sageMakerImage!, logRetentionDays: settings.logRetentionDays }),
+    );
+
     this.api = new InferenceApi(this, 'Api', {
-      functions: this.functions,
+      backends: [...this.functions, ...this.endpoints],
       authMode: settings.authMode,
       stageName: settings.stageName,
       throttleRateLimit: settings.throttleRateLimit,
@@ -78,6 +91,7 @@ export class ModelShipStack extends Stack {
     this.monitoring = new InferenceMonitoring(this, 'Monitoring', {
       api: this.api,
       functions: this.functions,
+      endpoints: this.endpoints,
       alarmEmail: settings.alarmEmail,
     });
 

@@ -11,12 +11,15 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import type { GpuEndpoint } from './gpu-endpoint.ts';
 import type { InferenceApi } from './inference-api.ts';
 import type { InferenceFunction } from './inference-function.ts';
 
 export interface InferenceMonitoringProps {
   readonly api: InferenceApi;
   readonly functions: readonly InferenceFunction[];
+  /** Models served by SageMaker. @default none */
+  readonly endpoints?: readonly GpuEndpoint[];
   /** An address subscribed to the alarm topic. @default - no subscription; subscribe on-call's tooling to the topic */
   readonly alarmEmail?: string;
   /** Share of infer requests answered 5XX, in percent, above which the alarm fires. @default 1 */
@@ -36,8 +39,10 @@ export class InferenceMonitoring extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
   readonly topic: sns.Topic;
   readonly topicKey: kms.Key;
-  /** Alarms per model name. */
+  /** Alarms per model name (Lambda models). */
   readonly alarms: ReadonlyMap<string, ModelAlarms>;
+  /** Alarms per model name (SageMaker models). */
+  readonly endpointAlarms: ReadonlyMap<string, Record<string, cloudwatch.Alarm>>;
 
   constructor(scope: Construct, id: string, props: InferenceMonitoringProps) {
     super(scope, id);
@@ -138,6 +143,79 @@ export class InferenceMonitoring extends Construct {
       }
     }
     this.alarms = alarms;
+    this.endpointAlarms = new Map((props.endpoints ?? []).map((endpoint) => [endpoint.model.name, this.addEndpoint(endpoint, api, notify)]));
+  }
+
+  private addEndpoint(endpoint: GpuEndpoint, api: InferenceApi, notify: actions.SnsAction): Record<string, cloudwatch.Alarm> {
+    const name = endpoint.model.name;
+    const id = (suffix: string) => `${name.replace(/[^A-Za-z0-9]/g, '')}${suffix}`;
+    const objectiveMs = endpoint.model.config.latencyObjectiveMs;
+    const logs = `/aws/sagemaker/Endpoints/<endpoint> (and the proxy's ${endpoint.proxyLogGroup.logGroupName})`;
+    const common = { evaluationPeriods: 5, datapointsToAlarm: 3, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING };
+    const alarms: Record<string, cloudwatch.Alarm> = {
+      modelLatency: endpoint.metricModelLatency().createAlarm(this, id('ModelLatency'), {
+        ...common,
+        alarmDescription: `${name} (SageMaker): p99 ModelLatency above its objective of ${objectiveMs} ms for 3 of 5 minutes. Check first: GPUUtilization and instance count (autoscaling at its max?), then OverheadLatency; for serverless, cold starts (ModelSetupTime).`,
+        threshold: objectiveMs * 1000, // ModelLatency is in microseconds
+      }),
+      serverErrors: endpoint.metricInvocation5XXErrors().createAlarm(this, id('Endpoint5XX'), {
+        ...common,
+        alarmDescription: `${name} (SageMaker): the endpoint answered 5XX in 3 of 5 minutes. Check first: the endpoint logs ${logs} for "model load failed" or "unexpected error"; then MemoryUtilization.`,
+        threshold: 0,
+      }),
+      memory: endpoint.metricMemoryUtilization().createAlarm(this, id('EndpointMemory'), {
+        ...common,
+        alarmDescription: `${name} (SageMaker): instance memory above 90% for 3 of 5 minutes; the container risks being killed. Check first: request batch sizes and MAX_CONCURRENCY; choose a larger instance type or serverless memory size.`,
+        threshold: 90,
+      }),
+      proxyErrors: endpoint.alias.metricErrors({ period: Duration.minutes(1), statistic: 'Sum' }).createAlarm(this, id('ProxyErrors'), {
+        ...common,
+        alarmDescription: `${name} (SageMaker): the API's proxy function failed invocations. Check first: its logs (${endpoint.proxyLogGroup.logGroupName}) for timeouts or "cannot be reached" (endpoint not InService).`,
+        threshold: 0,
+      }),
+    };
+    if (!endpoint.serverless) {
+      alarms.gpuMemory = endpoint.metricGpuMemoryUtilization().createAlarm(this, id('GpuMemory'), {
+        ...common,
+        alarmDescription: `${name} (SageMaker): GPU memory above 90% for 3 of 5 minutes; larger batches will fail. Check first: request batch sizes against maxBatchSize; choose an instance with more GPU memory.`,
+        threshold: 90,
+      });
+    }
+    for (const alarm of Object.values(alarms)) {
+      alarm.addAlarmAction(notify);
+      alarm.addOkAction(notify);
+    }
+    const percentiles = (metric: (p: cloudwatch.MetricOptions) => cloudwatch.Metric, label: string) =>
+      ['p50', 'p99'].map((statistic) => metric({ statistic, label: `${label} ${statistic} (µs)` }));
+    this.dashboard.addWidgets(new cloudwatch.TextWidget({ markdown: `## ${name} (SageMaker ${endpoint.serverless ? 'Serverless' : 'GPU endpoint'})`, width: 24, height: 1 }));
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `${name}: invocations and errors`,
+        left: [endpoint.metricInvocations({ label: 'invocations' }), api.metricModelRequests(name, { label: 'API requests' })],
+        right: [endpoint.metricInvocation4XXErrors({ label: '4XX' }), endpoint.metricInvocation5XXErrors({ label: '5XX' })],
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${name}: model and overhead latency (µs)`,
+        left: [...percentiles((p) => endpoint.metricModelLatency(p), 'model'), ...percentiles((p) => endpoint.metricOverheadLatency(p), 'overhead')],
+        leftAnnotations: [{ value: objectiveMs * 1000, label: 'latency objective' }],
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${name}: GPU and GPU memory utilization (%)`,
+        left: [endpoint.metricGpuUtilization({ label: 'GPU' })],
+        right: [endpoint.metricGpuMemoryUtilization({ label: 'GPU memory' })],
+        width: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${name}: CPU and memory utilization (%)`,
+        left: [endpoint.metricCpuUtilization({ label: 'CPU' })],
+        right: [endpoint.metricMemoryUtilization({ label: 'memory' })],
+        width: 6,
+      }),
+    );
+    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: `${name}: alarms`, alarms: Object.values(alarms), width: 24, height: 3 }));
+    return alarms;
   }
 
   private addModelWidgets(name: string, fn: InferenceFunction, api: InferenceApi, alarms: ModelAlarms, objectiveMs: number): void {

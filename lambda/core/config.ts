@@ -9,7 +9,36 @@ export const LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
 
 export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
-export const modelConfigSchema = z.strictObject({
+/** SageMaker real-time endpoint settings (target "sagemaker"). */
+export const sageMakerConfigSchema = z.strictObject({
+  instanceType: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/).default('ml.g5.xlarge').describe('Instance type; a GPU type such as ml.g5.xlarge or ml.g6.xlarge.'),
+  initialInstanceCount: z.number().int().min(1).default(1).describe('Instances at creation.'),
+  minInstanceCount: z.number().int().min(1).default(1).describe('Autoscaling floor.'),
+  maxInstanceCount: z.number().int().min(1).default(2).describe('Autoscaling ceiling.'),
+  scaleOn: z.enum(['invocations', 'gpu']).default('invocations').describe('Scale on invocations per instance or on GPU utilization.'),
+  targetInvocationsPerInstance: z.number().int().min(1).default(1000).describe('Invocations per instance per minute to hold.'),
+  targetGpuUtilizationPercent: z.number().min(1).max(100).default(70).describe('GPU utilization to hold.'),
+  dataCapturePercent: z.number().int().min(1).max(100).optional().describe('Share of requests and responses captured to the model store; default off.'),
+  maxConcurrency: z.number().int().min(1).optional().describe('Requests run at once per worker; default the vCPUs.'),
+}).check((ctx) => {
+  const { minInstanceCount, maxInstanceCount, initialInstanceCount } = ctx.value;
+  if (minInstanceCount > maxInstanceCount) {
+    ctx.issues.push({ code: 'custom', input: ctx.value, path: ['maxInstanceCount'], message: `must be at least minInstanceCount (${minInstanceCount}), got ${maxInstanceCount}` });
+  }
+  if (initialInstanceCount < minInstanceCount || initialInstanceCount > maxInstanceCount) {
+    ctx.issues.push({ code: 'custom', input: ctx.value, path: ['initialInstanceCount'], message: `must be between minInstanceCount and maxInstanceCount, got ${initialInstanceCount}` });
+  }
+});
+
+/** SageMaker Serverless settings (target "sagemaker-serverless"). */
+export const sageMakerServerlessConfigSchema = z.strictObject({
+  memorySizeMb: z.union([z.literal(1024), z.literal(2048), z.literal(3072), z.literal(4096), z.literal(5120), z.literal(6144)]).default(3072).describe('Memory, 1024 to 6144 in steps of 1024.'),
+  maxConcurrency: z.number().int().min(1).max(200).default(5).describe('Concurrent invocations.'),
+  provisionedConcurrency: z.number().int().min(1).max(200).optional().describe('Provisioned concurrency; default none.'),
+});
+
+export const modelConfigSchema = z
+  .strictObject({
   description: z.string().max(1024).optional().describe('What the model does, shown in metadata and the console.'),
   task: z.enum(['classification', 'regression', 'other']).optional().describe('Drives per-task metrics and :predict output.'),
   labels: z.array(z.string().min(1)).min(2).optional().describe('Class names, index i naming class i.'),
@@ -27,10 +56,21 @@ export const modelConfigSchema = z.strictObject({
   ephemeralStorageMb: z.number().int().min(512).max(10240).optional().describe('Lambda /tmp size; default 512.'),
   reservedConcurrency: z.number().int().min(1).optional().describe('Lambda reserved concurrency; default none.'),
   provisionedConcurrency: z.number().int().min(1).optional().describe('Provisioned concurrency on the live alias; default none.'),
+  target: z.enum(['lambda', 'sagemaker', 'sagemaker-serverless']).default('lambda').describe('Where the model runs: Lambda (CPU), a SageMaker GPU endpoint, or SageMaker Serverless.'),
+  sagemaker: sageMakerConfigSchema.optional().describe('Settings for target "sagemaker".'),
+  sagemakerServerless: sageMakerServerlessConfigSchema.optional().describe('Settings for target "sagemaker-serverless".'),
   functionGroup: z.string().regex(/^[A-Za-z0-9]{1,32}$/).optional().describe('Models naming the same group share one function; default a function of its own.'),
-});
+  })
+  .check((ctx) => {
+    const { target, sagemaker, sagemakerServerless, functionGroup } = ctx.value;
+    if (sagemaker !== undefined && target !== 'sagemaker') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['sagemaker'], message: `is set but target is "${target}"; set "target": "sagemaker"` });
+    if (sagemakerServerless !== undefined && target !== 'sagemaker-serverless') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['sagemakerServerless'], message: `is set but target is "${target}"; set "target": "sagemaker-serverless"` });
+    if (functionGroup !== undefined && target !== 'lambda') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['functionGroup'], message: 'applies to Lambda models only' });
+  });
 
 export type ModelConfig = z.infer<typeof modelConfigSchema>;
+export type SageMakerConfig = z.infer<typeof sageMakerConfigSchema>;
+export type SageMakerServerlessConfig = z.infer<typeof sageMakerServerlessConfigSchema>;
 
 export const DEFAULT_MODEL_CONFIG: ModelConfig = modelConfigSchema.parse({});
 

@@ -73,7 +73,12 @@ export const errorResponse = (statusCode: number, message: string, headers: Reco
   body: JSON.stringify({ error: message }),
 });
 
-export class InferenceService {
+/** Anything that answers core requests: the inference service, or a proxy to a SageMaker endpoint. */
+export interface RequestHandler {
+  handle(request: CoreRequest): Promise<CoreResponse>;
+}
+
+export class InferenceService implements RequestHandler {
   readonly repository: ModelRepository;
   private readonly defaultMaxRequestBytes: number;
   private readonly logger: CoreLogger;
@@ -156,7 +161,7 @@ export class InferenceService {
       platform: PLATFORM,
       inputs: tensors(model.signature.inputs),
       outputs: tensors(model.signature.outputs),
-      parameters: { version: String(model.version), live_version: String(entry.liveVersion), sha256: model.sha256, description, task, labels, max_batch_size: maxBatchSize },
+      parameters: { version: String(model.version), live_version: String(entry.liveVersion), sha256: model.sha256, execution_provider: model.executionProvider, description, task, labels, max_batch_size: maxBatchSize },
     };
   }
 

@@ -32,6 +32,8 @@ export interface LoadedModel {
   readonly signature: Signature;
   readonly sha256: string;
   readonly loadMs: number;
+  /** Where the session runs: 'cuda' on a GPU, 'cpu' otherwise. */
+  readonly executionProvider: 'cuda' | 'cpu';
 }
 
 export interface CoreLogger {
@@ -52,6 +54,13 @@ export interface ModelRepositoryOptions {
   readonly retryAfterMs?: number;
   /** Live version per model, overriding each config's version policy (a function pinned to one version). @default - each config's policy */
   readonly liveVersions?: Readonly<Record<string, number>>;
+  /**
+   * Run sessions on the GPU (onnxruntime's CUDA execution provider), falling back to CPU with a
+   * warning and onGpuFallback when the provider or the device is missing. @default false
+   */
+  readonly gpu?: boolean;
+  /** Called when a model asked for the GPU runs on CPU instead. */
+  readonly onGpuFallback?: (event: { model: string; version: number; cause: string }) => void;
   /** Called after every model load attempt, for metrics. */
   readonly onModelLoad?: (event: ModelLoadEvent) => void;
   readonly logger?: CoreLogger;
@@ -231,6 +240,20 @@ export class ModelRepository {
     return { name, config, versions, liveVersion: policy === 'latest' ? versions[versions.length - 1] : policy.pinned };
   }
 
+  private async createSession(bytes: Uint8Array, model: string, version: number): Promise<{ session: InferenceSession; executionProvider: 'cuda' | 'cpu' }> {
+    const options = this.options.sessionOptions ?? defaultSessionOptions();
+    if (this.options.gpu) {
+      try {
+        return { session: await InferenceSession.create(bytes, { ...options, executionProviders: ['cuda'] }), executionProvider: 'cuda' };
+      } catch (error) {
+        const cause = describeError(error);
+        this.logger.warn('GPU unavailable, running on CPU', { model, version, cause });
+        this.options.onGpuFallback?.({ model, version, cause });
+      }
+    }
+    return { session: await InferenceSession.create(bytes, options), executionProvider: 'cpu' };
+  }
+
   private async loadSession(entry: ModelEntry, version: number): Promise<LoadedModel> {
     const started = performance.now();
     const path = `${entry.name}/${version}/${MODEL_FILE}`;
@@ -246,11 +269,11 @@ export class ModelRepository {
     }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     try {
-      const session = await InferenceSession.create(bytes, this.options.sessionOptions ?? defaultSessionOptions());
+      const { session, executionProvider } = await this.createSession(bytes, entry.name, version);
       const signature = readSignature(session);
       const loadMs = performance.now() - started;
-      this.logger.info('model loaded', { model: entry.name, version, sha256, loadMs: Math.round(loadMs) });
-      return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs };
+      this.logger.info('model loaded', { model: entry.name, version, sha256, executionProvider, loadMs: Math.round(loadMs) });
+      return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, executionProvider };
     } catch (error) {
       this.logger.error('model load failed', { model: entry.name, version, cause: describeError(error) });
       throw modelUnavailable(`model "${entry.name}" version ${version} cannot be loaded: ${describeError(error)}`, error);

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { ModelShipSageMakerChecks } from '../../lib/nag-packs.ts';
 import { buildStack } from './stack-fixture.ts';
 
 function violations(context: Record<string, unknown>): string[] {
   const { stack } = buildStack(context);
-  return [new AwsSolutionsChecks(), new ServerlessChecks()].flatMap((pack) => {
+  return [new AwsSolutionsChecks(), new ServerlessChecks(), new ModelShipSageMakerChecks()].flatMap((pack) => {
     const report = pack.validateScope(stack);
     return report.violations.map((v) => `${v.ruleName} at ${v.violatingResources.map((r) => r.resourceLogicalId).join(', ')}`);
   });

@@ -25,8 +25,9 @@ export interface Built {
 }
 
 export function buildStack(context: Record<string, unknown> = {}): Built {
-  const app = new App({ context: { 'modelship:modelsDir': SAMPLES_DIR, ...context } });
-  const stack = new ModelShipStack(app, 'TestStack', { imageDirectory: fakeImageDirectory() });
+  // Bundling (the SageMaker proxy's esbuild run) is skipped: these tests assert the template only.
+  const app = new App({ context: { 'modelship:modelsDir': SAMPLES_DIR, 'aws:cdk:bundling-stacks': [], ...context } });
+  const stack = new ModelShipStack(app, 'TestStack', { imageDirectory: fakeImageDirectory(), sageMakerImageDirectory: fakeImageDirectory() });
   return { app, stack, template: Template.fromStack(stack) };
 }
 

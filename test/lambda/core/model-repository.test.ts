@@ -122,6 +122,15 @@ describe('model repository', () => {
     assert.match(failure.message, /^model store directory .*does-not-exist-modelship is unreachable: ENOENT/);
   });
 
+  it('falls back to CPU with a warning and a callback when the GPU provider is missing', async () => {
+    const fallbacks: string[] = [];
+    const service = createTestService(SAMPLES_DIR, { gpu: true, onGpuFallback: ({ model, cause }) => fallbacks.push(`${model}: ${cause}`) });
+    const model = await service.loadModel('iris_forest');
+    assert.equal(model.executionProvider, 'cpu');
+    assert.equal(fallbacks.length, 1);
+    assert.match(fallbacks[0], /^iris_forest: .*Cuda/);
+  });
+
   it('serves only the models it is told to', async () => {
     const service = createTestService(FIXTURE_MODELS_DIR, { models: ['add_two'] });
     assert.deepEqual([...(await service.repository.catalog()).keys()], ['add_two']);
