@@ -2,10 +2,12 @@
 /**
  * npm start: serves every model under ./models on http://127.0.0.1:8080 through the Lambda handler.
  * PORT, HOST and MODEL_DIR override the address and repository; MODEL_BUCKET (with MODEL_PREFIX and
- * S3_ENDPOINT for an S3-compatible store) serves from S3 instead.
+ * S3_ENDPOINT for an S3-compatible store) serves from S3 instead. Feedback events go to
+ * LOCAL_DATA_DIR (default .local)/feedback/<model>.jsonl.
  */
 import { createApiHandler } from '../lambda/api-handler.ts';
 import { exampleRequest } from '../lambda/examples.ts';
+import { attachLocalDelivery } from '../lambda/local-delivery.ts';
 import { startLocalServer } from '../lambda/local-server.ts';
 import { exitOnSignals } from '../lambda/http-server.ts';
 import { consoleLogger } from '../lambda/logging.ts';
@@ -17,6 +19,8 @@ try {
   const port = Number(process.env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RuntimeConfigError(`PORT must be a port number, got "${process.env.PORT}"`);
   const service = createService(config, logger);
+  const dataDir = process.env.LOCAL_DATA_DIR ?? '.local';
+  attachLocalDelivery(service, { directory: dataDir, logger });
   const failures = config.preload ? await service.repository.preload() : [];
   const server = await startLocalServer({
     handler: createApiHandler(service, { logger }),

@@ -6,7 +6,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { createApiHandler } from './api-handler.ts';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { Context } from 'aws-lambda';
+import { createApiHandler, type ApiEvent } from './api-handler.ts';
+import type { ShadowJob } from './core/inference-service.ts';
+import { stringifyPrecise } from './core/json.ts';
 import { powertoolsLogger } from './logging.ts';
 import { MetricName, METRICS_NAMESPACE, METRICS_SERVICE } from './metrics.ts';
 import { createService, readRuntimeConfig } from './runtime-config.ts';
@@ -17,12 +21,39 @@ const config = readRuntimeConfig(process.env);
 const service = createService(config, logger, {
   onModelLoad: ({ model, loadMs, error }) => {
     // Loads happen at init too, outside any invocation: emit them at once.
-    const single = metrics.singleMetric();
-    single.addDimension('Model', model);
-    if (error === undefined) single.addMetric(MetricName.modelLoadTime, MetricUnit.Milliseconds, loadMs!);
-    else single.addMetric(MetricName.modelLoadFailures, MetricUnit.Count, 1);
+    if (error === undefined) emitNow({ Model: model }, [[MetricName.modelLoadTime, loadMs!]], MetricUnit.Milliseconds);
+    else emitNow({ Model: model }, [[MetricName.modelLoadFailures, 1]]);
   },
 });
+/** Emits metrics now, with their own dimensions (a Powertools single metric flushes after one metric). */
+function emitNow(dimensions: Record<string, string>, values: [string, number][], unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count): void {
+  for (const [name, value] of values) {
+    const single = metrics.singleMetric();
+    single.addDimensions(dimensions);
+    single.addMetric(name, unit, value);
+  }
+}
+
+service.onFeedback = ({ model, version, outcome }) => {
+  emitNow({ Model: model, Version: String(version) }, [[MetricName.feedbackEvents, 1], [MetricName.feedbackPositive, outcome]]);
+};
+// Shadow copies run in an asynchronous invocation of this same function, which runs both versions
+// and compares them (Lambda freezes work left after the answer). The caller's answer is unchanged;
+// the only latency added is the Event invoke's round trip, awaited before the answer returns.
+let pendingShadow: Promise<unknown> | undefined;
+service.onShadow = (job) => {
+  pendingShadow = lambdaClient().send(
+    new InvokeCommand({
+      FunctionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+      Qualifier: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+      InvocationType: 'Event',
+      Payload: Buffer.from(stringifyPrecise({ modelshipShadow: job })),
+    }),
+  ).catch((error: Error) => logger.warn('shadow invoke failed', { model: job.model, cause: error.message }));
+};
+let client: LambdaClient | undefined;
+const lambdaClient = () => (client ??= new LambdaClient({}));
+
 service.onInference = ({ model, batchSize, inferenceMs }) => {
   metrics.addDimension('Model', model);
   metrics.addMetric(MetricName.inferenceTime, MetricUnit.Milliseconds, inferenceMs);
@@ -38,15 +69,30 @@ if (config.preload) {
 const initDurationMs = performance.now();
 let coldStart = true;
 
-export const handler = createApiHandler(service, {
+const apiHandler = createApiHandler(service, {
   logger,
   corsOrigins: process.env.CORS_ORIGINS ? process.env.CORS_ORIGINS.split(',') : undefined,
 }).use({
   before: () => {
     if (!coldStart) return;
     coldStart = false;
-    const single = metrics.singleMetric();
-    single.addDimension('function_name', process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local');
-    single.addMetric(MetricName.initDuration, MetricUnit.Milliseconds, initDurationMs);
+    emitNow({ function_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local' }, [[MetricName.initDuration, initDurationMs]], MetricUnit.Milliseconds);
   },
 }).use(logMetrics(metrics, { captureColdStartMetric: true }));
+
+/** API Gateway events, and this function's own shadow jobs. */
+export async function handler(event: ApiEvent | { modelshipShadow: ShadowJob }, context: Context) {
+  if ('modelshipShadow' in event) {
+    const result = await service.runShadow(event.modelshipShadow);
+    emitNow({ Model: result.model, Version: String(result.shadowVersion) }, [[MetricName.shadowAgreement, result.agree ? 1 : 0]]);
+    // Outputs only, never inputs: payloads stay out of the logs.
+    if (!result.agree) logger.warn('shadow disagrees with live', { ...result });
+    return result;
+  }
+  const response = await apiHandler(event, context);
+  if (pendingShadow !== undefined) {
+    await pendingShadow;
+    pendingShadow = undefined;
+  }
+  return response;
+}

@@ -14,6 +14,12 @@ export const MetricName = {
   modelLoadFailures: 'ModelLoadFailures',
   /** Rows scored (the batch dimension), summed. */
   predictions: 'Predictions',
+  /** Feedback events received, per model and Version. */
+  feedbackEvents: 'FeedbackEvents',
+  /** Feedback events with a positive outcome (conversion, correct prediction), per model and Version. */
+  feedbackPositive: 'FeedbackPositive',
+  /** 1 when a shadow version agreed with live, 0 when not (Average = agreement rate), per model and shadow Version. */
+  shadowAgreement: 'ShadowAgreement',
   /** Milliseconds from process start to the handler being ready, once per cold start. */
   initDuration: 'InitDuration',
 } as const;
@@ -21,4 +27,9 @@ export const MetricName = {
 /** Dimensions of every per-model metric: Powertools adds `service`; we add `Model`. */
 export function modelDimensions(model: string): Record<string, string> {
   return { service: METRICS_SERVICE, Model: model };
+}
+
+/** Dimensions of per-version metrics (feedback, shadow agreement). */
+export function versionDimensions(model: string, version: number | string): Record<string, string> {
+  return { service: METRICS_SERVICE, Model: model, Version: String(version) };
 }

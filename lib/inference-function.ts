@@ -3,7 +3,7 @@
  * ones sharing a function, from the model store; published as a version behind a `live` alias that
  * the API calls.
  */
-import { Duration, Size, Validations } from 'aws-cdk-lib';
+import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -121,6 +121,21 @@ export class InferenceFunction extends Construct {
       id: 'Serverless-LambdaDLQ',
       reason: 'API Gateway invokes the function synchronously; the caller gets the error. A dead-letter queue applies only to asynchronous invocations.',
     });
+
+    if (props.models.some((m) => m.config.shadow !== undefined)) {
+      // Shadow copies run in asynchronous invocations of this function's own versions. A separate
+      // policy (not the role's default one, which the function depends on) avoids a cycle.
+      const shadow = new iam.Policy(this, 'ShadowInvoke', {
+        statements: [new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [`${this.function.functionArn}:*`] })],
+        roles: [role],
+      });
+      const stack = Stack.of(this);
+      const fnId = stack.resolve(stack.getLogicalId(this.function.node.defaultChild as lambda.CfnFunction)) as string;
+      Validations.of(shadow).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${fnId}.Arn>:*]`,
+        reason: 'Shadowing invokes this same function asynchronously at the version that is running, which is published with each deploy.',
+      });
+    }
 
     this.alias = new lambda.Alias(this, 'Live', {
       aliasName: 'live',

@@ -6,6 +6,7 @@
 import { join, resolve } from 'node:path';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { ModelDelivery } from './delivery.ts';
 import { GpuEndpoint } from './gpu-endpoint.ts';
 import { PROJECT_ROOT, stageImageContext, stageSageMakerImageContext } from './image-context.ts';
 import { InferenceApi } from './inference-api.ts';
@@ -30,6 +31,7 @@ export class ModelShipStack extends Stack {
   readonly endpoints: GpuEndpoint[];
   readonly api: InferenceApi;
   readonly monitoring: InferenceMonitoring;
+  readonly deliveries: ModelDelivery[];
   readonly models: DiscoveredModel[];
 
   constructor(scope: Construct, id: string, props: ModelShipStackProps = {}) {
@@ -93,6 +95,12 @@ export class ModelShipStack extends Stack {
       functions: this.functions,
       endpoints: this.endpoints,
       alarmEmail: settings.alarmEmail,
+    });
+
+    // Each model function ships new versions through CodeDeploy, gated and watched by its alarms.
+    this.deliveries = this.functions.map((fn) => {
+      const alarms = fn.models.flatMap((m) => Object.values(this.monitoring.alarms.get(m.name) ?? {}));
+      return new ModelDelivery(fn, 'Delivery', { fn, store: this.store, alarms, logRetentionDays: settings.logRetentionDays });
     });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the inference API' });

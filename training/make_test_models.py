@@ -40,3 +40,17 @@ save("add_two", helper.make_graph(
      helper.make_tensor_value_info("b", TensorProto.FLOAT, ["batch", 3])],
     [helper.make_tensor_value_info("sum", TensorProto.FLOAT, ["batch", 3])]))
 print("wrote", ROOT)
+
+# A deliberately wrong version of the iris sample for the delivery gate's tests: the same trees,
+# with every leaf's class weights moved to the next class, so each prediction names the wrong class.
+iris = onnx.load(os.path.join(ROOT, "..", "..", "..", "models", "iris_forest", "1", "model.onnx"))
+node = iris.graph.node[0]
+for attribute in node.attribute:
+    if attribute.name == "class_ids":
+        shifted = [(c + 1) % 3 for c in attribute.ints]
+        del attribute.ints[:]
+        attribute.ints.extend(shifted)
+onnx.checker.check_model(iris)
+os.makedirs(os.path.join(ROOT, "iris_wrong", "1"), exist_ok=True)
+onnx.save(iris, os.path.join(ROOT, "iris_wrong", "1", "model.onnx"))
+print("wrote iris_wrong")

@@ -60,12 +60,46 @@ export const modelConfigSchema = z
   sagemaker: sageMakerConfigSchema.optional().describe('Settings for target "sagemaker".'),
   sagemakerServerless: sageMakerServerlessConfigSchema.optional().describe('Settings for target "sagemaker-serverless".'),
   functionGroup: z.string().regex(/^[A-Za-z0-9]{1,32}$/).optional().describe('Models naming the same group share one function; default a function of its own.'),
+  deployment: z
+    .strictObject({
+      strategy: z.enum(['canary', 'linear', 'allAtOnce']).default('canary').describe('How CodeDeploy shifts traffic to a new version.'),
+      percent: z.number().int().min(1).max(99).default(10).describe('Share shifted first (canary) or per step (linear).'),
+      intervalMinutes: z.number().int().min(1).max(60).default(5).describe('Minutes before the rest (canary) or between steps (linear).'),
+    })
+    .default({ strategy: 'canary', percent: 10, intervalMinutes: 5 })
+    .describe('Traffic shifting of new versions; rolls back when the model\'s alarms fire.'),
+  goldenGate: z
+    .strictObject({
+      metric: z.enum(['accuracy', 'precision', 'recall', 'f1', 'logLoss', 'rmse', 'mae', 'r2']).describe('Metric recomputed on the golden rows before traffic shifts.'),
+      min: z.number().optional().describe('Fail the deployment below this.'),
+      max: z.number().optional().describe('Fail the deployment above this.'),
+    })
+    .optional()
+    .describe('Evaluation threshold the pre-traffic hook enforces, beside golden outputs within tolerance.'),
+  abTest: z
+    .strictObject({
+      weights: z.record(z.string().regex(/^[1-9]\d*$/), z.number().positive()).describe('Version -> weight for the plain routes.'),
+    })
+    .optional()
+    .describe('Split plain-route traffic between versions by weight.'),
+  shadow: z
+    .strictObject({
+      version: z.number().int().positive().describe('Candidate version that receives a copy of live requests.'),
+      percent: z.number().min(0).max(100).default(100).describe('Share of live requests copied.'),
+    })
+    .optional()
+    .describe('Shadow a candidate version: compare its answers with the live ones, off the request path.'),
   })
   .check((ctx) => {
     const { target, sagemaker, sagemakerServerless, functionGroup } = ctx.value;
     if (sagemaker !== undefined && target !== 'sagemaker') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['sagemaker'], message: `is set but target is "${target}"; set "target": "sagemaker"` });
     if (sagemakerServerless !== undefined && target !== 'sagemaker-serverless') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['sagemakerServerless'], message: `is set but target is "${target}"; set "target": "sagemaker-serverless"` });
     if (functionGroup !== undefined && target !== 'lambda') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['functionGroup'], message: 'applies to Lambda models only' });
+    const weights = ctx.value.abTest?.weights;
+    if (weights !== undefined && Object.keys(weights).length < 2) ctx.issues.push({ code: 'custom', input: ctx.value, path: ['abTest', 'weights'], message: 'needs at least two versions' });
+    const { min, max } = ctx.value.goldenGate ?? {};
+    if (ctx.value.goldenGate !== undefined && min === undefined && max === undefined) ctx.issues.push({ code: 'custom', input: ctx.value, path: ['goldenGate'], message: 'needs "min" or "max"' });
+    if (min !== undefined && max !== undefined && min > max) ctx.issues.push({ code: 'custom', input: ctx.value, path: ['goldenGate', 'max'], message: `must be at least min (${min})` });
   });
 
 export type ModelConfig = z.infer<typeof modelConfigSchema>;

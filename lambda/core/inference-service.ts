@@ -36,6 +36,35 @@ export interface CoreResponse {
   readonly body: string;
 }
 
+/** A copy of a live request for the shadow version, to be run off the request path. */
+export interface ShadowJob {
+  readonly model: string;
+  readonly liveVersion: number;
+  readonly shadowVersion: number;
+  readonly kind: 'infer' | 'predict';
+  readonly body: unknown;
+}
+
+/** How the shadow version's answer compared with the live one. */
+export interface ShadowResult {
+  readonly model: string;
+  readonly liveVersion: number;
+  readonly shadowVersion: number;
+  readonly agree: boolean;
+  /** What differed, when they disagree: output name and first differing index. */
+  readonly difference?: string;
+}
+
+/** An outcome reported for a prediction: a conversion, or whether the prediction was right. */
+export interface FeedbackEvent {
+  readonly model: string;
+  readonly version: number;
+  readonly id?: string;
+  /** 1 for a conversion / correct prediction, 0 otherwise. */
+  readonly outcome: 0 | 1;
+  readonly timestamp: string;
+}
+
 /** What one inference did, for logs and metrics. */
 export interface InferenceRecord {
   readonly model: string;
@@ -53,7 +82,8 @@ export interface InferenceServiceOptions {
 
 type Route =
   | { kind: 'live' | 'ready' | 'server' }
-  | { kind: 'metadata' | 'model-ready' | 'infer' | 'predict'; model: string; version?: string };
+  | { kind: 'metadata' | 'model-ready' | 'infer' | 'predict'; model: string; version?: string }
+  | { kind: 'feedback'; model: string };
 
 const ROUTES: { pattern: RegExp; methods: string[]; route: (m: RegExpExecArray) => Route }[] = [
   { pattern: /^\/v2\/health\/live$/, methods: ['GET'], route: () => ({ kind: 'live' }) },
@@ -62,6 +92,7 @@ const ROUTES: { pattern: RegExp; methods: string[]; route: (m: RegExpExecArray) 
   { pattern: /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?$/, methods: ['GET'], route: (m) => ({ kind: 'metadata', model: m[1], version: m[2] }) },
   { pattern: /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/ready$/, methods: ['GET'], route: (m) => ({ kind: 'model-ready', model: m[1], version: m[2] }) },
   { pattern: /^\/v2\/models\/([^/]+)(?:\/versions\/([^/]+))?\/infer$/, methods: ['POST'], route: (m) => ({ kind: 'infer', model: m[1], version: m[2] }) },
+  { pattern: /^\/v2\/models\/([^/]+)\/feedback$/, methods: ['POST'], route: (m) => ({ kind: 'feedback', model: m[1] }) },
   { pattern: /^\/v1\/models\/([^/:]+)(?:\/versions\/([^/:]+))?:predict$/, methods: ['POST'], route: (m) => ({ kind: 'predict', model: m[1], version: m[2] }) },
 ];
 
@@ -82,8 +113,12 @@ export class InferenceService implements RequestHandler {
   readonly repository: ModelRepository;
   private readonly defaultMaxRequestBytes: number;
   private readonly logger: CoreLogger;
-  /** Called after each successful inference (metrics, shadowing, capture hang off this). */
+  /** Called after each successful inference (metrics and capture hang off this). */
   onInference: ((record: InferenceRecord) => void) | undefined;
+  /** Called with a copy of a live request when the model has a shadow version; the adapter runs it off the request path (runShadow). */
+  onShadow: ((job: ShadowJob) => void) | undefined;
+  /** Called with each recorded feedback event. */
+  onFeedback: ((event: FeedbackEvent) => void | Promise<void>) | undefined;
 
   constructor(options: InferenceServiceOptions) {
     this.repository = options.repository;
@@ -129,17 +164,71 @@ export class InferenceService implements RequestHandler {
         const model = await this.loadModel(route.model, route.version);
         return ok({ name: model.name, version: String(model.version), ready: true });
       }
-      case 'infer': {
-        const model = await this.loadModel(route.model, route.version);
-        const body = this.checkBody(request, model);
-        return this.answer(model, await this.infer(model, body));
-      }
+      case 'infer':
       case 'predict': {
-        const model = await this.loadModel(route.model, route.version);
+        const model = await this.loadModel(route.model, route.version ?? (await this.assignVersion(route.model, request.headers?.['x-assignment-key'])));
         const body = this.checkBody(request, model);
-        return this.answer(model, await this.predict(model, body));
+        const answer = route.kind === 'infer' ? await this.infer(model, body) : await this.predict(model, body);
+        if (route.version === undefined) this.offerShadow(model, route.kind, body);
+        return this.answer(model, answer);
       }
+      case 'feedback':
+        return this.feedback(route.model, request);
     }
+  }
+
+  /**
+   * The version a plain-route request goes to: the live one, or one drawn by the config's A/B
+   * weights — at random, or stably per X-Assignment-Key (the same key always gets the same version).
+   */
+  async assignVersion(name: string, assignmentKey?: string): Promise<string | undefined> {
+    const entry = await this.repository.entry(decodeURIComponent(name));
+    const weights = entry.config.abTest?.weights;
+    if (weights === undefined || entry.problem !== undefined) return undefined;
+    const pairs = Object.entries(weights).sort(([a], [b]) => Number(a) - Number(b));
+    const total = pairs.reduce((sum, [, w]) => sum + w, 0);
+    let point = (assignmentKey === undefined ? Math.random() : unitHash(`${entry.name}:${assignmentKey}`)) * total;
+    for (const [version, weight] of pairs) {
+      point -= weight;
+      if (point < 0) return version;
+    }
+    return pairs[pairs.length - 1][0];
+  }
+
+  /** Runs a shadow job: the same request on the live and the shadow version, answers compared. */
+  async runShadow(job: ShadowJob): Promise<ShadowResult> {
+    const run = async (version: number) => {
+      const model = await this.repository.load(job.model, version);
+      const text = job.kind === 'infer' ? await this.infer(model, job.body) : await this.predict(model, job.body);
+      return { model, answer: JSON.parse(text) as Record<string, unknown> };
+    };
+    const [live, shadow] = [await run(job.liveVersion), await run(job.shadowVersion)];
+    const difference = compareAnswers(live.answer, shadow.answer, live.model.config.labelOutput ?? 'label');
+    return { model: job.model, liveVersion: job.liveVersion, shadowVersion: job.shadowVersion, agree: difference === undefined, difference };
+  }
+
+  private offerShadow(model: LoadedModel, kind: 'infer' | 'predict', body: unknown): void {
+    const shadow = model.config.shadow;
+    if (shadow === undefined || this.onShadow === undefined || shadow.version === model.version) return;
+    if (Math.random() * 100 >= shadow.percent) return;
+    this.onShadow({ model: model.name, liveVersion: model.version, shadowVersion: shadow.version, kind, body });
+  }
+
+  /** POST /v2/models/{name}/feedback: {model_version, id?, outcome: 0|1|true|false} or {model_version, id?, label, predicted}. */
+  private async feedback(name: string, request: CoreRequest): Promise<CoreResponse> {
+    const body = typeof request.body === 'string' ? parseJsonBody(request.body) : request.body;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('feedback body must be a JSON object with "model_version" and "outcome"');
+    const { model_version: versionText, id, outcome, label, predicted } = body as Record<string, unknown>;
+    if (typeof versionText !== 'string' && typeof versionText !== 'number') throw badRequest('feedback needs "model_version": the version that answered (model_version in the response, or the X-Model-Version header)');
+    if (id !== undefined && typeof id !== 'string') throw badRequest(`feedback "id" must be a string, got ${JSON.stringify(id)}`);
+    let value: 0 | 1;
+    if (outcome === 0 || outcome === 1 || typeof outcome === 'boolean') value = outcome === 1 || outcome === true ? 1 : 0;
+    else if (outcome === undefined && label !== undefined && predicted !== undefined) value = JSON.stringify(label) === JSON.stringify(predicted) ? 1 : 0;
+    else throw badRequest('feedback needs "outcome" (0 or 1, true or false) or both "label" and "predicted"');
+    const { entry, version } = await this.repository.resolveVersion(decodeURIComponent(name), String(versionText));
+    const event: FeedbackEvent = { model: entry.name, version, id, outcome: value, timestamp: new Date().toISOString() };
+    await this.onFeedback?.(event);
+    return { statusCode: 202, headers: { ...JSON_HEADERS }, body: JSON.stringify({ recorded: true, model_name: entry.name, model_version: String(version), outcome: value }) };
   }
 
   /** The loaded session for a model's live version or the version named. */
@@ -218,6 +307,39 @@ export class InferenceService implements RequestHandler {
 }
 
 const ok = (body: unknown): CoreResponse => ({ statusCode: 200, headers: { ...JSON_HEADERS }, body: JSON.stringify(body) });
+
+/** A stable number in [0, 1) from a string (FNV-1a), for sticky A/B assignment. */
+function unitHash(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash / 0x100000000;
+}
+
+/**
+ * Compares two answers (v2 or :predict) of different versions: class labels must match exactly,
+ * other numbers within 1e-3 absolute + 1e-2 relative. Returns what differed first, or undefined.
+ */
+export function compareAnswers(live: Record<string, unknown>, shadow: Record<string, unknown>, labelOutput: string): string | undefined {
+  const close = (a: unknown, b: unknown): boolean =>
+    typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= 1e-3 + 1e-2 * Math.abs(a) : JSON.stringify(a) === JSON.stringify(b);
+  if (Array.isArray(live.outputs) && Array.isArray(shadow.outputs)) {
+    for (const output of live.outputs as { name: string; data: unknown[] }[]) {
+      const other = (shadow.outputs as { name: string; data: unknown[] }[]).find((o) => o.name === output.name);
+      if (other === undefined) return `output "${output.name}" missing from the shadow answer`;
+      const exact = output.name === labelOutput;
+      const index = output.data.findIndex((v, i) => (exact ? v !== other.data[i] : !close(v, other.data[i])));
+      if (index >= 0 || output.data.length !== other.data.length) return `output "${output.name}" differs at index ${Math.max(index, 0)}: ${JSON.stringify(output.data[index])} vs ${JSON.stringify(other.data[index])}`;
+    }
+    return undefined;
+  }
+  const flat = (v: unknown): unknown[] => (Array.isArray(v) ? v.flatMap(flat) : typeof v === 'object' && v !== null ? Object.values(v).flatMap(flat) : [v]);
+  const [a, b] = [flat(live.predictions), flat(shadow.predictions)];
+  const index = a.findIndex((v, i) => !close(v, b[i]));
+  return index >= 0 || a.length !== b.length ? `prediction value ${Math.max(index, 0)} differs: ${JSON.stringify(a[index])} vs ${JSON.stringify(b[index])}` : undefined;
+}
 
 function shapeOf(value: unknown): number[] {
   const shape: number[] = [];

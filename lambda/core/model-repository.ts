@@ -237,6 +237,10 @@ export class ModelRepository {
       const why = override !== undefined ? `this deployment serves version ${override}` : `${name}/config.json pins version ${policy.pinned}`;
       return { name, config, versions, liveVersion: undefined, problem: `${why}, which is not in the store (have ${versions.join(', ')})` };
     }
+    const missing = [...Object.keys(config.abTest?.weights ?? {}).map(Number), ...(config.shadow ? [config.shadow.version] : [])].filter((v) => !versions.includes(v));
+    if (missing.length > 0) {
+      return { name, config, versions, liveVersion: undefined, problem: `${name}/config.json names version ${missing.join(', ')} (abTest or shadow), which is not in the store (have ${versions.join(', ')})` };
+    }
     return { name, config, versions, liveVersion: policy === 'latest' ? versions[versions.length - 1] : policy.pinned };
   }
 

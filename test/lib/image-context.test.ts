@@ -47,8 +47,10 @@ describe('inference image build context', () => {
     const rest = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'events', 'rest-api-infer.json'), 'utf8'));
     const infer = { ...rest, body: JSON.stringify({ id: 'staged', inputs: [{ ...golden.inputs[0], shape: [5, 4], data: golden.inputs[0].data.slice(0, 20) }] }) };
     const missing = { ...rest, path: '/v2/models/digits_mlp/infer' };
+    const feedback = { ...rest, path: '/v2/models/iris_forest/feedback', body: JSON.stringify({ id: 'staged', model_version: '1', outcome: 1 }) };
+    const shadow = { modelshipShadow: { model: 'iris_forest', liveVersion: 1, shadowVersion: 1, kind: 'predict', body: { instances: [[5.1, 3.5, 1.4, 0.2]] } } };
     const eventsFile = join(mkdtempSync(join(tmpdir(), 'modelship-events-')), 'events.json');
-    writeFileSync(eventsFile, JSON.stringify([infer, missing]));
+    writeFileSync(eventsFile, JSON.stringify([infer, missing, feedback, shadow]));
     // Act: no inherited environment, no project node_modules in reach.
     const { stdout } = await exec(process.execPath, [join(ROOT, 'test', 'fixtures', 'lambda-runtime.mjs'), eventsFile], {
       cwd: staged.directory,
@@ -69,7 +71,7 @@ describe('inference image build context', () => {
     });
     // Assess
     const results = stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)));
-    assert.equal(results.length, 2, stdout);
+    assert.equal(results.length, 4, stdout);
     assert.equal(results[0].statusCode, 200, results[0].body);
     const body = JSON.parse(results[0].body);
     assert.equal(body.id, 'staged');
@@ -77,6 +79,11 @@ describe('inference image build context', () => {
     assert.equal(results[1].statusCode, 404, 'a function serves only its own model');
     assert.match(stdout, /"message":"model loaded"/, 'structured logs from Powertools');
     assert.match(stdout, /"ModelLoadTime"/, 'model load time published as a metric');
+    assert.equal(results[2].statusCode, 202, 'feedback recorded');
+    assert.match(stdout, /"Model":"iris_forest","Version":"1","FeedbackEvents":1}/, 'feedback published per version');
+    assert.match(stdout, /"Model":"iris_forest","Version":"1","FeedbackPositive":1}/, 'positive outcomes published per version');
+    assert.deepEqual(results[3], { model: 'iris_forest', liveVersion: 1, shadowVersion: 1, agree: true });
+    assert.match(stdout, /"ShadowAgreement":1/, 'shadow agreement published');
   });
 });
 

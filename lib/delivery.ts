@@ -1,0 +1,106 @@
+/**
+ * ModelDelivery: safe shipping of a model function's new versions. Each `cdk deploy` that changes
+ * the function (a new model version changes its MODEL_VERSION) publishes a version; CodeDeploy
+ * shifts the `live` alias to it (canary or linear per the model's config, default 10% for 5
+ * minutes) after a pre-traffic hook has passed the golden gate, and rolls back by itself when the
+ * model's alarms fire.
+ */
+import { join } from 'node:path';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { PROJECT_ROOT } from './image-context.ts';
+import type { InferenceFunction } from './inference-function.ts';
+import type { ModelStore } from './model-store.ts';
+
+export interface ModelDeliveryProps {
+  readonly fn: InferenceFunction;
+  readonly store: ModelStore;
+  /** Alarms that roll a deployment back: the models' own. */
+  readonly alarms: readonly cloudwatch.IAlarm[];
+  /** @default 30 */
+  readonly logRetentionDays?: number;
+}
+
+export class ModelDelivery extends Construct {
+  readonly deploymentGroup: codedeploy.LambdaDeploymentGroup;
+  readonly deploymentConfig: codedeploy.ILambdaDeploymentConfig;
+  readonly preTrafficHook: nodejs.NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: ModelDeliveryProps) {
+    super(scope, id);
+    const { fn, store } = props;
+    // A shared function ships on its first model's settings.
+    const { strategy, percent, intervalMinutes } = fn.models[0].config.deployment;
+    const interval = Duration.minutes(intervalMinutes);
+    this.deploymentConfig =
+      strategy === 'allAtOnce'
+        ? codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE
+        : new codedeploy.LambdaDeploymentConfig(this, 'Config', {
+            trafficRouting:
+              strategy === 'canary'
+                ? codedeploy.TrafficRouting.timeBasedCanary({ interval, percentage: percent })
+                : codedeploy.TrafficRouting.timeBasedLinear({ interval, percentage: percent }),
+          });
+
+    const hookRole = new iam.Role(this, 'HookRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `ModelShip golden gate for ${fn.models.map((m) => m.name).join(', ')}` });
+    const hookLogs = new logs.LogGroup(this, 'HookLogs', { retention: props.logRetentionDays ?? 30 });
+    hookLogs.grantWrite(hookRole);
+    this.preTrafficHook = new nodejs.NodejsFunction(this, 'PreTrafficHook', {
+      description: `ModelShip pre-traffic golden gate for ${fn.models.map((m) => m.name).join(', ')}`,
+      entry: join(PROJECT_ROOT, 'lambda', 'pre-traffic-hook-entry.ts'),
+      handler: 'handler',
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 512,
+      timeout: Duration.minutes(5),
+      role: hookRole,
+      logGroup: hookLogs,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: lambda.Tracing.ACTIVE,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      projectRoot: PROJECT_ROOT,
+      environment: {
+        // The version being deployed: a new hook configuration comes with each new function version.
+        TARGET_FUNCTION: fn.function.currentVersion.functionArn,
+        MODEL_BUCKET: store.bucket.bucketName,
+        MODEL_PREFIX: store.prefix,
+        CHECKS: JSON.stringify(fn.models.map((m) => ({ model: m.name, version: m.liveVersion, threshold: m.config.goldenGate }))),
+      },
+      bundling: { format: nodejs.OutputFormat.ESM, target: 'node24', minify: true, banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    });
+    fn.function.currentVersion.grantInvoke(hookRole);
+    for (const model of fn.models) {
+      store.grantReadModel(hookRole, model.name);
+      Validations.of(hookRole).acknowledge({ id: store.modelObjectsFinding(model.name), reason: `The gate reads the golden file of model ${model.name}, under its own prefix only.` });
+    }
+    Validations.of(hookRole).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing on the hook) support no resource-level permissions.' });
+    Validations.of(this.preTrafficHook).acknowledge({
+      id: 'Serverless-LambdaDLQ',
+      reason: 'CodeDeploy invokes the hook; if the hook never reports, CodeDeploy times the hook out and fails the deployment, so no traffic shifts. Nothing is lost.',
+    });
+
+    this.deploymentGroup = new codedeploy.LambdaDeploymentGroup(this, 'Resource', {
+      alias: fn.alias,
+      deploymentConfig: this.deploymentConfig,
+      alarms: [...props.alarms],
+      autoRollback: { failedDeployment: true, stoppedDeployment: true, deploymentInAlarm: true },
+      preHook: this.preTrafficHook,
+    });
+    const stack = Stack.of(this);
+    const hookId = stack.resolve(stack.getLogicalId(this.preTrafficHook.node.defaultChild as lambda.CfnFunction)) as string;
+    Validations.of(this.deploymentGroup).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${hookId}.Arn>:*]`,
+      reason: 'CodeDeploy (aws-cdk-lib\'s grant) may invoke any version of this deployment\'s own pre-traffic hook, which is republished with each deployment.',
+    });
+    Validations.of(this.deploymentGroup).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]',
+      reason: 'CodeDeploy\'s documented service role policy for Lambda deployments: it shifts this alias and invokes this hook.',
+    });
+  }
+}
