@@ -3,21 +3,45 @@
  * modelship <command>: operations from the terminal.
  *   ab-report --model NAME (--events FILE | --cloudwatch [--hours 24]) [--control V] [--alpha 0.05] [--power 0.8] [--mde 0.02]
  *   rollback --model NAME --to VERSION [--models-dir models]
+ *   batch --model NAME --input FILE|s3://BUCKET/batch/input/NAME/FILE [--work-dir .local] [--lines-per-chunk 5000] [--batch-size 256]
+ *   batch-status --model NAME --job JOB [--work-dir .local | --bucket BUCKET]
+ * Models come from MODEL_DIR (default ./models) or MODEL_BUCKET; S3_ENDPOINT points at an S3-compatible store.
  */
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { S3Client } from '@aws-sdk/client-s3';
 import { armsFromCloudWatch, armsFromEventsFile, formatAbReport } from '../lambda/analysis/ab-report.ts';
 import { pinVersion } from '../lambda/analysis/rollback.ts';
+import { INPUT_PREFIX, readManifest, runJob } from '../lambda/batch/batch-job.ts';
+import { DirectoryBatchStore, S3BatchStore, type BatchStore } from '../lambda/batch/batch-store.ts';
+import { createService, readRuntimeConfig } from '../lambda/runtime-config.ts';
 
 const USAGE = `usage:
   modelship ab-report --model NAME (--events FILE | --cloudwatch [--hours 24]) [--control V] [--alpha 0.05] [--power 0.8] [--mde 0.02]
-  modelship rollback --model NAME --to VERSION [--models-dir models]`;
+  modelship rollback --model NAME --to VERSION [--models-dir models]
+  modelship batch --model NAME --input FILE|s3://BUCKET/batch/input/NAME/FILE [--work-dir .local] [--lines-per-chunk 5000] [--batch-size 256]
+  modelship batch-status --model NAME --job JOB [--work-dir .local | --bucket BUCKET]`;
 
 function number(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got "${value}"`);
   return n;
+}
+
+const s3Client = () => (process.env.S3_ENDPOINT ? new S3Client({ endpoint: process.env.S3_ENDPOINT, forcePathStyle: true }) : new S3Client({}));
+
+/** A local file is copied into the work dir's batch/input/<model>/; an s3:// URL is used in place. */
+async function batchInput(input: string, model: string, workDir: string): Promise<{ store: BatchStore; key: string }> {
+  const s3 = /^s3:\/\/([^/]+)\/(.+)$/.exec(input);
+  if (s3 !== null) return { store: new S3BatchStore(s3Client(), s3[1]), key: s3[2] };
+  if (!existsSync(input)) throw new Error(`input file ${input} does not exist`);
+  const key = `${INPUT_PREFIX}${model}/${basename(input)}`;
+  mkdirSync(dirname(join(workDir, key)), { recursive: true });
+  copyFileSync(input, join(workDir, key));
+  return { store: new DirectoryBatchStore(workDir), key };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -28,6 +52,8 @@ async function main(argv: string[]): Promise<void> {
       model: { type: 'string' }, events: { type: 'string' }, cloudwatch: { type: 'boolean' }, hours: { type: 'string' },
       control: { type: 'string' }, alpha: { type: 'string' }, power: { type: 'string' }, mde: { type: 'string' },
       to: { type: 'string' }, 'models-dir': { type: 'string' },
+      input: { type: 'string' }, 'work-dir': { type: 'string' }, 'lines-per-chunk': { type: 'string' }, 'batch-size': { type: 'string' },
+      job: { type: 'string' }, bucket: { type: 'string' },
     },
     strict: true,
   });
@@ -45,6 +71,27 @@ async function main(argv: string[]): Promise<void> {
     if (!Number.isInteger(version) || version < 1) throw new Error(`--to must be a positive integer version, got "${values.to}"`);
     const file = pinVersion(values['models-dir'] ?? 'models', values.model, version);
     console.log(`${file}: versionPolicy pinned to ${version}. Run \`npx cdk deploy\` to ship it (CodeDeploy shifts traffic back).`);
+  } else if (command === 'batch') {
+    if (!values.model || !values.input) throw new Error('batch needs --model and --input');
+    const { store, key } = await batchInput(values.input, values.model, values['work-dir'] ?? '.local');
+    const service = createService(readRuntimeConfig(process.env, { modelDir: 'models' }));
+    const started = performance.now();
+    const manifest = await runJob(store, service, key, {
+      linesPerChunk: number(values['lines-per-chunk'], 'lines-per-chunk', 5000),
+      batchSize: number(values['batch-size'], 'batch-size', 256),
+      onProgress: (done, total) => process.stderr.write(`\r[${'#'.repeat(Math.round((30 * done) / total)).padEnd(30, '.')}] ${done}/${total} chunks`),
+    });
+    process.stderr.write('\n');
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`job ${manifest.job}: ${manifest.status}, ${manifest.rows} rows (${manifest.succeeded} scored, ${manifest.failed} rejected) in ${seconds.toFixed(2)} s, ${Math.round(manifest.rows / seconds)} rows/s`);
+    console.log(`results: ${store.location}/${manifest.results}`);
+    console.log(`errors:  ${store.location}/${manifest.errors}`);
+  } else if (command === 'batch-status') {
+    if (!values.model || !values.job) throw new Error('batch-status needs --model and --job');
+    const store = values.bucket ? new S3BatchStore(s3Client(), values.bucket) : new DirectoryBatchStore(values['work-dir'] ?? '.local');
+    const manifest = await readManifest(store, values.model, values.job);
+    if (manifest === undefined) throw new Error(`no job ${values.job} for model ${values.model} in ${store.location}`);
+    console.log(JSON.stringify(manifest, null, 2));
   } else {
     throw new Error(command === undefined ? 'no command given' : `unknown command "${command}"`);
   }

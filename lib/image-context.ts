@@ -17,8 +17,8 @@ export interface StageImageOptions {
   readonly outDir: string;
   /** @default 'x86_64' */
   readonly architecture?: ImageArchitecture;
-  /** Entry point to bundle. @default lambda/index.ts */
-  readonly entryPoint?: string;
+  /** Entry points to bundle, by output name (index → index.mjs). @default { index: lambda/index.ts, batch: lambda/batch-entry.ts } */
+  readonly entryPoints?: Readonly<Record<string, string>>;
   /** Dockerfile to copy in. @default lambda/Dockerfile */
   readonly dockerfile?: string;
   /**
@@ -53,8 +53,9 @@ export function stageImageContext(options: StageImageOptions): StagedImageContex
   mkdirSync(out, { recursive: true });
 
   buildSync({
-    entryPoints: [options.entryPoint ?? join(PROJECT_ROOT, 'lambda', 'index.ts')],
-    outfile: join(out, 'index.mjs'),
+    entryPoints: options.entryPoints ?? { index: join(PROJECT_ROOT, 'lambda', 'index.ts'), batch: join(PROJECT_ROOT, 'lambda', 'batch-entry.ts') },
+    outdir: out,
+    outExtension: { '.js': '.mjs' },
     bundle: true,
     platform: 'node',
     target: 'node24',
@@ -101,7 +102,7 @@ export function copyOnnxRuntime(out: string, architecture: ImageArchitecture): v
 export function stageSageMakerImageContext(outDir: string): StagedImageContext {
   return stageImageContext({
     outDir,
-    entryPoint: join(PROJECT_ROOT, 'bin', 'serve-sagemaker.ts'),
+    entryPoints: { index: join(PROJECT_ROOT, 'bin', 'serve-sagemaker.ts') },
     dockerfile: join(PROJECT_ROOT, 'lambda', 'Dockerfile.sagemaker'),
     includeOnnxRuntime: false,
   });

@@ -6,6 +6,7 @@
 import { join, resolve } from 'node:path';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import { BatchScoring } from './batch.ts';
 import { ModelDelivery } from './delivery.ts';
 import { GpuEndpoint } from './gpu-endpoint.ts';
 import { PROJECT_ROOT, stageImageContext, stageSageMakerImageContext } from './image-context.ts';
@@ -32,6 +33,7 @@ export class ModelShipStack extends Stack {
   readonly api: InferenceApi;
   readonly monitoring: InferenceMonitoring;
   readonly deliveries: ModelDelivery[];
+  readonly batch?: BatchScoring;
   readonly models: DiscoveredModel[];
 
   constructor(scope: Construct, id: string, props: ModelShipStackProps = {}) {
@@ -102,6 +104,12 @@ export class ModelShipStack extends Stack {
       const alarms = fn.models.flatMap((m) => Object.values(this.monitoring.alarms.get(m.name) ?? {}));
       return new ModelDelivery(fn, 'Delivery', { fn, store: this.store, alarms, logRetentionDays: settings.logRetentionDays });
     });
+
+    // Batch prediction runs on the inference image, so it exists where Lambda models do.
+    this.batch =
+      lambdaModels.length === 0
+        ? undefined
+        : new BatchScoring(this, 'Batch', { store: this.store, imageDirectory, architecture: settings.architecture, alarmTopic: this.monitoring.topic, logRetentionDays: settings.logRetentionDays });
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the inference API' });
     new CfnOutput(this, 'ModelBucketName', { value: this.store.bucket.bucketName, description: 'The model store' });

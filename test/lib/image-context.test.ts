@@ -23,7 +23,7 @@ describe('inference image build context', () => {
 
   it('holds exactly what the Dockerfile copies: the bundle, package.json and onnxruntime for linux/x64', () => {
     const files = listTree(staged.directory);
-    assert.deepEqual(readdirSync(staged.directory).sort(), ['Dockerfile', 'index.mjs', 'node_modules', 'package.json']);
+    assert.deepEqual(readdirSync(staged.directory).sort(), ['Dockerfile', 'batch.mjs', 'index.mjs', 'node_modules', 'package.json']);
     assert.deepEqual(readdirSync(join(staged.directory, 'node_modules')).sort(), ['onnxruntime-common', 'onnxruntime-node']);
     const binaries = files.filter((f) => f.includes('/bin/'));
     assert.ok(binaries.length > 0);

@@ -8,7 +8,8 @@ describe('InferenceFunction', () => {
   const { template } = buildStack();
 
   it('creates one container-image function per model', () => {
-    const functions = template.findResources('AWS::Lambda::Function', { Properties: { PackageType: 'Image' } });
+    // Model functions run the image's default command; batch functions override it.
+    const functions = template.findResources('AWS::Lambda::Function', { Properties: { PackageType: 'Image', ImageConfig: Match.absent() } });
     assert.equal(Object.keys(functions).length, SAMPLE_MODELS.length);
   });
 
@@ -85,7 +86,7 @@ describe('InferenceFunction', () => {
   it('lets small models share one function through functionGroup', () => {
     const dir = repositoryWith({ a: { functionGroup: 'small' }, b: { functionGroup: 'small' }, c: undefined });
     const { template: t } = buildStack({ 'modelship:modelsDir': dir });
-    assert.equal(Object.keys(t.findResources('AWS::Lambda::Function', { Properties: { PackageType: 'Image' } })).length, 2);
+    assert.equal(Object.keys(t.findResources('AWS::Lambda::Function', { Properties: { PackageType: 'Image', ImageConfig: Match.absent() } })).length, 2);
     t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ MODEL_NAMES: 'a,b', MODEL_VERSION: Match.absent() }) } });
   });
 });

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Match } from 'aws-cdk-lib/assertions';
+import { buildStack } from './stack-fixture.ts';
+
+describe('BatchScoring', () => {
+  const { template } = buildStack();
+
+  it('starts a job when a file lands under batch/input/ (S3 through EventBridge)', () => {
+    template.hasResourceProperties('Custom::S3BucketNotifications', {
+      BucketName: { Ref: Match.stringLikeRegexp('^ModelStore') },
+      NotificationConfiguration: { EventBridgeConfiguration: {} },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['aws.s3'], 'detail-type': ['Object Created'], detail: { bucket: { name: [{ Ref: Match.stringLikeRegexp('^ModelStore') }] }, object: { key: [{ prefix: 'batch/input/' }] } } },
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^BatchSplitter'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: Match.anyValue() })],
+    });
+  });
+
+  it('runs the splitter and the worker on the inference image with their own commands', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { PackageType: 'Image', ImageConfig: { Command: ['batch.splitHandler'] }, Timeout: 900 });
+    template.hasResourceProperties('AWS::Lambda::Function', { PackageType: 'Image', ImageConfig: { Command: ['batch.chunkHandler'] }, MemorySize: 3008 });
+  });
+
+  it('fans chunks out on an encrypted queue with a dead-letter queue after 3 receives', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^BatchDeadLetters'), 'Arn'] }, maxReceiveCount: 3 },
+      VisibilityTimeout: 3600,
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { BatchSize: 1, FunctionResponseTypes: ['ReportBatchItemFailures'], ScalingConfig: { MaximumConcurrency: 20 } });
+  });
+
+  it('pages on-call when anything lands in a dead-letter queue', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 0,
+      AlarmDescription: Match.stringLikeRegexp('^Batch prediction: .*Check first:'),
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('^MonitoringAlarmTopic') }],
+      Metrics: Match.arrayWith([Match.objectLike({ Expression: 'chunks + splits' })]),
+    });
+  });
+
+  it('lets batch functions write only under batch/output/', () => {
+    const policies = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([id]) => id.startsWith('BatchWorkerRole'));
+    const statements = policies.flatMap(([, p]: [string, any]) => p.Properties.PolicyDocument.Statement);
+    const put = statements.filter((s: any) => [s.Action].flat().includes('s3:PutObject'));
+    assert.equal(put.length, 1);
+    assert.match(JSON.stringify(put[0].Resource), /\/batch\/output\/\*/);
+  });
+});
