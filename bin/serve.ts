@@ -3,7 +3,7 @@
  * npm start: serves every model under ./models on http://127.0.0.1:8080 through the Lambda handler.
  * PORT, HOST and MODEL_DIR override the address and repository; MODEL_BUCKET (with MODEL_PREFIX and
  * S3_ENDPOINT for an S3-compatible store) serves from S3 instead. Feedback events go to
- * LOCAL_DATA_DIR (default .local)/feedback/<model>.jsonl.
+ * LOCAL_DATA_DIR (default .local)/feedback/<model>.jsonl. API_KEY requires that key in x-api-key.
  */
 import { createApiHandler } from '../lambda/api-handler.ts';
 import { exampleRequest } from '../lambda/examples.ts';
@@ -27,6 +27,7 @@ try {
     port,
     host: process.env.HOST ?? '127.0.0.1',
     maxBodyBytes: config.maxRequestBytes,
+    apiKey: process.env.API_KEY || undefined,
   });
 
   const catalog = await service.repository.catalog();

@@ -22,6 +22,8 @@ export interface ApiHandlerOptions {
   readonly corsOrigins?: string[];
   /** Answer 504 this long before the function's own timeout. @default 1000 */
   readonly timeoutEarlyInMillis?: number;
+  /** Answers larger than this are refused with a message pointing to batch mode. @default 6 MiB less headroom for headers, Lambda's response limit */
+  readonly maxResponseBytes?: number;
   readonly logger?: CoreLogger;
 }
 
@@ -86,17 +88,25 @@ const openInferenceErrors = (): middy.MiddlewareObj<SizedEvent> => ({
 
 export function createApiHandler(service: RequestHandler, options: ApiHandlerOptions = {}) {
   const logger = options.logger;
-  const lambdaHandler = async (event: SizedEvent): Promise<APIGatewayProxyResult> => {
+  const timeoutEarly = options.timeoutEarlyInMillis ?? 1000;
+  const maxResponseBytes = options.maxResponseBytes ?? 6 * 1024 * 1024 - 16 * 1024;
+  const lambdaHandler = async (event: SizedEvent, context: Context): Promise<APIGatewayProxyResult> => {
     const { method, path } = requestLine(event);
     let body: unknown = event.body;
     // A body sent without a JSON content type (curl -d) is left as text; the core parses it the same way.
     if (typeof body === 'string' && event.isBase64Encoded) body = Buffer.from(body, 'base64').toString('utf8');
-    const response = await service.handle({ method, path, headers: event.headers as Record<string, string>, body, bodyBytes: event[rawBodyBytes] });
+    // Inference must finish before middy's early timeout, itself ahead of the function's.
+    const deadline = Date.now() + context.getRemainingTimeInMillis() - 2 * timeoutEarly;
+    const response = await service.handle({ method, path, headers: event.headers as Record<string, string>, body, bodyBytes: event[rawBodyBytes], deadline });
+    const bytes = Buffer.byteLength(response.body);
+    if (bytes > maxResponseBytes) {
+      throw new InferenceError(413, `the answer would be ${bytes} bytes, over the ${maxResponseBytes}-byte limit of a Lambda response; ask for fewer outputs ("outputs") or rows per request, or use batch prediction`);
+    }
     return { statusCode: response.statusCode, headers: response.headers, body: response.body };
   };
 
   const handler = middy<SizedEvent, APIGatewayProxyResult, Error, Context>({
-    timeoutEarlyInMillis: options.timeoutEarlyInMillis ?? 1000,
+    timeoutEarlyInMillis: timeoutEarly,
   })
     // before: in the order added; after and onError: in reverse. So the security and CORS headers
     // are added last, to every answer, errors included; openInferenceErrors shapes an error before

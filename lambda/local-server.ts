@@ -2,7 +2,7 @@
  * The local server: each HTTP request becomes an API Gateway REST proxy event handed to the very
  * handler the Lambda function runs, so what works here works deployed.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
@@ -20,6 +20,8 @@ export interface LocalServerOptions {
   readonly maxBodyBytes?: number;
   /** The time each request may take, as the function's timeout. @default 30000 */
   readonly timeoutMs?: number;
+  /** Require this key in the x-api-key header of every request. @default - no key required */
+  readonly apiKey?: string;
 }
 
 export interface LocalServer {
@@ -118,8 +120,19 @@ const jsonError = (statusCode: number, message: string): APIGatewayProxyResult =
 export function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const limit = options.maxBodyBytes ?? 6 * 1024 * 1024;
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const expectedKey = options.apiKey === undefined ? undefined : Buffer.from(options.apiKey);
+  const authorized = (req: IncomingMessage): boolean => {
+    if (expectedKey === undefined) return true;
+    const given = Buffer.from(String(req.headers['x-api-key'] ?? ''));
+    return given.length === expectedKey.length && timingSafeEqual(given, expectedKey);
+  };
   const server = createServer(async (req, res) => {
     let result: APIGatewayProxyResult;
+    if (!authorized(req)) {
+      req.resume();
+      send(res, jsonError(401, 'missing or wrong x-api-key header; the local server was started with API_KEY'));
+      return;
+    }
     try {
       const body = await readBody(req, limit);
       const event = toEvent(req, body);

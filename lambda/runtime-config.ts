@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LAMBDA_PAYLOAD_LIMIT_BYTES } from './core/config.ts';
 import { InferenceService } from './core/inference-service.ts';
 import { defaultSessionOptions, ModelRepository, type CoreLogger, type ModelRepositoryOptions } from './core/model-repository.ts';
@@ -29,6 +30,10 @@ export interface RuntimeConfig {
   readonly maxRequestBytes: number;
   /** ORT_INTRA_OP_THREADS, default the vCPUs available. */
   readonly intraOpThreads: number;
+  /** STORE_TIMEOUT_MS: each S3 request's response timeout (3 attempts). @default 10000 */
+  readonly storeTimeoutMs: number;
+  /** MODEL_SHA256S: {"<name>/<version>": sha256} recorded at deploy; loads that differ are refused. */
+  readonly expectedSha256?: Record<string, string>;
 }
 
 export class RuntimeConfigError extends Error {}
@@ -63,7 +68,17 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
   if (modelVersion !== undefined && names?.length !== 1) {
     throw new RuntimeConfigError('MODEL_VERSION needs exactly one model in MODEL_NAMES');
   }
+  let expectedSha256: Record<string, string> | undefined;
+  if (env.MODEL_SHA256S) {
+    try {
+      expectedSha256 = JSON.parse(env.MODEL_SHA256S) as Record<string, string>;
+    } catch {
+      throw new RuntimeConfigError('MODEL_SHA256S must be a JSON object of "<model>/<version>": sha256');
+    }
+  }
   return {
+    expectedSha256,
+    storeTimeoutMs: positiveInt(env, 'STORE_TIMEOUT_MS', 10_000),
     modelVersion,
     modelDir,
     modelBucket,
@@ -78,11 +93,13 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
 
 export function createModelSource(config: RuntimeConfig): ModelSource {
   if (config.modelDir !== undefined) return new DirectorySource(config.modelDir);
-  const client = new S3Client(
-    config.s3Endpoint === undefined
-      ? {}
-      : { endpoint: config.s3Endpoint, forcePathStyle: true, region: process.env.AWS_REGION ?? 'us-east-1' },
-  );
+  // Bounded: 3 attempts with the SDK's exponential backoff, each with connect and response
+  // timeouts, so an unreachable or hung store answers 503 quickly instead of hanging requests.
+  const client = new S3Client({
+    maxAttempts: 3,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: Math.min(2000, config.storeTimeoutMs), requestTimeout: config.storeTimeoutMs, throwOnRequestTimeout: true }),
+    ...(config.s3Endpoint === undefined ? {} : { endpoint: config.s3Endpoint, forcePathStyle: true, region: process.env.AWS_REGION ?? 'us-east-1' }),
+  });
   return new S3Source({ bucket: config.modelBucket!, prefix: config.modelPrefix, client });
 }
 
@@ -91,6 +108,7 @@ export function createService(config: RuntimeConfig, logger?: CoreLogger, hooks:
     ...hooks,
     source: createModelSource(config),
     models: config.modelNames,
+    expectedSha256: config.expectedSha256,
     liveVersions: config.modelVersion !== undefined ? { [config.modelNames![0]]: config.modelVersion } : undefined,
     sessionOptions: defaultSessionOptions(config.intraOpThreads),
     logger,

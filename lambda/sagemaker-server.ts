@@ -85,7 +85,8 @@ export function startSageMakerServer(options: SageMakerServerOptions): Promise<S
     } else if (!ownPath.test(path)) {
       throw new InferenceError(404, `this endpoint serves model "${modelName}" only; custom attribute path "${path}" is not one of its routes`);
     }
-    const response = await service.handle({ method, path, body: parsed, bodyBytes: body.length });
+    // SageMaker gives an invocation 60 s; answer 504 ourselves before that.
+    const response = await service.handle({ method, path, body: parsed, bodyBytes: body.length, deadline: Date.now() + 55_000 });
     // InvokeEndpoint passes back only the body and this header: carry the answering version in it.
     const version = response.headers['X-Model-Version'];
     return version === undefined ? response : { ...response, headers: { ...response.headers, 'X-Amzn-SageMaker-Custom-Attributes': `model_version=${version}` } };

@@ -18,7 +18,7 @@ import { Construct } from 'constructs';
 import { sageMakerConfigSchema, sageMakerServerlessConfigSchema } from '../lambda/core/config.ts';
 import { METRICS_NAMESPACE } from '../lambda/metrics.ts';
 import { PROJECT_ROOT } from './image-context.ts';
-import type { ServedModel } from './inference-function.ts';
+import { sha256Environment, type ServedModel } from './inference-function.ts';
 import type { ModelStore } from './model-store.ts';
 
 export interface GpuEndpointProps {
@@ -113,6 +113,7 @@ export class GpuEndpoint extends Construct {
           MODEL_VERSION: String(model.liveVersion),
           USE_GPU: this.serverless ? 'false' : 'true',
           PUBLISH_METRICS: 'cloudwatch',
+          ...sha256Environment([model]),
           MAX_REQUEST_BYTES: String(model.config.maxRequestBytes ?? (this.serverless ? 4 * 1024 * 1024 : 25 * 1024 * 1024)),
           ...(realtime.maxConcurrency !== undefined ? { MAX_CONCURRENCY: String(realtime.maxConcurrency) } : {}),
         },

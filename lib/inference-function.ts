@@ -30,6 +30,18 @@ export interface ServedModel {
   /** The version the live alias serves. */
   readonly liveVersion: number;
   readonly config: ModelConfig;
+  /** sha256 of each version's model file at deploy. @default - not verified at load */
+  readonly sha256?: Readonly<Record<number, string>>;
+}
+
+/** MODEL_SHA256S for the runtime: {"<name>/<version>": sha256} of every version served. */
+export function sha256Environment(models: readonly ServedModel[]): Record<string, string> {
+  const entries = models.flatMap((m) => Object.entries(m.sha256 ?? {}).map(([v, hash]) => [`${m.name}/${v}`, hash] as const));
+  if (entries.length === 0) return {};
+  const value = JSON.stringify(Object.fromEntries(entries));
+  // Lambda allows 4 KB of environment in all; past ~3 KB keep the live versions' hashes only.
+  if (value.length <= 3000) return { MODEL_SHA256S: value };
+  return { MODEL_SHA256S: JSON.stringify(Object.fromEntries(models.filter((m) => m.sha256?.[m.liveVersion]).map((m) => [`${m.name}/${m.liveVersion}`, m.sha256![m.liveVersion]]))) };
 }
 
 export interface InferenceFunctionProps {
@@ -100,6 +112,7 @@ export class InferenceFunction extends Construct {
         // version keeps serving the model version it was deployed with (canary and rollback).
         ...(props.models.length === 1 ? { MODEL_VERSION: String(props.models[0].liveVersion) } : {}),
         PRELOAD_MODELS: 'true',
+        ...sha256Environment(props.models),
         ORT_INTRA_OP_THREADS: String(vcpusForMemory(memorySizeMb)),
         POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,

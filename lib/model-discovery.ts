@@ -2,6 +2,7 @@
  * Reads the model repository at synth time: which models exist, their versions, and their config,
  * validated with the same schema the runtime uses.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODEL_NAME_PATTERN, parseModelConfig, type ModelConfig } from '../lambda/core/config.ts';
@@ -12,6 +13,8 @@ export interface DiscoveredModel {
   /** The version the live alias serves, from the config's version policy. */
   readonly liveVersion: number;
   readonly config: ModelConfig;
+  /** sha256 of each version's model.onnx at synth, recorded so a replaced file is refused at load. */
+  readonly sha256: Readonly<Record<number, string>>;
 }
 
 export function discoverModels(modelsDir: string): DiscoveredModel[] {
@@ -35,7 +38,8 @@ export function discoverModels(modelsDir: string): DiscoveredModel[] {
     if (!versions.includes(liveVersion)) {
       throw new Error(`${configFile}: field "versionPolicy" pins version ${liveVersion}, but ${dir} has versions ${versions.join(', ')}`);
     }
-    models.push({ name, versions, liveVersion, config });
+    const sha256 = Object.fromEntries(versions.map((v) => [v, createHash('sha256').update(readFileSync(join(dir, String(v), 'model.onnx'))).digest('hex')]));
+    models.push({ name, versions, liveVersion, config, sha256 });
   }
   if (models.length === 0) throw new Error(`model repository ${modelsDir} holds no models; add ${modelsDir}/<name>/1/model.onnx`);
   return models;

@@ -28,6 +28,8 @@ export interface CoreRequest {
   readonly body?: unknown;
   /** Size of the body as received, for the request size limits. */
   readonly bodyBytes?: number;
+  /** Time (epoch ms) by which the answer must be ready; past it, inference stops with 504. @default none */
+  readonly deadline?: number;
 }
 
 export interface CoreResponse {
@@ -167,8 +169,10 @@ export class InferenceService implements RequestHandler {
       case 'infer':
       case 'predict': {
         const model = await this.loadModel(route.model, route.version ?? (await this.assignVersion(route.model, request.headers?.['x-assignment-key'])));
+        checkDeadline(request.deadline, 'before inference');
         const body = this.checkBody(request, model);
         const answer = route.kind === 'infer' ? await this.infer(model, body) : await this.predict(model, body);
+        checkDeadline(request.deadline, 'during inference');
         if (route.version === undefined) this.offerShadow(model, route.kind, body);
         return this.answer(model, answer);
       }
@@ -307,6 +311,17 @@ export class InferenceService implements RequestHandler {
 }
 
 const ok = (body: unknown): CoreResponse => ({ statusCode: 200, headers: { ...JSON_HEADERS }, body: JSON.stringify(body) });
+
+/**
+ * A request past its deadline answers 504. onnxruntime cannot be interrupted mid-run (it blocks
+ * the event loop), so the check runs before and after it; the adapters set the deadline ahead of
+ * their own hard timeout, so the answer still goes out and the slot is freed.
+ */
+function checkDeadline(deadline: number | undefined, when: string): void {
+  if (deadline !== undefined && Date.now() > deadline) {
+    throw new InferenceError(504, `the request ran past its time budget (${when}); send fewer rows per request or use batch prediction`);
+  }
+}
 
 /** A stable number in [0, 1) from a string (FNV-1a), for sticky A/B assignment. */
 function unitHash(text: string): number {

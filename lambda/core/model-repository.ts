@@ -61,6 +61,11 @@ export interface ModelRepositoryOptions {
   readonly gpu?: boolean;
   /** Called when a model asked for the GPU runs on CPU instead. */
   readonly onGpuFallback?: (event: { model: string; version: number; cause: string }) => void;
+  /**
+   * The sha256 each model file had when it was deployed, by "name/version". A file whose hash
+   * differs (replaced under a running version) is refused with 503. @default - not checked
+   */
+  readonly expectedSha256?: Readonly<Record<string, string>>;
   /** Called after every model load attempt, for metrics. */
   readonly onModelLoad?: (event: ModelLoadEvent) => void;
   readonly logger?: CoreLogger;
@@ -272,6 +277,11 @@ export class ModelRepository {
       throw modelUnavailable(`model "${entry.name}" version ${version}: ${path} is no longer in ${this.source.location}`);
     }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const expected = this.options.expectedSha256?.[`${entry.name}/${version}`];
+    if (expected !== undefined && expected !== sha256) {
+      this.logger.error('model file does not match its deployed hash', { model: entry.name, version, sha256, expected });
+      throw modelUnavailable(`model "${entry.name}" version ${version}: ${path} has sha256 ${sha256}, not the ${expected} it was deployed with; refusing to load a replaced model file (redeploy to ship a new one)`);
+    }
     try {
       const { session, executionProvider } = await this.createSession(bytes, entry.name, version);
       const signature = readSignature(session);

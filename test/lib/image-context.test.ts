@@ -84,6 +84,10 @@ describe('inference image build context', () => {
     assert.match(stdout, /"Model":"iris_forest","Version":"1","FeedbackPositive":1}/, 'positive outcomes published per version');
     assert.deepEqual(results[3], { model: 'iris_forest', liveVersion: 1, shadowVersion: 1, agree: true });
     assert.match(stdout, /"ShadowAgreement":1/, 'shadow agreement published');
+    // No payloads in the logs: neither the inputs sent nor the outputs answered appear outside the results.
+    const logs = stdout.split('\n').filter((l) => !l.startsWith('RESULT ')).join('\n');
+    const inputs = golden.inputs[0].data.slice(0, 4).join(',');
+    assert.ok(!logs.includes(inputs) && !logs.includes('"data"') && !logs.includes('probabilities'), 'a payload reached the logs');
   });
 });
 

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { createHash } from 'node:crypto';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { createApiHandler } from '../../lambda/api-handler.ts';
+import { isInferenceError } from '../../lambda/core/errors.ts';
+import { startLocalServer } from '../../lambda/local-server.ts';
+import { createService, readRuntimeConfig } from '../../lambda/runtime-config.ts';
+import { createTestService, goldenRequest, readGolden, ROOT, SAMPLES_DIR } from '../helpers.ts';
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+const event = (path: string, body: unknown) => ({ httpMethod: 'POST', path, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), isBase64Encoded: false, requestContext: {} }) as unknown as APIGatewayProxyEvent;
+const context = (remainingMs: number) => ({ getRemainingTimeInMillis: () => remainingMs }) as Context;
+
+describe('faults', () => {
+  it('answers 503 within bounded time when the store hangs at cold start, then recovers without a restart', async () => {
+    // A "store" that accepts connections and never answers.
+    const sockets: import('node:net').Socket[] = [];
+    const hung = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const port = (hung.address() as import('node:net').AddressInfo).port;
+    const config = readRuntimeConfig({ MODEL_BUCKET: 'models', MODEL_PREFIX: 'm/', S3_ENDPOINT: `http://127.0.0.1:${port}`, STORE_TIMEOUT_MS: '300', AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' });
+    process.env.AWS_ACCESS_KEY_ID ??= 'a';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'b';
+    const service = createService(config);
+    const started = Date.now();
+    await assert.rejects(service.loadModel('iris_forest'), (error) => isInferenceError(error) && error.statusCode === 503 && /is unreachable/.test(error.message));
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 5000, `took ${elapsed} ms: retries must be bounded`);
+    for (const socket of sockets) socket.destroy();
+    hung.close();
+  });
+
+  it('reports a corrupt model as a load failure (the ModelLoadFailures metric) and serves the others', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'corrupt-'));
+    cpSync(SAMPLES_DIR, dir, { recursive: true });
+    const file = join(dir, 'digits_mlp', '1', 'model.onnx');
+    writeFileSync(file, readFileSync(file).subarray(0, 1000));
+    const loads: { model: string; error?: string }[] = [];
+    const service = createTestService(dir, { onModelLoad: (e) => loads.push(e) });
+    const handler = createApiHandler(service);
+    const broken = (await handler(event('/v2/models/digits_mlp/infer', goldenRequest(readGolden('digits_mlp'), 1)), context(30_000))) as APIGatewayProxyResult;
+    assert.equal(broken.statusCode, 503);
+    assert.match(JSON.parse(broken.body).error, /^model "digits_mlp" version 1 cannot be loaded: /);
+    assert.equal(loads.find((l) => l.model === 'digits_mlp')?.error !== undefined, true);
+    const fine = (await handler(event('/v2/models/iris_forest/infer', goldenRequest(readGolden('iris_forest'), 1)), context(30_000))) as APIGatewayProxyResult;
+    assert.equal(fine.statusCode, 200);
+  });
+
+  it('refuses a model file replaced under a deployed version (sha256 recorded at deploy)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'replaced-'));
+    cpSync(join(SAMPLES_DIR, 'iris_forest'), join(dir, 'iris_forest'), { recursive: true });
+    const deployed = { 'iris_forest/1': sha256(join(dir, 'iris_forest', '1', 'model.onnx')) };
+    assert.equal((await createTestService(dir, { expectedSha256: deployed }).loadModel('iris_forest')).version, 1);
+    // Someone overwrites the object with another (valid!) model.
+    cpSync(join(SAMPLES_DIR, 'digits_mlp', '1', 'model.onnx'), join(dir, 'iris_forest', '1', 'model.onnx'));
+    await assert.rejects(createTestService(dir, { expectedSha256: deployed }).loadModel('iris_forest'), (error) => {
+      assert.ok(isInferenceError(error));
+      assert.equal(error.statusCode, 503);
+      assert.match(error.message, /has sha256 [0-9a-f]{64}, not the [0-9a-f]{64} it was deployed with; refusing to load a replaced model file/);
+      return true;
+    });
+  });
+
+  it('answers 504 when inference runs past the time budget, and the next request is served', async () => {
+    const handler = createApiHandler(createTestService(SAMPLES_DIR));
+    const big = goldenRequest(readGolden('digits_mlp'));
+    // 2001 ms left and 1000 ms reserved twice: a budget of 1 ms, which parsing 450 images exceeds.
+    const late = (await handler(event('/v2/models/digits_mlp/infer', big), context(2001))) as APIGatewayProxyResult;
+    assert.equal(late.statusCode, 504);
+    assert.match(JSON.parse(late.body).error, /^the request ran past its time budget/);
+    const next = (await handler(event('/v2/models/digits_mlp/infer', big), context(30_000))) as APIGatewayProxyResult;
+    assert.equal(next.statusCode, 200);
+  });
+
+  it('refuses an answer over the Lambda response limit, pointing to fewer rows or batch mode', async () => {
+    const handler = createApiHandler(createTestService(SAMPLES_DIR), { maxResponseBytes: 2000 });
+    const result = (await handler(event('/v2/models/digits_mlp/infer', goldenRequest(readGolden('digits_mlp'), 40)), context(30_000))) as APIGatewayProxyResult;
+    assert.equal(result.statusCode, 413);
+    assert.match(JSON.parse(result.body).error, /^the answer would be \d+ bytes, over the 2000-byte limit of a Lambda response; ask for fewer outputs .* or use batch prediction$/);
+  });
+
+  it('keeps serving with /tmp unusable: nothing on the request path writes there', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'serve.ts')], { cwd: ROOT, env: { ...process.env, PORT: '0', TMPDIR: '/nonexistent/readonly-tmp', TMP: '/nonexistent', TEMP: '/nonexistent' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(output)), 20_000);
+        child.stdout.on('data', () => {
+          const match = /on (http:\/\/[\d.:]+)/.exec(output);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1]);
+          }
+        });
+      });
+      const response = await fetch(`${url}/v2/models/iris_forest/infer`, { method: 'POST', body: JSON.stringify(goldenRequest(readGolden('iris_forest'), 2)) });
+      assert.equal(response.status, 200);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
+
+describe('authentication on the local server', () => {
+  it('requires the API key when started with one', async () => {
+    const server = await startLocalServer({ handler: createApiHandler(createTestService(SAMPLES_DIR)), port: 0, apiKey: 'k-123456' });
+    try {
+      const none = await fetch(`${server.url}/v2/health/ready`);
+      assert.equal(none.status, 401);
+      assert.match(((await none.json()) as { error: string }).error, /missing or wrong x-api-key header/);
+      assert.equal((await fetch(`${server.url}/v2/health/ready`, { headers: { 'x-api-key': 'k-000000' } })).status, 401);
+      assert.equal((await fetch(`${server.url}/v2/health/ready`, { headers: { 'x-api-key': 'k-123456' } })).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('cdk deploy records each model file hash', () => {
+  it('passes every version\'s sha256 to its function', async () => {
+    const { buildStack } = await import('../lib/stack-fixture.ts');
+    const { Match } = await import('aws-cdk-lib/assertions');
+    buildStack().template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ MODEL_NAMES: 'iris_forest', MODEL_SHA256S: JSON.stringify({ 'iris_forest/1': sha256(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx')) }) }) },
+    });
+  });
+});
