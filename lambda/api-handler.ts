@@ -31,6 +31,16 @@ export interface ApiHandlerOptions {
 const rawBodyBytes = Symbol('rawBodyBytes');
 type SizedEvent = ApiEvent & { [rawBodyBytes]?: number };
 
+/** Requests using the binary tensor extension carry a JSON header then raw bytes: not JSON. */
+const isBinaryRequest = (event: ApiEvent) => event.headers?.['inference-header-content-length'] !== undefined;
+
+/** middy's JSON body parser, applied to every request except binary tensor ones. */
+const jsonBodyUnlessBinary = (): middy.MiddlewareObj<SizedEvent> => {
+  // Any content type is accepted (curl -d sends form-encoded); 64-bit integers stay exact.
+  const parser = httpJsonBodyParser({ reviver: preciseReviver as (key: string, value: unknown) => unknown, disableContentTypeError: true });
+  return { before: (request) => (isBinaryRequest(request.event) ? undefined : parser.before!(request as never)) };
+};
+
 const isRestEvent = (event: ApiEvent): event is APIGatewayProxyEvent => 'httpMethod' in event;
 
 function requestLine(event: ApiEvent): { method: string; path: string } {
@@ -93,16 +103,23 @@ export function createApiHandler(service: RequestHandler, options: ApiHandlerOpt
   const lambdaHandler = async (event: SizedEvent, context: Context): Promise<APIGatewayProxyResult> => {
     const { method, path } = requestLine(event);
     let body: unknown = event.body;
-    // A body sent without a JSON content type (curl -d) is left as text; the core parses it the same way.
-    if (typeof body === 'string' && event.isBase64Encoded) body = Buffer.from(body, 'base64').toString('utf8');
+    // A body sent without a JSON content type (curl -d) is left as text; the core parses it the same
+    // way. A binary tensor request stays bytes.
+    if (typeof body === 'string' && (event.isBase64Encoded || isBinaryRequest(event))) {
+      const bytes = Buffer.from(body, event.isBase64Encoded ? 'base64' : 'utf8');
+      body = isBinaryRequest(event) ? bytes : bytes.toString('utf8');
+    }
     // Inference must finish before middy's early timeout, itself ahead of the function's.
     const deadline = Date.now() + context.getRemainingTimeInMillis() - 2 * timeoutEarly;
     const response = await service.handle({ method, path, headers: event.headers as Record<string, string>, body, bodyBytes: event[rawBodyBytes], deadline });
-    const bytes = Buffer.byteLength(response.body);
+    const binary = typeof response.body !== 'string';
+    // API Gateway carries binary answers base64-encoded (a third larger) in the Lambda response.
+    const bytes = binary ? Math.ceil(response.body.length / 3) * 4 : Buffer.byteLength(response.body as string);
     if (bytes > maxResponseBytes) {
-      throw new InferenceError(413, `the answer would be ${bytes} bytes, over the ${maxResponseBytes}-byte limit of a Lambda response; ask for fewer outputs ("outputs") or rows per request, or use batch prediction`);
+      throw new InferenceError(413, `the answer would be ${bytes} bytes, over the ${maxResponseBytes}-byte limit of a Lambda response; ask for fewer outputs ("outputs") or rows per request, use binary outputs, or use batch prediction`);
     }
-    return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+    if (binary) return { statusCode: response.statusCode, headers: response.headers, body: Buffer.from(response.body as Uint8Array).toString('base64'), isBase64Encoded: true };
+    return { statusCode: response.statusCode, headers: response.headers, body: response.body as string };
   };
 
   const handler = middy<SizedEvent, APIGatewayProxyResult, Error, Context>({
@@ -125,8 +142,7 @@ export function createApiHandler(service: RequestHandler, options: ApiHandlerOpt
     )
     .use(openInferenceErrors())
     .use(measureBody())
-    // Any content type is accepted (curl -d sends form-encoded); 64-bit integers stay exact.
-    .use(httpJsonBodyParser({ reviver: preciseReviver as (key: string, value: unknown) => unknown, disableContentTypeError: true }))
+    .use(jsonBodyUnlessBinary())
     .handler(lambdaHandler);
   return handler;
 }

@@ -24,23 +24,26 @@ export class SageMakerProxy implements RequestHandler {
 
   async handle(request: CoreRequest): Promise<CoreResponse> {
     const { client, endpointName, modelName } = this.options;
-    const body = request.body === undefined || request.body === null ? '{}' : typeof request.body === 'string' ? request.body : stringifyPrecise(request.body);
+    const binaryHeader = request.headers?.['inference-header-content-length'];
+    const body = request.body === undefined || request.body === null ? '{}' : typeof request.body === 'string' || request.body instanceof Uint8Array ? request.body : stringifyPrecise(request.body);
     try {
       const answer = await client.send(
         new InvokeEndpointCommand({
           EndpointName: endpointName,
-          Body: Buffer.from(body === '' ? '{}' : body),
-          ContentType: 'application/json',
+          Body: typeof body === 'string' ? Buffer.from(body === '' ? '{}' : body) : body,
+          ContentType: typeof body === 'string' ? 'application/json' : 'application/octet-stream',
           Accept: 'application/json',
-          CustomAttributes: `path=${request.path};method=${request.method}`,
+          // InvokeEndpoint carries no request headers: the route and the binary header travel as attributes.
+          CustomAttributes: `path=${request.path};method=${request.method}${binaryHeader !== undefined ? `;inference_header_content_length=${binaryHeader}` : ''}`,
         }),
       );
-      const version = parseCustomAttributes(answer.CustomAttributes).model_version;
-      return {
-        statusCode: 200,
-        headers: { 'Content-Type': 'application/json', 'X-Model-Name': modelName, ...(version ? { 'X-Model-Version': version } : {}) },
-        body: Buffer.from(answer.Body ?? new Uint8Array()).toString('utf8'),
-      };
+      const attributes = parseCustomAttributes(answer.CustomAttributes);
+      const version = attributes.model_version;
+      const headerLength = attributes.inference_header_content_length;
+      const headers = { 'Content-Type': 'application/json', 'X-Model-Name': modelName, ...(version ? { 'X-Model-Version': version } : {}) };
+      const bytes = Buffer.from(answer.Body ?? new Uint8Array());
+      if (headerLength !== undefined) return { statusCode: 200, headers: { ...headers, 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': headerLength }, body: bytes };
+      return { statusCode: 200, headers, body: bytes.toString('utf8') };
     } catch (error) {
       // The container answered with an error: pass its status and {"error": ...} body through.
       if (error instanceof ModelError || (error as { name?: string }).name === 'ModelError') {

@@ -73,11 +73,13 @@ export function startSageMakerServer(options: SageMakerServerOptions): Promise<S
   const limit = options.maxBodyBytes ?? 25 * 1024 * 1024;
   const ownPath = new RegExp(`^/(v2/models/${modelName.replace(/[.]/g, '\\.')}(/|$)|v1/models/${modelName.replace(/[.]/g, '\\.')}(:|/))`);
 
-  async function invocations(body: Buffer, attributeHeader: string | undefined): Promise<CoreResponse> {
+  async function invocations(body: Buffer, attributeHeader: string | undefined, binaryHeader: string | undefined): Promise<CoreResponse> {
     const attributes = parseCustomAttributes(attributeHeader);
+    binaryHeader ??= attributes.inference_header_content_length;
     const method = (attributes.method ?? 'POST').toUpperCase();
     let path = attributes.path;
-    let parsed: unknown = body.length === 0 ? undefined : body.toString('utf8');
+    let parsed: unknown = body.length === 0 ? undefined : binaryHeader !== undefined ? body : body.toString('utf8');
+    if (binaryHeader !== undefined) path ??= `/v2/models/${modelName}/infer`;
     if (path === undefined) {
       parsed = parseJsonBody(parsed === undefined ? '' : (parsed as string));
       const rows = typeof parsed === 'object' && parsed !== null && 'instances' in parsed;
@@ -86,10 +88,15 @@ export function startSageMakerServer(options: SageMakerServerOptions): Promise<S
       throw new InferenceError(404, `this endpoint serves model "${modelName}" only; custom attribute path "${path}" is not one of its routes`);
     }
     // SageMaker gives an invocation 60 s; answer 504 ourselves before that.
-    const response = await service.handle({ method, path, body: parsed, bodyBytes: body.length, deadline: Date.now() + 55_000 });
-    // InvokeEndpoint passes back only the body and this header: carry the answering version in it.
+    const headers = binaryHeader === undefined ? undefined : { 'inference-header-content-length': binaryHeader };
+    const response = await service.handle({ method, path, headers, body: parsed, bodyBytes: body.length, deadline: Date.now() + 55_000 });
+    // InvokeEndpoint passes back only the body and this header: carry the answering version (and a
+    // binary answer's header length) in it.
     const version = response.headers['X-Model-Version'];
-    return version === undefined ? response : { ...response, headers: { ...response.headers, 'X-Amzn-SageMaker-Custom-Attributes': `model_version=${version}` } };
+    const headerLength = response.headers['Inference-Header-Content-Length'];
+    if (version === undefined) return response;
+    const answerAttributes = `model_version=${version}${headerLength !== undefined ? `;inference_header_content_length=${headerLength}` : ''}`;
+    return { ...response, headers: { ...response.headers, 'X-Amzn-SageMaker-Custom-Attributes': answerAttributes } };
   }
 
   async function ping(): Promise<CoreResponse> {
@@ -111,7 +118,7 @@ export function startSageMakerServer(options: SageMakerServerOptions): Promise<S
       } else if (path === '/invocations') {
         if (req.method !== 'POST') throw new InferenceError(405, `method ${req.method} is not allowed on /invocations; allowed: POST`, { headers: { Allow: 'POST' } });
         const body = await readBody(req, limit);
-        response = await limiter.run(() => invocations(body, req.headers['x-amzn-sagemaker-custom-attributes'] as string | undefined));
+        response = await limiter.run(() => invocations(body, req.headers['x-amzn-sagemaker-custom-attributes'] as string | undefined, req.headers['inference-header-content-length'] as string | undefined));
       } else {
         throw new InferenceError(404, `no route for ${req.method} ${path}; a SageMaker container answers GET /ping and POST /invocations`);
       }
@@ -126,7 +133,7 @@ export function startSageMakerServer(options: SageMakerServerOptions): Promise<S
       }
     }
     if (res.headersSent || res.destroyed) return;
-    res.writeHead(response.statusCode, { ...response.headers, 'Content-Length': Buffer.byteLength(response.body) });
+    res.writeHead(response.statusCode, { ...response.headers, 'Content-Length': typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.length });
     res.end(response.body);
   });
   return new Promise((resolve, reject) => {

@@ -16,6 +16,8 @@ export interface DecodedRequest {
   readonly feeds: Record<string, Tensor>;
   /** Outputs to return, in the order asked (all of the model's outputs when none are named). */
   readonly outputNames: string[];
+  /** Outputs to return as raw bytes after the JSON (binary tensor extension). */
+  readonly binaryOutputs: ReadonlySet<string>;
   /** First dimension of the first input, for metrics. */
   readonly batchSize: number;
 }
@@ -25,6 +27,8 @@ export interface RequestInput {
   readonly datatype: string;
   readonly shape: readonly number[];
   readonly data: unknown;
+  /** The input's raw little-endian bytes, when sent with the binary tensor extension. */
+  readonly binary?: Uint8Array;
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -35,8 +39,12 @@ const show = (value: unknown): string => {
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 };
 
-/** Checks a v2 inference request body against a model's signature and builds its feeds. */
-export function decodeInferRequest(body: unknown, model: LoadedModel): DecodedRequest {
+/**
+ * Checks a v2 inference request body against a model's signature and builds its feeds. With the
+ * binary tensor extension (as Triton implements it), `binary` holds the bytes after the JSON
+ * header, and inputs with parameters.binary_data_size take their data from it, in order.
+ */
+export function decodeInferRequest(body: unknown, model: LoadedModel, binary?: Uint8Array): DecodedRequest {
   if (!isObject(body)) throw badRequest('request body must be a JSON object with an "inputs" list');
   const { id, inputs, outputs, parameters } = body;
   if (id !== undefined && typeof id !== 'string') throw badRequest(`"id" must be a string, got ${show(id)}`);
@@ -45,8 +53,17 @@ export function decodeInferRequest(body: unknown, model: LoadedModel): DecodedRe
   if (!Array.isArray(inputs)) throw badRequest(`"inputs" must be a list of tensors, got ${show(inputs)}`);
   const feeds: Record<string, Tensor> = {};
   let batchSize = 0;
+  let offset = 0;
   inputs.forEach((input: unknown, index: number) => {
-    const checked = checkRequestInput(input, index);
+    const size = isObject(input) && isObject(input.parameters) ? input.parameters.binary_data_size : undefined;
+    let checked = checkRequestInput(input, index, size !== undefined);
+    if (size !== undefined) {
+      if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) throw badRequest(`input "${checked.name}" parameters.binary_data_size must be an integer >= 0, got ${show(size)}`);
+      if (binary === undefined) throw badRequest(`input "${checked.name}" declares binary_data_size but the request has no binary part (send the Inference-Header-Content-Length header)`);
+      if (offset + size > binary.length) throw badRequest(`input "${checked.name}" declares ${size} binary bytes but only ${binary.length - offset} remain after the JSON header`);
+      checked = { ...checked, binary: binary.subarray(offset, offset + size) };
+      offset += size;
+    } else if (checked.data === undefined) throw badRequest(`input "${checked.name}" has no "data"`);
     const spec = model.signature.inputs.find((s) => s.name === checked.name);
     if (spec === undefined) {
       throw badRequest(`unknown input "${checked.name}" for model "${model.name}"; it expects: ${model.signature.inputs.map((s) => s.name).join(', ')}`);
@@ -60,10 +77,18 @@ export function decodeInferRequest(body: unknown, model: LoadedModel): DecodedRe
       throw badRequest(`missing input "${spec.name}" for model "${model.name}"; it expects: ${model.signature.inputs.map((s) => s.name).join(', ')}`);
     }
   }
-  return { id, feeds, outputNames: decodeRequestedOutputs(outputs, model), batchSize };
+  if (binary !== undefined && offset !== binary.length) {
+    throw badRequest(`the binary part has ${binary.length} bytes but the inputs' binary_data_size add up to ${offset}`);
+  }
+  const outputNames = decodeRequestedOutputs(outputs, model);
+  const allBinary = isObject(parameters) && parameters.binary_data_output === true;
+  const binaryOutputs = new Set(
+    outputNames.filter((name) => allBinary || (Array.isArray(outputs) && outputs.some((o: unknown) => isObject(o) && o.name === name && isObject(o.parameters) && o.parameters.binary_data === true))),
+  );
+  return { id, feeds, outputNames, binaryOutputs, batchSize };
 }
 
-function checkRequestInput(input: unknown, index: number): RequestInput {
+function checkRequestInput(input: unknown, index: number, dataMayBeBinary = false): RequestInput {
   if (!isObject(input)) throw badRequest(`inputs[${index}] must be a JSON object with name, shape, datatype and data`);
   const { name, shape, datatype, data } = input;
   if (typeof name !== 'string' || name === '') throw badRequest(`inputs[${index}] has no "name"`);
@@ -74,7 +99,7 @@ function checkRequestInput(input: unknown, index: number): RequestInput {
       throw badRequest(`input "${name}" shape ${show(shape)} is invalid: every dimension must be an integer >= 0, got ${show(dim)}`);
     }
   }
-  if (data === undefined) throw badRequest(`input "${name}" has no "data"`);
+  if (data === undefined && !dataMayBeBinary) throw badRequest(`input "${name}" has no "data"`);
   return { name, shape: shape as number[], datatype, data };
 }
 
@@ -114,12 +139,16 @@ export function decodeTensor(input: RequestInput, spec: TensorSpec, model: Loade
   if (maxBatch !== undefined && spec.shape[0] === -1 && shape[0] > maxBatch) {
     throw badRequest(`input "${name}" batch size ${shape[0]} is over model "${model.name}"'s maxBatchSize ${maxBatch}; split the request or use batch prediction`);
   }
-  const values = flattenData(input.data, name);
   const expectedCount = shape.reduce((a, b) => a * b, 1);
-  if (values.length !== expectedCount) {
-    throw badRequest(`input "${name}" has ${values.length} values but shape ${formatShape(shape)} needs ${expectedCount}`);
+  let data: Tensor.DataType;
+  if (input.binary !== undefined) data = decodeBinary(input.binary, info, expectedCount, name, shape);
+  else {
+    const values = flattenData(input.data, name);
+    if (values.length !== expectedCount) {
+      throw badRequest(`input "${name}" has ${values.length} values but shape ${formatShape(shape)} needs ${expectedCount}`);
+    }
+    data = convertValues(values, info, name);
   }
-  const data = convertValues(values, info, name);
   const tensor = new Tensor(info.ort, data, shape);
   if (info.kind === 'half') {
     // onnxruntime-common turns float16 data into a Float16Array where the runtime has one (Node 24),
@@ -127,6 +156,52 @@ export function decodeTensor(input: RequestInput, spec: TensorSpec, model: Loade
     (tensor as unknown as { cpuData: Uint16Array }).cpuData = data as Uint16Array;
   }
   return tensor;
+}
+
+const TYPED: Record<string, new (buffer: ArrayBuffer) => Tensor.DataType> = {
+  UINT8: Uint8Array, UINT16: Uint16Array, UINT32: Uint32Array, UINT64: BigUint64Array, INT8: Int8Array, INT16: Int16Array,
+  INT32: Int32Array, INT64: BigInt64Array, FP16: Uint16Array, FP32: Float32Array, FP64: Float64Array, BOOL: Uint8Array,
+};
+
+/** Raw little-endian tensor bytes (BYTES: each element a 4-byte length, then its bytes) into typed data. */
+function decodeBinary(bytes: Uint8Array, info: DatatypeInfo, count: number, name: string, shape: readonly number[]): Tensor.DataType {
+  if (info.v2 === 'BYTES') {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const out: string[] = [];
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      if (at + 4 > bytes.length) throw badRequest(`input "${name}" binary data ends after ${i} of ${count} BYTES elements`);
+      const length = view.getUint32(at, true);
+      if (at + 4 + length > bytes.length) throw badRequest(`input "${name}" BYTES element ${i} declares ${length} bytes past the end of its binary data`);
+      out.push(Buffer.from(bytes.buffer, bytes.byteOffset + at + 4, length).toString('utf8'));
+      at += 4 + length;
+    }
+    if (at !== bytes.length) throw badRequest(`input "${name}" binary data has ${bytes.length - at} bytes left after its ${count} BYTES elements`);
+    return out;
+  }
+  if (bytes.length !== count * info.byteSize) {
+    throw badRequest(`input "${name}" binary_data_size is ${bytes.length} bytes but shape ${formatShape(shape)} of ${info.v2} needs ${count * info.byteSize}`);
+  }
+  // Copied into an aligned buffer: typed arrays need element-aligned offsets.
+  const aligned = new Uint8Array(bytes.length);
+  aligned.set(bytes);
+  const data = new TYPED[info.v2](aligned.buffer);
+  if (info.kind === 'bool' && (data as Uint8Array).some((b) => b > 1)) throw badRequest(`input "${name}" BOOL binary data must hold bytes 0 or 1`);
+  return data;
+}
+
+/** A tensor's data as raw little-endian bytes (BYTES: length-prefixed elements), for binary outputs. */
+export function encodeTensorBytes(tensor: Tensor): Buffer {
+  if (tensor.type === 'string') {
+    return Buffer.concat((tensor.data as string[]).flatMap((text) => {
+      const bytes = Buffer.from(text, 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(bytes.length);
+      return [length, bytes];
+    }));
+  }
+  const data = tensor.data as Uint8Array;
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function flattenData(data: unknown, name: string): readonly unknown[] {
@@ -264,13 +339,25 @@ export function tensorValues(tensor: Tensor): unknown[] {
   }
 }
 
+export interface EncodedAnswer {
+  /** The JSON body, or the JSON header when outputs travel as binary. */
+  readonly json: string;
+  /** Raw bytes of the binary outputs, in order, after the JSON header. */
+  readonly binary: readonly Buffer[];
+}
+
 /** The response body of an inference: model name and version, the request id, and the outputs asked for. */
-export function encodeInferResponse(model: LoadedModel, id: string | undefined, outputNames: readonly string[], results: Record<string, Tensor>): string {
+export function encodeInferResponse(model: LoadedModel, id: string | undefined, outputNames: readonly string[], results: Record<string, Tensor>, binaryOutputs: ReadonlySet<string> = new Set()): EncodedAnswer {
+  const binary: Buffer[] = [];
   const outputs = outputNames.map((name) => {
     const tensor = results[name];
     const spec = model.signature.outputs.find((s) => s.name === name)!;
-    return `{"name":${JSON.stringify(name)},"datatype":"${spec.datatype.v2}","shape":[${tensor.dims.join(',')}],"data":${encodeTensorData(tensor)}}`;
+    const head = `{"name":${JSON.stringify(name)},"datatype":"${spec.datatype.v2}","shape":[${tensor.dims.join(',')}]`;
+    if (!binaryOutputs.has(name)) return `${head},"data":${encodeTensorData(tensor)}}`;
+    const bytes = encodeTensorBytes(tensor);
+    binary.push(bytes);
+    return `${head},"parameters":{"binary_data_size":${bytes.length}}}`;
   });
   const idPart = id === undefined ? '' : `,"id":${JSON.stringify(id)}`;
-  return `{"model_name":${JSON.stringify(model.name)},"model_version":"${model.version}"${idPart},"outputs":[${outputs.join(',')}]}`;
+  return { json: `{"model_name":${JSON.stringify(model.name)},"model_version":"${model.version}"${idPart},"outputs":[${outputs.join(',')}]}`, binary };
 }

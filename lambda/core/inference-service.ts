@@ -9,7 +9,7 @@
  */
 import type { Tensor } from 'onnxruntime-node';
 import { LAMBDA_PAYLOAD_LIMIT_BYTES } from './config.ts';
-import { decodeInferRequest, decodeTensor, encodeInferResponse, tensorValues } from './codec.ts';
+import { decodeInferRequest, decodeTensor, encodeInferResponse, tensorValues, type EncodedAnswer } from './codec.ts';
 import { badRequest, describeError, InferenceError, isInferenceError, methodNotAllowed, modelNotFound, payloadTooLarge } from './errors.ts';
 import { parseJsonBody, stringifyPrecise } from './json.ts';
 import { silentLogger, type CoreLogger, type LoadedModel, type ModelEntry, type ModelRepository } from './model-repository.ts';
@@ -35,7 +35,8 @@ export interface CoreRequest {
 export interface CoreResponse {
   readonly statusCode: number;
   readonly headers: Record<string, string>;
-  readonly body: string;
+  /** JSON text, or bytes for binary tensor answers (JSON header, then raw tensors). */
+  readonly body: string | Uint8Array;
 }
 
 /** A copy of a live request for the shadow version, to be run off the request path. */
@@ -170,10 +171,11 @@ export class InferenceService implements RequestHandler {
       case 'predict': {
         const model = await this.loadModel(route.model, route.version ?? (await this.assignVersion(route.model, request.headers?.['x-assignment-key'])));
         checkDeadline(request.deadline, 'before inference');
-        const body = this.checkBody(request, model);
-        const answer = route.kind === 'infer' ? await this.infer(model, body) : await this.predict(model, body);
+        const checked = this.checkBody(request, model);
+        const { body, binary } = route.kind === 'infer' ? splitBinaryRequest(checked, request.headers?.['inference-header-content-length']) : { body: checked, binary: undefined };
+        const answer = route.kind === 'infer' ? await this.inferAnswer(model, body, binary) : { json: await this.predict(model, body), binary: [] };
         checkDeadline(request.deadline, 'during inference');
-        if (route.version === undefined) this.offerShadow(model, route.kind, body);
+        if (route.version === undefined && binary === undefined) this.offerShadow(model, route.kind, body);
         return this.answer(model, answer);
       }
       case 'feedback':
@@ -260,9 +262,17 @@ export class InferenceService implements RequestHandler {
 
   /** Runs a v2 inference request body (parsed or raw JSON) and returns the response body text. */
   async infer(model: LoadedModel, body: unknown): Promise<string> {
-    const request = decodeInferRequest(typeof body === 'string' ? parseJsonBody(body) : body, model);
+    return (await this.inferAnswer(model, body)).json;
+  }
+
+  /**
+   * Runs a v2 inference request, JSON or with the binary tensor extension (`binary`: the bytes
+   * after the JSON header), answering with binary outputs where the request asks for them.
+   */
+  async inferAnswer(model: LoadedModel, body: unknown, binary?: Uint8Array): Promise<EncodedAnswer> {
+    const request = decodeInferRequest(typeof body === 'string' ? parseJsonBody(body) : body, model, binary);
     const results = await this.run(model, request.feeds, request.outputNames, request.batchSize);
-    return encodeInferResponse(model, request.id, request.outputNames, results);
+    return encodeInferResponse(model, request.id, request.outputNames, results, request.binaryOutputs);
   }
 
   /**
@@ -287,7 +297,9 @@ export class InferenceService implements RequestHandler {
     const limit = model.config.maxRequestBytes ?? this.defaultMaxRequestBytes;
     const bytes = request.bodyBytes ?? (typeof request.body === 'string' ? Buffer.byteLength(request.body) : 0);
     if (bytes > limit) throw payloadTooLarge(bytes, limit, `model "${model.name}"`);
-    if (request.body === undefined || request.body === null) throw badRequest('request body is empty; expected a JSON object');
+    if (request.body === undefined || request.body === null || (request.body instanceof Uint8Array && request.body.length === 0)) throw badRequest('request body is empty; expected a JSON object');
+    // Raw bytes are JSON text unless the binary extension's header says otherwise.
+    if (request.body instanceof Uint8Array && request.headers?.['inference-header-content-length'] === undefined) return Buffer.from(request.body).toString('utf8');
     return request.body;
   }
 
@@ -305,9 +317,31 @@ export class InferenceService implements RequestHandler {
     return results;
   }
 
-  private answer(model: LoadedModel, body: string): CoreResponse {
-    return { statusCode: 200, headers: { ...JSON_HEADERS, 'X-Model-Name': model.name, 'X-Model-Version': String(model.version) }, body };
+  private answer(model: LoadedModel, answer: EncodedAnswer): CoreResponse {
+    const headers = { ...JSON_HEADERS, 'X-Model-Name': model.name, 'X-Model-Version': String(model.version) };
+    if (answer.binary.length === 0) return { statusCode: 200, headers, body: answer.json };
+    const json = Buffer.from(answer.json, 'utf8');
+    return {
+      statusCode: 200,
+      headers: { ...headers, 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(json.length) },
+      body: Buffer.concat([json, ...answer.binary]),
+    };
   }
+}
+
+/**
+ * The binary tensor extension: with an Inference-Header-Content-Length header the body is that many
+ * bytes of JSON followed by raw tensor data. Without it, the body is JSON as usual.
+ */
+function splitBinaryRequest(body: unknown, headerLength: string | undefined): { body: unknown; binary?: Uint8Array } {
+  if (headerLength === undefined) return { body };
+  const length = Number(headerLength);
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body instanceof Uint8Array ? body : undefined;
+  if (bytes === undefined) throw badRequest('a binary request (Inference-Header-Content-Length) needs a raw body, not JSON alone');
+  if (!Number.isInteger(length) || length < 0 || length > bytes.length) {
+    throw badRequest(`Inference-Header-Content-Length is "${headerLength}" but the body has ${bytes.length} bytes; it must be the byte length of the JSON header at the start of the body`);
+  }
+  return { body: parseJsonBody(Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('utf8')), binary: bytes.subarray(length) };
 }
 
 const ok = (body: unknown): CoreResponse => ({ statusCode: 200, headers: { ...JSON_HEADERS }, body: JSON.stringify(body) });
