@@ -31,14 +31,28 @@ export interface ApiHandlerOptions {
 const rawBodyBytes = Symbol('rawBodyBytes');
 type SizedEvent = ApiEvent & { [rawBodyBytes]?: number };
 
+const MAYBE_BIG_INTEGER = /\d{16}/;
+
 /** Requests using the binary tensor extension carry a JSON header then raw bytes: not JSON. */
 const isBinaryRequest = (event: ApiEvent) => event.headers?.['inference-header-content-length'] !== undefined;
 
-/** middy's JSON body parser, applied to every request except binary tensor ones. */
+/**
+ * middy's JSON body parser, applied to every request except binary tensor ones. Any content type is
+ * accepted (curl -d sends form-encoded). The reviver that keeps 64-bit integers exact runs once per
+ * value, which makes parsing several times slower: it is used only when the body holds a run of 16
+ * or more digits, the only way to write an integer past 2^53.
+ */
 const jsonBodyUnlessBinary = (): middy.MiddlewareObj<SizedEvent> => {
-  // Any content type is accepted (curl -d sends form-encoded); 64-bit integers stay exact.
-  const parser = httpJsonBodyParser({ reviver: preciseReviver as (key: string, value: unknown) => unknown, disableContentTypeError: true });
-  return { before: (request) => (isBinaryRequest(request.event) ? undefined : parser.before!(request as never)) };
+  const precise = httpJsonBodyParser({ reviver: preciseReviver as (key: string, value: unknown) => unknown, disableContentTypeError: true });
+  const plain = httpJsonBodyParser({ disableContentTypeError: true });
+  return {
+    before: (request) => {
+      if (isBinaryRequest(request.event)) return undefined;
+      const body = request.event.body;
+      const needsPrecision = typeof body === 'string' && (request.event.isBase64Encoded || MAYBE_BIG_INTEGER.test(body));
+      return (needsPrecision ? precise : plain).before!(request as never);
+    },
+  };
 };
 
 const isRestEvent = (event: ApiEvent): event is APIGatewayProxyEvent => 'httpMethod' in event;

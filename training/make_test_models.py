@@ -54,3 +54,21 @@ onnx.checker.check_model(iris)
 os.makedirs(os.path.join(ROOT, "iris_wrong", "1"), exist_ok=True)
 onnx.save(iris, os.path.join(ROOT, "iris_wrong", "1", "model.onnx"))
 print("wrote iris_wrong")
+
+# A convolutional model for the large-tensor benchmark: a 1x3x320x320 image (1.2 MB of FP32) in,
+# 8 feature maps averaged to [batch, 8] out.
+import numpy as np
+from onnx import numpy_helper
+rng = np.random.default_rng(7)
+weights = numpy_helper.from_array(rng.normal(0, 0.1, (8, 3, 3, 3)).astype(np.float32), "w")
+bias = numpy_helper.from_array(np.zeros(8, dtype=np.float32), "b")
+save("conv_large", helper.make_graph(
+    [helper.make_node("Conv", ["image", "w", "b"], ["conv"], pads=[1, 1, 1, 1]),
+     helper.make_node("Relu", ["conv"], ["relu"]),
+     helper.make_node("GlobalAveragePool", ["relu"], ["pooled"]),
+     helper.make_node("Flatten", ["pooled"], ["features"], axis=1)],
+    "conv_large",
+    [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, 320, 320])],
+    [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 8])],
+    [weights, bias]))
+print("wrote conv_large")

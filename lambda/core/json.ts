@@ -14,11 +14,15 @@ export function preciseReviver(this: unknown, _key: string, value: unknown, cont
   return value;
 }
 
-/** Parses a request body, answering 400 with the parser's own words when it is not JSON. */
+/**
+ * Parses a request body, answering 400 with the parser's own words when it is not JSON. The
+ * reviver (once per value, several times slower) runs only when the text holds a run of 16 or more
+ * digits, the only way to write an integer past 2^53.
+ */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') throw badRequest('request body is empty; expected a JSON object');
   try {
-    return JSON.parse(text, preciseReviver as (key: string, value: unknown) => unknown);
+    return /\d{16}/.test(text) ? JSON.parse(text, preciseReviver as (key: string, value: unknown) => unknown) : JSON.parse(text);
   } catch (error) {
     throw badRequest(`request body is not valid JSON: ${describeError(error)}`);
   }

@@ -32,6 +32,9 @@ export interface LoadedModel {
   readonly signature: Signature;
   readonly sha256: string;
   readonly loadMs: number;
+  /** Of loadMs: fetching the file from the store, and creating the session. */
+  readonly fetchMs: number;
+  readonly sessionMs: number;
   /** Where the session runs: 'cuda' on a GPU, 'cpu' otherwise. */
   readonly executionProvider: 'cuda' | 'cpu';
 }
@@ -276,6 +279,7 @@ export class ModelRepository {
     if (bytes === undefined) {
       throw modelUnavailable(`model "${entry.name}" version ${version}: ${path} is no longer in ${this.source.location}`);
     }
+    const fetchMs = performance.now() - started;
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const expected = this.options.expectedSha256?.[`${entry.name}/${version}`];
     if (expected !== undefined && expected !== sha256) {
@@ -283,11 +287,13 @@ export class ModelRepository {
       throw modelUnavailable(`model "${entry.name}" version ${version}: ${path} has sha256 ${sha256}, not the ${expected} it was deployed with; refusing to load a replaced model file (redeploy to ship a new one)`);
     }
     try {
+      const sessionStarted = performance.now();
       const { session, executionProvider } = await this.createSession(bytes, entry.name, version);
+      const sessionMs = performance.now() - sessionStarted;
       const signature = readSignature(session);
       const loadMs = performance.now() - started;
-      this.logger.info('model loaded', { model: entry.name, version, sha256, executionProvider, loadMs: Math.round(loadMs) });
-      return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, executionProvider };
+      this.logger.info('model loaded', { model: entry.name, version, sha256, executionProvider, loadMs: Math.round(loadMs), fetchMs: Math.round(fetchMs), sessionMs: Math.round(sessionMs) });
+      return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, fetchMs, sessionMs, executionProvider };
     } catch (error) {
       this.logger.error('model load failed', { model: entry.name, version, cause: describeError(error) });
       throw modelUnavailable(`model "${entry.name}" version ${version} cannot be loaded: ${describeError(error)}`, error);
