@@ -8,7 +8,6 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CloudWatchClient, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { defaultSessionOptions, ModelRepository } from '../lambda/core/model-repository.ts';
 import { InferenceService } from '../lambda/core/inference-service.ts';
 import { DirectorySource } from '../lambda/core/sources/directory-source.ts';
@@ -29,6 +28,8 @@ const isModelDirectory = (dir: string) =>
 async function publishGpuFallback(model: string): Promise<void> {
   if (env.PUBLISH_METRICS !== 'cloudwatch') return;
   try {
+    // Imported here: only a GPU fallback needs it.
+    const { CloudWatchClient, PutMetricDataCommand } = await import('@aws-sdk/client-cloudwatch');
     await new CloudWatchClient({}).send(
       new PutMetricDataCommand({ Namespace: METRICS_NAMESPACE, MetricData: [{ MetricName: 'GpuFallback', Dimensions: [{ Name: 'Model', Value: model }], Unit: 'Count', Value: 1 }] }),
     );

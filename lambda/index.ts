@@ -6,7 +6,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { Context } from 'aws-lambda';
 import { createApiHandler, type ApiEvent } from './api-handler.ts';
 import type { ShadowJob } from './core/inference-service.ts';
@@ -42,17 +41,23 @@ service.onFeedback = ({ model, version, outcome }) => {
 // the only latency added is the Event invoke's round trip, awaited before the answer returns.
 let pendingShadow: Promise<unknown> | undefined;
 service.onShadow = (job) => {
-  pendingShadow = lambdaClient().send(
-    new InvokeCommand({
-      FunctionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
-      Qualifier: process.env.AWS_LAMBDA_FUNCTION_VERSION,
-      InvocationType: 'Event',
-      Payload: Buffer.from(stringifyPrecise({ modelshipShadow: job })),
-    }),
-  ).catch((error: Error) => logger.warn('shadow invoke failed', { model: job.model, cause: error.message }));
+  pendingShadow = lambdaClient()
+    .then(({ client, InvokeCommand }) =>
+      client.send(
+        new InvokeCommand({
+          FunctionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+          Qualifier: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+          InvocationType: 'Event',
+          Payload: Buffer.from(stringifyPrecise({ modelshipShadow: job })),
+        }),
+      ),
+    )
+    .catch((error: Error) => logger.warn('shadow invoke failed', { model: job.model, cause: error.message }));
 };
-let client: LambdaClient | undefined;
-const lambdaClient = () => (client ??= new LambdaClient({}));
+// Imported on first use: only shadowed models need it, so no other cold start pays for it.
+let client: Promise<{ client: import('@aws-sdk/client-lambda').LambdaClient; InvokeCommand: typeof import('@aws-sdk/client-lambda').InvokeCommand }> | undefined;
+const lambdaClient = () =>
+  (client ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => ({ client: new LambdaClient({}), InvokeCommand })));
 
 service.onInference = ({ model, batchSize, inferenceMs }) => {
   metrics.addDimension('Model', model);

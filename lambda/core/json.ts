@@ -15,17 +15,31 @@ export function preciseReviver(this: unknown, _key: string, value: unknown, cont
 }
 
 /**
- * Parses a request body, answering 400 with the parser's own words when it is not JSON. The
- * reviver (once per value, several times slower) runs only when the text holds a run of 16 or more
- * digits, the only way to write an integer past 2^53.
+ * Parses a request body, answering 400 with the parser's own words when it is not JSON. Native
+ * JSON.parse first; only when the result holds an integer past 2^53 (which it may have rounded) is
+ * the text parsed again with the exact-integer reviver, which runs once per value and is many times
+ * slower on large tensors.
  */
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') throw badRequest('request body is empty; expected a JSON object');
   try {
-    return /\d{16}/.test(text) ? JSON.parse(text, preciseReviver as (key: string, value: unknown) => unknown) : JSON.parse(text);
+    const fast: unknown = JSON.parse(text);
+    return holdsUnsafeInteger(fast) ? JSON.parse(text, preciseReviver as (key: string, value: unknown) => unknown) : fast;
   } catch (error) {
     throw badRequest(`request body is not valid JSON: ${describeError(error)}`);
   }
+}
+
+function holdsUnsafeInteger(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isInteger(value) && !Number.isSafeInteger(value);
+  if (Array.isArray(value)) {
+    for (const item of value) if (holdsUnsafeInteger(item)) return true;
+    return false;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const item of Object.values(value)) if (holdsUnsafeInteger(item)) return true;
+  }
+  return false;
 }
 
 /** JSON.stringify that writes BigInt values as exact integers. */

@@ -109,3 +109,13 @@ describe('API Gateway handler', () => {
     assert.equal(on.headers?.['Access-Control-Allow-Origin'], 'https://app.example.com');
   });
 });
+
+describe('API Gateway handler: exact 64-bit integers', () => {
+  it('keeps INT64 values past 2^53 exact through the handler', async () => {
+    const handler = createApiHandler(createTestService(join(ROOT, 'test', 'fixtures', 'models')));
+    const event = { ...fixture<APIGatewayProxyEvent>('rest-api-infer.json'), path: '/v2/models/identity_int64/infer', body: '{"inputs":[{"name":"x","datatype":"INT64","shape":[1,2],"data":[9007199254740993,-9223372036854775807]}]}' };
+    const result = (await handler(event, context())) as APIGatewayProxyResult;
+    assert.equal(result.statusCode, 200, result.body);
+    assert.match(result.body, /"data":\[9007199254740993,-9223372036854775807\]/);
+  });
+});
