@@ -210,11 +210,6 @@ export class InferenceApi extends Construct {
     });
   }
 
-  /** The URL of a model's v2 inference route. */
-  urlForModel(model: string): string {
-    return this.api.urlForPath(`/v2/models/${model}/infer`);
-  }
-
   /** An API Gateway metric for one route (detailed metrics are on). */
   metricForRoute(metricName: string, resourcePath: string, method: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({
