@@ -5,14 +5,16 @@
  *   rollback --model NAME --to VERSION [--models-dir models]
  *   batch --model NAME --input FILE|s3://BUCKET/batch/input/NAME/FILE [--work-dir .local] [--lines-per-chunk 5000] [--batch-size 256]
  *   batch-status --model NAME --job JOB [--work-dir .local | --bucket BUCKET]
+ *   drift --model NAME --captures FILE [--version V] [--psi 0.2] [--models-dir models]   (exit 3 when a feature drifted)
  * Models come from MODEL_DIR (default ./models) or MODEL_BUCKET; S3_ENDPOINT points at an S3-compatible store.
  */
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
 import { armsFromCloudWatch, armsFromEventsFile, formatAbReport } from '../lambda/analysis/ab-report.ts';
+import { driftReport, formatDriftReport, rowsFromCaptures, type Baseline } from '../lambda/analysis/drift.ts';
 import { pinVersion } from '../lambda/analysis/rollback.ts';
 import { INPUT_PREFIX, readManifest, runJob } from '../lambda/batch/batch-job.ts';
 import { DirectoryBatchStore, S3BatchStore, type BatchStore } from '../lambda/batch/batch-store.ts';
@@ -22,7 +24,8 @@ const USAGE = `usage:
   modelship ab-report --model NAME (--events FILE | --cloudwatch [--hours 24]) [--control V] [--alpha 0.05] [--power 0.8] [--mde 0.02]
   modelship rollback --model NAME --to VERSION [--models-dir models]
   modelship batch --model NAME --input FILE|s3://BUCKET/batch/input/NAME/FILE [--work-dir .local] [--lines-per-chunk 5000] [--batch-size 256]
-  modelship batch-status --model NAME --job JOB [--work-dir .local | --bucket BUCKET]`;
+  modelship batch-status --model NAME --job JOB [--work-dir .local | --bucket BUCKET]
+  modelship drift --model NAME --captures FILE [--version V] [--psi 0.2] [--models-dir models]`;
 
 function number(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -53,7 +56,7 @@ async function main(argv: string[]): Promise<void> {
       control: { type: 'string' }, alpha: { type: 'string' }, power: { type: 'string' }, mde: { type: 'string' },
       to: { type: 'string' }, 'models-dir': { type: 'string' },
       input: { type: 'string' }, 'work-dir': { type: 'string' }, 'lines-per-chunk': { type: 'string' }, 'batch-size': { type: 'string' },
-      job: { type: 'string' }, bucket: { type: 'string' },
+      job: { type: 'string' }, bucket: { type: 'string' }, captures: { type: 'string' }, version: { type: 'string' }, psi: { type: 'string' },
     },
     strict: true,
   });
@@ -92,6 +95,18 @@ async function main(argv: string[]): Promise<void> {
     const manifest = await readManifest(store, values.model, values.job);
     if (manifest === undefined) throw new Error(`no job ${values.job} for model ${values.model} in ${store.location}`);
     console.log(JSON.stringify(manifest, null, 2));
+  } else if (command === 'drift') {
+    if (!values.model || !values.captures) throw new Error('drift needs --model and --captures');
+    const dir = join(values['models-dir'] ?? 'models', values.model);
+    if (!existsSync(dir)) throw new Error(`no model "${values.model}" in ${values['models-dir'] ?? 'models'}`);
+    const version = values.version ? Number(values.version) : Math.max(...readdirSync(dir).filter((v) => /^[1-9]\d*$/.test(v)).map(Number));
+    const baselineFile = join(dir, String(version), 'baseline.json');
+    if (!existsSync(baselineFile)) throw new Error(`model "${values.model}" version ${version} has no baseline.json (the training script writes it)`);
+    const threshold = number(values.psi, 'psi', 0.2);
+    const rows = rowsFromCaptures(readFileSync(values.captures, 'utf8'), values.captures);
+    const report = driftReport(JSON.parse(readFileSync(baselineFile, 'utf8')) as Baseline, rows, threshold);
+    console.log(formatDriftReport(values.model, version, report, rows.length, threshold));
+    if (report.some((f) => f.drifted)) process.exitCode = 3;
   } else {
     throw new Error(command === undefined ? 'no command given' : `unknown command "${command}"`);
   }

@@ -1,0 +1,128 @@
+/**
+ * Data drift of a model's inputs against its training baseline (baseline.json, written by the
+ * training script): per feature, the population stability index over the baseline's bins and the
+ * two-sample Kolmogorov-Smirnov statistic against the baseline's quantiles.
+ */
+export interface FeatureBaseline {
+  readonly name: string;
+  readonly index: number;
+  /** Bin edges (quantiles of the training data); the outer bins are open-ended. */
+  readonly binEdges: readonly number[];
+  readonly binProportions: readonly number[];
+  /** The training data's 0th..100th percentiles. */
+  readonly quantiles: readonly number[];
+}
+
+export interface Baseline {
+  readonly features: readonly FeatureBaseline[];
+}
+
+export interface FeatureDrift {
+  readonly name: string;
+  readonly psi: number;
+  readonly ks: number;
+  readonly drifted: boolean;
+}
+
+/** Proportions never reach zero in PSI (ln(0) is undefined): the usual floor. */
+const EPSILON = 1e-4;
+
+/** Population stability index of `values` against the baseline bins: sum of (a - e) ln(a / e). */
+export function populationStabilityIndex(feature: Pick<FeatureBaseline, 'binEdges' | 'binProportions'>, values: readonly number[]): number {
+  if (values.length === 0) throw new Error('no values to compare with the baseline');
+  const bins = feature.binProportions.length;
+  const counts = new Array<number>(bins).fill(0);
+  const inner = feature.binEdges.slice(1, -1);
+  for (const value of values) {
+    let bin = 0;
+    // Bins are [edge, next edge), as numpy.histogram built the baseline (the last one closed).
+    while (bin < inner.length && value >= inner[bin]) bin++;
+    counts[bin]++;
+  }
+  let psi = 0;
+  for (let i = 0; i < bins; i++) {
+    const actual = Math.max(counts[i] / values.length, EPSILON);
+    const expected = Math.max(feature.binProportions[i], EPSILON);
+    psi += (actual - expected) * Math.log(actual / expected);
+  }
+  return psi;
+}
+
+/** The baseline CDF at x, linear between its percentiles. */
+function baselineCdf(quantiles: readonly number[], x: number): number {
+  const last = quantiles.length - 1;
+  if (x < quantiles[0]) return 0;
+  if (x >= quantiles[last]) return 1;
+  // The highest percentile at or below x, then linear to the next.
+  let i = 0;
+  while (i < last && quantiles[i + 1] <= x) i++;
+  const [lo, hi] = [quantiles[i], quantiles[i + 1]];
+  const within = hi > lo ? (x - lo) / (hi - lo) : 0;
+  return (i + within) / last;
+}
+
+/** Kolmogorov-Smirnov statistic: the largest gap between the values' empirical CDF and the baseline's. */
+export function kolmogorovSmirnov(quantiles: readonly number[], values: readonly number[]): number {
+  if (values.length === 0) throw new Error('no values to compare with the baseline');
+  const sorted = [...values].sort((a, b) => a - b);
+  let d = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    if (i + 1 < sorted.length && sorted[i + 1] === sorted[i]) continue; // evaluate once per distinct value
+    const base = baselineCdf(quantiles, sorted[i]);
+    const below = sorted.findIndex((v) => v >= sorted[i]) / sorted.length;
+    d = Math.max(d, Math.abs((i + 1) / sorted.length - base), Math.abs(below - base));
+  }
+  return d;
+}
+
+/** Drift of every baseline feature over rows of captured inputs (one value per feature per row). */
+export function driftReport(baseline: Baseline, rows: readonly (readonly number[])[], psiThreshold = 0.2): FeatureDrift[] {
+  return baseline.features.map((feature) => {
+    const values = rows.map((row, r) => {
+      const value = row[feature.index];
+      if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`row ${r + 1} has no number for feature "${feature.name}" (position ${feature.index})`);
+      return value;
+    });
+    const psi = populationStabilityIndex(feature, values);
+    return { name: feature.name, psi, ks: kolmogorovSmirnov(feature.quantiles, values), drifted: psi > psiThreshold };
+  });
+}
+
+/**
+ * Rows of feature values from a captures file (JSON Lines): each line a row, a :predict body
+ * ({"instances": [...]}), a v2 request ({"inputs": [...]}; its first input, rows of its first
+ * dimension), or a capture record with such a "request".
+ */
+export function rowsFromCaptures(text: string, source: string): number[][] {
+  const rows: number[][] = [];
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      throw new Error(`${source}:${index + 1}: not valid JSON`);
+    }
+    const body = typeof record === 'object' && record !== null && !Array.isArray(record) && 'request' in record ? (record as { request: unknown }).request : record;
+    if (Array.isArray(body)) rows.push(body.flat(Infinity) as number[]);
+    else if (typeof body === 'object' && body !== null && Array.isArray((body as { instances?: unknown }).instances)) {
+      for (const instance of (body as { instances: unknown[] }).instances) rows.push([instance].flat(Infinity) as number[]);
+    } else if (typeof body === 'object' && body !== null && Array.isArray((body as { inputs?: unknown }).inputs)) {
+      const input = (body as { inputs: { shape: number[]; data: unknown[] }[] }).inputs[0];
+      const flat = input.data.flat(Infinity) as number[];
+      const width = input.shape.slice(1).reduce((a, b) => a * b, 1);
+      for (let r = 0; r < input.shape[0]; r++) rows.push(flat.slice(r * width, (r + 1) * width));
+    } else throw new Error(`${source}:${index + 1}: expected a row, {"instances": ...}, {"inputs": ...} or {"request": ...}`);
+  });
+  if (rows.length === 0) throw new Error(`${source}: no rows`);
+  return rows;
+}
+
+/** The report as a table. */
+export function formatDriftReport(model: string, version: number, report: readonly FeatureDrift[], rows: number, psiThreshold: number): string {
+  const lines = [`drift of ${model} v${version} inputs over ${rows} rows (PSI threshold ${psiThreshold})`, '', `${'feature'.padEnd(28)}      PSI       KS`];
+  for (const f of report) lines.push(`${f.name.padEnd(28)} ${f.psi.toFixed(4).padStart(8)} ${f.ks.toFixed(4).padStart(8)}${f.drifted ? '  DRIFT' : ''}`);
+  const drifted = report.filter((f) => f.drifted);
+  lines.push('', drifted.length === 0 ? 'no feature drifted' : `${drifted.length} feature(s) drifted: ${drifted.map((f) => f.name).join(', ')}`);
+  return lines.join('\n');
+}
