@@ -5,6 +5,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
 import { createApiHandler, type ApiEvent } from './api-handler.ts';
@@ -14,7 +15,8 @@ import { powertoolsLogger } from './logging.ts';
 import { MetricName, METRICS_NAMESPACE, METRICS_SERVICE } from './metrics.ts';
 import { createService, readRuntimeConfig } from './runtime-config.ts';
 
-const logger = powertoolsLogger(new Logger({ serviceName: METRICS_SERVICE }));
+const ptLogger = new Logger({ serviceName: METRICS_SERVICE });
+const logger = powertoolsLogger(ptLogger);
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
 const config = readRuntimeConfig(process.env);
 const service = createService(config, logger, {
@@ -59,11 +61,18 @@ let client: Promise<{ client: import('@aws-sdk/client-lambda').LambdaClient; Inv
 const lambdaClient = () =>
   (client ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => ({ client: new LambdaClient({}), InvokeCommand })));
 
-service.onInference = ({ model, batchSize, inferenceMs }) => {
+service.onInference = (record) => {
+  const { model, version, batchSize, parseMs, inferenceMs, serializeMs, classCounts, meanPrediction } = record;
   metrics.addDimension('Model', model);
   metrics.addMetric(MetricName.inferenceTime, MetricUnit.Milliseconds, inferenceMs);
   metrics.addMetric(MetricName.predictions, MetricUnit.Count, batchSize);
+  const perVersion = { Model: model, Version: String(version) };
+  for (const [label, count] of Object.entries(classCounts ?? {})) emitNow({ ...perVersion, Class: label }, [[MetricName.predictedClass, count]]);
+  if (meanPrediction !== undefined) emitNow(perVersion, [[MetricName.predictionMean, meanPrediction]], MetricUnit.NoUnit);
+  // One line per inference: the latency breakdown, never the payload.
+  ptLogger.info('inference', { model, version, coldStart: invocationIsCold, batchSize, parseMs: round(parseMs), inferenceMs: round(inferenceMs), serializeMs: round(serializeMs) });
 };
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
 
 if (config.preload) {
   const failures = await service.repository.preload();
@@ -73,17 +82,23 @@ if (config.preload) {
 
 const initDurationMs = performance.now();
 let coldStart = true;
+/** Whether the invocation in progress is the first of this process. */
+let invocationIsCold = true;
 
 const apiHandler = createApiHandler(service, {
   logger,
   corsOrigins: process.env.CORS_ORIGINS ? process.env.CORS_ORIGINS.split(',') : undefined,
 }).use({
   before: () => {
+    invocationIsCold = coldStart;
     if (!coldStart) return;
     coldStart = false;
     emitNow({ function_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local' }, [[MetricName.initDuration, initDurationMs]], MetricUnit.Milliseconds);
   },
-}).use(logMetrics(metrics, { captureColdStartMetric: true }));
+})
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  // Adds the request id and the cold start flag to every log line of the invocation.
+  .use(injectLambdaContext(ptLogger));
 
 /** API Gateway events, and this function's own shadow jobs. */
 export async function handler(event: ApiEvent | { modelshipShadow: ShadowJob }, context: Context) {

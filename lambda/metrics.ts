@@ -20,6 +20,10 @@ export const MetricName = {
   feedbackPositive: 'FeedbackPositive',
   /** 1 when a shadow version agreed with live, 0 when not (Average = agreement rate), per model and shadow Version. */
   shadowAgreement: 'ShadowAgreement',
+  /** Rows answered with each class, per Model, Version and Class (classifiers). */
+  predictedClass: 'PredictedClass',
+  /** Mean of the first output per request, per Model and Version (regressors). */
+  predictionMean: 'PredictionMean',
   /** Milliseconds from process start to the handler being ready, once per cold start. */
   initDuration: 'InitDuration',
 } as const;

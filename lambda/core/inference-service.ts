@@ -73,7 +73,16 @@ export interface InferenceRecord {
   readonly model: string;
   readonly version: number;
   readonly batchSize: number;
+  /** Parsing and checking the request. */
+  readonly parseMs: number;
+  /** onnxruntime's run. */
   readonly inferenceMs: number;
+  /** Encoding the answer. */
+  readonly serializeMs: number;
+  /** For classifiers: how many rows got each class (named by the config's labels). */
+  readonly classCounts?: Readonly<Record<string, number>>;
+  /** For regressors: the mean of the first output. */
+  readonly meanPrediction?: number;
 }
 
 export interface InferenceServiceOptions {
@@ -270,9 +279,19 @@ export class InferenceService implements RequestHandler {
    * after the JSON header), answering with binary outputs where the request asks for them.
    */
   async inferAnswer(model: LoadedModel, body: unknown, binary?: Uint8Array): Promise<EncodedAnswer> {
+    const started = performance.now();
     const request = decodeInferRequest(typeof body === 'string' ? parseJsonBody(body) : body, model, binary);
-    const results = await this.run(model, request.feeds, request.outputNames, request.batchSize);
-    return encodeInferResponse(model, request.id, request.outputNames, results, request.binaryOutputs);
+    const parsed = performance.now();
+    const results = await this.run(model, request.feeds, request.outputNames);
+    const ran = performance.now();
+    const answer = encodeInferResponse(model, request.id, request.outputNames, results, request.binaryOutputs);
+    this.record(model, request.batchSize, results, started, parsed, ran);
+    return answer;
+  }
+
+  private record(model: LoadedModel, batchSize: number, results: Record<string, Tensor>, started: number, parsed: number, ran: number): void {
+    if (this.onInference === undefined) return;
+    this.onInference({ model: model.name, version: model.version, batchSize, parseMs: parsed - started, inferenceMs: ran - parsed, serializeMs: performance.now() - ran, ...summarize(results, model) });
   }
 
   /**
@@ -281,6 +300,7 @@ export class InferenceService implements RequestHandler {
    * class indices named by the config's labels.
    */
   async predict(model: LoadedModel, body: unknown): Promise<string> {
+    const started = performance.now();
     const parsed = typeof body === 'string' ? parseJsonBody(body) : body;
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw badRequest('request body must be a JSON object with an "instances" list');
@@ -288,9 +308,13 @@ export class InferenceService implements RequestHandler {
     const instances = (parsed as { instances?: unknown }).instances;
     if (!Array.isArray(instances) || instances.length === 0) throw badRequest('"instances" must be a non-empty list of rows');
     const feeds = rowsToFeeds(instances, model);
+    const parsedAt = performance.now();
     const outputNames = model.signature.outputs.map((s) => s.name);
-    const results = await this.run(model, feeds, outputNames, instances.length);
-    return stringifyPrecise({ predictions: resultsToRows(results, outputNames, instances.length, model) });
+    const results = await this.run(model, feeds, outputNames);
+    const ran = performance.now();
+    const answer = stringifyPrecise({ predictions: resultsToRows(results, outputNames, instances.length, model) });
+    this.record(model, instances.length, results, started, parsedAt, ran);
+    return answer;
   }
 
   private checkBody(request: CoreRequest, model: LoadedModel): unknown {
@@ -303,8 +327,7 @@ export class InferenceService implements RequestHandler {
     return request.body;
   }
 
-  private async run(model: LoadedModel, feeds: Record<string, Tensor>, outputNames: string[], batchSize: number): Promise<Record<string, Tensor>> {
-    const started = performance.now();
+  private async run(model: LoadedModel, feeds: Record<string, Tensor>, outputNames: string[]): Promise<Record<string, Tensor>> {
     let results: Record<string, Tensor>;
     try {
       results = (await model.session.run(feeds, outputNames)) as Record<string, Tensor>;
@@ -313,7 +336,6 @@ export class InferenceService implements RequestHandler {
       // node cannot take, say) is the request's doing, and its message names the node.
       throw new InferenceError(400, `model "${model.name}" version ${model.version} rejected the input: ${describeError(error)}`);
     }
-    this.onInference?.({ model: model.name, version: model.version, batchSize, inferenceMs: performance.now() - started });
     return results;
   }
 
@@ -355,6 +377,27 @@ function checkDeadline(deadline: number | undefined, when: string): void {
   if (deadline !== undefined && Date.now() > deadline) {
     throw new InferenceError(504, `the request ran past its time budget (${when}); send fewer rows per request or use batch prediction`);
   }
+}
+
+/** What the answer says in aggregate, for metrics: class counts of classifiers, the mean of regressors. */
+function summarize(results: Record<string, Tensor>, model: LoadedModel): Pick<InferenceRecord, 'classCounts' | 'meanPrediction'> {
+  const labels = results[model.config.labelOutput ?? 'label'];
+  if (labels !== undefined && (labels.type === 'int64' || labels.type === 'int32')) {
+    const counts: Record<string, number> = {};
+    for (const value of labels.data as Iterable<number | bigint>) {
+      const name = model.config.labels?.[Number(value)] ?? String(value);
+      counts[name] = (counts[name] ?? 0) + 1;
+    }
+    return { classCounts: counts };
+  }
+  const first = results[model.signature.outputs[0].name];
+  if (first !== undefined && (first.type === 'float32' || first.type === 'float64') && first.data.length > 0) {
+    const data = first.data as Float32Array;
+    let sum = 0;
+    for (let i = 0; i < data.length; i++) sum += data[i];
+    return { meanPrediction: sum / data.length };
+  }
+  return {};
 }
 
 /** A stable number in [0, 1) from a string (FNV-1a), for sticky A/B assignment. */

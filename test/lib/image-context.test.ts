@@ -79,6 +79,13 @@ describe('inference image build context', () => {
     assert.equal(results[1].statusCode, 404, 'a function serves only its own model');
     assert.match(stdout, /"message":"model loaded"/, 'structured logs from Powertools');
     assert.match(stdout, /"ModelLoadTime"/, 'model load time published as a metric');
+    // One structured line per inference with the latency breakdown, the request id and the cold start flag.
+    const inference = stdout.split('\n').find((l) => l.includes('"message":"inference"'));
+    assert.ok(inference !== undefined, 'an inference log line');
+    const line = JSON.parse(inference);
+    assert.deepEqual([line.model, line.version, line.batchSize, line.coldStart, line.function_request_id], ['iris_forest', 1, 5, true, 'request-0']);
+    for (const key of ['parseMs', 'inferenceMs', 'serializeMs']) assert.equal(typeof line[key], 'number', key);
+    assert.match(stdout, /"Model":"iris_forest","Version":"1","Class":"setosa","PredictedClass":2}/, 'predicted class distribution per version');
     assert.equal(results[2].statusCode, 202, 'feedback recorded');
     assert.match(stdout, /"Model":"iris_forest","Version":"1","FeedbackEvents":1}/, 'feedback published per version');
     assert.match(stdout, /"Model":"iris_forest","Version":"1","FeedbackPositive":1}/, 'positive outcomes published per version');
