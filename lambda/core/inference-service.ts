@@ -24,7 +24,7 @@ export interface CoreRequest {
   readonly path: string;
   /** Lower-cased header names. */
   readonly headers?: Readonly<Record<string, string | undefined>>;
-  /** The body: already parsed JSON (as the Lambda handler's JSON parser leaves it), raw text, or absent. */
+  /** The body: JSON text (parsed here), already parsed JSON, raw bytes (binary tensor requests), or absent. */
   readonly body?: unknown;
   /** Size of the body as received, for the request size limits. */
   readonly bodyBytes?: number;
