@@ -13,7 +13,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -21,6 +20,7 @@ import { INPUT_PREFIX, OUTPUT_PREFIX } from '../lambda/batch/batch-job.ts';
 import { METRICS_SERVICE } from '../lambda/metrics.ts';
 import type { ImageArchitecture } from './image-context.ts';
 import { vcpusForMemory } from './inference-function.ts';
+import { createFunctionRole } from './function-role.ts';
 import type { ModelStore } from './model-store.ts';
 
 export interface BatchScoringProps {
@@ -80,9 +80,13 @@ export class BatchScoring extends Construct {
       BATCH_SIZE: String(props.batchSize ?? 256),
     };
     const fn = (name: string, cmd: string, memoryMb: number, timeout: Duration, extra: Record<string, string>) => {
-      const role = new iam.Role(this, `${name}Role`, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `ModelShip batch ${name.toLowerCase()}` });
-      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: props.logRetentionDays ?? 30 });
-      logGroup.grantWrite(role);
+      const { role, logGroup } = createFunctionRole(this, {
+        roleId: `${name}Role`,
+        logsId: `${name}Logs`,
+        description: `ModelShip batch ${name.toLowerCase()}`,
+        logRetentionDays: props.logRetentionDays,
+        containerImage: true,
+      });
       // Batch jobs may score any model: read the whole repository, read inputs, write outputs.
       iam.Grant.addToPrincipal({ grantee: role, actions: ['s3:GetObject'], resourceArns: [store.bucket.arnForObjects(`${store.prefix}*`), store.bucket.arnForObjects(`${INPUT_PREFIX}*`), store.bucket.arnForObjects(`${OUTPUT_PREFIX}*`)] });
       iam.Grant.addToPrincipal({ grantee: role, actions: ['s3:PutObject'], resourceArns: [store.bucket.arnForObjects(`${OUTPUT_PREFIX}*`)] });
@@ -101,7 +105,6 @@ export class BatchScoring extends Construct {
       for (const pattern of [`${store.prefix}*`, `${INPUT_PREFIX}*`, `${OUTPUT_PREFIX}*`]) {
         Validations.of(role).acknowledge({ id: store.objectsFinding(pattern), reason: `Batch jobs read the model repository and their inputs and write their outputs; object keys under ${pattern} come from users' files.` });
       }
-      Validations.of(role).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) and ECR GetAuthorizationToken (image pull) support no resource-level permissions.' });
       return new lambda.DockerImageFunction(this, name, {
         description: `ModelShip batch ${name.toLowerCase()}`,
         code: image(cmd),

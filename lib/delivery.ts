@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { createFunctionRole } from './function-role.ts';
 import { PROJECT_ROOT } from './image-context.ts';
 import type { InferenceFunction } from './inference-function.ts';
 import type { ModelStore } from './model-store.ts';
@@ -48,9 +47,12 @@ export class ModelDelivery extends Construct {
                 : codedeploy.TrafficRouting.timeBasedLinear({ interval, percentage: percent }),
           });
 
-    const hookRole = new iam.Role(this, 'HookRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `ModelShip golden gate for ${fn.models.map((m) => m.name).join(', ')}` });
-    const hookLogs = new logs.LogGroup(this, 'HookLogs', { retention: props.logRetentionDays ?? 30 });
-    hookLogs.grantWrite(hookRole);
+    const { role: hookRole, logGroup: hookLogs } = createFunctionRole(this, {
+      roleId: 'HookRole',
+      logsId: 'HookLogs',
+      description: `ModelShip golden gate for ${fn.models.map((m) => m.name).join(', ')}`,
+      logRetentionDays: props.logRetentionDays,
+    });
     this.preTrafficHook = new nodejs.NodejsFunction(this, 'PreTrafficHook', {
       description: `ModelShip pre-traffic golden gate for ${fn.models.map((m) => m.name).join(', ')}`,
       entry: join(PROJECT_ROOT, 'lambda', 'pre-traffic-hook-entry.ts'),
@@ -79,7 +81,6 @@ export class ModelDelivery extends Construct {
       store.grantReadModel(hookRole, model.name);
       Validations.of(hookRole).acknowledge({ id: store.modelObjectsFinding(model.name), reason: `The gate reads the golden file of model ${model.name}, under its own prefix only.` });
     }
-    Validations.of(hookRole).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing on the hook) support no resource-level permissions.' });
     Validations.of(this.preTrafficHook).acknowledge({
       id: 'Serverless-LambdaDLQ',
       reason: 'CodeDeploy invokes the hook; if the hook never reports, CodeDeploy times the hook out and fails the deployment, so no traffic shifts. Nothing is lost.',

@@ -17,6 +17,7 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
 import { sageMakerConfigSchema, sageMakerServerlessConfigSchema } from '../lambda/core/config.ts';
 import { METRICS_NAMESPACE } from '../lambda/metrics.ts';
+import { createFunctionRole } from './function-role.ts';
 import { PROJECT_ROOT } from './image-context.ts';
 import { sha256Environment, type ServedModel } from './inference-function.ts';
 import type { ModelStore } from './model-store.ts';
@@ -185,9 +186,13 @@ export class GpuEndpoint extends Construct {
       }
     }
 
-    this.proxyLogGroup = new logs.LogGroup(this, 'ProxyLogs', { retention: props.logRetentionDays ?? 30 });
-    const proxyRole = new iam.Role(this, 'ProxyRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: `ModelShip proxy to the SageMaker endpoint of ${model.name}` });
-    this.proxyLogGroup.grantWrite(proxyRole);
+    const { role: proxyRole, logGroup: proxyLogGroup } = createFunctionRole(this, {
+      roleId: 'ProxyRole',
+      logsId: 'ProxyLogs',
+      description: `ModelShip proxy to the SageMaker endpoint of ${model.name}`,
+      logRetentionDays: props.logRetentionDays,
+    });
+    this.proxyLogGroup = proxyLogGroup;
     proxyRole.addToPolicy(new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpoint'], resources: [this.endpoint.ref] }));
     this.proxy = new nodejs.NodejsFunction(this, 'Proxy', {
       description: `ModelShip API proxy to the SageMaker endpoint of ${model.name}`,
@@ -212,10 +217,6 @@ export class GpuEndpoint extends Construct {
       },
     });
     this.alias = new lambda.Alias(this, 'Live', { aliasName: 'live', version: this.proxy.currentVersion });
-    Validations.of(proxyRole).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing on the proxy) support no resource-level permissions.',
-    });
     Validations.of(this.proxy).acknowledge({
       id: 'Serverless-LambdaDLQ',
       reason: 'API Gateway invokes the proxy synchronously; the caller gets the error. A dead-letter queue applies only to asynchronous invocations.',

@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import type { ModelConfig } from '../lambda/core/config.ts';
 import { MetricName, METRICS_NAMESPACE, METRICS_SERVICE, modelDimensions } from '../lambda/metrics.ts';
 import type { ImageArchitecture } from './image-context.ts';
+import { createFunctionRole } from './function-role.ts';
 import type { ModelStore } from './model-store.ts';
 
 /** Defaults for every function, in one place. */
@@ -78,17 +79,14 @@ export class InferenceFunction extends Construct {
     const provisioned = configs.map((c) => c.provisionedConcurrency).filter((v) => v !== undefined);
     const names = props.models.map((m) => m.name);
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetentionDays ?? FUNCTION_DEFAULTS.logRetentionDays,
-    });
-
-    // A role of our own, so logging is granted on this function's log group alone rather than
-    // through the managed AWSLambdaBasicExecutionRole.
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    const { role, logGroup } = createFunctionRole(this, {
+      roleId: 'Role',
+      logsId: 'Logs',
       description: `ModelShip inference function for ${names.join(', ')}`,
+      logRetentionDays: props.logRetentionDays ?? FUNCTION_DEFAULTS.logRetentionDays,
+      containerImage: true,
     });
-    this.logGroup.grantWrite(role);
+    this.logGroup = logGroup;
 
     this.function = new lambda.DockerImageFunction(this, 'Resource', {
       role,
@@ -126,10 +124,6 @@ export class InferenceFunction extends Construct {
         reason: `The function reads the objects of model ${name} only: every key under its own prefix (versions, config); model object keys are not known at synth.`,
       });
     }
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) and ECR GetAuthorizationToken (image pull) support no resource-level permissions.',
-    });
     Validations.of(this.function).acknowledge({
       id: 'Serverless-LambdaDLQ',
       reason: 'API Gateway invokes the function synchronously; the caller gets the error. A dead-letter queue applies only to asynchronous invocations.',

@@ -1,0 +1,33 @@
+/**
+ * The role and log group every ModelShip function gets: a role of its own, so logging is granted
+ * on the function's log group alone rather than through the managed AWSLambdaBasicExecutionRole,
+ * and the one cdk-nag finding that active tracing (and image pulls) always bring, acknowledged.
+ */
+import { Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+export interface FunctionRoleProps {
+  /** Construct ids of the role and the log group (stable: renaming replaces resources). */
+  readonly roleId: string;
+  readonly logsId: string;
+  readonly description: string;
+  /** @default 30 */
+  readonly logRetentionDays?: number;
+  /** The function is a container image: its role also pulls from ECR. @default false */
+  readonly containerImage?: boolean;
+}
+
+export function createFunctionRole(scope: Construct, props: FunctionRoleProps): { role: iam.Role; logGroup: logs.LogGroup } {
+  const logGroup = new logs.LogGroup(scope, props.logsId, { retention: props.logRetentionDays ?? 30 });
+  const role = new iam.Role(scope, props.roleId, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: props.description });
+  logGroup.grantWrite(role);
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason: props.containerImage
+      ? 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) and ECR GetAuthorizationToken (image pull) support no resource-level permissions.'
+      : 'X-Ray PutTraceSegments/PutTelemetryRecords (active tracing) support no resource-level permissions.',
+  });
+  return { role, logGroup };
+}
