@@ -9,8 +9,8 @@ import httpErrorHandler from '@middy/http-error-handler';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { describeError, InferenceError, isInferenceError } from './core/errors.ts';
-import type { RequestHandler } from './core/inference-service.ts';
+import { describeError, InferenceError, isInferenceError, reasonForStatus, type ErrorReason } from './core/errors.ts';
+import type { Observed, RequestHandler } from './core/inference-service.ts';
 import type { CoreLogger } from './core/model-repository.ts';
 
 export type ApiEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
@@ -23,11 +23,35 @@ export interface ApiHandlerOptions {
   /** Answers larger than this are refused with a message pointing to batch mode. @default 6 MiB less headroom for headers, Lambda's response limit */
   readonly maxResponseBytes?: number;
   readonly logger?: CoreLogger;
+  /** Called once per request with its outcome, sizes and duration (metrics, the local console). */
+  readonly onResponse?: (observation: RequestObservation) => void;
+  /** Middlewares that wrap everything else (the Lambda entry's Powertools tracer, logger and metrics). */
+  readonly outerMiddlewares?: middy.MiddlewareObj<SizedEvent, APIGatewayProxyResult, Error, Context>[];
+}
+
+/** What one request did, for metrics: never the payload. */
+export interface RequestObservation {
+  /** The model that answered, when the request named one that exists. */
+  readonly model?: string;
+  readonly version?: number;
+  readonly method: string;
+  readonly path: string;
+  readonly statusCode: number;
+  /** Why it failed (4xx and 5xx). */
+  readonly reason?: ErrorReason;
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  /** From the handler's start to its answer. */
+  readonly durationMs: number;
 }
 
 /** Size of the body as received. */
 const rawBodyBytes = Symbol('rawBodyBytes');
-type SizedEvent = ApiEvent & { [rawBodyBytes]?: number };
+/** What the core observed (model, version, failure reason), for onResponse. */
+const observedBy = Symbol('observed');
+/** When the handler started on this event (performance.now()). */
+const startedAt = Symbol('startedAt');
+type SizedEvent = ApiEvent & { [rawBodyBytes]?: number; [observedBy]?: Observed; [startedAt]?: number };
 
 /** Requests using the binary tensor extension carry a JSON header then raw bytes: not JSON. */
 const isBinaryRequest = (event: ApiEvent) => event.headers?.['inference-header-content-length'] !== undefined;
@@ -69,10 +93,49 @@ const openInferenceErrors = (): middy.MiddlewareObj<SizedEvent> => ({
       statusCode: problem.statusCode,
       expose: true,
       headers: problem.headers,
+      reason: problem.reason,
     });
     request.error = wrapped;
   },
 });
+
+/**
+ * Reports each request's outcome to onResponse. Added first, so its after and onError run last,
+ * when the answer (an error's included) is final.
+ */
+const observeResponses = (onResponse: (observation: RequestObservation) => void): middy.MiddlewareObj<SizedEvent, APIGatewayProxyResult> => {
+  const report = (request: middy.Request<SizedEvent, APIGatewayProxyResult>) => {
+    const { event, response } = request;
+    const statusCode = response?.statusCode ?? 500;
+    const body = response?.body ?? '';
+    const observed = event[observedBy];
+    const error = request.error as { reason?: ErrorReason; name?: string } | null | undefined;
+    const reason = statusCode < 400 ? undefined : (observed?.reason ?? error?.reason ?? (error?.name === 'TimeoutError' ? 'timeout' : reasonForStatus(statusCode)));
+    const { method, path } = requestLine(event);
+    try {
+      onResponse({
+        model: observed?.model,
+        version: observed?.version,
+        method,
+        path,
+        statusCode,
+        reason,
+        requestBytes: event[rawBodyBytes] ?? 0,
+        responseBytes: response?.isBase64Encoded ? Math.floor((body.length * 3) / 4) : Buffer.byteLength(body),
+        durationMs: performance.now() - (event[startedAt] ?? performance.now()),
+      });
+    } catch {
+      // Observing must never change an answer.
+    }
+  };
+  return {
+    before: (request) => {
+      request.event[startedAt] = performance.now();
+    },
+    after: report,
+    onError: report,
+  };
+};
 
 export function createApiHandler(service: RequestHandler, options: ApiHandlerOptions = {}) {
   const logger = options.logger;
@@ -90,11 +153,12 @@ export function createApiHandler(service: RequestHandler, options: ApiHandlerOpt
     // Inference must finish before middy's early timeout, itself ahead of the function's.
     const deadline = Date.now() + context.getRemainingTimeInMillis() - 2 * timeoutEarly;
     const response = await service.handle({ method, path, headers: event.headers as Record<string, string>, body, bodyBytes: event[rawBodyBytes], deadline });
+    event[observedBy] = response.observed;
     const binary = typeof response.body !== 'string';
     // API Gateway carries binary answers base64-encoded (a third larger) in the Lambda response.
     const bytes = binary ? Math.ceil(response.body.length / 3) * 4 : Buffer.byteLength(response.body as string);
     if (bytes > maxResponseBytes) {
-      throw new InferenceError(413, `the answer would be ${bytes} bytes, over the ${maxResponseBytes}-byte limit of a Lambda response; ask for fewer outputs ("outputs") or rows per request, use binary outputs, or use batch prediction`);
+      throw new InferenceError(413, `the answer would be ${bytes} bytes, over the ${maxResponseBytes}-byte limit of a Lambda response; ask for fewer outputs ("outputs") or rows per request, use binary outputs, or use batch prediction`, { reason: 'response_too_large' });
     }
     if (binary) return { statusCode: response.statusCode, headers: response.headers, body: Buffer.from(response.body as Uint8Array).toString('base64'), isBase64Encoded: true };
     return { statusCode: response.statusCode, headers: response.headers, body: response.body as string };
@@ -103,6 +167,8 @@ export function createApiHandler(service: RequestHandler, options: ApiHandlerOpt
   const handler = middy<SizedEvent, APIGatewayProxyResult, Error, Context>({
     timeoutEarlyInMillis: timeoutEarly,
   })
+    .use(options.outerMiddlewares ?? [])
+    .use(options.onResponse === undefined ? [] : [observeResponses(options.onResponse)])
     // before: in the order added; after and onError: in reverse. So the security and CORS headers
     // are added last, to every answer, errors included; openInferenceErrors shapes an error before
     // httpErrorHandler writes it.

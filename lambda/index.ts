@@ -1,43 +1,60 @@
 /**
  * Lambda entry point (the container image's CMD: index.handler). Settings come from the
  * environment, checked once at init; with PRELOAD_MODELS=true the models load during init, so the
- * first request pays no load. Model load and inference times go out as CloudWatch metrics.
+ * first request pays no load.
+ *
+ * Observability is Powertools for AWS Lambda, through its middy middlewares: the tracer (X-Ray
+ * segment per invocation, model annotations, the S3 client traced), the logger (JSON lines with the
+ * request id and cold-start flag) and metrics (CloudWatch embedded metric format; the cold-start
+ * metric). Sampled captures go to stdout, where a log subscription takes them to Firehose.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import type { Context } from 'aws-lambda';
 import { createApiHandler, type ApiEvent } from './api-handler.ts';
+import { attachCapture, stdoutCaptureWriter } from './capture-sink.ts';
 import type { ShadowJob } from './core/inference-service.ts';
 import { stringifyPrecise } from './core/json.ts';
 import { powertoolsLogger } from './logging.ts';
-import { MetricName, METRICS_NAMESPACE, METRICS_SERVICE } from './metrics.ts';
+import { METRICS_NAMESPACE, METRICS_SERVICE } from './metrics.ts';
 import { createService, readRuntimeConfig } from './runtime-config.ts';
+import { powertoolsSink, Telemetry, type MetricSink } from './telemetry.ts';
 
 const ptLogger = new Logger({ serviceName: METRICS_SERVICE });
 const logger = powertoolsLogger(ptLogger);
+const tracer = new Tracer({ serviceName: METRICS_SERVICE });
 const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
+
+/**
+ * Per-request metrics with only the Model dimension ride in the invocation's Metrics buffer, which
+ * logMetrics flushes as one record at the end; metrics with other dimensions (per version, class,
+ * reason) are records of their own, and so is anything outside an invocation (loads at init).
+ */
+let invocation: { model?: string } | undefined;
+const ownRecord = powertoolsSink();
+const sink: MetricSink = (dimensions, values) => {
+  const keys = Object.keys(dimensions);
+  if (invocation === undefined || keys.length !== 1 || keys[0] !== 'Model' || (invocation.model ?? dimensions.Model) !== dimensions.Model) {
+    ownRecord(dimensions, values);
+    return;
+  }
+  if (invocation.model === undefined) metrics.addDimension('Model', (invocation.model = dimensions.Model));
+  for (const [name, unit, value] of values) metrics.addMetric(name, unit, value);
+};
+const telemetry = new Telemetry(sink);
+
 const config = readRuntimeConfig(process.env);
 const service = createService(config, logger, {
-  onModelLoad: ({ model, loadMs, error }) => {
-    // Loads happen at init too, outside any invocation: emit them at once.
-    if (error === undefined) emitNow({ Model: model }, [[MetricName.modelLoadTime, loadMs!]], MetricUnit.Milliseconds);
-    else emitNow({ Model: model }, [[MetricName.modelLoadFailures, 1]]);
-  },
+  onModelLoad: ({ model, loadMs, error }) => telemetry.modelLoad(model, loadMs, error !== undefined),
+  instrumentS3Client: (client) => tracer.captureAWSv3Client(client),
 });
-/** Emits metrics now, with their own dimensions (a Powertools single metric flushes after one metric). */
-function emitNow(dimensions: Record<string, string>, values: [string, number][], unit: (typeof MetricUnit)[keyof typeof MetricUnit] = MetricUnit.Count): void {
-  for (const [name, value] of values) {
-    const single = metrics.singleMetric();
-    single.addDimensions(dimensions);
-    single.addMetric(name, unit, value);
-  }
-}
+service.onFeedback = (event) => telemetry.feedback(event);
+attachCapture(service, telemetry, stdoutCaptureWriter);
 
-service.onFeedback = ({ model, version, outcome }) => {
-  emitNow({ Model: model, Version: String(version) }, [[MetricName.feedbackEvents, 1], [MetricName.feedbackPositive, outcome]]);
-};
 // Shadow copies run in an asynchronous invocation of this same function, which runs both versions
 // and compares them (Lambda freezes work left after the answer). The caller's answer is unchanged;
 // the only latency added is the Event invoke's round trip, awaited before the answer returns.
@@ -59,16 +76,13 @@ service.onShadow = (job) => {
 // Imported on first use: only shadowed models need it, so no other cold start pays for it.
 let client: Promise<{ client: import('@aws-sdk/client-lambda').LambdaClient; InvokeCommand: typeof import('@aws-sdk/client-lambda').InvokeCommand }> | undefined;
 const lambdaClient = () =>
-  (client ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => ({ client: new LambdaClient({}), InvokeCommand })));
+  (client ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => ({ client: tracer.captureAWSv3Client(new LambdaClient({})), InvokeCommand })));
 
 service.onInference = (record) => {
-  const { model, version, batchSize, parseMs, inferenceMs, serializeMs, classCounts, meanPrediction } = record;
-  metrics.addDimension('Model', model);
-  metrics.addMetric(MetricName.inferenceTime, MetricUnit.Milliseconds, inferenceMs);
-  metrics.addMetric(MetricName.predictions, MetricUnit.Count, batchSize);
-  const perVersion = { Model: model, Version: String(version) };
-  for (const [label, count] of Object.entries(classCounts ?? {})) emitNow({ ...perVersion, Class: label }, [[MetricName.predictedClass, count]]);
-  if (meanPrediction !== undefined) emitNow(perVersion, [[MetricName.predictionMean, meanPrediction]], MetricUnit.NoUnit);
+  const { model, version, batchSize, parseMs, inferenceMs, serializeMs } = record;
+  telemetry.inference(record);
+  tracer.putAnnotation('model', model);
+  tracer.putAnnotation('modelVersion', version);
   // One line per inference: the latency breakdown, never the payload.
   ptLogger.info('inference', { model, version, coldStart: invocationIsCold, batchSize, parseMs: round(parseMs), inferenceMs: round(inferenceMs), serializeMs: round(serializeMs) });
 };
@@ -88,23 +102,36 @@ let invocationIsCold = true;
 const apiHandler = createApiHandler(service, {
   logger,
   corsOrigins: process.env.CORS_ORIGINS ? process.env.CORS_ORIGINS.split(',') : undefined,
-}).use({
-  before: () => {
-    invocationIsCold = coldStart;
-    if (!coldStart) return;
-    coldStart = false;
-    emitNow({ function_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local' }, [[MetricName.initDuration, initDurationMs]], MetricUnit.Milliseconds);
-  },
-})
-  .use(logMetrics(metrics, { captureColdStartMetric: true }))
-  // Adds the request id and the cold start flag to every log line of the invocation.
-  .use(injectLambdaContext(ptLogger));
+  onResponse: (observation) => telemetry.response(observation),
+  // Outermost first: the trace covers everything; the invocation's metrics buffer opens before and
+  // closes after logMetrics flushes it; the logger knows the request id before anything logs.
+  outerMiddlewares: [
+    captureLambdaHandler(tracer, { captureResponse: false }),
+    {
+      before: () => {
+        invocation = {};
+        invocationIsCold = coldStart;
+        if (!coldStart) return;
+        coldStart = false;
+        telemetry.initDuration(process.env.AWS_LAMBDA_FUNCTION_NAME ?? 'local', initDurationMs);
+      },
+      after: () => {
+        invocation = undefined;
+      },
+      onError: () => {
+        invocation = undefined;
+      },
+    },
+    logMetrics(metrics, { captureColdStartMetric: true }),
+    injectLambdaContext(ptLogger),
+  ],
+});
 
 /** API Gateway events, and this function's own shadow jobs. */
 export async function handler(event: ApiEvent | { modelshipShadow: ShadowJob }, context: Context) {
   if ('modelshipShadow' in event) {
     const result = await service.runShadow(event.modelshipShadow);
-    emitNow({ Model: result.model, Version: String(result.shadowVersion) }, [[MetricName.shadowAgreement, result.agree ? 1 : 0]]);
+    telemetry.shadow(result);
     // Outputs only, never inputs: payloads stay out of the logs.
     if (!result.agree) logger.warn('shadow disagrees with live', { ...result });
     return result;

@@ -26,6 +26,28 @@ export const MetricName = {
   predictionMean: 'PredictionMean',
   /** Milliseconds from process start to the handler being ready, once per cold start. */
   initDuration: 'InitDuration',
+  /** Requests answered, per Model ("(none)" when the request named no model that exists). */
+  requests: 'Requests',
+  /** Request body bytes as received, per Model (Sum, Average, Maximum). */
+  requestBytes: 'RequestBytes',
+  /** Response body bytes, per Model. */
+  responseBytes: 'ResponseBytes',
+  /** 4xx answers, per Model and Reason (invalid_json, wrong_shape, body_too_large, ...). */
+  badRequests: 'BadRequests',
+  /** 5xx answers, per Model and Reason (model_unavailable, timeout, internal). */
+  serverErrors: 'ServerErrors',
+  /** Requests sampled and written to data capture, per Model and Version. */
+  capturedRecords: 'CapturedRecords',
+  /** Sampled requests not captured because the record was over capture.maxRecordBytes, per Model and Version. */
+  captureSkipped: 'CaptureSkipped',
+  /** Population stability index of one input feature over the drift window, per Model, Version and Feature. */
+  driftPsi: 'DriftPSI',
+  /** Kolmogorov-Smirnov statistic of one numeric input feature, per Model, Version and Feature. */
+  driftKs: 'DriftKS',
+  /** The largest PSI of any feature and version of a model in the window, per Model: the drift alarm's metric. */
+  driftPsiMax: 'DriftPSIMax',
+  /** Captured rows the drift job compared, per Model and Version. */
+  driftRows: 'DriftRows',
 } as const;
 
 /** Dimensions of every per-model metric: Powertools adds `service`; we add `Model`. */
@@ -37,3 +59,11 @@ export function modelDimensions(model: string): Record<string, string> {
 export function versionDimensions(model: string, version: number | string): Record<string, string> {
   return { service: METRICS_SERVICE, Model: model, Version: String(version) };
 }
+
+/** Dimensions of the per-feature drift metrics. */
+export function featureDimensions(model: string, version: number | string, feature: string): Record<string, string> {
+  return { service: METRICS_SERVICE, Model: model, Version: String(version), Feature: feature };
+}
+
+/** The Model dimension of requests that named no model that exists. */
+export const NO_MODEL = '(none)';

@@ -91,22 +91,27 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
   };
 }
 
-export function createModelSource(config: RuntimeConfig): ModelSource {
+export interface ServiceHooks extends Pick<ModelRepositoryOptions, 'onModelLoad'> {
+  /** Wraps the S3 client (the Powertools tracer records its calls). */
+  readonly instrumentS3Client?: (client: S3Client) => S3Client;
+}
+
+export function createModelSource(config: RuntimeConfig, instrument: (client: S3Client) => S3Client = (c) => c): ModelSource {
   if (config.modelDir !== undefined) return new DirectorySource(config.modelDir);
   // Bounded: 3 attempts with the SDK's exponential backoff, each with connect and response
   // timeouts, so an unreachable or hung store answers 503 quickly instead of hanging requests.
-  const client = new S3Client({
+  const client = instrument(new S3Client({
     maxAttempts: 3,
     requestHandler: new NodeHttpHandler({ connectionTimeout: Math.min(2000, config.storeTimeoutMs), requestTimeout: config.storeTimeoutMs, throwOnRequestTimeout: true }),
     ...(config.s3Endpoint === undefined ? {} : { endpoint: config.s3Endpoint, forcePathStyle: true, region: process.env.AWS_REGION ?? 'us-east-1' }),
-  });
+  }));
   return new S3Source({ bucket: config.modelBucket!, prefix: config.modelPrefix, client });
 }
 
-export function createService(config: RuntimeConfig, logger?: CoreLogger, hooks: Pick<ModelRepositoryOptions, 'onModelLoad'> = {}): InferenceService {
+export function createService(config: RuntimeConfig, logger?: CoreLogger, hooks: ServiceHooks = {}): InferenceService {
   const repository = new ModelRepository({
-    ...hooks,
-    source: createModelSource(config),
+    onModelLoad: hooks.onModelLoad,
+    source: createModelSource(config, hooks.instrumentS3Client),
     models: config.modelNames,
     expectedSha256: config.expectedSha256,
     liveVersions: config.modelVersion !== undefined ? { [config.modelNames![0]]: config.modelVersion } : undefined,

@@ -1,4 +1,5 @@
 /** Shared test fixtures: paths, golden files, services over real models, a real S3 API server. */
+import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
@@ -120,4 +121,52 @@ export function goldenRequest(golden: Golden, rows?: number): { inputs: GoldenTe
       return { ...input, shape: [n, ...input.shape.slice(1)], data: input.data.slice(0, n * rowSize) };
     }),
   };
+}
+
+/** One CloudWatch embedded-metric-format record, checked against the format's rules. */
+export interface EmfRecord {
+  readonly namespace: string;
+  readonly dimensions: Record<string, string>;
+  readonly values: Record<string, number[]>;
+  readonly units: Record<string, string>;
+}
+
+/**
+ * The EMF records among lines of output (other lines are skipped). Each must follow the format:
+ * one namespace, one dimension set whose keys all have string values, every declared metric present
+ * as a number or list of numbers.
+ */
+export function emfRecords(text: string): EmfRecord[] {
+  const records: EmfRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{"_aws"')) continue;
+    const raw = JSON.parse(line) as Record<string, unknown> & { _aws: { Timestamp: number; CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string; Unit: string }[] }[] } };
+    assert.equal(typeof raw._aws.Timestamp, 'number', line);
+    assert.equal(raw._aws.CloudWatchMetrics.length, 1, line);
+    const [directive] = raw._aws.CloudWatchMetrics;
+    assert.equal(directive.Dimensions.length, 1, line);
+    const dimensions: Record<string, string> = {};
+    for (const key of directive.Dimensions[0]) {
+      assert.equal(typeof raw[key], 'string', `dimension ${key} in ${line}`);
+      dimensions[key] = raw[key] as string;
+    }
+    const values: Record<string, number[]> = {};
+    const units: Record<string, string> = {};
+    for (const { Name, Unit } of directive.Metrics) {
+      const value = raw[Name];
+      const list = Array.isArray(value) ? value : [value];
+      assert.ok(list.every((v) => typeof v === 'number' && Number.isFinite(v)), `metric ${Name} in ${line}`);
+      values[Name] = list as number[];
+      units[Name] = Unit;
+    }
+    records.push({ namespace: directive.Namespace, dimensions, values, units });
+  }
+  return records;
+}
+
+/** Every value of a metric across records whose dimensions include `dimensions`. */
+export function metricValues(records: readonly EmfRecord[], name: string, dimensions: Record<string, string> = {}): number[] {
+  return records
+    .filter((r) => r.values[name] !== undefined && Object.entries(dimensions).every(([k, v]) => r.dimensions[k] === v))
+    .flatMap((r) => r.values[name]);
 }

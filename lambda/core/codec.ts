@@ -66,7 +66,7 @@ export function decodeInferRequest(body: unknown, model: LoadedModel, binary?: U
     } else if (checked.data === undefined) throw badRequest(`input "${checked.name}" has no "data"`);
     const spec = model.signature.inputs.find((s) => s.name === checked.name);
     if (spec === undefined) {
-      throw badRequest(`unknown input "${checked.name}" for model "${model.name}"; it expects: ${model.signature.inputs.map((s) => s.name).join(', ')}`);
+      throw badRequest(`unknown input "${checked.name}" for model "${model.name}"; it expects: ${model.signature.inputs.map((s) => s.name).join(', ')}`, 'input_mismatch');
     }
     if (feeds[checked.name] !== undefined) throw badRequest(`input "${checked.name}" is given twice`);
     feeds[checked.name] = decodeTensor(checked, spec, model);
@@ -74,7 +74,7 @@ export function decodeInferRequest(body: unknown, model: LoadedModel, binary?: U
   });
   for (const spec of model.signature.inputs) {
     if (feeds[spec.name] === undefined) {
-      throw badRequest(`missing input "${spec.name}" for model "${model.name}"; it expects: ${model.signature.inputs.map((s) => s.name).join(', ')}`);
+      throw badRequest(`missing input "${spec.name}" for model "${model.name}"; it expects: ${model.signature.inputs.map((s) => s.name).join(', ')}`, 'input_mismatch');
     }
   }
   if (binary !== undefined && offset !== binary.length) {
@@ -110,7 +110,7 @@ function decodeRequestedOutputs(outputs: unknown, model: LoadedModel): string[] 
   const names = outputs.map((output: unknown, index: number) => {
     if (!isObject(output) || typeof output.name !== 'string') throw badRequest(`outputs[${index}] must be an object with a "name"`);
     if (!all.includes(output.name)) {
-      throw badRequest(`unknown output "${output.name}" for model "${model.name}"; it has: ${all.join(', ')}`);
+      throw badRequest(`unknown output "${output.name}" for model "${model.name}"; it has: ${all.join(', ')}`, 'input_mismatch');
     }
     return output.name;
   });
@@ -122,22 +122,22 @@ export function decodeTensor(input: RequestInput, spec: TensorSpec, model: Loade
   const { name, shape } = input;
   const info = datatypeFromV2(input.datatype);
   if (info === undefined) {
-    throw badRequest(`input "${name}" has unknown datatype "${input.datatype}"; expected one of ${V2_DATATYPES.join(', ')}`);
+    throw badRequest(`input "${name}" has unknown datatype "${input.datatype}"; expected one of ${V2_DATATYPES.join(', ')}`, 'wrong_datatype');
   }
   if (info.v2 !== spec.datatype.v2) {
-    throw badRequest(`input "${name}" has datatype ${info.v2} but model "${model.name}" expects ${spec.datatype.v2}`);
+    throw badRequest(`input "${name}" has datatype ${info.v2} but model "${model.name}" expects ${spec.datatype.v2}`, 'wrong_datatype');
   }
   if (spec.shape.length > 0 && shape.length !== spec.shape.length) {
-    throw badRequest(`input "${name}" has shape ${formatShape(shape)} (rank ${shape.length}) but model "${model.name}" expects rank ${spec.shape.length}: ${formatShape(spec.shape)}`);
+    throw badRequest(`input "${name}" has shape ${formatShape(shape)} (rank ${shape.length}) but model "${model.name}" expects rank ${spec.shape.length}: ${formatShape(spec.shape)}`, 'wrong_shape');
   }
   spec.shape.forEach((expected, dim) => {
     if (expected >= 0 && shape[dim] !== expected) {
-      throw badRequest(`input "${name}" dimension ${dim} is ${shape[dim]} but model "${model.name}" expects ${expected} (shape ${formatShape(spec.shape)})`);
+      throw badRequest(`input "${name}" dimension ${dim} is ${shape[dim]} but model "${model.name}" expects ${expected} (shape ${formatShape(spec.shape)})`, 'wrong_shape');
     }
   });
   const maxBatch = model.config.maxBatchSize;
   if (maxBatch !== undefined && spec.shape[0] === -1 && shape[0] > maxBatch) {
-    throw badRequest(`input "${name}" batch size ${shape[0]} is over model "${model.name}"'s maxBatchSize ${maxBatch}; split the request or use batch prediction`);
+    throw badRequest(`input "${name}" batch size ${shape[0]} is over model "${model.name}"'s maxBatchSize ${maxBatch}; split the request or use batch prediction`, 'batch_too_large');
   }
   const expectedCount = shape.reduce((a, b) => a * b, 1);
   let data: Tensor.DataType;
@@ -145,7 +145,7 @@ export function decodeTensor(input: RequestInput, spec: TensorSpec, model: Loade
   else {
     const values = flattenData(input.data, name);
     if (values.length !== expectedCount) {
-      throw badRequest(`input "${name}" has ${values.length} values but shape ${formatShape(shape)} needs ${expectedCount}`);
+      throw badRequest(`input "${name}" has ${values.length} values but shape ${formatShape(shape)} needs ${expectedCount}`, 'wrong_shape');
     }
     data = convertValues(values, info, name);
   }
@@ -225,7 +225,7 @@ const INTEGER_TEXT = /^-?\d+$/;
 function convertValues(values: readonly unknown[], info: DatatypeInfo, name: string): Tensor.DataType {
   const n = values.length;
   const fail = (index: number, why: string): never => {
-    throw badRequest(`input "${name}" value at index ${index} is ${show(values[index])}, ${why}`);
+    throw badRequest(`input "${name}" value at index ${index} is ${show(values[index])}, ${why}`, 'invalid_value');
   };
   switch (info.kind) {
     case 'float':

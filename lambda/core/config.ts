@@ -89,6 +89,21 @@ export const modelConfigSchema = z
     })
     .optional()
     .describe('Shadow a candidate version: compare its answers with the live ones, off the request path.'),
+  capture: z
+    .strictObject({
+      percent: z.number().min(0).max(100).describe('Share of requests captured with their answers, 0 to 100.'),
+      maxRecordBytes: z.number().int().min(1024).max(240 * 1024).default(200 * 1024).describe('Larger records are skipped (and counted): a CloudWatch Logs event holds at most 256 KiB.'),
+    })
+    .optional()
+    .describe('Data capture: sampled requests and answers as JSON Lines under captures/<model>/<version>/<date>/ in the model store; default off.'),
+  drift: z
+    .strictObject({
+      psiThreshold: z.number().positive().default(0.2).describe('The drift alarm fires when a feature\'s PSI passes this (0.1 moderate, 0.2 significant shift).'),
+      windowHours: z.number().int().min(1).max(168).default(24).describe('Hours of captures the scheduled drift job compares with the baseline.'),
+      minRows: z.number().int().min(1).default(100).describe('Fewer captured rows than this in the window: no drift figures (too noisy).'),
+    })
+    .default({ psiThreshold: 0.2, windowHours: 24, minRows: 100 })
+    .describe('Drift of captured inputs against baseline.json; needs capture.'),
   })
   .check((ctx) => {
     const { target, sagemaker, sagemakerServerless, functionGroup } = ctx.value;

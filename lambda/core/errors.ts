@@ -9,17 +9,65 @@ export class InferenceError extends Error {
   readonly expose: boolean;
   /** Extra response headers, e.g. `Allow` for a 405. */
   readonly headers: Record<string, string>;
+  /** A short, fixed code for the kind of problem (the Reason dimension of the BadRequests metric). */
+  readonly reason: ErrorReason;
 
-  constructor(statusCode: number, message: string, options: { cause?: unknown; headers?: Record<string, string> } = {}) {
+  constructor(statusCode: number, message: string, options: { cause?: unknown; headers?: Record<string, string>; reason?: ErrorReason } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'InferenceError';
     this.statusCode = statusCode;
     this.expose = true;
     this.headers = options.headers ?? {};
+    this.reason = options.reason ?? reasonForStatus(statusCode);
   }
 }
 
-export const badRequest = (message: string): InferenceError => new InferenceError(400, message);
+/**
+ * Why a request failed, as a metric dimension: a closed set, so a caller cannot create metrics at
+ * will. Messages stay specific; reasons group them.
+ */
+export type ErrorReason =
+  | 'invalid_json'
+  | 'invalid_request'
+  | 'input_mismatch'
+  | 'wrong_datatype'
+  | 'wrong_shape'
+  | 'invalid_value'
+  | 'batch_too_large'
+  | 'body_too_large'
+  | 'response_too_large'
+  | 'model_rejected_input'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'unauthorized'
+  | 'throttled'
+  | 'model_unavailable'
+  | 'timeout'
+  | 'internal';
+
+export function reasonForStatus(statusCode: number): ErrorReason {
+  switch (statusCode) {
+    case 401:
+    case 403:
+      return 'unauthorized';
+    case 404:
+      return 'not_found';
+    case 405:
+      return 'method_not_allowed';
+    case 413:
+      return 'body_too_large';
+    case 429:
+      return 'throttled';
+    case 503:
+      return 'model_unavailable';
+    case 504:
+      return 'timeout';
+    default:
+      return statusCode < 500 ? 'invalid_request' : 'internal';
+  }
+}
+
+export const badRequest = (message: string, reason: ErrorReason = 'invalid_request'): InferenceError => new InferenceError(400, message, { reason });
 
 export const modelNotFound = (message: string): InferenceError => new InferenceError(404, message);
 

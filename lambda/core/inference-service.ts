@@ -10,7 +10,8 @@
 import type { Tensor } from 'onnxruntime-node';
 import { LAMBDA_PAYLOAD_LIMIT_BYTES } from './config.ts';
 import { decodeInferRequest, decodeTensor, encodeInferResponse, tensorValues, type EncodedAnswer } from './codec.ts';
-import { badRequest, describeError, InferenceError, isInferenceError, methodNotAllowed, modelNotFound, payloadTooLarge } from './errors.ts';
+import { pendingCapture, sampled, type PendingCapture } from './capture.ts';
+import { badRequest, describeError, InferenceError, isInferenceError, methodNotAllowed, modelNotFound, payloadTooLarge, type ErrorReason } from './errors.ts';
 import { parseJsonBody, stringifyPrecise } from './json.ts';
 import { silentLogger, type CoreLogger, type LoadedModel, type ModelEntry, type ModelRepository } from './model-repository.ts';
 
@@ -37,6 +38,16 @@ export interface CoreResponse {
   readonly headers: Record<string, string>;
   /** JSON text, or bytes for binary tensor answers (JSON header, then raw tensors). */
   readonly body: string | Uint8Array;
+  /** For metrics, never sent: the model and version that answered, and why a request failed. */
+  readonly observed?: Observed;
+}
+
+export interface Observed {
+  /** Set once the request names a model that exists. */
+  model?: string;
+  /** Set once a version was chosen. */
+  version?: number;
+  readonly reason?: ErrorReason;
 }
 
 /** A copy of a live request for the shadow version, to be run off the request path. */
@@ -131,6 +142,11 @@ export class InferenceService implements RequestHandler {
   onShadow: ((job: ShadowJob) => void) | undefined;
   /** Called with each recorded feedback event. */
   onFeedback: ((event: FeedbackEvent) => void | Promise<void>) | undefined;
+  /**
+   * Called after an answer sampled for data capture (the model's capture.percent; off by default).
+   * It must not throw and must not wait: the adapter writes the record through a buffered path.
+   */
+  onCapture: ((capture: PendingCapture) => void) | undefined;
 
   constructor(options: InferenceServiceOptions) {
     this.repository = options.repository;
@@ -140,28 +156,29 @@ export class InferenceService implements RequestHandler {
 
   /** Answers one request; never throws. Unexpected failures are logged and answered 500 without details. */
   async handle(request: CoreRequest): Promise<CoreResponse> {
+    const observed: Observed = {};
     try {
-      return await this.route(request);
+      return { ...(await this.route(request, observed)), observed };
     } catch (error) {
-      if (isInferenceError(error)) return errorResponse(error.statusCode, error.message, error.headers);
+      if (isInferenceError(error)) return { ...errorResponse(error.statusCode, error.message, error.headers), observed: { ...observed, reason: error.reason } };
       this.logger.error('unexpected error', { path: request.path, cause: describeError(error), stack: (error as Error)?.stack });
-      return errorResponse(500, 'internal error; see the function logs');
+      return { ...errorResponse(500, 'internal error; see the function logs'), observed: { ...observed, reason: 'internal' } };
     }
   }
 
-  private async route(request: CoreRequest): Promise<CoreResponse> {
+  private async route(request: CoreRequest, observed: Observed): Promise<CoreResponse> {
     const path = request.path.length > 1 && request.path.endsWith('/') ? request.path.slice(0, -1) : request.path;
     for (const { pattern, methods, route } of ROUTES) {
       const match = pattern.exec(path);
       if (match === null) continue;
       const method = request.method.toUpperCase();
       if (!methods.includes(method)) throw methodNotAllowed(method, path, methods);
-      return this.dispatch(route(match), request);
+      return this.dispatch(route(match), request, observed);
     }
     throw modelNotFound(`no route for ${request.method} ${path}; see GET /v2 and /v2/models/{name}`);
   }
 
-  private async dispatch(route: Route, request: CoreRequest): Promise<CoreResponse> {
+  private async dispatch(route: Route, request: CoreRequest, observed: Observed): Promise<CoreResponse> {
     switch (route.kind) {
       case 'live':
         return ok({ live: true });
@@ -178,7 +195,7 @@ export class InferenceService implements RequestHandler {
       }
       case 'infer':
       case 'predict': {
-        const model = await this.loadModel(route.model, route.version ?? (await this.assignVersion(route.model, request.headers?.['x-assignment-key'])));
+        const model = await this.loadModel(route.model, route.version ?? (await this.assignVersion(route.model, request.headers?.['x-assignment-key'])), observed);
         checkDeadline(request.deadline, 'before inference');
         const checked = this.checkBody(request, model);
         const { body, binary } = route.kind === 'infer' ? splitBinaryRequest(checked, request.headers?.['inference-header-content-length']) : { body: checked, binary: undefined };
@@ -188,7 +205,7 @@ export class InferenceService implements RequestHandler {
         return this.answer(model, answer);
       }
       case 'feedback':
-        return this.feedback(route.model, request);
+        return this.feedback(route.model, request, observed);
     }
   }
 
@@ -230,7 +247,7 @@ export class InferenceService implements RequestHandler {
   }
 
   /** POST /v2/models/{name}/feedback: {model_version, id?, outcome: 0|1|true|false} or {model_version, id?, label, predicted}. */
-  private async feedback(name: string, request: CoreRequest): Promise<CoreResponse> {
+  private async feedback(name: string, request: CoreRequest, observed: Observed): Promise<CoreResponse> {
     const body = typeof request.body === 'string' ? parseJsonBody(request.body) : request.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('feedback body must be a JSON object with "model_version" and "outcome"');
     const { model_version: versionText, id, outcome, label, predicted } = body as Record<string, unknown>;
@@ -241,14 +258,16 @@ export class InferenceService implements RequestHandler {
     else if (outcome === undefined && label !== undefined && predicted !== undefined) value = JSON.stringify(label) === JSON.stringify(predicted) ? 1 : 0;
     else throw badRequest('feedback needs "outcome" (0 or 1, true or false) or both "label" and "predicted"');
     const { entry, version } = await this.repository.resolveVersion(decodeURIComponent(name), String(versionText));
+    [observed.model, observed.version] = [entry.name, version];
     const event: FeedbackEvent = { model: entry.name, version, id, outcome: value, timestamp: new Date().toISOString() };
     await this.onFeedback?.(event);
     return { statusCode: 202, headers: { ...JSON_HEADERS }, body: JSON.stringify({ recorded: true, model_name: entry.name, model_version: String(version), outcome: value }) };
   }
 
   /** The loaded session for a model's live version or the version named. */
-  async loadModel(name: string, version?: string): Promise<LoadedModel> {
+  async loadModel(name: string, version?: string, observed?: Observed): Promise<LoadedModel> {
     const resolved = await this.repository.resolveVersion(decodeURIComponent(name), version);
+    if (observed !== undefined) [observed.model, observed.version] = [resolved.entry.name, resolved.version];
     return this.repository.load(resolved.entry.name, resolved.version);
   }
 
@@ -286,6 +305,7 @@ export class InferenceService implements RequestHandler {
     const ran = performance.now();
     const answer = encodeInferResponse(model, request.id, request.outputNames, results, request.binaryOutputs);
     this.record(model, request.batchSize, results, started, parsed, ran);
+    if (this.onCapture !== undefined && sampled(model)) this.onCapture(pendingCapture(model, 'infer', request.id, request.feeds, results));
     return answer;
   }
 
@@ -314,6 +334,7 @@ export class InferenceService implements RequestHandler {
     const ran = performance.now();
     const answer = stringifyPrecise({ predictions: resultsToRows(results, outputNames, instances.length, model) });
     this.record(model, instances.length, results, started, parsedAt, ran);
+    if (this.onCapture !== undefined && sampled(model)) this.onCapture(pendingCapture(model, 'predict', undefined, feeds, results));
     return answer;
   }
 
@@ -334,7 +355,7 @@ export class InferenceService implements RequestHandler {
     } catch (error) {
       // The inputs passed every check the signature allows; what onnxruntime still rejects (a shape a
       // node cannot take, say) is the request's doing, and its message names the node.
-      throw new InferenceError(400, `model "${model.name}" version ${model.version} rejected the input: ${describeError(error)}`);
+      throw new InferenceError(400, `model "${model.name}" version ${model.version} rejected the input: ${describeError(error)}`, { reason: 'model_rejected_input' });
     }
     return results;
   }

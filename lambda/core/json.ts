@@ -26,7 +26,7 @@ export function parseJsonBody(text: string): unknown {
     const fast: unknown = JSON.parse(text);
     return holdsUnsafeInteger(fast) ? JSON.parse(text, preciseReviver as (key: string, value: unknown) => unknown) : fast;
   } catch (error) {
-    throw badRequest(`request body is not valid JSON: ${describeError(error)}`);
+    throw badRequest(`request body is not valid JSON: ${describeError(error)}`, 'invalid_json');
   }
 }
 

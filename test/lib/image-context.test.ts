@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { validate } from 'dockerfile-utils';
 import { stageImageContext, type StagedImageContext } from '../../lib/image-context.ts';
-import { listTree, readGolden, ROOT, SAMPLES_DIR, startTestS3, type TestS3, assertClose } from '../helpers.ts';
+import { assertClose, emfRecords, listTree, metricValues, readGolden, ROOT, SAMPLES_DIR, startTestS3, type TestS3 } from '../helpers.ts';
 
 const exec = promisify(execFile);
 
@@ -51,6 +52,11 @@ describe('inference image build context', () => {
     const shadow = { modelshipShadow: { model: 'iris_forest', liveVersion: 1, shadowVersion: 1, kind: 'predict', body: { instances: [[5.1, 3.5, 1.4, 0.2]] } } };
     const eventsFile = join(mkdtempSync(join(tmpdir(), 'modelship-events-')), 'events.json');
     writeFileSync(eventsFile, JSON.stringify([infer, missing, feedback, shadow]));
+    // The X-Ray daemon's place: a UDP socket collecting the segments the tracer sends.
+    const daemon = createSocket('udp4');
+    const segments: Record<string, unknown>[] = [];
+    daemon.on('message', (message) => segments.push(JSON.parse(message.toString('utf8').split('\n')[1])));
+    await new Promise<void>((resolve) => daemon.bind(0, '127.0.0.1', resolve));
     // Act: no inherited environment, no project node_modules in reach.
     const { stdout } = await exec(process.execPath, [join(ROOT, 'test', 'fixtures', 'lambda-runtime.mjs'), eventsFile], {
       cwd: staged.directory,
@@ -58,6 +64,11 @@ describe('inference image build context', () => {
         PATH: process.env.PATH,
         LAMBDA_TASK_ROOT: staged.directory,
         AWS_LAMBDA_FUNCTION_NAME: 'modelship-iris',
+        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+        _HANDLER: 'index.handler',
+        AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}`,
+        AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
         AWS_REGION: 'eu-west-1',
         AWS_ACCESS_KEY_ID: 'S3RVER',
         AWS_SECRET_ACCESS_KEY: 'S3RVER',
@@ -69,6 +80,8 @@ describe('inference image build context', () => {
         PRELOAD_MODELS: 'true',
       },
     });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    daemon.close();
     // Assess
     const results = stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)));
     assert.equal(results.length, 4, stdout);
@@ -78,19 +91,38 @@ describe('inference image build context', () => {
     assertClose(body.outputs[1].data, golden.outputs[1].data.slice(0, 15), golden.tolerance, 'probabilities');
     assert.equal(results[1].statusCode, 404, 'a function serves only its own model');
     assert.match(stdout, /"message":"model loaded"/, 'structured logs from Powertools');
-    assert.match(stdout, /"ModelLoadTime"/, 'model load time published as a metric');
+    const records = emfRecords(stdout);
+    assert.ok(records.every((r) => r.namespace === 'ModelShip' && r.dimensions.service === 'modelship'), 'one namespace, the service dimension on every record');
+    assert.equal(metricValues(records, 'ModelLoadTime', { Model: 'iris_forest' }).length, 1, 'model load time published');
+    assert.equal(metricValues(records, 'InitDuration', { function_name: 'modelship-iris' }).length, 1, 'init duration once');
     // One structured line per inference with the latency breakdown, the request id and the cold start flag.
     const inference = stdout.split('\n').find((l) => l.includes('"message":"inference"'));
     assert.ok(inference !== undefined, 'an inference log line');
     const line = JSON.parse(inference);
     assert.deepEqual([line.model, line.version, line.batchSize, line.coldStart, line.function_request_id], ['iris_forest', 1, 5, true, 'request-0']);
     for (const key of ['parseMs', 'inferenceMs', 'serializeMs']) assert.equal(typeof line[key], 'number', key);
-    assert.match(stdout, /"Model":"iris_forest","Version":"1","Class":"setosa","PredictedClass":2}/, 'predicted class distribution per version');
+    // Per model: requests, bytes each way (the bodies' exact sizes), latency, rows; failures by reason.
+    assert.deepEqual(metricValues(records, 'Requests', { Model: 'iris_forest' }), [1, 1], 'the inference and the feedback');
+    assert.deepEqual(metricValues(records, 'RequestBytes', { Model: 'iris_forest' }), [Buffer.byteLength(infer.body), Buffer.byteLength(feedback.body)]);
+    assert.deepEqual(metricValues(records, 'ResponseBytes', { Model: 'iris_forest' }), [Buffer.byteLength(results[0].body), Buffer.byteLength(results[2].body)]);
+    assert.deepEqual(metricValues(records, 'Predictions', { Model: 'iris_forest' }), [5, 1, 1], 'the request, then the shadow job\'s two runs');
+    assert.equal(metricValues(records, 'InferenceTime', { Model: 'iris_forest' }).length, 3);
+    assert.deepEqual(metricValues(records, 'BadRequests', { Model: '(none)', Reason: 'not_found' }), [1], 'an unknown model counts under (none), by reason');
+    // Per version: the predicted class distribution (labels from config), feedback, shadow agreement.
+    const predicted = Object.fromEntries(['setosa', 'versicolor', 'virginica'].map((c) => [c, metricValues(records, 'PredictedClass', { Model: 'iris_forest', Version: '1', Class: c }).reduce((a, b) => a + b, 0)]));
+    const labels = body.outputs[0].data as number[];
+    assert.deepEqual(predicted, { setosa: labels.filter((l) => l === 0).length + 2, versicolor: labels.filter((l) => l === 1).length, virginica: 0 }, 'counts match the answer (plus the shadow job\'s two setosa rows)');
     assert.equal(results[2].statusCode, 202, 'feedback recorded');
-    assert.match(stdout, /"Model":"iris_forest","Version":"1","FeedbackEvents":1}/, 'feedback published per version');
-    assert.match(stdout, /"Model":"iris_forest","Version":"1","FeedbackPositive":1}/, 'positive outcomes published per version');
+    assert.deepEqual(metricValues(records, 'FeedbackEvents', { Model: 'iris_forest', Version: '1' }), [1], 'feedback published per version');
+    assert.deepEqual(metricValues(records, 'FeedbackPositive', { Model: 'iris_forest', Version: '1' }), [1], 'positive outcomes published per version');
     assert.deepEqual(results[3], { model: 'iris_forest', liveVersion: 1, shadowVersion: 1, agree: true });
-    assert.match(stdout, /"ShadowAgreement":1/, 'shadow agreement published');
+    assert.deepEqual(metricValues(records, 'ShadowAgreement', { Model: 'iris_forest', Version: '1' }), [1], 'shadow agreement published');
+    // Traces: one handler subsegment per API invocation, annotated with the model and version that answered.
+    const handlerSegments = segments.filter((s) => s.name === '## index.handler');
+    assert.equal(handlerSegments.length, 3, JSON.stringify(segments));
+    assert.deepEqual(handlerSegments[0].annotations, { ColdStart: true, Service: 'modelship', model: 'iris_forest', modelVersion: 1 });
+    assert.equal((handlerSegments[1].annotations as Record<string, unknown>).ColdStart, false);
+    assert.ok(!JSON.stringify(segments).includes('probabilities'), 'no response in the traces');
     // No payloads in the logs: neither the inputs sent nor the outputs answered appear outside the results.
     const logs = stdout.split('\n').filter((l) => !l.startsWith('RESULT ')).join('\n');
     const inputs = golden.inputs[0].data.slice(0, 4).join(',');

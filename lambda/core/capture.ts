@@ -1,0 +1,68 @@
+/**
+ * Data capture, as SageMaker offers it: a sampled share of requests and their answers, one JSON
+ * line each, for drift analysis and for replaying real traffic. The record holds the decoded
+ * tensors (whatever the protocol, JSON or binary, v2 or :predict), so every capture reads the same.
+ */
+import type { Tensor } from 'onnxruntime-node';
+import { encodeTensorData } from './codec.ts';
+import type { LoadedModel } from './model-repository.ts';
+import type { TensorSpec } from './signature.ts';
+
+/** A capture the core offers after an answer; the adapter decides when to encode and where to write it. */
+export interface PendingCapture {
+  readonly model: string;
+  readonly version: number;
+  /** The model's capture.maxRecordBytes: larger records are skipped. */
+  readonly maxRecordBytes: number;
+  /** The record as one line of JSON (no newline), built on demand: adapters call it off the request path where they can. */
+  encode(extra?: Readonly<Record<string, string>>): string;
+}
+
+/** The shape of one capture line, as `encode` writes it. */
+export interface CaptureRecord {
+  readonly model: string;
+  readonly version: number;
+  readonly capturedAt: string;
+  readonly kind: 'infer' | 'predict';
+  readonly id?: string;
+  readonly request: { readonly inputs: CapturedTensor[] };
+  readonly response: { readonly outputs: CapturedTensor[] };
+}
+
+export interface CapturedTensor {
+  readonly name: string;
+  readonly datatype: string;
+  readonly shape: number[];
+  readonly data: unknown[];
+}
+
+/** Whether this request is sampled: the model's capture.percent, 0 (off) by default. */
+export function sampled(model: LoadedModel, random: () => number = Math.random): boolean {
+  const percent = model.config.capture?.percent ?? 0;
+  return percent > 0 && random() * 100 < percent;
+}
+
+export function pendingCapture(model: LoadedModel, kind: 'infer' | 'predict', id: string | undefined, feeds: Readonly<Record<string, Tensor>>, results: Readonly<Record<string, Tensor>>): PendingCapture {
+  const capturedAt = new Date().toISOString();
+  return {
+    model: model.name,
+    version: model.version,
+    maxRecordBytes: model.config.capture?.maxRecordBytes ?? 200 * 1024,
+    encode: (extra = {}) => {
+      const head = Object.entries({ ...extra, model: model.name }).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
+      const idPart = id === undefined ? '' : `,"id":${JSON.stringify(id)}`;
+      return `{${head.join(',')},"version":${model.version},"capturedAt":"${capturedAt}","kind":"${kind}"${idPart},"request":{"inputs":${tensors(model.signature.inputs, feeds)}},"response":{"outputs":${tensors(model.signature.outputs, results)}}}`;
+    },
+  };
+}
+
+/** Tensors in signature order, data written exactly (INT64 past 2^53 included) by the codec. */
+function tensors(specs: readonly TensorSpec[], values: Readonly<Record<string, Tensor>>): string {
+  const parts: string[] = [];
+  for (const spec of specs) {
+    const tensor = values[spec.name];
+    if (tensor === undefined) continue;
+    parts.push(`{"name":${JSON.stringify(spec.name)},"datatype":"${spec.datatype.v2}","shape":[${tensor.dims.join(',')}],"data":${encodeTensorData(tensor)}}`);
+  }
+  return `[${parts.join(',')}]`;
+}
