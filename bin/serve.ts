@@ -2,12 +2,15 @@
 /**
  * npm start: serves every model under ./models on http://127.0.0.1:8080 through the Lambda handler.
  * PORT, HOST and MODEL_DIR override the address and repository; MODEL_BUCKET (with MODEL_PREFIX and
- * S3_ENDPOINT for an S3-compatible store) serves from S3 instead. Feedback events go to
- * LOCAL_DATA_DIR (default .local)/feedback/<model>.jsonl. API_KEY requires that key in x-api-key.
+ * S3_ENDPOINT for an S3-compatible store) serves from S3 instead. API_KEY requires that key in
+ * x-api-key. Under LOCAL_DATA_DIR (default .local): metric records (metrics/<date>.jsonl, the
+ * function's EMF records), captures (captures/<model>/<version>/<date>/captures.jsonl; CAPTURE_PERCENT
+ * samples models whose config sets no capture) and feedback (feedback/<model>.jsonl). The console is
+ * at /.
  */
 import { createApiHandler } from '../lambda/api-handler.ts';
 import { exampleRequest } from '../lambda/examples.ts';
-import { attachLocalDelivery } from '../lambda/local-delivery.ts';
+import { attachLocalRuntime, type LocalRuntime } from '../lambda/local-runtime.ts';
 import { startLocalServer } from '../lambda/local-server.ts';
 import { exitOnSignals } from '../lambda/http-server.ts';
 import { consoleLogger } from '../lambda/logging.ts';
@@ -18,12 +21,16 @@ try {
   const config = readRuntimeConfig(process.env, { modelDir: 'models', preload: true });
   const port = Number(process.env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RuntimeConfigError(`PORT must be a port number, got "${process.env.PORT}"`);
-  const service = createService(config, logger);
-  const dataDir = process.env.LOCAL_DATA_DIR ?? '.local';
-  attachLocalDelivery(service, { directory: dataDir, logger });
+  const capturePercent = Number(process.env.CAPTURE_PERCENT ?? 0);
+  if (!(capturePercent >= 0 && capturePercent <= 100)) throw new RuntimeConfigError(`CAPTURE_PERCENT must be a number from 0 to 100, got "${process.env.CAPTURE_PERCENT}"`);
+  let runtime: LocalRuntime | undefined;
+  const service = createService(config, logger, { onModelLoad: ({ model, loadMs, error }) => runtime?.telemetry.modelLoad(model, loadMs, error !== undefined) });
+  service.capturePercent = capturePercent;
+  runtime = attachLocalRuntime(service, { dataDir: process.env.LOCAL_DATA_DIR ?? '.local', logger });
   const failures = config.preload ? await service.repository.preload() : [];
   const server = await startLocalServer({
-    handler: createApiHandler(service, { logger }),
+    handler: createApiHandler(service, runtime.handlerOptions),
+    routes: (method, path) => runtime.console.route(method, path),
     port,
     host: process.env.HOST ?? '127.0.0.1',
     maxBodyBytes: config.maxRequestBytes,
@@ -45,7 +52,11 @@ try {
     }
   }
 
-  exitOnSignals(() => server.close());
+  console.log(`Console: ${server.url}/`);
+  exitOnSignals(async () => {
+    await server.close();
+    await runtime.close();
+  });
 } catch (error) {
   console.error(`modelship: ${(error as Error).message}`);
   process.exit(1);

@@ -22,6 +22,11 @@ export interface LocalServerOptions {
   readonly timeoutMs?: number;
   /** Require this key in the x-api-key header of every request. @default - no key required */
   readonly apiKey?: string;
+  /**
+   * Paths the server answers itself, before the handler (the console): undefined passes the request
+   * on. `public` answers (the console's page and scripts) need no API key; the data behind them does.
+   */
+  readonly routes?: (method: string, path: string) => Promise<{ statusCode: number; headers: Record<string, string>; body: string | Buffer; public?: boolean } | undefined>;
 }
 
 export interface LocalServer {
@@ -128,6 +133,20 @@ export function startLocalServer(options: LocalServerOptions): Promise<LocalServ
   };
   const server = createServer(async (req, res) => {
     let result: APIGatewayProxyResult;
+    if (options.routes !== undefined) {
+      let own: Awaited<ReturnType<NonNullable<LocalServerOptions['routes']>>>;
+      try {
+        own = await options.routes(req.method ?? 'GET', new URL(req.url ?? '/', 'http://localhost').pathname);
+      } catch (error) {
+        own = { statusCode: 500, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ error: `console error: ${(error as Error).message}` }) };
+      }
+      if (own !== undefined && (own.public === true || authorized(req))) {
+        req.resume();
+        res.writeHead(own.statusCode, { ...own.headers, 'Content-Length': String(Buffer.byteLength(own.body)) });
+        res.end(own.body);
+        return;
+      }
+    }
     if (!authorized(req)) {
       req.resume();
       send(res, jsonError(401, 'missing or wrong x-api-key header; the local server was started with API_KEY'));

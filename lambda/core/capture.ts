@@ -36,9 +36,9 @@ export interface CapturedTensor {
   readonly data: unknown[];
 }
 
-/** Whether this request is sampled: the model's capture.percent, 0 (off) by default. */
-export function sampled(model: LoadedModel, random: () => number = Math.random): boolean {
-  const percent = model.config.capture?.percent ?? 0;
+/** Whether this request is sampled: the model's capture.percent, else `fallbackPercent`, else 0 (off). */
+export function sampled(model: LoadedModel, fallbackPercent = 0, random: () => number = Math.random): boolean {
+  const percent = model.config.capture?.percent ?? fallbackPercent;
   return percent > 0 && random() * 100 < percent;
 }
 

@@ -147,6 +147,8 @@ export class InferenceService implements RequestHandler {
    * It must not throw and must not wait: the adapter writes the record through a buffered path.
    */
   onCapture: ((capture: PendingCapture) => void) | undefined;
+  /** Capture share for models whose config sets none (the local server's CAPTURE_PERCENT). @default 0 */
+  capturePercent = 0;
 
   constructor(options: InferenceServiceOptions) {
     this.repository = options.repository;
@@ -305,7 +307,7 @@ export class InferenceService implements RequestHandler {
     const ran = performance.now();
     const answer = encodeInferResponse(model, request.id, request.outputNames, results, request.binaryOutputs);
     this.record(model, request.batchSize, results, started, parsed, ran);
-    if (this.onCapture !== undefined && sampled(model)) this.onCapture(pendingCapture(model, 'infer', request.id, request.feeds, results));
+    if (this.onCapture !== undefined && sampled(model, this.capturePercent)) this.onCapture(pendingCapture(model, 'infer', request.id, request.feeds, results));
     return answer;
   }
 
@@ -334,7 +336,7 @@ export class InferenceService implements RequestHandler {
     const ran = performance.now();
     const answer = stringifyPrecise({ predictions: resultsToRows(results, outputNames, instances.length, model) });
     this.record(model, instances.length, results, started, parsedAt, ran);
-    if (this.onCapture !== undefined && sampled(model)) this.onCapture(pendingCapture(model, 'predict', undefined, feeds, results));
+    if (this.onCapture !== undefined && sampled(model, this.capturePercent)) this.onCapture(pendingCapture(model, 'predict', undefined, feeds, results));
     return answer;
   }
 
