@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { validate } from 'dockerfile-utils';
+import { capturePrefix } from '../../lambda/capture-sink.ts';
 import { stageImageContext, type StagedImageContext } from '../../lib/image-context.ts';
 import { assertClose, emfRecords, listTree, metricValues, readGolden, ROOT, SAMPLES_DIR, startTestS3, type TestS3 } from '../helpers.ts';
 
@@ -24,7 +26,7 @@ describe('inference image build context', () => {
 
   it('holds exactly what the Dockerfile copies: the bundle, package.json and onnxruntime for linux/x64', () => {
     const files = listTree(staged.directory);
-    assert.deepEqual(readdirSync(staged.directory).sort(), ['Dockerfile', 'batch.mjs', 'index.mjs', 'node_modules', 'package.json']);
+    assert.deepEqual(readdirSync(staged.directory).sort(), ['Dockerfile', 'batch.mjs', 'drift.mjs', 'index.mjs', 'node_modules', 'package.json']);
     assert.deepEqual(readdirSync(join(staged.directory, 'node_modules')).sort(), ['onnxruntime-common', 'onnxruntime-node']);
     const binaries = files.filter((f) => f.includes('/bin/'));
     assert.ok(binaries.length > 0);
@@ -127,6 +129,25 @@ describe('inference image build context', () => {
     const logs = stdout.split('\n').filter((l) => !l.startsWith('RESULT ')).join('\n');
     const inputs = golden.inputs[0].data.slice(0, 4).join(',');
     assert.ok(!logs.includes(inputs) && !logs.includes('"data"') && !logs.includes('probabilities'), 'a payload reached the logs');
+  });
+
+  it('runs the drift job from the staged directory against captures in S3', async () => {
+    const golden = readGolden('iris_forest');
+    const record = { modelship: 'capture', model: 'iris_forest', version: 1, capturedAt: new Date().toISOString(), kind: 'infer', request: { inputs: golden.inputs }, response: { outputs: [] } };
+    await s3.client.send(new PutObjectCommand({ Bucket: 'models', Key: `${capturePrefix('iris_forest', 1, new Date())}stream-1`, Body: `${JSON.stringify(record)}\n` }));
+    const eventsFile = join(mkdtempSync(join(tmpdir(), 'modelship-events-')), 'events.json');
+    writeFileSync(eventsFile, JSON.stringify([{ models: [{ model: 'iris_forest', minRows: 10 }] }]));
+    const { stdout } = await exec(process.execPath, [join(ROOT, 'test', 'fixtures', 'lambda-runtime.mjs'), eventsFile, 'drift.handler'], {
+      cwd: staged.directory,
+      env: { PATH: process.env.PATH, LAMBDA_TASK_ROOT: staged.directory, AWS_LAMBDA_FUNCTION_NAME: 'modelship-drift', AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', MODEL_BUCKET: 'models', MODEL_PREFIX: 'models/', S3_ENDPOINT: s3.endpoint },
+    });
+    const [result] = stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)));
+    // 38 held-out rows against 10 bins is a small sample (PSI's noise floor is about bins/rows), so
+    // only the wiring is checked here; the drift job's own tests judge drift on 143 rows.
+    assert.deepEqual(result[0].versions.map((v: { version: number; rows: number; features: unknown[] }) => [v.version, v.rows, v.features.length]), [[1, golden.inputs[0].shape[0], 4]]);
+    const records = emfRecords(stdout);
+    assert.deepEqual(metricValues(records, 'DriftPSIMax', { Model: 'iris_forest' }), [result[0].maxPsi]);
+    assert.equal(metricValues(records, 'DriftPSI', { Model: 'iris_forest', Version: '1' }).length, 4);
   });
 });
 
