@@ -15,6 +15,8 @@ export interface DiscoveredModel {
   readonly config: ModelConfig;
   /** sha256 of each version's model.onnx at synth, recorded so a replaced file is refused at load. */
   readonly sha256: Readonly<Record<number, string>>;
+  /** Versions that carry a baseline.json (training statistics for drift). */
+  readonly baselineVersions: readonly number[];
 }
 
 export function discoverModels(modelsDir: string): DiscoveredModel[] {
@@ -39,7 +41,8 @@ export function discoverModels(modelsDir: string): DiscoveredModel[] {
       throw new Error(`${configFile}: field "versionPolicy" pins version ${liveVersion}, but ${dir} has versions ${versions.join(', ')}`);
     }
     const sha256 = Object.fromEntries(versions.map((v) => [v, createHash('sha256').update(readFileSync(join(dir, String(v), 'model.onnx'))).digest('hex')]));
-    models.push({ name, versions, liveVersion, config, sha256 });
+    const baselineVersions = versions.filter((v) => existsSync(join(dir, String(v), 'baseline.json')));
+    models.push({ name, versions, liveVersion, config, sha256, baselineVersions });
   }
   if (models.length === 0) throw new Error(`model repository ${modelsDir} holds no models; add ${modelsDir}/<name>/1/model.onnx`);
   return models;

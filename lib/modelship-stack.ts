@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { BatchScoring } from './batch.ts';
+import { DataCapture } from './data-capture.ts';
+import { DriftDetection } from './drift-detection.ts';
 import { ModelDelivery } from './delivery.ts';
 import { GpuEndpoint } from './gpu-endpoint.ts';
 import { PROJECT_ROOT, stageImageContext, stageSageMakerImageContext } from './image-context.ts';
@@ -34,6 +36,8 @@ export class ModelShipStack extends Stack {
   readonly monitoring: InferenceMonitoring;
   readonly deliveries: ModelDelivery[];
   readonly batch?: BatchScoring;
+  readonly capture?: DataCapture;
+  readonly drift?: DriftDetection;
   readonly models: DiscoveredModel[];
 
   constructor(scope: Construct, id: string, props: ModelShipStackProps = {}) {
@@ -110,6 +114,30 @@ export class ModelShipStack extends Stack {
       lambdaModels.length === 0
         ? undefined
         : new BatchScoring(this, 'Batch', { store: this.store, imageDirectory, architecture: settings.architecture, alarmTopic: this.monitoring.topic, logRetentionDays: settings.logRetentionDays });
+
+    // Data capture and drift exist only for models that turn capture on (off by default).
+    const captured = lambdaModels.filter((m) => (m.config.capture?.percent ?? 0) > 0);
+    if (captured.length > 0) {
+      this.capture = new DataCapture(this, 'DataCapture', {
+        store: this.store,
+        functions: this.functions.filter((fn) => fn.models.some((m) => captured.some((c) => c.name === m.name))),
+        retentionDays: settings.captureRetentionDays,
+        logRetentionDays: settings.logRetentionDays,
+      });
+    }
+    const watched = captured.filter((m) => m.baselineVersions.length > 0);
+    if (watched.length > 0) {
+      this.drift = new DriftDetection(this, 'Drift', {
+        store: this.store,
+        models: watched,
+        imageDirectory,
+        architecture: settings.architecture,
+        alarmTopic: this.monitoring.topic,
+        scheduleMinutes: settings.driftScheduleMinutes,
+        logRetentionDays: settings.logRetentionDays,
+      });
+      for (const model of watched) this.monitoring.addDriftWidgets(model.name, this.drift.alarms.get(model.name)!, model.config.drift.psiThreshold, this.drift.period);
+    }
 
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the inference API' });
     new CfnOutput(this, 'ModelBucketName', { value: this.store.bucket.bucketName, description: 'The model store' });

@@ -14,6 +14,8 @@ import { Construct } from 'constructs';
 import type { GpuEndpoint } from './gpu-endpoint.ts';
 import type { InferenceApi } from './inference-api.ts';
 import type { InferenceFunction } from './inference-function.ts';
+import { MetricName, METRICS_NAMESPACE, modelDimensions } from '../lambda/metrics.ts';
+import type { ModelConfig } from '../lambda/core/config.ts';
 
 export interface InferenceMonitoringProps {
   readonly api: InferenceApi;
@@ -140,6 +142,7 @@ export class InferenceMonitoring extends Construct {
         }
         alarms.set(name, modelAlarms);
         this.addModelWidgets(name, fn, api, modelAlarms, objective);
+        this.dashboard.addWidgets(...this.predictionWidgets(name, model.config));
       }
     }
     this.alarms = alarms;
@@ -266,9 +269,71 @@ export class InferenceMonitoring extends Construct {
     );
   }
 
+  /**
+   * What the model answers, per version (so an A/B split or a canary shows side by side): the
+   * predicted class distribution of classifiers, the mean prediction of regressors. Search
+   * expressions find every version and class that published, with no list kept at synth.
+   */
+  private predictionWidgets(name: string, config: ModelConfig): cloudwatch.IWidget[] {
+    const widgets: cloudwatch.IWidget[] = [];
+    const period = Duration.minutes(5);
+    if (config.task !== 'regression') {
+      widgets.push(new cloudwatch.GraphWidget({
+        title: `${name}: predicted classes (rows per 5 min, by version)`,
+        left: [new cloudwatch.SearchExpression({ expression: search(['Class', 'Model', 'Version', 'service'], MetricName.predictedClass, name, 'Sum', period), label: '', period })],
+        stacked: true,
+        width: config.task === 'classification' ? 12 : 8,
+      }));
+    }
+    if (config.task !== 'classification') {
+      widgets.push(new cloudwatch.GraphWidget({
+        title: `${name}: mean prediction (by version)`,
+        left: [new cloudwatch.SearchExpression({ expression: search(['Model', 'Version', 'service'], MetricName.predictionMean, name, 'Average', period), label: '', period })],
+        width: config.task === 'regression' ? 12 : 8,
+      }));
+    }
+    widgets.push(new cloudwatch.GraphWidget({
+      title: `${name}: request and response bytes; bad requests by reason`,
+      left: [this.modelMetric(MetricName.requestBytes, name, 'p99', 'request bytes p99'), this.modelMetric(MetricName.responseBytes, name, 'p99', 'response bytes p99')],
+      right: [new cloudwatch.SearchExpression({ expression: search(['Model', 'Reason', 'service'], MetricName.badRequests, name, 'Sum', Duration.minutes(1)), label: '', period: Duration.minutes(1) })],
+      width: config.task === undefined || config.task === 'other' ? 8 : 12,
+    }));
+    return widgets;
+  }
+
+  private modelMetric(metricName: string, model: string, statistic: string, label: string): cloudwatch.Metric {
+    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: modelDimensions(model), statistic, label, period: Duration.minutes(1) });
+  }
+
+  /**
+   * Drift of a model's inputs: PSI and KS per feature and version as the scheduled job published
+   * them, the alarm's threshold, and the alarm.
+   */
+  addDriftWidgets(name: string, alarm: cloudwatch.Alarm, psiThreshold: number, period: Duration): void {
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: `${name}: input drift, PSI by feature and version`,
+        left: [new cloudwatch.SearchExpression({ expression: search(['Feature', 'Model', 'Version', 'service'], MetricName.driftPsi, name, 'Maximum', period), label: '', period })],
+        leftAnnotations: [{ value: psiThreshold, label: 'drift alarm threshold', color: '#d62728' }],
+        width: 10,
+      }),
+      new cloudwatch.GraphWidget({
+        title: `${name}: input drift, Kolmogorov-Smirnov by feature and version`,
+        left: [new cloudwatch.SearchExpression({ expression: search(['Feature', 'Model', 'Version', 'service'], MetricName.driftKs, name, 'Maximum', period), label: '', period })],
+        width: 10,
+      }),
+      new cloudwatch.AlarmStatusWidget({ title: `${name}: drift alarm`, alarms: [alarm], width: 4 }),
+    );
+  }
+
   /** The dashboard's console URL. */
   dashboardUrl(): string {
     const region = Stack.of(this).region;
     return `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${this.dashboard.dashboardName}`;
   }
+}
+
+/** A CloudWatch search over ModelShip metrics of one model, by the given dimension schema. */
+function search(dimensions: readonly string[], metricName: string, model: string, statistic: string, period: Duration): string {
+  return `SEARCH('{${METRICS_NAMESPACE},${dimensions.join(',')}} MetricName="${metricName}" Model="${model}"', '${statistic}', ${period.toSeconds()})`;
 }

@@ -38,6 +38,10 @@ export interface ModelShipSettings {
   readonly noncurrentVersionDays: number;
   /** modelship:retainModelStore — keep the model bucket when the stack is deleted. @default true */
   readonly retainModelStore: boolean;
+  /** modelship:driftScheduleMinutes — minutes between runs of the drift job. @default 60 */
+  readonly driftScheduleMinutes: number;
+  /** modelship:captureRetentionDays — days data captures are kept in the model store. @default 90 */
+  readonly captureRetentionDays: number;
 }
 
 function read(node: Node, key: string): unknown {
@@ -93,5 +97,7 @@ export function readSettings(node: Node): ModelShipSettings {
     storeEncryption: oneOf(node, 'storeEncryption', ['s3', 'kms'] as const, 's3'),
     noncurrentVersionDays: number(node, 'noncurrentVersionDays', 90),
     retainModelStore: bool(node, 'retainModelStore', true),
+    driftScheduleMinutes: number(node, 'driftScheduleMinutes', 60, 5),
+    captureRetentionDays: number(node, 'captureRetentionDays', 90),
   };
 }

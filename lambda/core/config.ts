@@ -110,6 +110,7 @@ export const modelConfigSchema = z
     if (sagemaker !== undefined && target !== 'sagemaker') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['sagemaker'], message: `is set but target is "${target}"; set "target": "sagemaker"` });
     if (sagemakerServerless !== undefined && target !== 'sagemaker-serverless') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['sagemakerServerless'], message: `is set but target is "${target}"; set "target": "sagemaker-serverless"` });
     if (functionGroup !== undefined && target !== 'lambda') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['functionGroup'], message: 'applies to Lambda models only' });
+    if (ctx.value.capture !== undefined && target !== 'lambda') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['capture'], message: 'applies to Lambda models; SageMaker endpoints capture with sagemaker.dataCapturePercent' });
     const weights = ctx.value.abTest?.weights;
     if (weights !== undefined && Object.keys(weights).length < 2) ctx.issues.push({ code: 'custom', input: ctx.value, path: ['abTest', 'weights'], message: 'needs at least two versions' });
     const { min, max } = ctx.value.goldenGate ?? {};

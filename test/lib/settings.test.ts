@@ -16,7 +16,7 @@ describe('stack settings from cdk.json context', () => {
     assert.deepEqual(settings({}), {
       modelsDir: 'models', authMode: 'iam', alarmEmail: undefined, waf: false, wafRateLimit: 2000, architecture: 'x86_64',
       logRetentionDays: 30, stageName: 'prod', throttleRateLimit: 100, throttleBurstLimit: 200, apiKeyQuotaPerDay: 100000,
-      corsOrigins: undefined, storeEncryption: 's3', noncurrentVersionDays: 90, retainModelStore: true,
+      corsOrigins: undefined, storeEncryption: 's3', noncurrentVersionDays: 90, retainModelStore: true, driftScheduleMinutes: 60, captureRetentionDays: 90,
     });
   });
 
@@ -33,6 +33,7 @@ describe('stack settings from cdk.json context', () => {
     assert.throws(() => settings({ 'modelship:waf': 'yes please' }), /context modelship:waf must be true or false/);
     assert.throws(() => settings({ 'modelship:alarmEmail': 'oncall' }), /context modelship:alarmEmail must be an email address, got "oncall"/);
     assert.throws(() => settings({ 'modelship:architecture': 'ppc64' }), /modelship:architecture must be one of x86_64, arm64/);
+    assert.throws(() => settings({ 'modelship:driftScheduleMinutes': '1' }), /context modelship:driftScheduleMinutes must be an integer >= 5, got "1"/);
   });
 });
 

@@ -31,12 +31,13 @@ export function buildStack(context: Record<string, unknown> = {}): Built {
   return { app, stack, template: Template.fromStack(stack) };
 }
 
-/** A model repository in a temp dir: the iris sample under each name, with the given configs. */
-export function repositoryWith(models: Record<string, Record<string, unknown> | undefined>): string {
+/** A model repository in a temp dir: the iris sample under each name, with the given configs (and its baseline.json when asked). */
+export function repositoryWith(models: Record<string, Record<string, unknown> | undefined>, options: { baseline?: boolean } = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'modelship-models-'));
   for (const [name, config] of Object.entries(models)) {
     mkdirSync(join(dir, name, '1'), { recursive: true });
     cpSync(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), join(dir, name, '1', 'model.onnx'));
+    if (options.baseline === true) cpSync(join(SAMPLES_DIR, 'iris_forest', '1', 'baseline.json'), join(dir, name, '1', 'baseline.json'));
     if (config !== undefined) writeFileSync(join(dir, name, 'config.json'), JSON.stringify(config));
   }
   return dir;

@@ -38,6 +38,16 @@ describe('model config validation', () => {
   it('throws naming an unknown field, which catches typos', () => {
     assert.throws(() => parseModelConfig('{"maxBatchsize": 10}', 'iris/config.json'), /iris\/config.json: top level: .*"maxBatchsize"/);
   });
+  it('checks capture and drift settings: capture off and drift defaults unless set, capture for Lambda models only', () => {
+    const defaults = parseModelConfig('{}', 'x/config.json');
+    assert.equal(defaults.capture, undefined);
+    assert.deepEqual(defaults.drift, { psiThreshold: 0.2, windowHours: 24, minRows: 100 });
+    assert.deepEqual(parseModelConfig('{"capture": {"percent": 5}}', 'x/config.json').capture, { percent: 5, maxRecordBytes: 204800 });
+    assert.throws(() => parseModelConfig('{"capture": {"percent": 150}}', 'x/config.json'), /field "capture.percent": .*100/);
+    assert.throws(() => parseModelConfig('{"capture": {"percent": 5, "maxRecordBytes": 1000000}}', 'x/config.json'), /field "capture.maxRecordBytes"/);
+    assert.throws(() => parseModelConfig('{"target": "sagemaker", "capture": {"percent": 5}}', 'x/config.json'), /field "capture": applies to Lambda models; SageMaker endpoints capture with sagemaker.dataCapturePercent/);
+    assert.throws(() => parseModelConfig('{"drift": {"psiThreshold": -1}}', 'x/config.json'), /field "drift.psiThreshold"/);
+  });
   it('throws when the file is not JSON', () => {
     assert.throws(() => parseModelConfig('{', 'iris/config.json'), /iris\/config.json: not valid JSON/);
   });

@@ -1,0 +1,133 @@
+/**
+ * DriftDetection: on a schedule, a function compares each captured model's recent inputs with its
+ * training baseline (baseline.json beside model.onnx) and publishes DriftPSI and DriftKS per feature
+ * and DriftPSIMax per model; an alarm per model fires when DriftPSIMax passes the model's
+ * drift.psiThreshold. The job runs from the inference image (CMD drift.handler).
+ */
+import { Duration, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { DriftTarget } from '../lambda/analysis/drift-job.ts';
+import { MetricName, METRICS_NAMESPACE, METRICS_SERVICE, modelDimensions } from '../lambda/metrics.ts';
+import { CAPTURE_PREFIX } from './data-capture.ts';
+import { createFunctionRole } from './function-role.ts';
+import type { ImageArchitecture } from './image-context.ts';
+import type { DiscoveredModel } from './model-discovery.ts';
+import type { ModelStore } from './model-store.ts';
+
+export interface DriftDetectionProps {
+  readonly store: ModelStore;
+  /** Models whose captures are checked: capture on and a baseline.json in some version. */
+  readonly models: readonly DiscoveredModel[];
+  /** The inference image's build context (it holds drift.mjs). */
+  readonly imageDirectory: string;
+  /** @default 'x86_64' */
+  readonly architecture?: ImageArchitecture;
+  readonly alarmTopic: sns.ITopic;
+  /** Minutes between runs. @default 60 */
+  readonly scheduleMinutes?: number;
+  /** @default 30 */
+  readonly logRetentionDays?: number;
+}
+
+export class DriftDetection extends Construct {
+  readonly function: lambda.DockerImageFunction;
+  readonly rule: events.Rule;
+  /** The drift alarm of each model. */
+  readonly alarms: ReadonlyMap<string, cloudwatch.Alarm>;
+  /** Fires when the job itself fails: drift would go unseen. */
+  readonly jobFailureAlarm: cloudwatch.Alarm;
+  readonly period: Duration;
+
+  constructor(scope: Construct, id: string, props: DriftDetectionProps) {
+    super(scope, id);
+    const { store } = props;
+    this.period = Duration.minutes(props.scheduleMinutes ?? 60);
+    const { role, logGroup } = createFunctionRole(this, {
+      roleId: 'Role',
+      logsId: 'Logs',
+      description: 'ModelShip drift job',
+      logRetentionDays: props.logRetentionDays,
+      containerImage: true,
+    });
+    // Read baselines (and list versions) in the repository; read and list captures. Nothing else.
+    const readable = [store.bucket.arnForObjects(`${store.prefix}*/baseline.json`), store.bucket.arnForObjects(`${CAPTURE_PREFIX}*`)];
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: readable }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [store.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${store.prefix}*`, `${CAPTURE_PREFIX}*`] } } }));
+    store.encryptionKey?.grantDecrypt(role);
+    Validations.of(role).acknowledge({ id: store.objectsFinding(`${store.prefix}*/baseline.json`), reason: 'The job reads the baseline.json of every version of the models it checks; versions are folders named at deploy time.' });
+    Validations.of(role).acknowledge({ id: store.objectsFinding(`${CAPTURE_PREFIX}*`), reason: 'The job reads capture files, which Firehose names by model, version, date and time.' });
+
+    const failures = new sqs.Queue(this, 'FailedRuns', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    Validations.of(failures).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the drift job and its schedule.' });
+    Validations.of(failures).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason: 'This queue is itself a dead-letter queue; the job failure alarm covers it.' });
+    this.function = new lambda.DockerImageFunction(this, 'Function', {
+      description: 'ModelShip drift job: PSI and KS of captured inputs against training baselines',
+      code: lambda.DockerImageCode.fromImageAsset(props.imageDirectory, { cmd: ['drift.handler'] }),
+      architecture: props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      role,
+      memorySize: 1024,
+      timeout: Duration.minutes(10),
+      tracing: lambda.Tracing.ACTIVE,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      environment: { MODEL_BUCKET: store.bucket.bucketName, MODEL_PREFIX: store.prefix, POWERTOOLS_SERVICE_NAME: METRICS_SERVICE },
+    });
+    this.function.configureAsyncInvoke({ retryAttempts: 2, onFailure: new destinations.SqsDestination(failures) });
+    (this.function.node.defaultChild as lambda.CfnFunction).deadLetterConfig = { targetArn: failures.queueArn };
+    failures.grantSendMessages(this.function);
+
+    const driftTargets: DriftTarget[] = props.models.map((m) => ({ model: m.name, psiThreshold: m.config.drift.psiThreshold, windowHours: m.config.drift.windowHours, minRows: m.config.drift.minRows }));
+    this.rule = new events.Rule(this, 'Schedule', {
+      description: `ModelShip drift job, every ${this.period.toMinutes()} minutes`,
+      schedule: events.Schedule.rate(this.period),
+      targets: [new targets.LambdaFunction(this.function, { event: events.RuleTargetInput.fromObject({ models: driftTargets }), retryAttempts: 2, deadLetterQueue: failures })],
+    });
+
+    const notify = new actions.SnsAction(props.alarmTopic);
+    const alarms = new Map<string, cloudwatch.Alarm>();
+    for (const model of props.models) {
+      const { psiThreshold, windowHours } = model.config.drift;
+      const alarm = driftPsiMax(model.name, this.period).createAlarm(this, `${model.name.replace(/[^A-Za-z0-9]/g, '')}Drift`, {
+        alarmDescription: `${model.name}: the inputs of the last ${windowHours} h drifted from the training data: a feature's PSI is above ${psiThreshold} (drift.psiThreshold). Predictions may be wrong without any error. Check first: the dashboard's drift widget for which feature (DriftPSI by Feature) and the job's log line "input drift"; compare with upstream data changes; run \`modelship drift\` on a capture file under s3://<bucket>/${CAPTURE_PREFIX}${model.name}/; retrain or fix the feed.`,
+        threshold: psiThreshold,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarm.addAlarmAction(notify);
+      alarm.addOkAction(notify);
+      alarms.set(model.name, alarm);
+    }
+    this.alarms = alarms;
+
+    this.jobFailureAlarm = new cloudwatch.MathExpression({
+      expression: 'errors + failed',
+      usingMetrics: {
+        errors: this.function.metricErrors({ period: this.period, statistic: 'Sum' }),
+        failed: failures.metricApproximateNumberOfMessagesVisible({ period: this.period, statistic: 'Maximum' }),
+      },
+      period: this.period,
+    }).createAlarm(this, 'JobFailures', {
+      alarmDescription: `The drift job failed (errors, or runs in its dead-letter queue): input drift is not being checked. Check first: the job's logs (${logGroup.logGroupName}) for the error, e.g. S3 access or a malformed baseline.json.`,
+      threshold: 0,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.jobFailureAlarm.addAlarmAction(notify);
+  }
+}
+
+/** The drift alarm's metric: the largest PSI of any feature and version of the model in a run. */
+export function driftPsiMax(model: string, period: Duration): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: MetricName.driftPsiMax, dimensionsMap: modelDimensions(model), statistic: 'Maximum', period });
+}
