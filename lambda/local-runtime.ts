@@ -12,7 +12,7 @@ import type { CoreLogger } from './core/model-repository.ts';
 import { JsonlWriter } from './jsonl-writer.ts';
 import { attachLocalDelivery } from './local-delivery.ts';
 import { LocalConsole } from './local-console.ts';
-import { powertoolsSink, Telemetry } from './telemetry.ts';
+import { BatchingSink, powertoolsSink, Telemetry } from './telemetry.ts';
 
 export interface LocalRuntimeOptions {
   /** Folder for metrics, captures and feedback. */
@@ -31,14 +31,17 @@ export interface LocalRuntime {
   readonly handlerOptions: Pick<ApiHandlerOptions, 'onResponse' | 'logger'>;
   /** The metrics file of a day. */
   metricsFile(date?: Date): string;
-  /** Writes out everything buffered and stops the flush timer. */
+  /** Writes out everything buffered (metrics and captures). */
+  flush(): Promise<void>;
+  /** Writes out everything buffered and stops the flush timers. */
   close(): Promise<void>;
 }
 
 export function attachLocalRuntime(service: InferenceService, options: LocalRuntimeOptions): LocalRuntime {
   const writer = new JsonlWriter({ intervalMs: options.flushIntervalMs, logger: options.logger });
   const metricsFile = (date = new Date()) => join(options.dataDir, 'metrics', `${date.toISOString().slice(0, 10)}.jsonl`);
-  const telemetry = new Telemetry(powertoolsSink((record) => writer.append(metricsFile(), record)));
+  const batching = new BatchingSink(powertoolsSink((record) => writer.append(metricsFile(), record)), options.flushIntervalMs);
+  const telemetry = new Telemetry(batching.sink);
   const localConsole = new LocalConsole(service);
   attachLocalDelivery(service, {
     directory: options.dataDir,
@@ -67,6 +70,13 @@ export function attachLocalRuntime(service: InferenceService, options: LocalRunt
         localConsole.stats.record(observation);
       },
     },
-    close: () => writer.close(),
+    flush: () => {
+      batching.flush();
+      return writer.flush();
+    },
+    close: () => {
+      batching.close();
+      return writer.close();
+    },
   };
 }

@@ -19,17 +19,74 @@ export type MetricSink = (dimensions: Readonly<Record<string, string>>, values: 
  * stdout (CloudWatch Logs turns it into metrics); with `write`, the serialized record goes there.
  */
 export function powertoolsSink(write?: (record: string) => void): MetricSink {
+  // One instance, reused: building a Metrics object reads and validates its whole configuration
+  // (hundreds of microseconds); emits are synchronous, so records never interleave.
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
   return (dimensions, values) => {
-    const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE });
     metrics.addDimensions({ ...dimensions });
     for (const [name, unit, value] of values) metrics.addMetric(name, unit, value);
     if (write === undefined) {
       metrics.publishStoredMetrics();
       return;
     }
-    write(JSON.stringify(metrics.serializeMetrics()));
-    metrics.clearMetrics();
+    try {
+      write(JSON.stringify(metrics.serializeMetrics()));
+    } finally {
+      metrics.clearMetrics();
+      metrics.clearDimensions();
+    }
   };
+}
+
+/**
+ * Collects metrics for `intervalMs` and writes one record per dimension set, each metric holding
+ * its values as a list, instead of a record per request: the local server under load writes a
+ * few records a second, not thousands. At most 99 values per metric per record: EMF allows 100,
+ * and Powertools publishes a record on its own (to stdout) the moment a metric reaches 100.
+ */
+const VALUES_PER_RECORD = 99;
+
+export class BatchingSink {
+  private pending = new Map<string, { dimensions: Readonly<Record<string, string>>; values: Map<string, { unit: Unit; list: number[] }> }>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly target: MetricSink;
+  readonly sink: MetricSink = (dimensions, values) => {
+    const key = JSON.stringify(dimensions);
+    let entry = this.pending.get(key);
+    if (entry === undefined) this.pending.set(key, (entry = { dimensions, values: new Map() }));
+    for (const [name, unit, value] of values) {
+      let metric = entry.values.get(name);
+      if (metric === undefined) entry.values.set(name, (metric = { unit, list: [] }));
+      // Counts are summed (their statistic is Sum); other values keep every sample for percentiles.
+      if (unit === MetricUnit.Count && metric.list.length === 1) metric.list[0] += value;
+      else metric.list.push(value);
+    }
+  };
+
+  constructor(target: MetricSink, intervalMs = 1000) {
+    this.target = target;
+    this.timer = setInterval(() => this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  /** Writes what was collected. */
+  flush(): void {
+    const batch = this.pending;
+    this.pending = new Map();
+    for (const { dimensions, values } of batch.values()) {
+      for (let offset = 0; ; offset += VALUES_PER_RECORD) {
+        const chunk: MetricValue[] = [];
+        for (const [name, { unit, list }] of values) for (const value of list.slice(offset, offset + VALUES_PER_RECORD)) chunk.push([name, unit, value]);
+        if (chunk.length === 0) break;
+        this.target(dimensions, chunk);
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
 }
 
 export class Telemetry {

@@ -54,7 +54,7 @@ describe('local server: metric records and data capture', () => {
     assert.equal(binary.status, 200);
     const predict = await post('/v1/models/iris_forest:predict', JSON.stringify({ instances: [[4.9, 3.1, 1.5, 0.1]] }));
     assert.equal(predict.status, 200);
-    await runtime.writer.flush();
+    await runtime.flush();
 
     const file = join(dataDir, capturePrefix('iris_forest', 1, new Date()), 'captures.jsonl');
     const text = readFileSync(file, 'utf8');
@@ -81,7 +81,7 @@ describe('local server: metric records and data capture', () => {
     const response = await post('/v2/models/diabetes_regressor/infer', JSON.stringify({ inputs: [{ ...golden.inputs[0], shape: [rows, 10], data: golden.inputs[0].data.slice(0, rows * 10) }] }));
     assert.equal(response.status, 200, 'the request is answered all the same');
     assert.equal((await post('/v2/models/digits_mlp/infer', JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 8, 8], data: new Array(64).fill(0) }] }))).status, 200);
-    await runtime.writer.flush();
+    await runtime.flush();
     const records = emfRecords(readFileSync(runtime.metricsFile(), 'utf8'));
     assert.deepEqual(metricValues(records, 'CaptureSkipped', { Model: 'diabetes_regressor', Version: '1' }), [1]);
     assert.deepEqual(metricValues(records, 'CapturedRecords', { Model: 'digits_mlp' }), [], 'capture is off unless configured');
@@ -102,7 +102,7 @@ describe('local server: metric records and data capture', () => {
     ];
     for (const [path, payload] of bad) assert.equal((await post(path, payload)).status >= 400, true);
     assert.equal((await fetch(`${server.url}/v2/models/iris_forest/infer`)).status, 405);
-    await runtime.writer.flush();
+    await runtime.flush();
     const records = emfRecords(readFileSync(runtime.metricsFile(), 'utf8'));
     assert.ok(records.every((r) => r.namespace === 'ModelShip'));
     for (const [, , reason] of bad) {
@@ -133,7 +133,7 @@ describe('local server: metric records and data capture', () => {
     try {
       const response = await fetch(`${local.url}/v2/models/iris_forest/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: IRIS_ROWS[0] }] }) });
       assert.equal(response.status, 200);
-      await blocked.writer.flush();
+      await blocked.flush();
       assert.ok(blocked.writer.dropped >= 2, `dropped ${blocked.writer.dropped}: the capture and the metric records`);
     } finally {
       await local.close();
