@@ -5,10 +5,11 @@
  *   rollback --model NAME --to VERSION [--models-dir models]
  *   batch --model NAME --input FILE|s3://BUCKET/batch/input/NAME/FILE [--work-dir .local] [--lines-per-chunk 5000] [--batch-size 256]
  *   batch-status --model NAME --job JOB [--work-dir .local | --bucket BUCKET]
- *   drift --model NAME --captures FILE [--version V] [--psi 0.2] [--models-dir models]   (exit 3 when a feature drifted)
+ *   drift --model NAME --captures FILE|DIR [--version V] [--psi 0.2] [--models-dir models]   (exit 3 when a feature drifted;
+ *         a DIR is read for *.jsonl files at any depth, e.g. .local/captures/<model>/<version>/)
  * Models come from MODEL_DIR (default ./models) or MODEL_BUCKET; S3_ENDPOINT points at an S3-compatible store.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
@@ -25,13 +26,21 @@ const USAGE = `usage:
   modelship rollback --model NAME --to VERSION [--models-dir models]
   modelship batch --model NAME --input FILE|s3://BUCKET/batch/input/NAME/FILE [--work-dir .local] [--lines-per-chunk 5000] [--batch-size 256]
   modelship batch-status --model NAME --job JOB [--work-dir .local | --bucket BUCKET]
-  modelship drift --model NAME --captures FILE [--version V] [--psi 0.2] [--models-dir models]`;
+  modelship drift --model NAME --captures FILE|DIR [--version V] [--psi 0.2] [--models-dir models]`;
 
 function number(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got "${value}"`);
   return n;
+}
+
+/** Every *.jsonl file under a folder, at any depth, in name order. */
+function jsonlFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.jsonl'))
+    .sort()
+    .map((name) => join(dir, name));
 }
 
 const s3Client = () => (process.env.S3_ENDPOINT ? new S3Client({ endpoint: process.env.S3_ENDPOINT, forcePathStyle: true }) : new S3Client({}));
@@ -103,7 +112,10 @@ async function main(argv: string[]): Promise<void> {
     const baselineFile = join(dir, String(version), 'baseline.json');
     if (!existsSync(baselineFile)) throw new Error(`model "${values.model}" version ${version} has no baseline.json (the training script writes it)`);
     const threshold = number(values.psi, 'psi', 0.2);
-    const rows = rowsFromCaptures(readFileSync(values.captures, 'utf8'), values.captures);
+    if (!existsSync(values.captures)) throw new Error(`no captures file or folder at ${values.captures}`);
+    const files = statSync(values.captures).isDirectory() ? jsonlFiles(values.captures) : [values.captures];
+    if (files.length === 0) throw new Error(`no .jsonl capture files under ${values.captures}`);
+    const rows = files.flatMap((file) => rowsFromCaptures(readFileSync(file, 'utf8'), file));
     const report = driftReport(JSON.parse(readFileSync(baselineFile, 'utf8')) as Baseline, rows, threshold);
     console.log(formatDriftReport(values.model, version, report, rows.length, threshold));
     if (report.some((f) => f.drifted)) process.exitCode = 3;

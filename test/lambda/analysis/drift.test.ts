@@ -72,6 +72,20 @@ describe('modelship drift (CLI)', () => {
     writeFileSync(join(dir, 'shifted.jsonl'), rows.map((r) => JSON.stringify(r.map((v, i) => (i === 2 ? v + 40 : v)))).join('\n'));
     const same = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'drift', '--model', 'breast_cancer_classifier', '--captures', join(dir, 'same.jsonl')], { cwd: ROOT });
     assert.match(same.stdout, /no feature drifted/);
+    assert.match(same.stdout, /over 143 rows/);
+    // A folder of capture files (as the local server lays them out) reads as one sample.
+    const { mkdirSync, copyFileSync } = await import('node:fs');
+    mkdirSync(join(dir, 'captures', '2026-11-21'), { recursive: true });
+    mkdirSync(join(dir, 'captures', '2026-11-22'), { recursive: true });
+    copyFileSync(join(dir, 'same.jsonl'), join(dir, 'captures', '2026-11-21', 'captures.jsonl'));
+    copyFileSync(join(dir, 'same.jsonl'), join(dir, 'captures', '2026-11-22', 'captures.jsonl'));
+    const folder = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'drift', '--model', 'breast_cancer_classifier', '--captures', join(dir, 'captures')], { cwd: ROOT });
+    assert.match(folder.stdout, /over 286 rows/);
+    await assert.rejects(exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'drift', '--model', 'breast_cancer_classifier', '--captures', join(dir, 'nothing-here')], { cwd: ROOT }), (error: { code: number; stderr: string }) => {
+      assert.equal(error.code, 2);
+      assert.match(error.stderr, /^modelship: no captures file or folder at .*nothing-here$/m);
+      return true;
+    });
     await assert.rejects(exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'drift', '--model', 'breast_cancer_classifier', '--captures', join(dir, 'shifted.jsonl')], { cwd: ROOT }), (error: { code: number; stdout: string }) => {
       assert.equal(error.code, 3);
       assert.match(error.stdout, /mean perimeter\s+\d+\.\d+\s+\d\.\d+\s+DRIFT/);
