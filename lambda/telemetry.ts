@@ -110,16 +110,21 @@ export class Telemetry {
     }
   }
 
-  /** One inference: latency and rows per model; predicted classes or the mean prediction per version. */
+  /**
+   * One inference: latency and rows per model, and again per version (A/B arms and canaries side by
+   * side); predicted classes (classifiers) or the mean prediction (regressors) per version.
+   */
   inference(record: InferenceRecord): void {
     const { model, version, batchSize, inferenceMs, classCounts, meanPrediction } = record;
-    this.sink({ Model: model }, [
+    const common: MetricValue[] = [
       [MetricName.inferenceTime, MetricUnit.Milliseconds, inferenceMs],
       [MetricName.predictions, MetricUnit.Count, batchSize],
-    ]);
+    ];
+    this.sink({ Model: model }, common);
     const perVersion = { Model: model, Version: String(version) };
+    const mean: MetricValue[] = meanPrediction !== undefined && Number.isFinite(meanPrediction) ? [[MetricName.predictionMean, MetricUnit.NoUnit, meanPrediction]] : [];
+    this.sink(perVersion, [...common, ...mean]);
     for (const [label, count] of Object.entries(classCounts ?? {})) this.sink({ ...perVersion, Class: label }, [[MetricName.predictedClass, MetricUnit.Count, count]]);
-    if (meanPrediction !== undefined && Number.isFinite(meanPrediction)) this.sink(perVersion, [[MetricName.predictionMean, MetricUnit.NoUnit, meanPrediction]]);
   }
 
   modelLoad(model: string, loadMs: number | undefined, failed: boolean): void {

@@ -164,9 +164,13 @@ export function emfRecords(text: string): EmfRecord[] {
   return records;
 }
 
-/** Every value of a metric across records whose dimensions include `dimensions`. */
-export function metricValues(records: readonly EmfRecord[], name: string, dimensions: Record<string, string> = {}): number[] {
+/**
+ * Every value of a metric across records whose dimensions include `dimensions` (with `exact`: whose
+ * dimensions are exactly these, besides `service`).
+ */
+export function metricValues(records: readonly EmfRecord[], name: string, dimensions: Record<string, string> = {}, options: { exact?: boolean } = {}): number[] {
   return records
     .filter((r) => r.values[name] !== undefined && Object.entries(dimensions).every(([k, v]) => r.dimensions[k] === v))
+    .filter((r) => !options.exact || Object.keys(r.dimensions).filter((k) => k !== 'service').length === Object.keys(dimensions).length)
     .flatMap((r) => r.values[name]);
 }

@@ -114,7 +114,8 @@ describe('local server: metric records and data capture', () => {
     assert.deepEqual(metricValues(records, 'Requests', cancer), [1]);
     assert.deepEqual(metricValues(records, 'RequestBytes', cancer).length, 1);
     assert.deepEqual(metricValues(records, 'ResponseBytes', cancer), [Buffer.byteLength(okText)]);
-    assert.equal(metricValues(records, 'InferenceTime', cancer).length, 1);
+    assert.equal(metricValues(records, 'InferenceTime', cancer, { exact: true }).length, 1);
+    assert.equal(metricValues(records, 'InferenceTime', { ...cancer, Version: '1' }, { exact: true }).length, 1, 'latency per version too');
     const label = (JSON.parse(okText) as { outputs: { data: number[] }[] }).outputs[0].data[0];
     assert.deepEqual(metricValues(records, 'PredictedClass', { ...cancer, Version: '1', Class: ['malignant', 'benign'][label] }), [1]);
     const diabetesMeans = metricValues(records, 'PredictionMean', { Model: 'diabetes_regressor', Version: '1' });

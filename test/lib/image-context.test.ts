@@ -107,8 +107,9 @@ describe('inference image build context', () => {
     assert.deepEqual(metricValues(records, 'Requests', { Model: 'iris_forest' }), [1, 1], 'the inference and the feedback');
     assert.deepEqual(metricValues(records, 'RequestBytes', { Model: 'iris_forest' }), [Buffer.byteLength(infer.body), Buffer.byteLength(feedback.body)]);
     assert.deepEqual(metricValues(records, 'ResponseBytes', { Model: 'iris_forest' }), [Buffer.byteLength(results[0].body), Buffer.byteLength(results[2].body)]);
-    assert.deepEqual(metricValues(records, 'Predictions', { Model: 'iris_forest' }), [5, 1, 1], 'the request, then the shadow job\'s two runs');
-    assert.equal(metricValues(records, 'InferenceTime', { Model: 'iris_forest' }).length, 3);
+    assert.deepEqual(metricValues(records, 'Predictions', { Model: 'iris_forest' }, { exact: true }), [5, 1, 1], 'the request, then the shadow job\'s two runs');
+    assert.equal(metricValues(records, 'InferenceTime', { Model: 'iris_forest' }, { exact: true }).length, 3);
+    assert.deepEqual(metricValues(records, 'Predictions', { Model: 'iris_forest', Version: '1' }, { exact: true }), [5, 1, 1], 'and per version');
     assert.deepEqual(metricValues(records, 'BadRequests', { Model: '(none)', Reason: 'not_found' }), [1], 'an unknown model counts under (none), by reason');
     // Per version: the predicted class distribution (labels from config), feedback, shadow agreement.
     const predicted = Object.fromEntries(['setosa', 'versicolor', 'virginica'].map((c) => [c, metricValues(records, 'PredictedClass', { Model: 'iris_forest', Version: '1', Class: c }).reduce((a, b) => a + b, 0)]));
