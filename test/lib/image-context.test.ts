@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -130,6 +130,38 @@ describe('inference image build context', () => {
     const logs = stdout.split('\n').filter((l) => !l.startsWith('RESULT ')).join('\n');
     const inputs = golden.inputs[0].data.slice(0, 4).join(',');
     assert.ok(!logs.includes(inputs) && !logs.includes('"data"') && !logs.includes('probabilities'), 'a payload reached the logs');
+  });
+
+  it('writes sampled captures from the staged handler as single stdout lines the log subscription selects', async () => {
+    // A copy of iris with capture on for every request, under its own name.
+    const golden = readGolden('iris_forest');
+    const repo = mkdtempSync(join(tmpdir(), 'captured-'));
+    cpSync(join(SAMPLES_DIR, 'iris_forest'), join(repo, 'iris_captured'), { recursive: true });
+    const config = JSON.parse(readFileSync(join(repo, 'iris_captured', 'config.json'), 'utf8'));
+    writeFileSync(join(repo, 'iris_captured', 'config.json'), JSON.stringify({ ...config, capture: { percent: 100 } }));
+    await s3.upload(repo, 'models/');
+    const rest = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'events', 'rest-api-infer.json'), 'utf8'));
+    const body = JSON.stringify({ id: 'cap-1', inputs: [{ ...golden.inputs[0], shape: [2, 4], data: golden.inputs[0].data.slice(0, 8) }] });
+    const eventsFile = join(mkdtempSync(join(tmpdir(), 'modelship-events-')), 'events.json');
+    writeFileSync(eventsFile, JSON.stringify([{ ...rest, path: '/v2/models/iris_captured/infer', body }]));
+    const { stdout } = await exec(process.execPath, [join(ROOT, 'test', 'fixtures', 'lambda-runtime.mjs'), eventsFile], {
+      cwd: staged.directory,
+      env: { PATH: process.env.PATH, LAMBDA_TASK_ROOT: staged.directory, AWS_LAMBDA_FUNCTION_NAME: 'modelship-captured', AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', MODEL_BUCKET: 'models', MODEL_PREFIX: 'models/', S3_ENDPOINT: s3.endpoint, MODEL_NAMES: 'iris_captured', MODEL_VERSION: '1', PRELOAD_MODELS: 'true' },
+    });
+    const [result] = stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)));
+    assert.equal(result.statusCode, 200);
+    // What the subscription filter { $.modelship = "capture" } selects: exactly one line, the capture.
+    const selected = stdout.split('\n').filter((l) => l.startsWith('{') && (JSON.parse(l) as { modelship?: string }).modelship === 'capture');
+    assert.equal(selected.length, 1);
+    const record = JSON.parse(selected[0]);
+    // What Firehose's jq partitioning reads from it: {model: .model, version: (.version|tostring)}.
+    assert.deepEqual([record.model, String(record.version), record.id, record.kind], ['iris_captured', '1', 'cap-1', 'infer']);
+    assert.deepEqual(record.request.inputs[0].data, Array.from(new Float32Array(golden.inputs[0].data.slice(0, 8))));
+    assert.deepEqual(record.response.outputs, JSON.parse(result.body).outputs);
+    assert.deepEqual(metricValues(emfRecords(stdout), 'CapturedRecords', { Model: 'iris_captured', Version: '1' }), [1]);
+    // The capture is the only place the payload appears: the ordinary log lines stay free of it.
+    const others = stdout.split('\n').filter((l) => !l.startsWith('RESULT ') && l !== selected[0]).join('\n');
+    assert.ok(!others.includes('"data"'), 'payload outside the capture line');
   });
 
   it('runs the drift job from the staged directory against captures in S3', async () => {
