@@ -25,7 +25,7 @@ import type { ModelStore } from './model-store.ts';
 
 export interface DriftDetectionProps {
   readonly store: ModelStore;
-  /** Models whose captures are checked: capture on and a baseline.json in some version. */
+  /** Models whose captures are checked: Lambda models with capture on and a baseline.json in some version; SageMaker models with data capture and a baseline for their live version. */
   readonly models: readonly DiscoveredModel[];
   /** The inference image's build context (it holds drift.mjs). */
   readonly imageDirectory: string;
@@ -85,7 +85,13 @@ export class DriftDetection extends Construct {
     (this.function.node.defaultChild as lambda.CfnFunction).deadLetterConfig = { targetArn: failures.queueArn };
     failures.grantSendMessages(this.function);
 
-    const driftTargets: DriftTarget[] = props.models.map((m) => ({ model: m.name, psiThreshold: m.config.drift.psiThreshold, windowHours: m.config.drift.windowHours, minRows: m.config.drift.minRows }));
+    const driftTargets: DriftTarget[] = props.models.map((m) => ({
+      model: m.name,
+      psiThreshold: m.config.drift.psiThreshold,
+      windowHours: m.config.drift.windowHours,
+      minRows: m.config.drift.minRows,
+      ...(m.config.target === 'sagemaker' ? { sageMakerVersion: m.liveVersion } : {}),
+    }));
     this.rule = new events.Rule(this, 'Schedule', {
       description: `ModelShip drift job, every ${this.period.toMinutes()} minutes`,
       schedule: events.Schedule.rate(this.period),

@@ -54,8 +54,13 @@ export class ModelShipStack extends Stack {
     });
 
     const lambdaModels = this.models.filter((m) => m.config.target === 'lambda');
+    // Drift is checked for models that capture (Lambda capture, or SageMaker data capture) and carry a baseline.
+    const captured = lambdaModels.filter((m) => (m.config.capture?.percent ?? 0) > 0);
+    const endpointCaptured = this.models.filter((m) => m.config.target === 'sagemaker' && m.config.sagemaker?.dataCapturePercent !== undefined);
+    const watched = [...captured.filter((m) => m.baselineVersions.length > 0), ...endpointCaptured.filter((m) => m.baselineVersions.includes(m.liveVersion))];
+    // The inference image also runs batch jobs and the drift job.
     const imageDirectory =
-      lambdaModels.length === 0 ? '' : props.imageDirectory ?? stageImageContext({ outDir: join(PROJECT_ROOT, 'build', `image-${settings.architecture}`), architecture: settings.architecture }).directory;
+      lambdaModels.length === 0 && watched.length === 0 ? '' : props.imageDirectory ?? stageImageContext({ outDir: join(PROJECT_ROOT, 'build', `image-${settings.architecture}`), architecture: settings.architecture }).directory;
 
     // One function per Lambda model, except models that name a shared functionGroup.
     const groups = new Map<string, DiscoveredModel[]>();
@@ -116,7 +121,6 @@ export class ModelShipStack extends Stack {
         : new BatchScoring(this, 'Batch', { store: this.store, imageDirectory, architecture: settings.architecture, alarmTopic: this.monitoring.topic, logRetentionDays: settings.logRetentionDays });
 
     // Data capture and drift exist only for models that turn capture on (off by default).
-    const captured = lambdaModels.filter((m) => (m.config.capture?.percent ?? 0) > 0);
     if (captured.length > 0) {
       this.capture = new DataCapture(this, 'DataCapture', {
         store: this.store,
@@ -125,7 +129,6 @@ export class ModelShipStack extends Stack {
         logRetentionDays: settings.logRetentionDays,
       });
     }
-    const watched = captured.filter((m) => m.baselineVersions.length > 0);
     if (watched.length > 0) {
       this.drift = new DriftDetection(this, 'Drift', {
         store: this.store,

@@ -1,6 +1,8 @@
 /**
  * The scheduled drift job: for each model, the captures of the last window (per version, under
- * captures/<model>/<version>/<date>/), compared with that version's baseline.json. It emits, per
+ * captures/<model>/<version>/<date>/; or, for a SageMaker endpoint, SageMaker's own data capture
+ * under captures/<model>/, compared with the live version's baseline), compared with that
+ * version's baseline.json. It emits, per
  * feature, DriftPSI and DriftKS; per version, DriftRows; per model, DriftPSIMax (the largest PSI of
  * any feature and version), which the drift alarm watches.
  */
@@ -24,6 +26,11 @@ export interface DriftTarget {
   readonly windowHours?: number;
   /** @default 100 */
   readonly minRows?: number;
+  /**
+   * The model runs on a SageMaker endpoint serving this version: its captures are SageMaker's
+   * (captures/<model>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl). @default - a Lambda model
+   */
+  readonly sageMakerVersion?: number;
 }
 
 export interface DriftJobOptions {
@@ -103,6 +110,44 @@ async function capturedRows(store: ObjectStore, model: string, version: number, 
   return { rows, skippedLines };
 }
 
+/** The hour folder (yyyy/mm/dd/hh) SageMaker writes a capture file under, as a time. */
+function sageMakerFileHour(key: string): number | undefined {
+  const match = /\/(\d{4})\/(\d{2})\/(\d{2})\/(\d{2})\/[^/]+$/.exec(key);
+  return match === null ? undefined : Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]), Number(match[4]));
+}
+
+/**
+ * The request bodies in SageMaker's data capture lines:
+ * {"captureData": {"endpointInput": {"data", "encoding": "JSON"|"BASE64", ...}}, "eventMetadata": {"inferenceTime"}}.
+ */
+async function sageMakerRows(store: ObjectStore, model: string, since: Date, maxRows: number): Promise<{ rows: number[][]; skippedLines: number }> {
+  const rows: number[][] = [];
+  let skippedLines = 0;
+  const keys = (await store.list(`captures/${model}/`)).filter((key) => {
+    const hour = sageMakerFileHour(key);
+    return hour !== undefined && hour + HOUR_MS > since.getTime();
+  });
+  for (const key of keys.sort().reverse()) {
+    const bytes = await store.read(key);
+    if (bytes === undefined) continue;
+    for (const line of Buffer.from(bytes).toString('utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        const record = JSON.parse(line) as { captureData?: { endpointInput?: { data?: string; encoding?: string } }; eventMetadata?: { inferenceTime?: string } };
+        const input = record.captureData?.endpointInput;
+        if (input?.data === undefined) throw new Error('no endpointInput');
+        if (Date.parse(record.eventMetadata?.inferenceTime ?? '') < since.getTime()) continue;
+        const text = input.encoding === 'BASE64' ? Buffer.from(input.data, 'base64').toString('utf8') : input.data;
+        rows.push(...rowsFromCaptures(JSON.stringify({ request: JSON.parse(text) }), key));
+      } catch {
+        skippedLines++; // binary tensor requests, or lines that are not captures
+      }
+      if (rows.length >= maxRows) return { rows: rows.slice(0, maxRows), skippedLines };
+    }
+  }
+  return { rows, skippedLines };
+}
+
 export async function runDriftJob(targets: readonly DriftTarget[], options: DriftJobOptions): Promise<ModelDrift[]> {
   const now = options.now ?? new Date();
   const results: ModelDrift[] = [];
@@ -112,14 +157,18 @@ export async function runDriftJob(targets: readonly DriftTarget[], options: Drif
     const minRows = target.minRows ?? 100;
     const since = new Date(now.getTime() - windowHours * HOUR_MS);
     const versions: VersionDrift[] = [];
-    for (const version of await modelVersions(options.store, options.modelPrefix, target.model)) {
+    const versionsToCheck = target.sageMakerVersion !== undefined ? [target.sageMakerVersion] : await modelVersions(options.store, options.modelPrefix, target.model);
+    for (const version of versionsToCheck) {
       const baselineBytes = await options.store.read(`${options.modelPrefix}${target.model}/${version}/baseline.json`);
       if (baselineBytes === undefined) {
         versions.push({ version, rows: 0, skippedLines: 0, status: 'no_baseline', features: [] });
         continue;
       }
       const baseline = JSON.parse(Buffer.from(baselineBytes).toString('utf8')) as Baseline;
-      const { rows, skippedLines } = await capturedRows(options.store, target.model, version, since, now, options.maxRows ?? 100_000);
+      const maxRows = options.maxRows ?? 100_000;
+      const { rows, skippedLines } = target.sageMakerVersion !== undefined
+        ? await sageMakerRows(options.store, target.model, since, maxRows)
+        : await capturedRows(options.store, target.model, version, since, now, maxRows);
       const perVersion = { Model: target.model, Version: String(version) };
       if (rows.length === 0 && skippedLines === 0) continue; // no traffic captured for this version
       options.sink(perVersion, [[MetricName.driftRows, MetricUnit.Count, rows.length]]);

@@ -141,6 +141,14 @@ describe('observability: data capture and drift detection', () => {
     assert.equal(widget(widgets, 'flowers: input drift, PSI by feature and version'), undefined, 'no baseline, no drift widget');
   });
 
+  it('checks SageMaker endpoints with data capture against their live version\'s baseline', () => {
+    const repo = repositoryWith({ vision: { ...IRIS, target: 'sagemaker', sagemaker: { dataCapturePercent: 20 } }, lambdaModel: IRIS }, { baseline: true });
+    const { template: built } = buildStack({ 'modelship:modelsDir': repo });
+    const [rule] = Object.values(built.findResources('AWS::Events::Rule', { Properties: { ScheduleExpression: 'rate(1 hour)' } }));
+    assert.deepEqual(JSON.parse(rule.Properties.Targets[0].Input), { models: [{ model: 'vision', psiThreshold: 0.2, windowHours: 24, minRows: 100, sageMakerVersion: 1 }] });
+    built.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 0);
+  });
+
   it('takes the schedule from context', () => {
     const { template: hourly } = captureStack({ 'modelship:driftScheduleMinutes': 15 });
     assert.equal(Object.keys(hourly.findResources('AWS::Events::Rule', { Properties: { ScheduleExpression: 'rate(15 minutes)' } })).length, 1);

@@ -111,6 +111,32 @@ describe('scheduled drift job, against S3', () => {
     assert.deepEqual(results[0].versions.map((v) => [v.rows, v.skippedLines, v.status]), [[heldOut.length, 2, 'ok']]);
   });
 
+  it('reads SageMaker\'s own data capture for an endpoint model (JSON and base64 bodies), against the live version\'s baseline', async () => {
+    // As SageMaker writes them: captures/<model>/<endpoint>/<variant>/yyyy/mm/dd/hh/<id>.jsonl.
+    const line = (body: unknown, base64: boolean, at: Date) => JSON.stringify({
+      captureData: {
+        endpointInput: { observedContentType: 'application/json', mode: 'INPUT', data: base64 ? Buffer.from(JSON.stringify(body)).toString('base64') : JSON.stringify(body), encoding: base64 ? 'BASE64' : 'JSON' },
+        endpointOutput: { observedContentType: 'application/json', mode: 'OUTPUT', data: '{}', encoding: 'JSON' },
+      },
+      eventMetadata: { eventId: 'e', inferenceTime: at.toISOString() },
+      eventVersion: '0',
+    });
+    const at = new Date(NOW.getTime() - 2 * HOUR);
+    const hourPath = `${at.getUTCFullYear()}/${String(at.getUTCMonth() + 1).padStart(2, '0')}/${String(at.getUTCDate()).padStart(2, '0')}/${String(at.getUTCHours()).padStart(2, '0')}`;
+    const lines = shifted.map((row, i) => (i % 2 === 0 ? line({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: row }] }, false, at) : line({ instances: [row] }, true, at)));
+    await s3.client.send(new PutObjectCommand({ Bucket: 'models', Key: `sagemaker/captures/${MODEL}/modelship-${MODEL}/AllTraffic/${hourPath}/a.jsonl`, Body: `${[...lines, 'not json'].join('\n')}\n` }));
+    // Three days old: outside the window.
+    await s3.client.send(new PutObjectCommand({ Bucket: 'models', Key: `sagemaker/captures/${MODEL}/modelship-${MODEL}/AllTraffic/2026/11/19/08/b.jsonl`, Body: `${line({ instances: [heldOut[0]] }, false, new Date('2026-11-19T08:10:00Z'))}\n` }));
+    const base = new S3BatchStore(s3.client, 'models');
+    const store = {
+      read: (key: string) => base.read(key.startsWith('captures/') ? `sagemaker/${key}` : key),
+      list: async (prefix: string) => (prefix.startsWith('captures/') ? (await base.list(`sagemaker/${prefix}`)).map((k) => k.slice('sagemaker/'.length)) : base.list(prefix)),
+    };
+    const [drift] = await runDriftJob([{ model: MODEL, sageMakerVersion: 1 }], { store, modelPrefix: 'models/', sink: () => {}, logger: silentLogger, now: NOW });
+    assert.deepEqual(drift.versions.map((v) => [v.version, v.rows, v.skippedLines, v.status]), [[1, shifted.length, 1, 'drift']]);
+    assert.deepEqual(drift.versions[0].features.filter((f) => f.drifted).map((f) => f.name), ['mean radius']);
+  });
+
   it('reports too few rows without drift figures', async () => {
     await deliver('sparse/', await captureLines(heldOut.slice(0, 20), NOW), NOW, 'stream-1-a');
     const { results, records } = await run('sparse/');
