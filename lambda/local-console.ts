@@ -14,10 +14,10 @@ import { exampleRequest } from './examples.ts';
 export class RequestStats {
   private readonly buckets = new Map<number, { count: number; clientErrors: number; serverErrors: number; latencies: number[] }>();
   private readonly windowSeconds: number;
-  /** Latencies kept per second for percentiles (a uniform sample past this). */
-  private readonly maxSamples = 2000;
+  /** Latencies kept per second for percentiles (a uniform sample past this): bounds memory at about windowSeconds × 8 kB. */
+  private readonly maxSamples = 1000;
 
-  constructor(windowSeconds = 300) {
+  constructor(windowSeconds = 120) {
     this.windowSeconds = windowSeconds;
   }
 
