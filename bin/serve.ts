@@ -24,7 +24,7 @@ try {
   const capturePercent = Number(process.env.CAPTURE_PERCENT ?? 0);
   if (!(capturePercent >= 0 && capturePercent <= 100)) throw new RuntimeConfigError(`CAPTURE_PERCENT must be a number from 0 to 100, got "${process.env.CAPTURE_PERCENT}"`);
   let runtime: LocalRuntime | undefined;
-  const service = createService(config, logger, { onModelLoad: ({ model, loadMs, error }) => runtime?.telemetry.modelLoad(model, loadMs, error !== undefined) });
+  const service = createService(config, logger, { onModelLoad: ({ model, version, loadMs, error }) => runtime?.telemetry.modelLoad(model, version, loadMs, error !== undefined) });
   service.capturePercent = capturePercent;
   runtime = attachLocalRuntime(service, { dataDir: process.env.LOCAL_DATA_DIR ?? '.local', logger });
   const failures = config.preload ? await service.repository.preload() : [];

@@ -49,7 +49,7 @@ const telemetry = new Telemetry(sink);
 
 const config = readRuntimeConfig(process.env);
 const service = createService(config, logger, {
-  onModelLoad: ({ model, loadMs, error }) => telemetry.modelLoad(model, loadMs, error !== undefined),
+  onModelLoad: ({ model, version, loadMs, error }) => telemetry.modelLoad(model, version, loadMs, error !== undefined),
   instrumentS3Client: (client) => tracer.captureAWSv3Client(client),
 });
 service.onFeedback = (event) => telemetry.feedback(event);

@@ -96,14 +96,16 @@ export class Telemetry {
     this.sink = sink;
   }
 
-  /** One request's outcome: count, bytes each way, and failures by reason. */
+  /** One request's outcome: count and bytes each way, per model and per version; failures by reason. */
   response(o: RequestObservation): void {
     const model = o.model ?? NO_MODEL;
-    this.sink({ Model: model }, [
+    const sizes: MetricValue[] = [
       [MetricName.requests, MetricUnit.Count, 1],
       [MetricName.requestBytes, MetricUnit.Bytes, o.requestBytes],
       [MetricName.responseBytes, MetricUnit.Bytes, o.responseBytes],
-    ]);
+    ];
+    this.sink({ Model: model }, sizes);
+    if (o.model !== undefined && o.version !== undefined) this.sink({ Model: o.model, Version: String(o.version) }, sizes);
     if (o.statusCode >= 400) {
       const name = o.statusCode >= 500 ? MetricName.serverErrors : MetricName.badRequests;
       this.sink({ Model: model, Reason: o.reason ?? 'unknown' }, [[name, MetricUnit.Count, 1]]);
@@ -127,9 +129,11 @@ export class Telemetry {
     for (const [label, count] of Object.entries(classCounts ?? {})) this.sink({ ...perVersion, Class: label }, [[MetricName.predictedClass, MetricUnit.Count, count]]);
   }
 
-  modelLoad(model: string, loadMs: number | undefined, failed: boolean): void {
-    if (failed) this.sink({ Model: model }, [[MetricName.modelLoadFailures, MetricUnit.Count, 1]]);
-    else this.sink({ Model: model }, [[MetricName.modelLoadTime, MetricUnit.Milliseconds, loadMs ?? 0]]);
+  /** A model load, per model (the alarm's metric) and per version. */
+  modelLoad(model: string, version: number | undefined, loadMs: number | undefined, failed: boolean): void {
+    const value: MetricValue = failed ? [MetricName.modelLoadFailures, MetricUnit.Count, 1] : [MetricName.modelLoadTime, MetricUnit.Milliseconds, loadMs ?? 0];
+    this.sink({ Model: model }, [value]);
+    if (version !== undefined) this.sink({ Model: model, Version: String(version) }, [value]);
   }
 
   feedback(event: FeedbackEvent): void {

@@ -111,9 +111,10 @@ describe('local server: metric records and data capture', () => {
     }
     assert.deepEqual(metricValues(records, 'BadRequests', { Model: '(none)', Reason: 'method_not_allowed' }), [1], 'routing fails before any model is named');
     const cancer = { Model: 'breast_cancer_classifier' };
-    assert.deepEqual(metricValues(records, 'Requests', cancer), [1]);
-    assert.deepEqual(metricValues(records, 'RequestBytes', cancer).length, 1);
-    assert.deepEqual(metricValues(records, 'ResponseBytes', cancer), [Buffer.byteLength(okText)]);
+    assert.deepEqual(metricValues(records, 'Requests', cancer, { exact: true }), [1]);
+    assert.deepEqual(metricValues(records, 'RequestBytes', cancer, { exact: true }).length, 1);
+    assert.deepEqual(metricValues(records, 'ResponseBytes', cancer, { exact: true }), [Buffer.byteLength(okText)]);
+    assert.deepEqual(metricValues(records, 'ResponseBytes', { ...cancer, Version: '1' }, { exact: true }), [Buffer.byteLength(okText)], 'per version too');
     assert.equal(metricValues(records, 'InferenceTime', cancer, { exact: true }).length, 1);
     assert.equal(metricValues(records, 'InferenceTime', { ...cancer, Version: '1' }, { exact: true }).length, 1, 'latency per version too');
     const label = (JSON.parse(okText) as { outputs: { data: number[] }[] }).outputs[0].data[0];

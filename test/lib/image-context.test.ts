@@ -95,7 +95,8 @@ describe('inference image build context', () => {
     assert.match(stdout, /"message":"model loaded"/, 'structured logs from Powertools');
     const records = emfRecords(stdout);
     assert.ok(records.every((r) => r.namespace === 'ModelShip' && r.dimensions.service === 'modelship'), 'one namespace, the service dimension on every record');
-    assert.equal(metricValues(records, 'ModelLoadTime', { Model: 'iris_forest' }).length, 1, 'model load time published');
+    assert.equal(metricValues(records, 'ModelLoadTime', { Model: 'iris_forest' }, { exact: true }).length, 1, 'model load time published');
+    assert.equal(metricValues(records, 'ModelLoadTime', { Model: 'iris_forest', Version: '1' }, { exact: true }).length, 1, 'and per version');
     assert.equal(metricValues(records, 'InitDuration', { function_name: 'modelship-iris' }).length, 1, 'init duration once');
     // One structured line per inference with the latency breakdown, the request id and the cold start flag.
     const inference = stdout.split('\n').find((l) => l.includes('"message":"inference"'));
@@ -104,9 +105,11 @@ describe('inference image build context', () => {
     assert.deepEqual([line.model, line.version, line.batchSize, line.coldStart, line.function_request_id], ['iris_forest', 1, 5, true, 'request-0']);
     for (const key of ['parseMs', 'inferenceMs', 'serializeMs']) assert.equal(typeof line[key], 'number', key);
     // Per model: requests, bytes each way (the bodies' exact sizes), latency, rows; failures by reason.
-    assert.deepEqual(metricValues(records, 'Requests', { Model: 'iris_forest' }), [1, 1], 'the inference and the feedback');
-    assert.deepEqual(metricValues(records, 'RequestBytes', { Model: 'iris_forest' }), [Buffer.byteLength(infer.body), Buffer.byteLength(feedback.body)]);
-    assert.deepEqual(metricValues(records, 'ResponseBytes', { Model: 'iris_forest' }), [Buffer.byteLength(results[0].body), Buffer.byteLength(results[2].body)]);
+    const iris = { Model: 'iris_forest' };
+    assert.deepEqual(metricValues(records, 'Requests', iris, { exact: true }), [1, 1], 'the inference and the feedback');
+    assert.deepEqual(metricValues(records, 'RequestBytes', iris, { exact: true }), [Buffer.byteLength(infer.body), Buffer.byteLength(feedback.body)]);
+    assert.deepEqual(metricValues(records, 'ResponseBytes', iris, { exact: true }), [Buffer.byteLength(results[0].body), Buffer.byteLength(results[2].body)]);
+    assert.deepEqual(metricValues(records, 'RequestBytes', { ...iris, Version: '1' }, { exact: true }), [Buffer.byteLength(infer.body), Buffer.byteLength(feedback.body)], 'and per version');
     assert.deepEqual(metricValues(records, 'Predictions', { Model: 'iris_forest' }, { exact: true }), [5, 1, 1], 'the request, then the shadow job\'s two runs');
     assert.equal(metricValues(records, 'InferenceTime', { Model: 'iris_forest' }, { exact: true }).length, 3);
     assert.deepEqual(metricValues(records, 'Predictions', { Model: 'iris_forest', Version: '1' }, { exact: true }), [5, 1, 1], 'and per version');
