@@ -33,6 +33,11 @@ function tensorTable(title, tensors) {
 
 async function loadModels() {
   const response = await fetch('/console/api/models', { headers: headers() });
+  if (!response.ok) {
+    const { error } = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+    $('models').textContent = response.status === 401 ? 'This server was started with API_KEY: enter the key below to list the models.' : `could not list models: ${error}`;
+    return;
+  }
   const list = await response.json();
   const container = $('models');
   container.textContent = '';

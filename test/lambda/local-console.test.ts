@@ -117,13 +117,21 @@ describe('local console in headless Chromium', () => {
     const service = createTestService(SAMPLES_DIR);
     const keyed = attachLocalRuntime(service, { dataDir: mkdtempSync(join(tmpdir(), 'console-key-')), logger: silentLogger });
     const local = await startLocalServer({ handler: createApiHandler(service, keyed.handlerOptions), routes: (m, p) => keyed.console.route(m, p), port: 0, apiKey: 'k-123456' });
+    const keyedPage = await browser.newPage();
     try {
+      // In the browser: the page asks for the key, then lists the models once it is entered.
+      await keyedPage.goto(`${local.url}/`);
+      await keyedPage.locator('#models', { hasText: 'enter the key below' }).waitFor();
+      await keyedPage.fill('#api-key', 'k-123456');
+      await keyedPage.locator('#api-key').dispatchEvent('change');
+      await keyedPage.waitForSelector('[data-model="iris_forest"] table');
       assert.equal((await fetch(`${local.url}/`)).status, 200);
       assert.equal((await fetch(`${local.url}/console/api/models`)).status, 401);
       const withKey = await fetch(`${local.url}/console/api/models`, { headers: { 'x-api-key': 'k-123456' } });
       assert.equal(withKey.status, 200);
       assert.equal(((await withKey.json()) as unknown[]).length, SAMPLE_MODELS.length);
     } finally {
+      await keyedPage.close();
       await local.close();
       await keyed.close();
     }
