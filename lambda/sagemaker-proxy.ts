@@ -4,7 +4,7 @@
  * custom attribute), so callers see the same API whatever the target.
  */
 import { InvokeEndpointCommand, ModelError, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
-import { describeError, InferenceError } from './core/errors.ts';
+import { describeError, InferenceError, reasonForStatus } from './core/errors.ts';
 import type { CoreRequest, CoreResponse, RequestHandler } from './core/inference-service.ts';
 import { stringifyPrecise } from './core/json.ts';
 import { parseCustomAttributes } from './sagemaker-attributes.ts';
@@ -42,13 +42,15 @@ export class SageMakerProxy implements RequestHandler {
       const headerLength = attributes.inference_header_content_length;
       const headers = { 'Content-Type': 'application/json', 'X-Model-Name': modelName, ...(version ? { 'X-Model-Version': version } : {}) };
       const bytes = Buffer.from(answer.Body ?? new Uint8Array());
-      if (headerLength !== undefined) return { statusCode: 200, headers: { ...headers, 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': headerLength }, body: bytes };
-      return { statusCode: 200, headers, body: bytes.toString('utf8') };
+      const observed = { model: modelName, version: version ? Number(version) : undefined };
+      if (headerLength !== undefined) return { statusCode: 200, headers: { ...headers, 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': headerLength }, body: bytes, observed };
+      return { statusCode: 200, headers, body: bytes.toString('utf8'), observed };
     } catch (error) {
       // The container answered with an error: pass its status and {"error": ...} body through.
       if (error instanceof ModelError || (error as { name?: string }).name === 'ModelError') {
         const { OriginalStatusCode, OriginalMessage } = error as ModelError;
-        return { statusCode: OriginalStatusCode ?? 502, headers: { 'Content-Type': 'application/json' }, body: OriginalMessage ?? JSON.stringify({ error: 'the endpoint answered an error' }) };
+        const statusCode = OriginalStatusCode ?? 502;
+        return { statusCode, headers: { 'Content-Type': 'application/json' }, body: OriginalMessage ?? JSON.stringify({ error: 'the endpoint answered an error' }), observed: { model: modelName, reason: reasonForStatus(statusCode) } };
       }
       const name = (error as { name?: string }).name;
       if (name === 'ThrottlingException') throw new InferenceError(429, `SageMaker endpoint ${endpointName} is throttling requests; retry with backoff`);

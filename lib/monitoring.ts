@@ -217,7 +217,7 @@ export class InferenceMonitoring extends Construct {
         width: 6,
       }),
     );
-    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: `${name}: alarms`, alarms: Object.values(alarms), width: 24, height: 3 }));
+    this.dashboard.addWidgets(this.trafficWidget(name, 12), new cloudwatch.AlarmStatusWidget({ title: `${name}: alarms`, alarms: Object.values(alarms), width: 12, height: 6 }));
     return alarms;
   }
 
@@ -292,13 +292,18 @@ export class InferenceMonitoring extends Construct {
         width: config.task === 'regression' ? 12 : 8,
       }));
     }
-    widgets.push(new cloudwatch.GraphWidget({
+    widgets.push(this.trafficWidget(name, config.task === undefined || config.task === 'other' ? 8 : 12));
+    return widgets;
+  }
+
+  /** Request and response sizes, and bad requests by reason (the API function publishes them for every target). */
+  private trafficWidget(name: string, width: number): cloudwatch.GraphWidget {
+    return new cloudwatch.GraphWidget({
       title: `${name}: request and response bytes; bad requests by reason`,
       left: [this.modelMetric(MetricName.requestBytes, name, 'p99', 'request bytes p99'), this.modelMetric(MetricName.responseBytes, name, 'p99', 'response bytes p99')],
       right: [new cloudwatch.SearchExpression({ expression: search(['Model', 'Reason', 'service'], MetricName.badRequests, name, 'Sum', Duration.minutes(1)), label: '', period: Duration.minutes(1) })],
-      width: config.task === undefined || config.task === 'other' ? 8 : 12,
-    }));
-    return widgets;
+      width,
+    });
   }
 
   private modelMetric(metricName: string, model: string, statistic: string, label: string): cloudwatch.Metric {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { createApiHandler } from '../../lambda/api-handler.ts';
+import { createApiHandler, type RequestObservation } from '../../lambda/api-handler.ts';
 import { isInferenceError } from '../../lambda/core/errors.ts';
 import { DirectorySource } from '../../lambda/core/sources/directory-source.ts';
 import { SingleModelSource } from '../../lambda/core/sources/single-model-source.ts';
@@ -195,12 +195,13 @@ describe('API proxy function in front of a SageMaker endpoint', () => {
   let container: SageMakerServer;
   let runtime: { url: string; server: Server };
   let invoke: (path: string, method: string, body?: string) => Promise<APIGatewayProxyResult>;
+  const observations: RequestObservation[] = [];
   before(async () => {
     const service = createTestService(new SingleModelSource(new DirectorySource(optMlModel('iris_forest')), 'iris_forest'));
     container = await startSageMakerServer({ service, modelName: 'iris_forest', port: 0, host: '127.0.0.1' });
     runtime = await startRuntimeStandIn(container.url);
     const client = (endpoint: string) => new SageMakerRuntimeClient({ endpoint, region: 'eu-west-1', credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }, maxAttempts: 1 });
-    const handler = createApiHandler(new SageMakerProxy({ client: client(runtime.url), endpointName: 'iris-endpoint', modelName: 'iris_forest' }));
+    const handler = createApiHandler(new SageMakerProxy({ client: client(runtime.url), endpointName: 'iris-endpoint', modelName: 'iris_forest' }), { onResponse: (o) => observations.push(o) });
     invoke = (path, method, body) =>
       handler({ httpMethod: method, path, headers: { 'Content-Type': 'application/json' }, body: body ?? null, isBase64Encoded: false } as unknown as APIGatewayProxyEvent, { getRemainingTimeInMillis: () => 10_000 } as Context) as Promise<APIGatewayProxyResult>;
   });
@@ -214,6 +215,9 @@ describe('API proxy function in front of a SageMaker endpoint', () => {
     assert.equal(result.statusCode, 200, result.body);
     assert.deepEqual(JSON.parse(result.body).outputs[0].data, readGolden('iris_forest').outputs[0].data.slice(0, 3));
     assert.equal(result.headers?.['X-Model-Version'], '1');
+    // Observed for the metrics, as for a Lambda model: model, version, sizes.
+    const seen = observations.at(-1)!;
+    assert.deepEqual([seen.model, seen.version, seen.statusCode, seen.responseBytes], ['iris_forest', 1, 200, Buffer.byteLength(result.body)]);
   });
 
   it('forwards metadata requests, so the API is the same as for Lambda models', async () => {
@@ -226,6 +230,7 @@ describe('API proxy function in front of a SageMaker endpoint', () => {
     const result = await invoke('/v2/models/iris_forest/infer', 'POST', '{"inputs": []}');
     assert.equal(result.statusCode, 400);
     assert.match(JSON.parse(result.body).error, /^missing input "features"/);
+    assert.deepEqual([observations.at(-1)!.model, observations.at(-1)!.reason], ['iris_forest', 'invalid_request']);
   });
 
   it('answers 503 naming the endpoint when it cannot be reached', async () => {

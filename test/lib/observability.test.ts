@@ -147,6 +147,9 @@ describe('observability: data capture and drift detection', () => {
     const [rule] = Object.values(built.findResources('AWS::Events::Rule', { Properties: { ScheduleExpression: 'rate(1 hour)' } }));
     assert.deepEqual(JSON.parse(rule.Properties.Targets[0].Input), { models: [{ model: 'vision', psiThreshold: 0.2, windowHours: 24, minRows: 100, sageMakerVersion: 1 }] });
     built.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 0);
+    const widgets = dashboardWidgets(built);
+    assert.deepEqual(expressions(widget(widgets, 'vision: request and response bytes; bad requests by reason')), [`SEARCH('{ModelShip,Model,Reason,service} MetricName="BadRequests" Model="vision"', 'Sum', 60)`], 'the proxy publishes them');
+    assert.ok(widget(widgets, 'vision: input drift, PSI by feature and version') !== undefined);
   });
 
   it('takes the schedule from context', () => {
