@@ -7,6 +7,7 @@
  */
 import { join } from 'node:path';
 import type { PendingCapture } from './core/capture.ts';
+import { capturePrefix } from './core/capture-layout.ts';
 import type { InferenceService } from './core/inference-service.ts';
 import type { JsonlWriter } from './jsonl-writer.ts';
 import type { Telemetry } from './telemetry.ts';
@@ -15,12 +16,6 @@ import type { Telemetry } from './telemetry.ts';
 export const CAPTURE_MARKER = { modelship: 'capture' } as const;
 /** The subscription filter pattern matching capture lines. */
 export const CAPTURE_FILTER_PATTERN = '{ $.modelship = "capture" }';
-
-/** The key prefix of a model version's captures on a given day: captures/<model>/<version>/<yyyy-mm-dd>/. */
-export function capturePrefix(model: string, version: number | string, date: Date | string): string {
-  const day = typeof date === 'string' ? date : date.toISOString().slice(0, 10);
-  return `captures/${model}/${version}/${day}/`;
-}
 
 export function attachCapture(service: InferenceService, telemetry: Telemetry, write: (capture: PendingCapture, line: string) => void): void {
   service.onCapture = (capture) => {

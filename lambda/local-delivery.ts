@@ -14,6 +14,8 @@ export interface LocalDeliveryOptions {
   readonly logger: CoreLogger;
   /** Called with every shadow comparison (tests, the console). */
   readonly onShadowResult?: (result: ShadowResult) => void;
+  /** Called with every feedback event once it is written (metrics). */
+  readonly onFeedbackRecorded?: (event: FeedbackEvent) => void;
 }
 
 export function feedbackFile(directory: string, model: string): string {
@@ -36,5 +38,6 @@ export function attachLocalDelivery(service: InferenceService, options: LocalDel
     const file = feedbackFile(options.directory, event.model);
     await mkdir(join(options.directory, 'feedback'), { recursive: true });
     await appendFile(file, `${JSON.stringify(event)}\n`);
+    options.onFeedbackRecorded?.(event);
   };
 }

@@ -50,12 +50,8 @@ export function attachLocalRuntime(service: InferenceService, options: LocalRunt
       telemetry.shadow(result);
       options.onShadowResult?.(result);
     },
+    onFeedbackRecorded: (event) => telemetry.feedback(event),
   });
-  const recordFeedback = service.onFeedback!;
-  service.onFeedback = async (event) => {
-    await recordFeedback(event);
-    telemetry.feedback(event);
-  };
   service.onInference = (record) => telemetry.inference(record);
   attachCapture(service, telemetry, fileCaptureWriter(options.dataDir, writer));
   return {

@@ -60,10 +60,5 @@ export function versionDimensions(model: string, version: number | string): Reco
   return { service: METRICS_SERVICE, Model: model, Version: String(version) };
 }
 
-/** Dimensions of the per-feature drift metrics. */
-export function featureDimensions(model: string, version: number | string, feature: string): Record<string, string> {
-  return { service: METRICS_SERVICE, Model: model, Version: String(version), Feature: feature };
-}
-
 /** The Model dimension of requests that named no model that exists. */
 export const NO_MODEL = '(none)';

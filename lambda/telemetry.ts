@@ -38,14 +38,14 @@ export function powertoolsSink(write?: (record: string) => void): MetricSink {
   };
 }
 
+/** EMF allows 100 values per metric per record, and Powertools publishes a record on its own (to stdout) the moment a metric reaches 100. */
+const VALUES_PER_RECORD = 99;
+
 /**
  * Collects metrics for `intervalMs` and writes one record per dimension set, each metric holding
  * its values as a list, instead of a record per request: the local server under load writes a
- * few records a second, not thousands. At most 99 values per metric per record: EMF allows 100,
- * and Powertools publishes a record on its own (to stdout) the moment a metric reaches 100.
+ * few records a second, not thousands.
  */
-const VALUES_PER_RECORD = 99;
-
 export class BatchingSink {
   private pending = new Map<string, { dimensions: Readonly<Record<string, string>>; values: Map<string, { unit: Unit; list: number[] }> }>();
   private readonly timer: NodeJS.Timeout;

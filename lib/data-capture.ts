@@ -12,10 +12,10 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CAPTURE_FILTER_PATTERN } from '../lambda/capture-sink.ts';
+import { CAPTURE_ROOT } from '../lambda/core/capture-layout.ts';
 import type { InferenceFunction } from './inference-function.ts';
 import type { ModelStore } from './model-store.ts';
 
-export const CAPTURE_PREFIX = 'captures/';
 export const CAPTURE_ERROR_PREFIX = 'capture-errors/';
 
 export interface DataCaptureProps {
@@ -47,10 +47,10 @@ export class DataCapture extends Construct {
       assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', { conditions: { StringEquals: { 'sts:ExternalId': account } } }),
       description: 'ModelShip data capture: Firehose writes capture files into the model store',
     });
-    const objects = [store.bucket.arnForObjects(`${CAPTURE_PREFIX}*`), store.bucket.arnForObjects(`${CAPTURE_ERROR_PREFIX}*`)];
+    const objects = [store.bucket.arnForObjects(`${CAPTURE_ROOT}*`), store.bucket.arnForObjects(`${CAPTURE_ERROR_PREFIX}*`)];
     this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: objects }));
     this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [store.bucket.bucketArn] }));
-    for (const pattern of [`${CAPTURE_PREFIX}*`, `${CAPTURE_ERROR_PREFIX}*`]) {
+    for (const pattern of [`${CAPTURE_ROOT}*`, `${CAPTURE_ERROR_PREFIX}*`]) {
       Validations.of(this.role).acknowledge({ id: store.objectsFinding(pattern), reason: `Firehose names its files (model, version, date, stream and time) under ${pattern}; it can write nowhere else in the store.` });
     }
     if (store.encryptionKey !== undefined) {
@@ -66,7 +66,7 @@ export class DataCapture extends Construct {
       extendedS3DestinationConfiguration: {
         bucketArn: store.bucket.bucketArn,
         roleArn: this.role.roleArn,
-        prefix: `${CAPTURE_PREFIX}!{partitionKeyFromQuery:model}/!{partitionKeyFromQuery:version}/!{timestamp:yyyy-MM-dd}/`,
+        prefix: `${CAPTURE_ROOT}!{partitionKeyFromQuery:model}/!{partitionKeyFromQuery:version}/!{timestamp:yyyy-MM-dd}/`,
         errorOutputPrefix: `${CAPTURE_ERROR_PREFIX}!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/`,
         // Dynamic partitioning needs at least 64 MiB of buffer; files are written at the interval.
         bufferingHints: { intervalInSeconds: props.bufferSeconds ?? 300, sizeInMBs: 64 },
@@ -96,7 +96,7 @@ export class DataCapture extends Construct {
     });
     this.stream.node.addDependency(this.role);
 
-    store.bucket.addLifecycleRule({ id: 'ExpireCaptures', prefix: CAPTURE_PREFIX, expiration: Duration.days(props.retentionDays ?? 90) });
+    store.bucket.addLifecycleRule({ id: 'ExpireCaptures', prefix: CAPTURE_ROOT, expiration: Duration.days(props.retentionDays ?? 90) });
     store.bucket.addLifecycleRule({ id: 'ExpireCaptureErrors', prefix: CAPTURE_ERROR_PREFIX, expiration: Duration.days(props.retentionDays ?? 90) });
 
     // CloudWatch Logs puts the filtered events into the stream with this role. (FirehoseDestination

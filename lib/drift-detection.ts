@@ -16,10 +16,11 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DriftTarget } from '../lambda/analysis/drift-job.ts';
-import { MetricName, METRICS_NAMESPACE, METRICS_SERVICE, modelDimensions } from '../lambda/metrics.ts';
-import { CAPTURE_PREFIX } from './data-capture.ts';
+import { MetricName, METRICS_SERVICE } from '../lambda/metrics.ts';
+import { CAPTURE_ROOT } from '../lambda/core/capture-layout.ts';
 import { createFunctionRole } from './function-role.ts';
 import type { ImageArchitecture } from './image-context.ts';
+import { modelMetric } from './inference-function.ts';
 import type { DiscoveredModel } from './model-discovery.ts';
 import type { ModelStore } from './model-store.ts';
 
@@ -59,12 +60,12 @@ export class DriftDetection extends Construct {
       containerImage: true,
     });
     // Read baselines (and list versions) in the repository; read and list captures. Nothing else.
-    const readable = [store.bucket.arnForObjects(`${store.prefix}*/baseline.json`), store.bucket.arnForObjects(`${CAPTURE_PREFIX}*`)];
+    const readable = [store.bucket.arnForObjects(`${store.prefix}*/baseline.json`), store.bucket.arnForObjects(`${CAPTURE_ROOT}*`)];
     role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: readable }));
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [store.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${store.prefix}*`, `${CAPTURE_PREFIX}*`] } } }));
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [store.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${store.prefix}*`, `${CAPTURE_ROOT}*`] } } }));
     store.encryptionKey?.grantDecrypt(role);
     Validations.of(role).acknowledge({ id: store.objectsFinding(`${store.prefix}*/baseline.json`), reason: 'The job reads the baseline.json of every version of the models it checks; versions are folders named at deploy time.' });
-    Validations.of(role).acknowledge({ id: store.objectsFinding(`${CAPTURE_PREFIX}*`), reason: 'The job reads capture files, which Firehose names by model, version, date and time.' });
+    Validations.of(role).acknowledge({ id: store.objectsFinding(`${CAPTURE_ROOT}*`), reason: 'The job reads capture files, which Firehose names by model, version, date and time.' });
 
     const failures = new sqs.Queue(this, 'FailedRuns', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
     Validations.of(failures).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the drift job and its schedule.' });
@@ -103,7 +104,7 @@ export class DriftDetection extends Construct {
     for (const model of props.models) {
       const { psiThreshold, windowHours } = model.config.drift;
       const alarm = driftPsiMax(model.name, this.period).createAlarm(this, `${model.name.replace(/[^A-Za-z0-9]/g, '')}Drift`, {
-        alarmDescription: `${model.name}: the inputs of the last ${windowHours} h drifted from the training data: a feature's PSI is above ${psiThreshold} (drift.psiThreshold). Predictions may be wrong without any error. Check first: the dashboard's drift widget for which feature (DriftPSI by Feature) and the job's log line "input drift"; compare with upstream data changes; run \`modelship drift\` on a capture file under s3://<bucket>/${CAPTURE_PREFIX}${model.name}/; retrain or fix the feed.`,
+        alarmDescription: `${model.name}: the inputs of the last ${windowHours} h drifted from the training data: a feature's PSI is above ${psiThreshold} (drift.psiThreshold). Predictions may be wrong without any error. Check first: the dashboard's drift widget for which feature (DriftPSI by Feature) and the job's log line "input drift"; compare with upstream data changes; run \`modelship drift\` on a capture file under s3://<bucket>/${CAPTURE_ROOT}${model.name}/; retrain or fix the feed.`,
         threshold: psiThreshold,
         evaluationPeriods: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
@@ -135,5 +136,5 @@ export class DriftDetection extends Construct {
 
 /** The drift alarm's metric: the largest PSI of any feature and version of the model in a run. */
 export function driftPsiMax(model: string, period: Duration): cloudwatch.Metric {
-  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: MetricName.driftPsiMax, dimensionsMap: modelDimensions(model), statistic: 'Maximum', period });
+  return modelMetric(MetricName.driftPsiMax, model, { statistic: 'Maximum', period });
 }

@@ -15,6 +15,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
+import { captureModelPrefix } from '../lambda/core/capture-layout.ts';
 import { sageMakerConfigSchema, sageMakerServerlessConfigSchema } from '../lambda/core/config.ts';
 import { METRICS_NAMESPACE } from '../lambda/metrics.ts';
 import { createFunctionRole } from './function-role.ts';
@@ -88,7 +89,7 @@ export class GpuEndpoint extends Construct {
       resources: ['*'],
       conditions: { StringEquals: { 'cloudwatch:namespace': [METRICS_NAMESPACE, '/aws/sagemaker/Endpoints'] } },
     }));
-    const capturePrefix = `captures/${model.name}/`;
+    const capturePrefix = captureModelPrefix(model.name);
     Validations.of(this.role).acknowledge({
       id: store.modelObjectsFinding(model.name),
       reason: `SageMaker copies the objects of model ${model.name} only (every key under its own prefix) into /opt/ml/model.`,

@@ -59,6 +59,11 @@ export interface InferenceFunctionProps {
   readonly corsOrigins?: string[];
 }
 
+/** A ModelShip metric of one model (namespace ModelShip, dimensions service and Model), whatever serves it. */
+export function modelMetric(metricName: string, model: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: modelDimensions(model), ...props });
+}
+
 export class InferenceFunction extends Construct {
   readonly function: lambda.DockerImageFunction;
   /** The `live` alias on the published version: what the API invokes. */
@@ -158,7 +163,7 @@ export class InferenceFunction extends Construct {
 
   /** A ModelShip metric of one served model. */
   metric(metricName: string, model: string, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: modelDimensions(model), ...props });
+    return modelMetric(metricName, model, props);
   }
 
   /** Milliseconds in onnxruntime per request. @default p99 over 5 minutes */

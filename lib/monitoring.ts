@@ -13,8 +13,8 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import type { GpuEndpoint } from './gpu-endpoint.ts';
 import type { InferenceApi } from './inference-api.ts';
-import type { InferenceFunction } from './inference-function.ts';
-import { MetricName, METRICS_NAMESPACE, modelDimensions } from '../lambda/metrics.ts';
+import { modelMetric, type InferenceFunction } from './inference-function.ts';
+import { MetricName, METRICS_NAMESPACE } from '../lambda/metrics.ts';
 import type { ModelConfig } from '../lambda/core/config.ts';
 
 export interface InferenceMonitoringProps {
@@ -300,14 +300,13 @@ export class InferenceMonitoring extends Construct {
   private trafficWidget(name: string, width: number): cloudwatch.GraphWidget {
     return new cloudwatch.GraphWidget({
       title: `${name}: request and response bytes; bad requests by reason`,
-      left: [this.modelMetric(MetricName.requestBytes, name, 'p99', 'request bytes p99'), this.modelMetric(MetricName.responseBytes, name, 'p99', 'response bytes p99')],
+      left: [
+        modelMetric(MetricName.requestBytes, name, { statistic: 'p99', label: 'request bytes p99', period: Duration.minutes(1) }),
+        modelMetric(MetricName.responseBytes, name, { statistic: 'p99', label: 'response bytes p99', period: Duration.minutes(1) }),
+      ],
       right: [new cloudwatch.SearchExpression({ expression: search(['Model', 'Reason', 'service'], MetricName.badRequests, name, 'Sum', Duration.minutes(1)), label: '', period: Duration.minutes(1) })],
       width,
     });
-  }
-
-  private modelMetric(metricName: string, model: string, statistic: string, label: string): cloudwatch.Metric {
-    return new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName, dimensionsMap: modelDimensions(model), statistic, label, period: Duration.minutes(1) });
   }
 
   /**

@@ -7,6 +7,7 @@
  * any feature and version), which the drift alarm watches.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { captureModelPrefix, capturePrefix } from '../core/capture-layout.ts';
 import type { CoreLogger } from '../core/model-repository.ts';
 import { MetricName } from '../metrics.ts';
 import type { MetricSink } from '../telemetry.ts';
@@ -89,7 +90,7 @@ async function capturedRows(store: ObjectStore, model: string, version: number, 
   const rows: number[][] = [];
   let skippedLines = 0;
   for (const day of daysBetween(since, now)) {
-    const keys = (await store.list(`captures/${model}/${version}/${day}/`)).sort().reverse();
+    const keys = (await store.list(capturePrefix(model, version, day))).sort().reverse();
     for (const key of keys) {
       const bytes = await store.read(key);
       if (bytes === undefined) continue;
@@ -123,7 +124,7 @@ function sageMakerFileHour(key: string): number | undefined {
 async function sageMakerRows(store: ObjectStore, model: string, since: Date, maxRows: number): Promise<{ rows: number[][]; skippedLines: number }> {
   const rows: number[][] = [];
   let skippedLines = 0;
-  const keys = (await store.list(`captures/${model}/`)).filter((key) => {
+  const keys = (await store.list(captureModelPrefix(model))).filter((key) => {
     const hour = sageMakerFileHour(key);
     return hour !== undefined && hour + HOUR_MS > since.getTime();
   });

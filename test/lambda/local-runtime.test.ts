@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createApiHandler } from '../../lambda/api-handler.ts';
 import { rowsFromCaptures } from '../../lambda/analysis/drift.ts';
-import { capturePrefix } from '../../lambda/capture-sink.ts';
+import { capturePrefix } from '../../lambda/core/capture-layout.ts';
 import type { CaptureRecord } from '../../lambda/core/capture.ts';
 import { silentLogger } from '../../lambda/core/model-repository.ts';
 import { attachLocalRuntime, type LocalRuntime } from '../../lambda/local-runtime.ts';

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { validate } from 'dockerfile-utils';
-import { capturePrefix } from '../../lambda/capture-sink.ts';
+import { capturePrefix } from '../../lambda/core/capture-layout.ts';
 import { stageImageContext, type StagedImageContext } from '../../lib/image-context.ts';
 import { assertClose, emfRecords, listTree, metricValues, readGolden, ROOT, SAMPLES_DIR, startTestS3, type TestS3 } from '../helpers.ts';
 
