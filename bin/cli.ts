@@ -14,12 +14,12 @@ import { basename, dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { S3Client } from '@aws-sdk/client-s3';
-import { armsFromCloudWatch, armsFromEventsFile, formatAbReport } from '../lambda/analysis/ab-report.ts';
-import { driftReport, formatDriftReport, rowsFromCaptures, type Baseline } from '../lambda/analysis/drift.ts';
-import { pinVersion } from '../lambda/analysis/rollback.ts';
-import { INPUT_PREFIX, readManifest, runJob } from '../lambda/batch/batch-job.ts';
-import { DirectoryBatchStore, S3BatchStore, type BatchStore } from '../lambda/batch/batch-store.ts';
-import { createService, readRuntimeConfig } from '../lambda/runtime-config.ts';
+import { armsFromCloudWatch, armsFromEventsFile, formatAbReport } from '../cli/ab-report.ts';
+import { driftReport, formatDriftReport, rowsFromCaptures, type Baseline } from '../lambda/jobs/drift.ts';
+import { pinVersion } from '../cli/rollback.ts';
+import { INPUT_PREFIX, readManifest, runJob } from '../lambda/jobs/batch-job.ts';
+import { DirectoryBatchStore, S3BatchStore, type BatchStore } from '../lambda/stores/batch-store.ts';
+import { createRepository, createService, readRuntimeConfig } from '../lambda/entry/runtime-config.ts';
 
 const USAGE = `usage:
   modelship ab-report --model NAME (--events FILE | --cloudwatch [--hours 24]) [--control V] [--alpha 0.05] [--power 0.8] [--mde 0.02]
@@ -86,7 +86,8 @@ async function main(argv: string[]): Promise<void> {
   } else if (command === 'batch') {
     if (!values.model || !values.input) throw new Error('batch needs --model and --input');
     const { store, key } = await batchInput(values.input, values.model, values['work-dir'] ?? '.local');
-    const service = createService(readRuntimeConfig(process.env, { modelDir: 'models' }));
+    const config = readRuntimeConfig(process.env, { modelDir: 'models' });
+    const service = createService(config, createRepository(config));
     const started = performance.now();
     const manifest = await runJob(store, service, key, {
       linesPerChunk: number(values['lines-per-chunk'], 'lines-per-chunk', 5000),

@@ -11,7 +11,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { CAPTURE_FILTER_PATTERN } from '../lambda/capture-sink.ts';
+import { CAPTURE_FILTER_PATTERN } from '../lambda/observability/capture-sink.ts';
 import { CAPTURE_ROOT } from '../lambda/core/capture-layout.ts';
 import type { InferenceFunction } from './inference-function.ts';
 import type { ModelStore } from './model-store.ts';

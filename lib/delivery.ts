@@ -55,7 +55,7 @@ export class ModelDelivery extends Construct {
     });
     this.preTrafficHook = new nodejs.NodejsFunction(this, 'PreTrafficHook', {
       description: `ModelShip pre-traffic golden gate for ${fn.models.map((m) => m.name).join(', ')}`,
-      entry: join(PROJECT_ROOT, 'lambda', 'pre-traffic-hook-entry.ts'),
+      entry: join(PROJECT_ROOT, 'lambda', 'entry', 'pre-traffic-hook.ts'),
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,

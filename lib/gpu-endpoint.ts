@@ -17,7 +17,7 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { Construct } from 'constructs';
 import { captureModelPrefix } from '../lambda/core/capture-layout.ts';
 import { sageMakerConfigSchema, sageMakerServerlessConfigSchema } from '../lambda/core/config.ts';
-import { METRICS_NAMESPACE } from '../lambda/metrics.ts';
+import { METRICS_NAMESPACE } from '../lambda/observability/metrics.ts';
 import { createFunctionRole } from './function-role.ts';
 import { PROJECT_ROOT } from './image-context.ts';
 import { sha256Environment, type ServedModel } from './inference-function.ts';
@@ -197,7 +197,7 @@ export class GpuEndpoint extends Construct {
     proxyRole.addToPolicy(new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpoint'], resources: [this.endpoint.ref] }));
     this.proxy = new nodejs.NodejsFunction(this, 'Proxy', {
       description: `ModelShip API proxy to the SageMaker endpoint of ${model.name}`,
-      entry: join(PROJECT_ROOT, 'lambda', 'sagemaker-proxy-entry.ts'),
+      entry: join(PROJECT_ROOT, 'lambda', 'entry', 'sagemaker-proxy.ts'),
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,

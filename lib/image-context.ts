@@ -17,7 +17,7 @@ export interface StageImageOptions {
   readonly outDir: string;
   /** @default 'x86_64' */
   readonly architecture?: ImageArchitecture;
-  /** Entry points to bundle, by output name (index → index.mjs). @default { index: lambda/index.ts, batch: lambda/batch-entry.ts, drift: lambda/drift-entry.ts } */
+  /** Entry points to bundle, by output name (index → index.mjs). @default { index: lambda/entry/api.ts, batch: lambda/entry/batch.ts, drift: lambda/entry/drift.ts } */
   readonly entryPoints?: Readonly<Record<string, string>>;
   /** Dockerfile to copy in. @default lambda/Dockerfile */
   readonly dockerfile?: string;
@@ -53,7 +53,7 @@ export function stageImageContext(options: StageImageOptions): StagedImageContex
   mkdirSync(out, { recursive: true });
 
   buildSync({
-    entryPoints: options.entryPoints ?? { index: join(PROJECT_ROOT, 'lambda', 'index.ts'), batch: join(PROJECT_ROOT, 'lambda', 'batch-entry.ts'), drift: join(PROJECT_ROOT, 'lambda', 'drift-entry.ts') },
+    entryPoints: options.entryPoints ?? { index: join(PROJECT_ROOT, 'lambda', 'entry', 'api.ts'), batch: join(PROJECT_ROOT, 'lambda', 'entry', 'batch.ts'), drift: join(PROJECT_ROOT, 'lambda', 'entry', 'drift.ts') },
     outdir: out,
     outExtension: { '.js': '.mjs' },
     bundle: true,

@@ -10,7 +10,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { ModelConfig } from '../lambda/core/config.ts';
-import { MetricName, METRICS_NAMESPACE, METRICS_SERVICE, modelDimensions } from '../lambda/metrics.ts';
+import { MetricName, METRICS_NAMESPACE, METRICS_SERVICE, modelDimensions } from '../lambda/observability/metrics.ts';
 import type { ImageArchitecture } from './image-context.ts';
 import { createFunctionRole } from './function-role.ts';
 import type { ModelStore } from './model-store.ts';

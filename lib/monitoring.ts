@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import type { GpuEndpoint } from './gpu-endpoint.ts';
 import type { InferenceApi } from './inference-api.ts';
 import { modelMetric, type InferenceFunction } from './inference-function.ts';
-import { MetricName, METRICS_NAMESPACE } from '../lambda/metrics.ts';
+import { MetricName, METRICS_NAMESPACE } from '../lambda/observability/metrics.ts';
 import type { ModelConfig } from '../lambda/core/config.ts';
 
 export interface InferenceMonitoringProps {

@@ -6,13 +6,14 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runJob } from '../lambda/batch/batch-job.ts';
-import { DirectoryBatchStore } from '../lambda/batch/batch-store.ts';
-import { createService, readRuntimeConfig } from '../lambda/runtime-config.ts';
+import { runJob } from '../lambda/jobs/batch-job.ts';
+import { DirectoryBatchStore } from '../lambda/stores/batch-store.ts';
+import { createRepository, createService, readRuntimeConfig } from '../lambda/entry/runtime-config.ts';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const models = ['iris_forest', 'breast_cancer_classifier', 'diabetes_regressor'];
-const service = createService(readRuntimeConfig({ ...process.env, MODEL_DIR: 'models' }));
+const config = readRuntimeConfig({ ...process.env, MODEL_DIR: 'models' });
+const service = createService(config, createRepository(config));
 const report: Record<string, unknown>[] = [];
 console.log(`batch prediction, ${ROWS} rows per model, lines per chunk 10000, batch size 1000`);
 console.log('model                       rows/s   seconds');

@@ -14,12 +14,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { stageImageContext } from '../lib/image-context.ts';
-import { createApiHandler } from '../lambda/api-handler.ts';
-import { startLocalServer } from '../lambda/local-server.ts';
-import { createTestService, goldenRequest, readGolden, startTestS3, FIXTURE_MODELS_DIR, ROOT, SAMPLES_DIR } from '../test/helpers.ts';
+import { createApiGatewayHandler } from '../lambda/adapters/api-gateway/handler.ts';
+import { createTestService, fakeLambdaContext, goldenRequest, readGolden, startTestLocalServer, startTestS3, FIXTURE_MODELS_DIR, ROOT, SAMPLES_DIR } from '../test/helpers.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -60,8 +59,8 @@ async function load(url: string, body: string, seconds: number, amount?: number)
 // (a) ------------------------------------------------------------------------------------------
 console.log('\n(a) in process: handler per request vs raw session.run (1 row)');
 const service = createTestService(SAMPLES_DIR);
-const handler = createApiHandler(service);
-const context = { getRemainingTimeInMillis: () => 30_000 } as Context;
+const handler = createApiGatewayHandler(service);
+const context = fakeLambdaContext(3_600_000);
 const inProcess: Record<string, unknown>[] = [];
 for (const name of ['iris_forest', 'breast_cancer_classifier', 'diabetes_regressor', 'digits_mlp']) {
   const model = await service.loadModel(name);
@@ -165,7 +164,7 @@ console.log('\n(d) large tensors: conv on 1x3x320x320 FP32 (1.2 MB), end to end 
 const convService = createTestService(FIXTURE_MODELS_DIR);
 const conv = await convService.loadModel('conv_large');
 const pixels = Float32Array.from({ length: 3 * 320 * 320 }, (_, i) => ((i * 7919) % 1000) / 1000);
-const convServer = await startLocalServer({ handler: createApiHandler(convService), port: 0 });
+const convServer = await startTestLocalServer(FIXTURE_MODELS_DIR);
 const timeIt = async (fn: () => Promise<unknown>, n = 20) => {
   for (let i = 0; i < 3; i++) await fn();
   const started = performance.now();

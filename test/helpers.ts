@@ -1,14 +1,24 @@
-/** Shared test fixtures: paths, golden files, services over real models, a real S3 API server. */
+/**
+ * Shared test fixtures: paths, golden files, services over real models, temporary model
+ * repositories, a fake Lambda context, an HTTP caller, the local server as npm start wires it, and a
+ * real S3 API server.
+ */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
 import S3rver from 's3rver';
-import { InferenceService } from '../lambda/core/inference-service.ts';
-import { defaultSessionOptions, ModelRepository, type ModelRepositoryOptions } from '../lambda/core/model-repository.ts';
+import { createHttpPipeline, type HttpPipelineOptions } from '../lambda/adapters/http/pipeline.ts';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../lambda/adapters/local/stack.ts';
+import { limitConcurrency, startSageMakerServer, type SageMakerServer } from '../lambda/adapters/sagemaker/server.ts';
+import { InferenceService, type ServiceHooks } from '../lambda/core/inference-service.ts';
+import { silentLogger } from '../lambda/core/logger.ts';
+import { ModelRepository, type ModelRepositoryOptions } from '../lambda/core/model-repository.ts';
 import type { ModelSource } from '../lambda/core/model-source.ts';
-import { DirectorySource } from '../lambda/core/sources/directory-source.ts';
+import { defaultSessionOptions } from '../lambda/core/sessions.ts';
+import { DirectorySource } from '../lambda/stores/directory-source.ts';
 
 export const ROOT = join(import.meta.dirname, '..');
 export const SAMPLES_DIR = join(ROOT, 'models');
@@ -37,13 +47,102 @@ export function readEvaluation(model: string, version = 1): { task: string; metr
   return JSON.parse(readFileSync(join(SAMPLES_DIR, model, String(version), 'evaluation.json'), 'utf8'));
 }
 
-export function createTestService(source: ModelSource | string, options: Partial<ModelRepositoryOptions> = {}): InferenceService {
-  const repository = new ModelRepository({
-    source: typeof source === 'string' ? new DirectorySource(source) : source,
-    sessionOptions: defaultSessionOptions(1),
-    ...options,
+/** A repository over a directory or source, with one intra-op thread (tests run side by side). */
+export function createTestRepository(source: ModelSource | string, options: Partial<ModelRepositoryOptions> = {}): ModelRepository {
+  return new ModelRepository({ source: typeof source === 'string' ? new DirectorySource(source) : source, sessionOptions: defaultSessionOptions(1), ...options });
+}
+
+/** A service over a directory or source; hooks are given at construction, as in every entry. */
+export function createTestService(source: ModelSource | string, options: Partial<ModelRepositoryOptions> = {}, hooks?: ServiceHooks): InferenceService {
+  return new InferenceService({ repository: createTestRepository(source, options), hooks });
+}
+
+/** The local server as `npm start` wires it (runtime, console, pipeline), over a directory, on a free port, with its data in a temporary folder. */
+export function startTestLocalServer(source: ModelSource | string, options: Partial<Omit<LocalStackOptions, 'repository'>> & { repository?: Partial<ModelRepositoryOptions> } = {}): Promise<LocalStack> {
+  const { repository, ...rest } = options;
+  return startLocalStack({
+    dataDir: mkdtempSync(join(tmpdir(), 'local-data-')),
+    logger: silentLogger,
+    port: 0,
+    ...rest,
+    repository: (hooks) => createTestRepository(source, { ...repository, ...hooks }),
   });
-  return new InferenceService({ repository });
+}
+
+/** The SageMaker container as its entry wires it (pipeline over a concurrency-limited service), for one model, on a free loopback port. */
+export function startTestSageMakerServer(service: InferenceService, modelName: string, options: HttpPipelineOptions & { maxConcurrency?: number; queueLimit?: number } = {}): Promise<SageMakerServer> {
+  const { maxConcurrency, queueLimit, ...pipelineOptions } = options;
+  return startSageMakerServer({ pipeline: createHttpPipeline(limitConcurrency(service, { maxConcurrency, queueLimit }), pipelineOptions), modelName, port: 0, host: '127.0.0.1' });
+}
+
+/** A Lambda context as the runtime passes it, with `remainingMs` left. */
+export function fakeLambdaContext(remainingMs = 29_000): Context {
+  const deadline = Date.now() + remainingMs;
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'modelship-iris',
+    functionVersion: '3',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:modelship-iris:live',
+    memoryLimitInMB: '2048',
+    awsRequestId: '8f5c2b1e-3d4a-4f6b-9c8d-7e6f5a4b3c2d',
+    logGroupName: '/aws/lambda/modelship-iris',
+    logStreamName: '2026/11/22/[3]abcdef',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+/** One HTTP call: status, headers, the body as text and (when it is JSON) parsed. */
+export async function call(url: string, method = 'GET', body?: string | Uint8Array, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string; json: any }> {
+  const response = await fetch(url, { method, body, headers: { 'Content-Type': 'application/json', ...headers } });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json };
+}
+
+/**
+ * A temporary model repository, built from the samples and fixtures: copy models, add versions,
+ * change configs. Each call returns the builder; `dir` is the repository.
+ */
+export class TempRepository {
+  readonly dir: string;
+
+  constructor(prefix = 'repo-') {
+    this.dir = mkdtempSync(join(tmpdir(), `modelship-${prefix}`));
+  }
+
+  /** Copies models/<name> (every sample when no name is given), as `as`. */
+  sample(name?: string, as = name): this {
+    cpSync(name === undefined ? SAMPLES_DIR : join(SAMPLES_DIR, name), name === undefined ? this.dir : join(this.dir, as!), { recursive: true });
+    return this;
+  }
+
+  /** Copies test/fixtures/models/<name>, as `as`. */
+  fixture(name: string, as = name): this {
+    cpSync(join(FIXTURE_MODELS_DIR, name), join(this.dir, as), { recursive: true });
+    return this;
+  }
+
+  /** Writes a file into the repository (a path under it), e.g. a version's model.onnx copied from elsewhere. */
+  file(path: string, content: string | Uint8Array): this {
+    mkdirSync(dirname(join(this.dir, path)), { recursive: true });
+    writeFileSync(join(this.dir, path), content);
+    return this;
+  }
+
+  /** Merges fields into <model>/config.json. */
+  config(model: string, fields: Record<string, unknown>): this {
+    const file = join(this.dir, model, 'config.json');
+    const current = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+    return this.file(`${model}/config.json`, JSON.stringify({ ...current, ...fields }));
+  }
 }
 
 /** Asserts every value is within absolute + relative tolerance, naming the first that is not. */

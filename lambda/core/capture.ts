@@ -4,8 +4,8 @@
  * tensors (whatever the protocol, JSON or binary, v2 or :predict), so every capture reads the same.
  */
 import type { Tensor } from 'onnxruntime-node';
-import { encodeTensorData } from './codec.ts';
-import type { LoadedModel } from './model-repository.ts';
+import { encodeTensorData } from './tensor-values.ts';
+import type { LoadedModel } from './sessions.ts';
 import type { TensorSpec } from './signature.ts';
 
 /** A capture the core offers after an answer; the adapter decides when to encode and where to write it. */

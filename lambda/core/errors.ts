@@ -1,6 +1,7 @@
 /**
  * The one error type of the inference core. Every problem a caller can cause or see carries an HTTP
- * status and a message that names the problem; adapters turn it into `{"error": message}`.
+ * status and a message that names the problem; the HTTP pipeline turns it into `{"error": ...}`
+ * (as middy does, only errors below 500 show their message to the caller).
  */
 export class InferenceError extends Error {
   /** HTTP status this error is answered with. */
@@ -11,16 +12,31 @@ export class InferenceError extends Error {
   readonly headers: Record<string, string>;
   /** A short, fixed code for the kind of problem (the Reason dimension of the BadRequests metric). */
   readonly reason: ErrorReason;
+  /**
+   * What the caller is told. Below 500 it is the message itself, which names the problem; at 500
+   * and above it is a stable sentence without internals (store locations, SDK text), which stay in
+   * `message` for the log.
+   */
+  readonly publicMessage: string;
 
-  constructor(statusCode: number, message: string, options: { cause?: unknown; headers?: Record<string, string>; reason?: ErrorReason } = {}) {
+  constructor(statusCode: number, message: string, options: { cause?: unknown; headers?: Record<string, string>; reason?: ErrorReason; publicMessage?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'InferenceError';
     this.statusCode = statusCode;
-    this.expose = true;
+    this.expose = statusCode < 500;
     this.headers = options.headers ?? {};
     this.reason = options.reason ?? reasonForStatus(statusCode);
+    this.publicMessage = statusCode < 500 ? message : (options.publicMessage ?? PUBLIC_MESSAGES[statusCode] ?? PUBLIC_MESSAGES[500]);
   }
 }
+
+/** What callers are told of server-side failures, by status. */
+const PUBLIC_MESSAGES: Record<number, string> = {
+  500: 'internal error',
+  502: 'the model backend answered an error',
+  503: 'the model is unavailable right now (it could not be loaded, or the model store could not be read); retry shortly',
+  504: 'the request ran past its time budget; send fewer rows per request or use batch prediction',
+};
 
 /**
  * Why a request failed, as a metric dimension: a closed set, so a caller cannot create metrics at
@@ -82,12 +98,22 @@ export const payloadTooLarge = (bytes: number, limit: number, what: string): Inf
     `request body is ${bytes} bytes, over the ${limit}-byte limit of ${what}; send fewer rows per request or use batch prediction`,
   );
 
-/** A model (or the store behind it) cannot be loaded right now; the cause is named, the process keeps serving others. */
+/** A model (or the store behind it) cannot be loaded right now; the cause goes to the log, the process keeps serving others. */
 export const modelUnavailable = (message: string, cause?: unknown): InferenceError =>
   new InferenceError(503, message, { cause });
+
+/** The request ran past its deadline (504); `when` says where it was stopped. */
+export const deadlinePassed = (when: string): InferenceError =>
+  new InferenceError(504, `the request ran past its time budget (${when}); send fewer rows per request or use batch prediction`);
 
 export const isInferenceError = (error: unknown): error is InferenceError => error instanceof InferenceError;
 
 /** The message of an unknown thrown value, for logs and for wrapping into a named error. */
 export const describeError = (error: unknown): string =>
   error instanceof Error ? error.message : typeof error === 'string' ? error : JSON.stringify(error);
+
+/** A value as it appears in an error message: JSON, cut to 40 characters. */
+export const showValue = (value: unknown): string => {
+  const text = typeof value === 'bigint' ? value.toString() : JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}...` : text;
+};

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { CAPTURE_FILTER_PATTERN } from '../../lambda/capture-sink.ts';
+import { CAPTURE_FILTER_PATTERN } from '../../lambda/observability/capture-sink.ts';
 import { ModelShipSageMakerChecks } from '../../lib/nag-packs.ts';
 import { buildStack, repositoryWith } from './stack-fixture.ts';
 

@@ -55,7 +55,8 @@ describe('SageMaker image build context', () => {
     try {
       const ping = await fetch(`${url}/ping`);
       assert.equal(ping.status, 200);
-      assert.equal(((await ping.json()) as { execution_provider: string }).execution_provider, 'cpu');
+      const metadata = await fetch(`${url}/invocations`, { method: 'POST', headers: { 'X-Amzn-SageMaker-Custom-Attributes': 'path=/v2/models/breast_cancer_classifier;method=GET' } });
+      assert.equal(((await metadata.json()) as { parameters: { execution_provider: string } }).parameters.execution_provider, 'cpu');
       assert.match(output(), /GPU unavailable, running on CPU/);
       const golden = readGolden('breast_cancer_classifier');
       const response = await fetch(`${url}/invocations`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(goldenRequest(golden)) });

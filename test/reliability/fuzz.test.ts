@@ -7,13 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { createApiHandler } from '../../lambda/api-handler.ts';
-import { startLocalServer, type LocalServer } from '../../lambda/local-server.ts';
-import { createTestService, FIXTURE_MODELS_DIR, SAMPLES_DIR } from '../helpers.ts';
-import { cpSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { createApiGatewayHandler } from '../../lambda/adapters/api-gateway/handler.ts';
+import type { LocalStack } from '../../lambda/adapters/local/stack.ts';
+import { createTestService, fakeLambdaContext, startTestLocalServer, TempRepository } from '../helpers.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
@@ -24,10 +21,9 @@ const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
 /** Samples and datatype fixtures together: every datatype and every sample's signature is a target. */
 function repository(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'fuzz-'));
-  cpSync(SAMPLES_DIR, dir, { recursive: true });
-  for (const name of ['identity_int64', 'identity_bytes', 'identity_fp16', 'identity_bool', 'identity_uint8', 'add_two']) cpSync(join(FIXTURE_MODELS_DIR, name), join(dir, name), { recursive: true });
-  return dir;
+  const repo = new TempRepository('fuzz-').sample();
+  for (const name of ['identity_int64', 'identity_bytes', 'identity_fp16', 'identity_bool', 'identity_uint8', 'add_two']) repo.fixture(name);
+  return repo.dir;
 }
 
 const MODELS = ['iris_forest', 'digits_mlp', 'breast_cancer_classifier', 'diabetes_regressor', 'identity_int64', 'identity_bytes', 'identity_fp16', 'identity_bool', 'identity_uint8', 'add_two'];
@@ -119,13 +115,13 @@ function checkAnswer(status: number, text: string, what: string): void {
 }
 
 describe(`fuzzing every route (seed ${SEED})`, () => {
-  let server: LocalServer;
-  let handler: ReturnType<typeof createApiHandler>;
+  let server: LocalStack;
+  let handler: ReturnType<typeof createApiGatewayHandler>;
   before(async () => {
     process.on('unhandledRejection', onUnhandled);
     const dir = repository();
-    handler = createApiHandler(createTestService(dir));
-    server = await startLocalServer({ handler: createApiHandler(createTestService(dir)), port: 0, maxBodyBytes: 64 * 1024 });
+    handler = createApiGatewayHandler(createTestService(dir));
+    server = await startTestLocalServer(dir, { maxBodyBytes: 64 * 1024 });
   });
   after(async () => {
     await server.close();
@@ -146,7 +142,7 @@ describe(`fuzzing every route (seed ${SEED})`, () => {
           isBase64Encoded: true,
           requestContext: {},
         };
-        const result = (await handler(event as unknown as APIGatewayProxyEvent, { getRemainingTimeInMillis: () => 30_000 } as Context)) as APIGatewayProxyResult;
+        const result = (await handler(event as unknown as APIGatewayProxyEvent, fakeLambdaContext())) as APIGatewayProxyResult;
         checkAnswer(result.statusCode, result.isBase64Encoded ? '{"error":"binary answer"}' : result.body, `binary ${model}`);
       }),
       { seed: SEED + 2, numRuns: Math.round(RUNS * 0.1) },
@@ -162,7 +158,7 @@ describe(`fuzzing every route (seed ${SEED})`, () => {
           ? { version: '2.0', rawPath: `/prod${p}`, rawQueryString: '', headers: Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v])), requestContext: { stage: 'prod', http: { method: m, path: `/prod${p}` } }, body: encoded, isBase64Encoded: base64 && b !== undefined }
           : { httpMethod: m, path: p, headers: h, body: encoded ?? null, isBase64Encoded: base64 && b !== undefined, requestContext: { stage: 'prod' } };
         const result = (await Promise.race([
-          handler(event as unknown as APIGatewayProxyEvent, { getRemainingTimeInMillis: () => 30_000 } as Context),
+          handler(event as unknown as APIGatewayProxyEvent, fakeLambdaContext()),
           new Promise((_, reject) => setTimeout(() => reject(new Error(`hang: ${m} ${p}`)), 5000)),
         ])) as APIGatewayProxyResult;
         checkAnswer(result.statusCode, result.body, `${m} ${p}`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseModelConfig } from '../../../lambda/core/config.ts';
 import { isInferenceError } from '../../../lambda/core/errors.ts';
-import { DirectorySource } from '../../../lambda/core/sources/directory-source.ts';
+import { DirectorySource } from '../../../lambda/stores/directory-source.ts';
 import { createTestService, FIXTURE_MODELS_DIR, SAMPLES_DIR } from '../../helpers.ts';
 
 function tempRepository(): string {

@@ -1,0 +1,17 @@
+/** `modelship rollback`: pin a model's live version in its config.json (then `cdk deploy`). */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseModelConfig } from '../lambda/core/config.ts';
+
+/** Sets versionPolicy to {"pinned": version}, keeping every other field; returns the file written. */
+export function pinVersion(modelsDir: string, model: string, version: number): string {
+  const dir = join(modelsDir, model);
+  if (!existsSync(dir)) throw new Error(`no model "${model}" in ${modelsDir}`);
+  if (!existsSync(join(dir, String(version), 'model.onnx'))) throw new Error(`model "${model}" has no version ${version} (${join(dir, String(version), 'model.onnx')} is missing)`);
+  const file = join(dir, 'config.json');
+  const raw = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+  const next = { ...raw, versionPolicy: { pinned: version } };
+  parseModelConfig(JSON.stringify(next), file); // refuse to write a config the stack would reject
+  writeFileSync(file, `${JSON.stringify(next, null, 2)}\n`);
+  return file;
+}

@@ -1,0 +1,70 @@
+/**
+ * The local server wired as `npm start` runs it: the runtime (metrics, captures, feedback, shadow,
+ * console statistics) built first, the repository and service given its hooks at construction, and
+ * the console and the pipeline in front. The entry and the tests build it the same way.
+ */
+import type { CoreLogger } from '../../core/logger.ts';
+import type { ModelLoadEvent, ModelRepository } from '../../core/model-repository.ts';
+import { InferenceService } from '../../core/inference-service.ts';
+import { createHttpPipeline } from '../http/pipeline.ts';
+import { LocalConsole } from './console.ts';
+import { LocalRuntime, type LocalRuntimeOptions } from './runtime.ts';
+import { apiKeyCheck, startLocalServer, type LocalServer } from './server.ts';
+
+export interface LocalStackOptions extends LocalRuntimeOptions {
+  /** Builds the repository with the runtime's model-load hook. */
+  readonly repository: (hooks: { onModelLoad: (event: ModelLoadEvent) => void }) => ModelRepository;
+  /** Body limit for models whose config sets none. @default 6 MiB */
+  readonly maxRequestBytes?: number;
+  /** The server's own body limit, checked before a body is read in full. @default maxRequestBytes */
+  readonly maxBodyBytes?: number;
+  /** Require this key in the x-api-key header. @default - no key */
+  readonly apiKey?: string;
+  /** @default 8080 */
+  readonly port?: number;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** The time each request may take. @default 30000 */
+  readonly timeoutMs?: number;
+  readonly logger: CoreLogger;
+}
+
+export interface LocalStack {
+  readonly url: string;
+  readonly server: LocalServer;
+  readonly runtime: LocalRuntime;
+  readonly repository: ModelRepository;
+  readonly service: InferenceService;
+  readonly console: LocalConsole;
+  /** Stops the server, then writes out what the runtime buffered. */
+  close(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const runtime = new LocalRuntime(options);
+  const repository = options.repository({ onModelLoad: runtime.onModelLoad });
+  const service = new InferenceService({ repository, defaultMaxRequestBytes: options.maxRequestBytes, logger: options.logger, hooks: runtime.serviceHooks(repository) });
+  const localConsole = new LocalConsole(service, runtime.stats);
+  const keyCheck = options.apiKey === undefined ? undefined : apiKeyCheck(options.apiKey);
+  const server = await startLocalServer({
+    pipeline: createHttpPipeline(service, { logger: options.logger, onResponse: runtime.onResponse, authorize: keyCheck?.authorize }),
+    routes: (method, path) => localConsole.route(method, path),
+    authorized: keyCheck?.authorized,
+    port: options.port,
+    host: options.host,
+    maxBodyBytes: options.maxBodyBytes ?? options.maxRequestBytes,
+    timeoutMs: options.timeoutMs,
+  });
+  return {
+    url: server.url,
+    server,
+    runtime,
+    repository,
+    service,
+    console: localConsole,
+    close: async () => {
+      await server.close();
+      await runtime.close();
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The SageMaker hosting adapter: GET /ping and POST /invocations on port 8080 (or
+ * SAGEMAKER_BIND_TO_PORT). Each SageMaker request becomes the pipeline's request once — /ping is the
+ * model's v2 readiness, /invocations the v2 or :predict route the custom attributes name (or the
+ * body's shape implies) — and goes through the same pipeline and core as the API.
+ */
+import { createServer, type Server } from 'node:http';
+import { availableParallelism } from 'node:os';
+import { InferenceError } from '../../core/errors.ts';
+import { BINARY_HEADER } from '../../core/binary-extension.ts';
+import { errorResponse, type CoreRequest, type CoreResponse, type RequestHandler } from '../../core/request.ts';
+import { closeServer, sendHttpResponse, serverUrl, toHttpRequest } from '../http/node-server.ts';
+import type { HttpPipeline, HttpResponse } from '../http/pipeline.ts';
+import { CUSTOM_ATTRIBUTES_HEADER, formatCustomAttributes, parseCustomAttributes } from './attributes.ts';
+
+export interface SageMakerServerOptions {
+  /** The pipeline over the core (see limitConcurrency). */
+  readonly pipeline: HttpPipeline;
+  /** The one model this endpoint serves. */
+  readonly modelName: string;
+  /** @default 8080 */
+  readonly port?: number;
+  /** @default '0.0.0.0' (SageMaker connects from outside the container) */
+  readonly host?: string;
+  /** Bodies over this are refused with 413 before being read in full. @default 25 MiB, SageMaker's real-time limit */
+  readonly maxBodyBytes?: number;
+}
+
+export interface SageMakerServer {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * Bounds the requests in flight and the queue behind them. Written here because it is a dozen
+ * lines and must answer a full queue with 429 at once, which the pool libraries do not do.
+ */
+export class ConcurrencyLimiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly max: number;
+  private readonly queueLimit: number;
+
+  constructor(max: number, queueLimit: number) {
+    this.max = max;
+    this.queueLimit = queueLimit;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.max) {
+      if (this.waiting.length >= this.queueLimit) {
+        throw new InferenceError(429, `server busy: ${this.running} requests running and ${this.waiting.length} queued; retry with backoff`, { reason: 'throttled' });
+      }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/** The core behind a concurrency limit: `max` requests run at once, `queueLimit` wait, the rest get 429. */
+export function limitConcurrency(handler: RequestHandler, options: { maxConcurrency?: number; queueLimit?: number } = {}): RequestHandler {
+  const limiter = new ConcurrencyLimiter(options.maxConcurrency ?? availableParallelism(), options.queueLimit ?? 64);
+  return {
+    handle: (request: CoreRequest): Promise<CoreResponse> =>
+      limiter.run(() => handler.handle(request)).catch((error: unknown) => {
+        if (error instanceof InferenceError) return errorResponse(error);
+        throw error;
+      }),
+  };
+}
+
+/** A :predict body starts with its "instances" (or "signature_name") key; anything else is taken as v2. */
+const PREDICT_BODY = /^\s*\{\s*"(instances|signature_name)"\s*:/;
+
+/** The API route an invocation addresses: the custom attribute's path, or the body's shape. */
+function invocationRoute(modelName: string, attributes: Record<string, string>, body: Buffer | undefined, binary: boolean): { method: string; path: string } | InferenceError {
+  const method = (attributes.method ?? 'POST').toUpperCase();
+  const path = attributes.path;
+  if (path === undefined) {
+    const predict = !binary && body !== undefined && PREDICT_BODY.test(body.subarray(0, 256).toString('utf8'));
+    return { method, path: predict ? `/v1/models/${modelName}:predict` : `/v2/models/${modelName}/infer` };
+  }
+  const own = path === `/v2/models/${modelName}` || path.startsWith(`/v2/models/${modelName}/`) || path.startsWith(`/v1/models/${modelName}:`) || path.startsWith(`/v1/models/${modelName}/`);
+  if (!own) return new InferenceError(404, `this endpoint serves model "${modelName}" only; custom attribute path "${path}" is not one of its routes`);
+  return { method, path };
+}
+
+/** InvokeEndpoint passes back only the body and the custom attributes: carry the answering version (and a binary answer's header length) there. */
+function withAnswerAttributes(response: HttpResponse): HttpResponse {
+  const version = response.headers['X-Model-Version'];
+  if (version === undefined) return response;
+  const headerLength = response.headers['Inference-Header-Content-Length'];
+  const attributes = formatCustomAttributes({ model_version: version, ...(headerLength !== undefined ? { inference_header_content_length: headerLength } : {}) });
+  return { ...response, headers: { ...response.headers, 'X-Amzn-SageMaker-Custom-Attributes': attributes } };
+}
+
+export function startSageMakerServer(options: SageMakerServerOptions): Promise<SageMakerServer> {
+  const { pipeline, modelName } = options;
+  const limit = options.maxBodyBytes ?? 25 * 1024 * 1024;
+  const server = createServer(async (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    // SageMaker gives an invocation 60 s; answer 504 ourselves before that.
+    const deadline = Date.now() + 55_000;
+    if (path === '/ping') {
+      const request = await toHttpRequest(req, res, limit, { path: `/v2/models/${modelName}/ready`, deadline });
+      const rejection = req.method === 'GET' ? request.rejection : new InferenceError(405, `method ${req.method} is not allowed on /ping; allowed: GET`, { headers: { Allow: 'GET' } });
+      sendHttpResponse(res, await pipeline({ ...request, rejection }));
+      return;
+    }
+    if (path !== '/invocations') {
+      const request = await toHttpRequest(req, res, limit, { deadline });
+      sendHttpResponse(res, await pipeline({ ...request, rejection: new InferenceError(404, `no route for ${req.method} ${path}; a SageMaker container answers GET /ping and POST /invocations`) }));
+      return;
+    }
+    const request = await toHttpRequest(req, res, limit, { path: '/invocations', deadline });
+    if (req.method !== 'POST') {
+      sendHttpResponse(res, await pipeline({ ...request, rejection: request.rejection ?? new InferenceError(405, `method ${req.method} is not allowed on /invocations; allowed: POST`, { headers: { Allow: 'POST' } }) }));
+      return;
+    }
+    const attributes = parseCustomAttributes(request.headers[CUSTOM_ATTRIBUTES_HEADER]);
+    const binaryHeader = request.headers[BINARY_HEADER] ?? attributes.inference_header_content_length;
+    const route = invocationRoute(modelName, attributes, request.body as Buffer | undefined, binaryHeader !== undefined);
+    if (route instanceof InferenceError) {
+      sendHttpResponse(res, await pipeline({ ...request, rejection: request.rejection ?? route }));
+      return;
+    }
+    const headers = binaryHeader === undefined ? request.headers : { ...request.headers, [BINARY_HEADER]: binaryHeader };
+    sendHttpResponse(res, withAnswerAttributes(await pipeline({ ...request, ...route, headers })));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 8080, options.host ?? '0.0.0.0', () => {
+      resolve({ url: serverUrl(server), server, close: () => closeServer(server) });
+    });
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * Loading one model version into an onnxruntime session: fetch the file, verify its deployed
+ * sha256 before onnxruntime parses it (a crafted file can crash the process at load), create the
+ * session (on the GPU when asked, falling back to CPU), and read its signature.
+ */
+import { createHash } from 'node:crypto';
+import { InferenceSession } from 'onnxruntime-node';
+import { MODEL_FILE, type ModelEntry } from './catalog.ts';
+import type { ModelConfig } from './config.ts';
+import { describeError, modelUnavailable } from './errors.ts';
+import type { CoreLogger } from './logger.ts';
+import type { ModelSource } from './model-source.ts';
+import { readSignature, type Signature } from './signature.ts';
+
+export interface LoadedModel {
+  readonly name: string;
+  readonly version: number;
+  readonly config: ModelConfig;
+  readonly session: InferenceSession;
+  readonly signature: Signature;
+  readonly sha256: string;
+  readonly loadMs: number;
+  /** Of loadMs: fetching the file from the store, and creating the session. */
+  readonly fetchMs: number;
+  readonly sessionMs: number;
+  /** Where the session runs: 'cuda' on a GPU, 'cpu' otherwise. */
+  readonly executionProvider: 'cuda' | 'cpu';
+}
+
+export interface SessionLoaderOptions {
+  readonly source: ModelSource;
+  /** onnxruntime session options for every model. @default defaultSessionOptions() */
+  readonly sessionOptions?: InferenceSession.SessionOptions;
+  /**
+   * Run sessions on the GPU (onnxruntime's CUDA execution provider), falling back to CPU with a
+   * warning and onGpuFallback when the provider or the device is missing. @default false
+   */
+  readonly gpu?: boolean;
+  /** Called when a model asked for the GPU runs on CPU instead. */
+  readonly onGpuFallback?: (event: { model: string; version: number; cause: string }) => void;
+  /**
+   * The sha256 each model file had when it was deployed, by "name/version". A file whose hash
+   * differs (replaced under a running version) is refused with 503. @default - not checked
+   */
+  readonly expectedSha256?: Readonly<Record<string, string>>;
+  readonly logger: CoreLogger;
+}
+
+/**
+ * Session options for a CPU function: threads from the vCPUs it really has, and no spinning, which
+ * would keep cores busy after each call (see FIELD-NOTES.md).
+ */
+export function defaultSessionOptions(intraOpThreads = 1): InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+}
+
+/** Fetches, verifies and opens one version of a model. */
+export async function loadSession(entry: ModelEntry, version: number, options: SessionLoaderOptions): Promise<LoadedModel> {
+  const { source, logger } = options;
+  const started = performance.now();
+  const path = `${entry.name}/${version}/${MODEL_FILE}`;
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await source.readFile(path);
+  } catch (error) {
+    logger.error('model store unreachable', { model: entry.name, version, cause: describeError(error) });
+    throw modelUnavailable(`model "${entry.name}" version ${version} cannot be read from ${source.location}: ${describeError(error)}`, error);
+  }
+  if (bytes === undefined) throw modelUnavailable(`model "${entry.name}" version ${version}: ${path} is no longer in ${source.location}`);
+  const fetchMs = performance.now() - started;
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const expected = options.expectedSha256?.[`${entry.name}/${version}`];
+  if (expected !== undefined && expected !== sha256) {
+    logger.error('model file does not match its deployed hash', { model: entry.name, version, sha256, expected });
+    throw modelUnavailable(`model "${entry.name}" version ${version}: ${path} has sha256 ${sha256}, not the ${expected} it was deployed with; refusing to load a replaced model file (redeploy to ship a new one)`);
+  }
+  try {
+    const sessionStarted = performance.now();
+    const { session, executionProvider } = await createSession(bytes, entry.name, version, options);
+    const sessionMs = performance.now() - sessionStarted;
+    const signature = readSignature(session);
+    const loadMs = performance.now() - started;
+    logger.info('model loaded', { model: entry.name, version, sha256, executionProvider, loadMs: Math.round(loadMs), fetchMs: Math.round(fetchMs), sessionMs: Math.round(sessionMs) });
+    return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, fetchMs, sessionMs, executionProvider };
+  } catch (error) {
+    logger.error('model load failed', { model: entry.name, version, cause: describeError(error) });
+    throw modelUnavailable(`model "${entry.name}" version ${version} cannot be loaded: ${describeError(error)}`, error);
+  }
+}
+
+async function createSession(bytes: Uint8Array, model: string, version: number, options: SessionLoaderOptions): Promise<{ session: InferenceSession; executionProvider: 'cuda' | 'cpu' }> {
+  const sessionOptions = options.sessionOptions ?? defaultSessionOptions();
+  if (options.gpu) {
+    try {
+      return { session: await InferenceSession.create(bytes, { ...sessionOptions, executionProviders: ['cuda'] }), executionProvider: 'cuda' };
+    } catch (error) {
+      const cause = describeError(error);
+      options.logger.warn('GPU unavailable, running on CPU', { model, version, cause });
+      options.onGpuFallback?.({ model, version, cause });
+    }
+  }
+  return { session: await InferenceSession.create(bytes, sessionOptions), executionProvider: 'cpu' };
+}

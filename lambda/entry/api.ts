@@ -1,0 +1,137 @@
+/**
+ * Lambda entry point of the inference function (the container image's CMD: index.handler).
+ * Settings come from the environment, checked once at init; with PRELOAD_MODELS=true the models
+ * load during init, so the first request pays no load.
+ *
+ * Observability is Powertools for AWS Lambda, through its middy middlewares around the shared
+ * pipeline: the tracer (X-Ray segment per invocation, model annotations, the S3 client traced), the
+ * logger (JSON lines with the request id and cold-start flag) and metrics (CloudWatch embedded
+ * metric format; the cold-start metric). Sampled captures go to stdout, where a log subscription
+ * takes them to Firehose.
+ */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import type { Context } from 'aws-lambda';
+import { stringifyPrecise } from '../core/json.ts';
+import type { InferenceObservers } from '../core/session-run.ts';
+import { runShadow, type ShadowJob } from '../core/shadow.ts';
+import { createApiGatewayHandler, type ApiEvent } from '../adapters/api-gateway/handler.ts';
+import { captureHook, stdoutCaptureWriter } from '../observability/capture-sink.ts';
+import { coreLogger, logger, metrics, tracer as getTracer } from '../observability/powertools.ts';
+import { powertoolsSink, Telemetry, type MetricSink } from '../observability/telemetry.ts';
+import { createRepository, createService, readRuntimeConfig } from './runtime-config.ts';
+
+const tracer = await getTracer();
+const env = process.env;
+
+/**
+ * Per-request metrics with only the Model dimension ride in the invocation's Metrics buffer, which
+ * logMetrics flushes as one record at the end; metrics with other dimensions (per version, class,
+ * reason) are records of their own, and so is anything outside an invocation (loads at init).
+ */
+let invocation: { model?: string } | undefined;
+const ownRecord = powertoolsSink();
+const sink: MetricSink = (dimensions, values) => {
+  const keys = Object.keys(dimensions);
+  if (invocation === undefined || keys.length !== 1 || keys[0] !== 'Model' || (invocation.model ?? dimensions.Model) !== dimensions.Model) {
+    ownRecord(dimensions, values);
+    return;
+  }
+  if (invocation.model === undefined) metrics.addDimension('Model', (invocation.model = dimensions.Model));
+  for (const [name, unit, value] of values) metrics.addMetric(name, unit, value);
+};
+const telemetry = new Telemetry(sink);
+
+const config = readRuntimeConfig(env);
+const repository = createRepository(config, coreLogger, {
+  onModelLoad: ({ model, version, loadMs, error }) => telemetry.modelLoad(model, version, loadMs, error !== undefined),
+  instrumentS3Client: (client) => tracer.captureAWSv3Client(client),
+});
+
+// Shadow copies run in an asynchronous invocation of this same function, which runs both versions
+// and compares them (Lambda freezes work left after the answer). The caller's answer is unchanged;
+// the only latency added is the Event invoke's round trip, awaited before the answer returns.
+let pendingShadow: Promise<unknown> | undefined;
+const invokeShadow = (job: ShadowJob) => {
+  pendingShadow = lambdaClient()
+    .then(({ client, InvokeCommand }) =>
+      client.send(new InvokeCommand({ FunctionName: env.AWS_LAMBDA_FUNCTION_NAME, Qualifier: env.AWS_LAMBDA_FUNCTION_VERSION, InvocationType: 'Event', Payload: Buffer.from(stringifyPrecise({ modelshipShadow: job })) })),
+    )
+    .catch((error: Error) => coreLogger.warn('shadow invoke failed', { model: job.model, cause: error.message }));
+};
+// Imported on first use: only shadowed models need it, so no other cold start pays for it.
+let client: Promise<{ client: import('@aws-sdk/client-lambda').LambdaClient; InvokeCommand: typeof import('@aws-sdk/client-lambda').InvokeCommand }> | undefined;
+const lambdaClient = () =>
+  (client ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => ({ client: tracer.captureAWSv3Client(new LambdaClient({})), InvokeCommand })));
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;
+/** Who hears about each inference: the request's, and a shadow job's two runs alike. */
+const observers: InferenceObservers = {
+  onInference: (record) => {
+    const { model, version, batchSize, parseMs, inferenceMs, serializeMs } = record;
+    telemetry.inference(record);
+    tracer.putAnnotation('model', model);
+    tracer.putAnnotation('modelVersion', version);
+    // One line per inference: the latency breakdown, never the payload.
+    logger.info('inference', { model, version, coldStart: invocationIsCold, batchSize, parseMs: round(parseMs), inferenceMs: round(inferenceMs), serializeMs: round(serializeMs) });
+  },
+  onCapture: captureHook(telemetry, stdoutCaptureWriter),
+};
+const service = createService(config, repository, coreLogger, { ...observers, onShadow: invokeShadow, onFeedback: (event) => telemetry.feedback(event) });
+
+if (config.preload) {
+  const failures = await repository.preload();
+  // A model that cannot load answers 503; the others still serve.
+  if (failures.length > 0) coreLogger.error('models failed to preload', { failures });
+}
+
+const initDurationMs = performance.now();
+let coldStart = true;
+/** Whether the invocation in progress is the first of this process. */
+let invocationIsCold = true;
+
+const apiHandler = createApiGatewayHandler(service, {
+  logger: coreLogger,
+  corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',') : undefined,
+  onResponse: (observation) => telemetry.response(observation),
+  // Outermost first: the trace covers everything; the invocation's metrics buffer opens before and
+  // closes after logMetrics flushes it; the logger knows the request id before anything logs.
+  outerMiddlewares: [
+    captureLambdaHandler(tracer, { captureResponse: false }),
+    {
+      before: () => {
+        invocation = {};
+        invocationIsCold = coldStart;
+        if (!coldStart) return;
+        coldStart = false;
+        telemetry.initDuration(env.AWS_LAMBDA_FUNCTION_NAME ?? 'local', initDurationMs);
+      },
+      after: () => {
+        invocation = undefined;
+      },
+      onError: () => {
+        invocation = undefined;
+      },
+    },
+    logMetrics(metrics, { captureColdStartMetric: true }),
+    injectLambdaContext(logger),
+  ],
+});
+
+/** API Gateway events, and this function's own shadow jobs. */
+export async function handler(event: ApiEvent | { modelshipShadow: ShadowJob }, context: Context) {
+  if ('modelshipShadow' in event) {
+    const result = await runShadow(repository, event.modelshipShadow, observers);
+    telemetry.shadow(result);
+    // Outputs only, never inputs: payloads stay out of the logs.
+    if (!result.agree) coreLogger.warn('shadow disagrees with live', { ...result });
+    return result;
+  }
+  const response = await apiHandler(event, context);
+  if (pendingShadow !== undefined) {
+    await pendingShadow;
+    pendingShadow = undefined;
+  }
+  return response;
+}

@@ -1,0 +1,57 @@
+/**
+ * npm start's wiring: every model under ./models on http://127.0.0.1:8080 through the same pipeline
+ * and core as Lambda. PORT, HOST and MODEL_DIR override the address and repository; MODEL_BUCKET
+ * (with MODEL_PREFIX and S3_ENDPOINT for an S3-compatible store) serves from S3 instead. API_KEY
+ * requires that key in x-api-key. Under LOCAL_DATA_DIR (default .local): metric records
+ * (metrics/<date>.jsonl, the function's EMF records), captures
+ * (captures/<model>/<version>/<date>/captures.jsonl; CAPTURE_PERCENT samples models whose config
+ * sets no capture) and feedback (feedback/<model>.jsonl). The console is at /.
+ */
+import { exitOnSignals } from '../adapters/http/node-server.ts';
+import { exampleRequest } from '../adapters/local/examples.ts';
+import { startLocalStack } from '../adapters/local/stack.ts';
+import { consoleLogger } from '../observability/logging.ts';
+import { createRepository, readRuntimeConfig, RuntimeConfigError } from './runtime-config.ts';
+
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const logger = consoleLogger();
+  try {
+    const config = readRuntimeConfig(env, { modelDir: 'models', preload: true });
+    const port = Number(env.PORT ?? 8080);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RuntimeConfigError(`PORT must be a port number, got "${env.PORT}"`);
+    const capturePercent = Number(env.CAPTURE_PERCENT ?? 0);
+    if (!(capturePercent >= 0 && capturePercent <= 100)) throw new RuntimeConfigError(`CAPTURE_PERCENT must be a number from 0 to 100, got "${env.CAPTURE_PERCENT}"`);
+    const local = await startLocalStack({
+      repository: (hooks) => createRepository(config, logger, hooks),
+      dataDir: env.LOCAL_DATA_DIR ?? '.local',
+      logger,
+      capturePercent,
+      apiKey: env.API_KEY || undefined,
+      port,
+      host: env.HOST ?? '127.0.0.1',
+      maxRequestBytes: config.maxRequestBytes,
+    });
+    const { repository, service, server } = local;
+    const failures = config.preload ? await repository.preload() : [];
+
+    const catalog = await repository.catalog();
+    console.log(`ModelShip serving ${catalog.size} model(s) from ${repository.source.location} on ${server.url}`);
+    for (const entry of catalog.values()) {
+      const state = entry.problem ?? failures.find((f) => f.startsWith(`${entry.name}:`));
+      console.log(`  ${entry.name.padEnd(28)} live v${entry.liveVersion ?? '-'} (versions ${entry.versions.join(', ') || 'none'})${state ? `  UNAVAILABLE: ${state}` : ''}`);
+    }
+    const sample = [...catalog.values()].find((e) => e.name === 'iris_forest' && e.problem === undefined) ?? [...catalog.values()].find((e) => e.problem === undefined);
+    if (sample !== undefined) {
+      const model = await repository.load(sample.name, sample.liveVersion!).catch(() => undefined);
+      if (model !== undefined) {
+        const body = JSON.stringify(await exampleRequest(service, model));
+        console.log(`\nTry it:\n  curl -s -X POST ${server.url}/v2/models/${model.name}/infer -H 'Content-Type: application/json' -d '${body}'\n`);
+      }
+    }
+    console.log(`Console: ${server.url}/`);
+    exitOnSignals(() => local.close());
+  } catch (error) {
+    console.error(`modelship: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The runtime's settings, read from the environment once at start and checked, for every entry
+ * (Lambda handlers, local server, SageMaker container, CLI), and the model store and service they
+ * wire from them. Nothing outside entry/ reads process.env.
+ */
+import { availableParallelism } from 'node:os';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { LAMBDA_PAYLOAD_LIMIT_BYTES } from '../core/config.ts';
+import { InferenceService, type ServiceHooks } from '../core/inference-service.ts';
+import type { CoreLogger } from '../core/logger.ts';
+import { ModelRepository, type ModelRepositoryOptions } from '../core/model-repository.ts';
+import { defaultSessionOptions } from '../core/sessions.ts';
+import type { ModelSource } from '../core/model-source.ts';
+import { DirectorySource } from '../stores/directory-source.ts';
+import { S3Source } from '../stores/s3-source.ts';
+
+export interface RuntimeConfig {
+  /** Directory model repository (MODEL_DIR). */
+  readonly modelDir?: string;
+  /** S3 model repository (MODEL_BUCKET, MODEL_PREFIX). */
+  readonly modelBucket?: string;
+  readonly modelPrefix: string;
+  /** S3-compatible endpoint (S3_ENDPOINT), path-style addressing. */
+  readonly s3Endpoint?: string;
+  /** Only these models (MODEL_NAMES, comma-separated). */
+  readonly modelNames?: string[];
+  /** Live version of the one model served (MODEL_VERSION), overriding its config's policy. */
+  readonly modelVersion?: number;
+  /** Load every model's live version at start (PRELOAD_MODELS=true). */
+  readonly preload: boolean;
+  /** MAX_REQUEST_BYTES, default 6 MiB. */
+  readonly maxRequestBytes: number;
+  /** ORT_INTRA_OP_THREADS, default the vCPUs available. */
+  readonly intraOpThreads: number;
+  /** STORE_TIMEOUT_MS: each S3 request's response timeout (3 attempts). @default 10000 */
+  readonly storeTimeoutMs: number;
+  /** MODEL_SHA256S: {"<name>/<version>": sha256} recorded at deploy; loads that differ are refused. */
+  readonly expectedSha256?: Record<string, string>;
+  /** AWS_REGION, for an S3-compatible endpoint. @default 'us-east-1' */
+  readonly region: string;
+}
+
+export class RuntimeConfigError extends Error {}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value <= 0) throw new RuntimeConfigError(`${name} must be a positive integer, got "${text}"`);
+  return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const text = env[name]?.toLowerCase();
+  if (text === undefined || text === '') return fallback;
+  if (['true', '1', 'yes'].includes(text)) return true;
+  if (['false', '0', 'no'].includes(text)) return false;
+  throw new RuntimeConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?: string; preload?: boolean } = {}): RuntimeConfig {
+  const modelBucket = env.MODEL_BUCKET || undefined;
+  const modelDir = env.MODEL_DIR || (modelBucket === undefined ? defaults.modelDir : undefined);
+  if (modelDir !== undefined && modelBucket !== undefined) {
+    throw new RuntimeConfigError('set either MODEL_DIR (a directory) or MODEL_BUCKET (S3), not both');
+  }
+  if (modelDir === undefined && modelBucket === undefined) {
+    throw new RuntimeConfigError('no model repository: set MODEL_DIR to a directory, or MODEL_BUCKET (and MODEL_PREFIX) for S3');
+  }
+  const names = env.MODEL_NAMES?.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const modelVersion = env.MODEL_VERSION ? positiveInt(env, 'MODEL_VERSION', 0) : undefined;
+  if (modelVersion !== undefined && names?.length !== 1) {
+    throw new RuntimeConfigError('MODEL_VERSION needs exactly one model in MODEL_NAMES');
+  }
+  let expectedSha256: Record<string, string> | undefined;
+  if (env.MODEL_SHA256S) {
+    try {
+      expectedSha256 = JSON.parse(env.MODEL_SHA256S) as Record<string, string>;
+    } catch {
+      throw new RuntimeConfigError('MODEL_SHA256S must be a JSON object of "<model>/<version>": sha256');
+    }
+  }
+  return {
+    region: env.AWS_REGION ?? 'us-east-1',
+    expectedSha256,
+    storeTimeoutMs: positiveInt(env, 'STORE_TIMEOUT_MS', 10_000),
+    modelVersion,
+    modelDir,
+    modelBucket,
+    modelPrefix: env.MODEL_PREFIX ?? '',
+    s3Endpoint: env.S3_ENDPOINT || undefined,
+    modelNames: names !== undefined && names.length > 0 ? names : undefined,
+    preload: flag(env, 'PRELOAD_MODELS', defaults.preload ?? false),
+    maxRequestBytes: positiveInt(env, 'MAX_REQUEST_BYTES', LAMBDA_PAYLOAD_LIMIT_BYTES),
+    intraOpThreads: positiveInt(env, 'ORT_INTRA_OP_THREADS', availableParallelism()),
+  };
+}
+
+export interface RepositoryHooks extends Pick<ModelRepositoryOptions, 'onModelLoad'> {
+  /** Wraps the S3 client (the Powertools tracer records its calls). */
+  readonly instrumentS3Client?: (client: S3Client) => S3Client;
+}
+
+export function createModelSource(config: RuntimeConfig, instrument: (client: S3Client) => S3Client = (c) => c): ModelSource {
+  if (config.modelDir !== undefined) return new DirectorySource(config.modelDir);
+  // Bounded: 3 attempts with the SDK's exponential backoff, each with connect and response
+  // timeouts, so an unreachable or hung store answers 503 quickly instead of hanging requests.
+  const client = instrument(new S3Client({
+    maxAttempts: 3,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: Math.min(2000, config.storeTimeoutMs), requestTimeout: config.storeTimeoutMs, throwOnRequestTimeout: true }),
+    ...(config.s3Endpoint === undefined ? {} : { endpoint: config.s3Endpoint, forcePathStyle: true, region: config.region }),
+  }));
+  return new S3Source({ bucket: config.modelBucket!, prefix: config.modelPrefix, client });
+}
+
+export function createRepository(config: RuntimeConfig, logger?: CoreLogger, hooks: RepositoryHooks = {}): ModelRepository {
+  return new ModelRepository({
+    onModelLoad: hooks.onModelLoad,
+    source: createModelSource(config, hooks.instrumentS3Client),
+    models: config.modelNames,
+    expectedSha256: config.expectedSha256,
+    liveVersions: config.modelVersion !== undefined ? { [config.modelNames![0]]: config.modelVersion } : undefined,
+    sessionOptions: defaultSessionOptions(config.intraOpThreads),
+    logger,
+  });
+}
+
+export function createService(config: RuntimeConfig, repository: ModelRepository, logger?: CoreLogger, hooks?: ServiceHooks): InferenceService {
+  return new InferenceService({ repository, defaultMaxRequestBytes: config.maxRequestBytes, logger, hooks });
+}

@@ -1,0 +1,86 @@
+/**
+ * The SageMaker container's wiring (bundled into the GPU image through bin/serve-sagemaker.ts, and
+ * `npm run start:sagemaker` locally). Serves one model: MODEL_NAME from MODEL_DIR (default
+ * /opt/ml/model where SageMaker puts model data, else ./models), or from the model store
+ * (MODEL_BUCKET). PORT or SAGEMAKER_BIND_TO_PORT (default 8080). USE_GPU=true runs sessions on CUDA,
+ * falling back to CPU with a warning and a GpuFallback metric.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ModelRepository } from '../core/model-repository.ts';
+import { defaultSessionOptions } from '../core/sessions.ts';
+import { exitOnSignals } from '../adapters/http/node-server.ts';
+import { createHttpPipeline } from '../adapters/http/pipeline.ts';
+import { limitConcurrency, startSageMakerServer } from '../adapters/sagemaker/server.ts';
+import { consoleLogger } from '../observability/logging.ts';
+import { METRICS_NAMESPACE } from '../observability/metrics.ts';
+import { powertoolsSink, Telemetry } from '../observability/telemetry.ts';
+import { DirectorySource } from '../stores/directory-source.ts';
+import { SingleModelSource } from '../stores/single-model-source.ts';
+import { createModelSource, createService, readRuntimeConfig, RuntimeConfigError } from './runtime-config.ts';
+
+const logger = consoleLogger('modelship-sagemaker');
+
+/** A directory that is one model's own (version directories at its top), as /opt/ml/model is. */
+const isModelDirectory = (dir: string) => readdirSync(dir).some((entry) => /^[1-9]\d*$/.test(entry) && existsSync(join(dir, entry, 'model.onnx')));
+
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const publishGpuFallback = async (model: string): Promise<void> => {
+    if (env.PUBLISH_METRICS !== 'cloudwatch') return;
+    try {
+      // Imported here: only a GPU fallback needs it.
+      const { CloudWatchClient, PutMetricDataCommand } = await import('@aws-sdk/client-cloudwatch');
+      await new CloudWatchClient({}).send(new PutMetricDataCommand({ Namespace: METRICS_NAMESPACE, MetricData: [{ MetricName: 'GpuFallback', Dimensions: [{ Name: 'Model', Value: model }], Unit: 'Count', Value: 1 }] }));
+    } catch (error) {
+      logger.warn('could not publish the GpuFallback metric', { cause: (error as Error).message });
+    }
+  };
+  try {
+    const defaultDir = existsSync('/opt/ml/model') ? '/opt/ml/model' : 'models';
+    const config = readRuntimeConfig(env, { modelDir: defaultDir, preload: true });
+    const portText = env.SAGEMAKER_BIND_TO_PORT ?? env.PORT ?? '8080';
+    const port = Number(portText);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RuntimeConfigError(`SAGEMAKER_BIND_TO_PORT/PORT must be a port number, got "${portText}"`);
+    const maxConcurrency = env.MAX_CONCURRENCY ? Number(env.MAX_CONCURRENCY) : undefined;
+    if (maxConcurrency !== undefined && !(Number.isInteger(maxConcurrency) && maxConcurrency > 0)) throw new RuntimeConfigError(`MAX_CONCURRENCY must be a positive integer, got "${env.MAX_CONCURRENCY}"`);
+
+    let source = createModelSource(config);
+    let modelName = env.MODEL_NAME;
+    if (config.modelDir !== undefined) {
+      if (!existsSync(config.modelDir) || !statSync(config.modelDir).isDirectory()) throw new RuntimeConfigError(`MODEL_DIR ${config.modelDir} is not a directory`);
+      if (isModelDirectory(config.modelDir)) {
+        modelName ??= 'model';
+        source = new SingleModelSource(new DirectorySource(config.modelDir), modelName);
+      } else if (modelName === undefined) {
+        const models = readdirSync(config.modelDir).filter((d) => statSync(join(config.modelDir!, d)).isDirectory()).sort();
+        if (models.length === 0) throw new RuntimeConfigError(`MODEL_DIR ${config.modelDir} holds no models`);
+        modelName = models[0];
+        logger.info(`serving ${modelName}, the first of ${models.join(', ')}; set MODEL_NAME to choose`);
+      }
+    }
+    if (modelName === undefined) throw new RuntimeConfigError('set MODEL_NAME to the model this endpoint serves');
+
+    // Per-request metrics as EMF records on stdout, as the API's functions write them.
+    const telemetry = new Telemetry(powertoolsSink());
+    const repository = new ModelRepository({
+      source,
+      models: [modelName],
+      liveVersions: config.modelVersion !== undefined ? { [modelName]: config.modelVersion } : undefined,
+      sessionOptions: defaultSessionOptions(config.intraOpThreads),
+      gpu: env.USE_GPU === 'true',
+      onGpuFallback: ({ model }) => void publishGpuFallback(model),
+      onModelLoad: ({ model, version, loadMs, error }) => telemetry.modelLoad(model, version, loadMs, error !== undefined),
+      logger,
+    });
+    const service = createService(config, repository, logger, { onInference: (record) => telemetry.inference(record) });
+    const failures = await repository.preload();
+    if (failures.length > 0) logger.error('model failed to load; /ping answers 503 until it does', { failures });
+    const pipeline = createHttpPipeline(limitConcurrency(service, { maxConcurrency }), { logger, onResponse: (observation) => telemetry.response(observation) });
+    const server = await startSageMakerServer({ pipeline, modelName, port, host: env.HOST ?? '0.0.0.0', maxBodyBytes: Math.max(config.maxRequestBytes, 25 * 1024 * 1024) });
+    console.log(`ModelShip SageMaker server: model ${modelName} from ${source.location} on ${server.url} (GET /ping, POST /invocations)`);
+    exitOnSignals(() => server.close());
+  } catch (error) {
+    console.error(`modelship-sagemaker: ${(error as Error).message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { percentile, RequestStats } from '../../../../lambda/adapters/local/console.ts';
+import type { LocalStack } from '../../../../lambda/adapters/local/stack.ts';
+import { SAMPLE_MODELS, SAMPLES_DIR, startTestLocalServer } from '../../../helpers.ts';
+
+/** Debian's Chromium (installed by scripts/ensure-chromium.ts), headless, offline-safe flags; Playwright gives it a fresh profile. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+describe('request statistics', () => {
+  it('computes per-second rates, error rates and nearest-rank percentiles', () => {
+    const stats = new RequestStats();
+    const t0 = 1_800_000_000_000;
+    for (let i = 1; i <= 100; i++) stats.record({ statusCode: i <= 90 ? 200 : i <= 95 ? 400 : 503, durationMs: i }, t0 + 10);
+    stats.record({ statusCode: 200, durationMs: 7 }, t0 + 2000);
+    const { series, lastMinute } = stats.snapshot(3, t0 + 3000);
+    assert.deepEqual(series.time, [t0 / 1000, t0 / 1000 + 1, t0 / 1000 + 2]);
+    assert.deepEqual(series.rate, [100, 0, 1]);
+    assert.deepEqual(series.clientErrorRate, [5, null, 0]);
+    assert.deepEqual(series.serverErrorRate, [5, null, 0]);
+    assert.deepEqual([series.p50[0], series.p95[0], series.p99[0]], [50, 95, 99]);
+    assert.equal(lastMinute.requests, 101);
+    assert.ok(Math.abs(lastMinute.errorRatePercent - (100 * 10) / 101) < 1e-9);
+    assert.equal(percentile([], 50), null);
+    assert.equal(percentile([3], 99), 3);
+  });
+});
+
+describe('local console in headless Chromium', () => {
+  let server: LocalStack;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  before(async () => {
+    server = await startTestLocalServer(SAMPLES_DIR);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error') pageErrors.push(message.text());
+    });
+    await page.goto(`${server.url}/`);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('lists every model with its signature', async () => {
+    await page.waitForSelector('[data-model="iris_forest"] table');
+    const names = await Promise.all((await page.locator('#models .model').all()).map((div) => div.getAttribute('data-model')));
+    assert.deepEqual(names.sort(), [...SAMPLE_MODELS].sort());
+    const iris = await page.textContent('[data-model="iris_forest"]');
+    assert.match(iris!, /features\s*FP32\s*\[-1, 4\]/);
+    assert.match(iris!, /probabilities\s*FP32\s*\[-1, 3\]/);
+    assert.match(iris!, /labels: setosa, versicolor, virginica/);
+    const digits = await page.textContent('[data-model="digits_mlp"]');
+    assert.match(digits!, /image\s*FP32\s*\[-1, 8, 8\]/);
+  });
+
+  it('sends a request from the form and shows the answer, and shows a bad request\'s error', async () => {
+    await page.selectOption('#model', 'iris_forest');
+    const example = JSON.parse(await page.inputValue('#body'));
+    assert.equal(example.inputs[0].name, 'features', 'the form is filled with an example request');
+    await page.click('#send');
+    await page.locator('#status', { hasText: /^HTTP/ }).waitFor();
+    assert.match((await page.textContent('#status'))!, /^HTTP 200 in [\d.]+ ms$/);
+    const answer = JSON.parse((await page.textContent('#response'))!);
+    assert.equal(answer.model_name, 'iris_forest');
+    assert.deepEqual(answer.outputs.map((o: { name: string }) => o.name), ['label', 'probabilities']);
+
+    await page.fill('#body', '{"inputs": [');
+    await page.click('#send');
+    await page.locator('#status', { hasText: /^HTTP 400/ }).waitFor();
+    assert.match((await page.textContent('#response'))!, /request body is not valid JSON/);
+  });
+
+  it('plots live request rate, error rate and latency percentiles', async () => {
+    // 40 good and 10 bad requests from outside the page.
+    const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] });
+    for (let i = 0; i < 50; i++) {
+      const response = await fetch(`${server.url}/v2/models/iris_forest/infer`, { method: 'POST', body: i % 5 === 4 ? '{' : body });
+      await response.arrayBuffer();
+    }
+    // The page polls every second; the counts include the two form requests.
+    await page.locator('#summary[data-requests="52"]').waitFor({ timeout: 10_000 });
+    const requests = Number(await page.getAttribute('#summary', 'data-requests'));
+    const errorRate = Number(await page.getAttribute('#summary', 'data-error-rate'));
+    assert.equal(requests, 52);
+    assert.ok(Math.abs(errorRate - (100 * 11) / 52) < 1e-9, `error rate ${errorRate}`);
+    assert.match((await page.textContent('#summary'))!, /latency p50 [\d.]+ \/ p95 [\d.]+ \/ p99 [\d.]+ ms/);
+    // Three charts drawn by uPlot, each with its series in the legend.
+    assert.equal(await page.locator('#charts canvas').count(), 3);
+    const legends = await page.locator('#charts .u-legend').allTextContents();
+    assert.match(legends[0]!, /requests\/s/);
+    assert.match(legends[1]!, /4xx %.*5xx %/s);
+    assert.match(legends[2]!, /p50.*p95.*p99/s);
+    // The series the charts plot: the rate sums to the requests made.
+    const stats = (await (await fetch(`${server.url}/console/api/stats`)).json()) as { series: { rate: number[] } };
+    assert.equal(stats.series.rate.reduce((a, b) => a + b, 0), 52);
+    assert.deepEqual(pageErrors.filter((e) => !/status of 400/.test(e)), [], 'no script errors');
+  });
+
+  it('serves the page without the API key but not the data behind it', async () => {
+    const local = await startTestLocalServer(SAMPLES_DIR, { apiKey: 'k-123456' });
+    const keyedPage = await browser.newPage();
+    try {
+      // In the browser: the page asks for the key, then lists the models once it is entered.
+      await keyedPage.goto(`${local.url}/`);
+      await keyedPage.locator('#models', { hasText: 'enter the key below' }).waitFor();
+      await keyedPage.fill('#api-key', 'k-123456');
+      await keyedPage.locator('#api-key').dispatchEvent('change');
+      await keyedPage.waitForSelector('[data-model="iris_forest"] table');
+      assert.equal((await fetch(`${local.url}/`)).status, 200);
+      assert.equal((await fetch(`${local.url}/console/api/models`)).status, 401);
+      const withKey = await fetch(`${local.url}/console/api/models`, { headers: { 'x-api-key': 'k-123456' } });
+      assert.equal(withKey.status, 200);
+      assert.equal(((await withKey.json()) as unknown[]).length, SAMPLE_MODELS.length);
+    } finally {
+      await keyedPage.close();
+      await local.close();
+    }
+  });
+});

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import type { LocalStack } from '../../../../lambda/adapters/local/stack.ts';
+import { assertClose, call, goldenRequest, readGolden, ROOT, SAMPLE_MODELS, SAMPLES_DIR, startTestLocalServer, startTestS3 } from '../../../helpers.ts';
+
+const exec = promisify(execFile);
+
+describe('local server over HTTP', () => {
+  let server: LocalStack;
+  before(async () => {
+    server = await startTestLocalServer(SAMPLES_DIR, { maxBodyBytes: 8 * 1024 * 1024 });
+  });
+  after(() => server.close());
+
+  for (const name of SAMPLE_MODELS) {
+    it(`${name}: v2 infer gives the golden answers`, async () => {
+      const golden = readGolden(name);
+      const { status, json, headers } = await call(`${server.url}/v2/models/${name}/infer`, 'POST', JSON.stringify(goldenRequest(golden)));
+      assert.equal(status, 200);
+      assert.equal(headers.get('x-model-version'), '1');
+      for (const expected of golden.outputs) {
+        assertClose(json.outputs.find((o: { name: string }) => o.name === expected.name).data, expected.data, golden.tolerance, `${name}.${expected.name}`);
+      }
+    });
+
+    it(`${name}: :predict rows give the golden answers`, async () => {
+      const golden = readGolden(name);
+      const input = golden.inputs[0];
+      const rowSize = input.shape.slice(1).reduce((a, b) => a * b, 1);
+      const rowDims = input.shape.slice(1);
+      const nest = (flat: number[], dims: number[]): unknown =>
+        dims.length <= 1 ? flat : Array.from({ length: dims[0] }, (_, i) => nest(flat.slice((i * flat.length) / dims[0], ((i + 1) * flat.length) / dims[0]), dims.slice(1)));
+      const instances = Array.from({ length: 5 }, (_, r) => nest(input.data.slice(r * rowSize, (r + 1) * rowSize), rowDims));
+      const { status, json } = await call(`${server.url}/v1/models/${name}/versions/1:predict`, 'POST', JSON.stringify({ instances }));
+      assert.equal(status, 200, JSON.stringify(json));
+      assert.equal(json.predictions.length, 5);
+      const labels = readGolden(name).outputs.find((o) => o.name === 'label');
+      if (labels === undefined) {
+        assertClose(json.predictions.flat(), golden.outputs[0].data.slice(0, 5), golden.tolerance, name);
+      } else {
+        const config = (await call(`${server.url}/v2/models/${name}`, 'GET')).json.parameters.labels as string[];
+        assert.deepEqual(json.predictions.map((p: { label: string }) => p.label), labels.data.slice(0, 5).map((i) => config[i]));
+      }
+    });
+  }
+
+  it('answers health, server metadata, model metadata and readiness', async () => {
+    assert.deepEqual((await call(`${server.url}/v2/health/live`, 'GET')).json, { live: true });
+    assert.deepEqual((await call(`${server.url}/v2/health/ready`, 'GET')).json, { ready: true });
+    assert.equal((await call(`${server.url}/v2`, 'GET')).json.name, 'modelship');
+    const metadata = (await call(`${server.url}/v2/models/breast_cancer_classifier/versions/1`, 'GET')).json;
+    assert.deepEqual(metadata.inputs, [{ name: 'features', datatype: 'FP32', shape: [-1, 30] }]);
+    assert.deepEqual(metadata.versions, ['1']);
+    assert.deepEqual((await call(`${server.url}/v2/models/iris_forest/ready`, 'GET')).json, { name: 'iris_forest', version: '1', ready: true });
+  });
+
+  // Every bad-input class, by status and message, over real HTTP.
+  const infer = (body: unknown) => JSON.stringify(body);
+  const features = (extra: Record<string, unknown>) => infer({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2], ...extra }] });
+  const cases: [string, string, string, string | undefined, number, RegExp][] = [
+    ['body not JSON', 'POST', '/v2/models/iris_forest/infer', '{"inputs":', 400, /^request body is not valid JSON: /],
+    ['inputs missing', 'POST', '/v2/models/iris_forest/infer', '{}', 400, /^request has no "inputs" list$/],
+    ['inputs not a list', 'POST', '/v2/models/iris_forest/infer', '{"inputs": 3}', 400, /^"inputs" must be a list of tensors, got 3$/],
+    ['unknown input', 'POST', '/v2/models/iris_forest/infer', features({ name: 'petals' }), 400, /^unknown input "petals" for model "iris_forest"; it expects: features$/],
+    ['missing input', 'POST', '/v2/models/iris_forest/infer', '{"inputs": []}', 400, /^missing input "features" for model "iris_forest"/],
+    ['wrong datatype', 'POST', '/v2/models/iris_forest/infer', features({ datatype: 'INT32' }), 400, /^input "features" has datatype INT32 but model "iris_forest" expects FP32$/],
+    ['wrong rank', 'POST', '/v2/models/iris_forest/infer', features({ shape: [4] }), 400, /^input "features" has shape \[4\] \(rank 1\) but model "iris_forest" expects rank 2: \[-1,4\]$/],
+    ['fixed dimension differs', 'POST', '/v2/models/iris_forest/infer', features({ shape: [2, 2] }), 400, /^input "features" dimension 1 is 2 but model "iris_forest" expects 4/],
+    ['data length not the shape product', 'POST', '/v2/models/iris_forest/infer', features({ shape: [2, 4] }), 400, /^input "features" has 4 values but shape \[2,4\] needs 8$/],
+    ['non-numeric value', 'POST', '/v2/models/iris_forest/infer', features({ data: [5.1, 'x', 1.4, 0.2] }), 400, /^input "features" value at index 1 is "x", not a number \(FP32\)$/],
+    ['out-of-range value', 'POST', '/v2/models/iris_forest/infer', features({ data: [5.1, 1e40, 1.4, 0.2] }), 400, /^input "features" value at index 1 is 1e\+40, out of range for FP32/],
+    ['negative shape', 'POST', '/v2/models/iris_forest/infer', features({ shape: [-1, 4] }), 400, /^input "features" shape \[-1,4\] is invalid/],
+    ['batch over maxBatchSize', 'POST', '/v2/models/iris_forest/infer', features({ shape: [2000, 4], data: new Array(8000).fill(1) }), 400, /^input "features" batch size 2000 is over model "iris_forest"'s maxBatchSize 1024/],
+    ['unknown model', 'POST', '/v2/models/resnet/infer', features({}), 404, /^model "resnet" not found; available: /],
+    ['unknown version', 'POST', '/v2/models/iris_forest/versions/4/infer', features({}), 404, /^model "iris_forest" has no version 4; available: 1$/],
+    ['unknown route', 'GET', '/v3/models', undefined, 404, /^no route for GET \/v3\/models/],
+    ['wrong method', 'PUT', '/v2/models/iris_forest/infer', features({}), 405, /^method PUT is not allowed on \/v2\/models\/iris_forest\/infer; allowed: POST$/],
+    [':predict without instances', 'POST', '/v1/models/iris_forest:predict', '{"rows": []}', 400, /^"instances" must be a non-empty list of rows$/],
+    [':predict ragged rows', 'POST', '/v1/models/iris_forest:predict', '{"instances": [[1,2,3,4],[1,2,3]]}', 400, /^instances\[1\] has shape \[3\] but instances\[0\] has \[4\]/],
+    [':predict wrong row width', 'POST', '/v1/models/iris_forest:predict', '{"instances": [[1,2,3]]}', 400, /^input "features" dimension 1 is 3 but model "iris_forest" expects 4/],
+  ];
+  for (const [what, method, path, body, status, message] of cases) {
+    it(`answers ${status} for ${what}`, async () => {
+      const response = await call(`${server.url}${path}`, method, body);
+      assert.equal(response.status, status, JSON.stringify(response.json));
+      assert.match(response.json.error, message);
+    });
+  }
+
+  it('answers 413 naming the limit for a body over the server limit, before reading it all', async () => {
+    const response = await call(`${server.url}/v2/models/iris_forest/infer`, 'POST', 'x'.repeat(9 * 1024 * 1024));
+    assert.equal(response.status, 413);
+    assert.match(response.json.error, /over the server's 8388608-byte limit/);
+  });
+
+  it('answers 413 for a body over the model limit of 6 MiB', async () => {
+    const response = await call(`${server.url}/v2/models/iris_forest/infer`, 'POST', JSON.stringify({ inputs: [], pad: 'x'.repeat(7 * 1024 * 1024) }));
+    assert.equal(response.status, 413);
+    assert.match(response.json.error, /over the 6291456-byte limit of model "iris_forest"/);
+  });
+});
+
+/** Starts `npm start`'s entry point and waits for its curl line. */
+function startServe(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string; curl: string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'serve.ts')], { cwd: ROOT, env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk) => (output += chunk));
+  child.stderr!.on('data', (chunk) => (output += chunk));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no curl line within 20 s:\n${output}`)), 20_000);
+    child.stdout!.on('data', () => {
+      const line = output.split('\n').find((l) => l.trim().startsWith('curl '));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve({ child, output: () => output, curl: line.trim() });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited with ${code}:\n${output}`));
+    });
+  });
+}
+
+const exitCode = (child: ChildProcess) => new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+describe('npm start (bin/serve.ts)', () => {
+  it('lists the models, prints a curl line that works as printed, and exits cleanly on SIGTERM', async () => {
+    const { child, output, curl } = await startServe({});
+    try {
+      for (const name of SAMPLE_MODELS) assert.match(output(), new RegExp(`${name}\\s+live v1`));
+      const { stdout } = await exec('sh', ['-c', curl]);
+      const response = JSON.parse(stdout);
+      assert.equal(response.model_name, 'iris_forest');
+      assert.deepEqual(response.outputs[0].data, [0]);
+    } finally {
+      const exited = exitCode(child);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
+  });
+
+  it('serves from an S3-compatible store given S3_ENDPOINT and MODEL_BUCKET', async () => {
+    const s3 = await startTestS3();
+    await s3.upload(SAMPLES_DIR, 'prod/');
+    const { child, output } = await startServe({
+      S3_ENDPOINT: s3.endpoint,
+      MODEL_BUCKET: 'models',
+      MODEL_PREFIX: 'prod/',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+    });
+    try {
+      assert.match(output(), /from s3:\/\/models\/prod\//);
+      const url = /on (http:\/\/[\d.:]+)/.exec(output())![1];
+      const golden = readGolden('digits_mlp');
+      const { json } = await call(`${url}/v2/models/digits_mlp/infer`, 'POST', JSON.stringify(goldenRequest(golden, 3)));
+      assert.deepEqual(json.outputs[0].data, golden.outputs[0].data.slice(0, 3));
+    } finally {
+      const exited = exitCode(child);
+      child.kill('SIGINT');
+      assert.equal(await exited, 0);
+      await s3.close();
+    }
+  });
+
+  it('exits with an error line when the configuration is wrong', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'serve.ts')], { cwd: ROOT, env: { ...process.env, PORT: 'eighty' } });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    assert.equal(await exitCode(child), 1);
+    assert.match(stderr, /^modelship: PORT must be a port number, got "eighty"/m);
+  });
+});

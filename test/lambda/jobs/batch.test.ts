@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { finalizeJob, jobPrefix, planJob, processChunk, readManifest, runJob, startJob } from '../../../lambda/jobs/batch-job.ts';
+import { S3BatchStore } from '../../../lambda/stores/batch-store.ts';
+import { createTestService, readGolden, ROOT, SAMPLES_DIR, startTestS3, type TestS3 } from '../../helpers.ts';
+
+const exec = promisify(execFile);
+const service = createTestService(SAMPLES_DIR);
+const golden = readGolden('iris_forest');
+const rows = Array.from({ length: golden.inputs[0].shape[0] }, (_, r) => golden.inputs[0].data.slice(r * 4, r * 4 + 4));
+const labels = ['setosa', 'versicolor', 'virginica'];
+const expectedLabel = (r: number) => labels[golden.outputs[0].data[r]];
+
+describe('batch prediction against a real S3 API server', () => {
+  let s3: TestS3;
+  let store: S3BatchStore;
+  before(async () => {
+    s3 = await startTestS3();
+    store = new S3BatchStore(s3.client, 'models');
+  });
+  after(() => s3.close());
+
+  const put = (key: string, body: string) => s3.client.send(new PutObjectCommand({ Bucket: 'models', Key: key, Body: body }));
+  const jsonl = async (key: string) => (Buffer.from((await store.read(key)) ?? []).toString('utf8').trim() || '').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+  it('scores JSON Lines rows across chunks, in input order, each with its line number', async () => {
+    await put('batch/input/iris_forest/rows.jsonl', rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const manifest = await runJob(store, service, 'batch/input/iris_forest/rows.jsonl', { linesPerChunk: 7, batchSize: 4 });
+    assert.equal(manifest.status, 'succeeded');
+    assert.equal(manifest.chunks, Math.ceil(rows.length / 7));
+    assert.equal(manifest.rows, rows.length);
+    assert.equal(manifest.version, '1');
+    const results = await jsonl(manifest.results);
+    assert.deepEqual(results.map((r) => r.line), rows.map((_, i) => i + 1));
+    assert.deepEqual(results.map((r) => r.prediction.label), rows.map((_, i) => expectedLabel(i)));
+  });
+
+  it('puts malformed lines in the errors file with the reason, and scores the rest', async () => {
+    const lines = [JSON.stringify(rows[0]), '{not json', JSON.stringify([1, 2, 3]), '', JSON.stringify(['a', 2, 3, 4]), JSON.stringify(rows[1])];
+    await put('batch/input/iris_forest/messy.jsonl', lines.join('\n'));
+    const manifest = await runJob(store, service, 'batch/input/iris_forest/messy.jsonl', { linesPerChunk: 100, batchSize: 10 });
+    assert.equal(manifest.status, 'completed_with_errors');
+    assert.deepEqual([manifest.succeeded, manifest.failed], [2, 3]);
+    assert.deepEqual((await jsonl(manifest.results)).map((r) => r.line), [1, 6]);
+    const errors = await jsonl(manifest.errors);
+    assert.deepEqual(errors.map((e) => e.line), [2, 3, 5]);
+    assert.match(errors[0].error, /^not valid JSON: /);
+    assert.match(errors[1].error, /dimension 1 is 3 but model "iris_forest" expects 4/);
+    assert.match(errors[2].error, /value at index 0 is "a", not a number/);
+  });
+
+  it('reads CSV with a header, and v2 request lines', async () => {
+    await put('batch/input/iris_forest/rows.csv', ['a,b,c,d', ...rows.slice(0, 5).map((r) => r.join(','))].join('\n') + '\n');
+    const csv = await runJob(store, service, 'batch/input/iris_forest/rows.csv', { linesPerChunk: 2 });
+    assert.deepEqual((await jsonl(csv.results)).map((r) => [r.line, r.prediction.label]), rows.slice(0, 5).map((_, i) => [i + 2, expectedLabel(i)]));
+    await put('batch/input/iris_forest/requests.jsonl', JSON.stringify({ id: 'r1', inputs: [{ name: 'features', datatype: 'FP32', shape: [2, 4], data: rows.slice(0, 2).flat() }] }));
+    const v2 = await runJob(store, service, 'batch/input/iris_forest/requests.jsonl');
+    const [answer] = await jsonl(v2.results);
+    assert.equal(answer.response.id, 'r1');
+    assert.deepEqual(answer.response.outputs[0].data, golden.outputs[0].data.slice(0, 2));
+  });
+
+  it('writes each chunk once: retried chunks and repeated finalising add no duplicate rows', async () => {
+    await put('batch/input/iris_forest/retry.jsonl', rows.map((r) => JSON.stringify(r)).join('\n'));
+    const plan = await startJob(store, service, 'batch/input/iris_forest/retry.jsonl', 10);
+    assert.equal(await processChunk(store, service, plan, 0), true);
+    assert.equal(await processChunk(store, service, plan, 0), false, 'a redelivered message does nothing');
+    assert.equal(await finalizeJob(store, plan), undefined, 'not finished while chunks are missing');
+    // A worker that died after writing results but before its stats: the retry rewrites the same rows.
+    await store.write(`${jobPrefix(plan.model, plan.job)}chunks/000001.results.jsonl`, 'partial garbage\n');
+    for (const chunk of plan.chunks.slice(1)) await processChunk(store, service, plan, chunk.index);
+    const first = await finalizeJob(store, plan);
+    const again = await finalizeJob(store, plan);
+    assert.equal(first!.rows, rows.length);
+    assert.equal(again!.rows, rows.length);
+    const results = await jsonl(first!.results);
+    assert.equal(results.length, rows.length);
+    assert.equal(new Set(results.map((r) => r.line)).size, rows.length);
+    assert.equal((await readManifest(store, plan.model, plan.job))!.status, 'succeeded');
+  });
+
+  it('scores a 100,000-row file in order', async () => {
+    const n = 100_000;
+    const lines = Array.from({ length: n }, (_, i) => JSON.stringify(rows[i % rows.length]));
+    await put('batch/input/iris_forest/large.jsonl', lines.join('\n') + '\n');
+    const manifest = await runJob(store, service, 'batch/input/iris_forest/large.jsonl', { linesPerChunk: 10_000, batchSize: 1000 });
+    assert.equal(manifest.rows, n);
+    assert.equal(manifest.succeeded, n);
+    assert.equal(manifest.chunks, 10);
+    const results = Buffer.from((await store.read(manifest.results))!).toString('utf8').trim().split('\n');
+    assert.equal(results.length, n);
+    for (const i of [0, 1, 37, 38, 49_999, 99_999]) {
+      const result = JSON.parse(results[i]);
+      assert.equal(result.line, i + 1);
+      assert.equal(result.prediction.label, expectedLabel(i % rows.length));
+    }
+  });
+
+  it('plans a file without a trailing newline, and refuses an input outside batch/input/<model>/', async () => {
+    await put('batch/input/iris_forest/tail.jsonl', `${JSON.stringify(rows[0])}\n${JSON.stringify(rows[1])}`);
+    const plan = await planJob(store, 'batch/input/iris_forest/tail.jsonl', 1);
+    assert.deepEqual(plan.chunks.map((c) => [c.firstLine, c.lines]), [[1, 1], [2, 1]]);
+    await assert.rejects(planJob(store, 'uploads/rows.jsonl'), /batch input "uploads\/rows.jsonl" must be batch\/input\/<model>\/<file>.jsonl or .csv/);
+  });
+});
+
+describe('modelship batch (CLI)', () => {
+  it('runs a local CSV file and prints a summary with rows per second', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'batch-cli-'));
+    const input = join(dir, 'flowers.csv');
+    writeFileSync(input, ['sepal_length,sepal_width,petal_length,petal_width', ...rows.map((r) => r.join(','))].join('\n'));
+    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'batch', '--model', 'iris_forest', '--input', input, '--work-dir', join(dir, 'work'), '--lines-per-chunk', '10'], { cwd: ROOT });
+    assert.match(stdout, new RegExp(`^job flowers-[0-9a-f]{10}: succeeded, ${rows.length} rows \\(${rows.length} scored, 0 rejected\\) in [\\d.]+ s, \\d+ rows/s`));
+    assert.match(stderr, /\[#+\] 4\/4 chunks/);
+    const job = /^job (\S+):/.exec(stdout)![1];
+    const results = readFileSync(join(dir, 'work', 'batch', 'output', 'iris_forest', job, 'results.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(results.length, rows.length);
+    const status = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'batch-status', '--model', 'iris_forest', '--job', job, '--work-dir', join(dir, 'work')], { cwd: ROOT });
+    assert.equal(JSON.parse(status.stdout).status, 'succeeded');
+  });
+});
