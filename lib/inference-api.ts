@@ -76,6 +76,19 @@ const PREDICT_REQUEST_SCHEMA: apigw.JsonSchema = {
   properties: { instances: { type: apigw.JsonSchemaType.ARRAY, minItems: 1 } },
 };
 
+/** The JSON schema of a feedback body: the version that answered, and an outcome or a label with the prediction. */
+const FEEDBACK_REQUEST_SCHEMA: apigw.JsonSchema = {
+  schema: apigw.JsonSchemaVersion.DRAFT4,
+  title: 'FeedbackRequest',
+  type: apigw.JsonSchemaType.OBJECT,
+  required: ['model_version'],
+  properties: {
+    model_version: { type: [apigw.JsonSchemaType.STRING, apigw.JsonSchemaType.INTEGER] },
+    id: { type: apigw.JsonSchemaType.STRING },
+    outcome: { type: [apigw.JsonSchemaType.INTEGER, apigw.JsonSchemaType.BOOLEAN] },
+  },
+};
+
 export class InferenceApi extends Construct {
   readonly api: apigw.RestApi;
   readonly accessLogGroup: logs.LogGroup;
@@ -120,6 +133,7 @@ export class InferenceApi extends Construct {
     const validator = this.api.addRequestValidator('BodyValidator', { validateRequestBody: true, validateRequestParameters: true });
     const inferModel = this.api.addModel('InferenceRequest', { contentType: 'application/json', schema: INFER_REQUEST_SCHEMA });
     const predictModel = this.api.addModel('PredictRequest', { contentType: 'application/json', schema: PREDICT_REQUEST_SCHEMA });
+    const feedbackModel = this.api.addModel('FeedbackRequest', { contentType: 'application/json', schema: FEEDBACK_REQUEST_SCHEMA });
     const validated = (model: apigw.IModel): apigw.MethodOptions => ({ requestValidator: validator, requestModels: { 'application/json': model } });
 
     // Server-wide routes go to the first backend: any one answers them the same way.
@@ -140,6 +154,8 @@ export class InferenceApi extends Construct {
         base.addMethod('GET', integration);
         base.addResource('ready').addMethod('GET', integration);
         base.addResource('infer').addMethod('POST', integration, validated(inferModel));
+        // A/B outcomes for the versions that answered (ab-report --cloudwatch reads their metrics).
+        base.addResource('feedback').addMethod('POST', integration, validated(feedbackModel));
         const version = base.addResource('versions').addResource('{version}');
         version.addMethod('GET', integration);
         version.addResource('ready').addMethod('GET', integration);

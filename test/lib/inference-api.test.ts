@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
+import { ROUTES } from '../../lambda/core/routes.ts';
 import { SAMPLE_MODELS } from '../helpers.ts';
 import { buildStack } from './stack-fixture.ts';
 
@@ -85,5 +86,52 @@ describe('InferenceApi', () => {
     template.hasOutput('ApiUrl', {});
     template.hasOutput('ModelBucketName', {});
     template.hasOutput('DashboardUrl', {});
+  });
+});
+
+/** Every resource of the synthesized API by its full path, with its methods. */
+function apiRoutes(template: import('aws-cdk-lib/assertions').Template): Map<string, Set<string>> {
+  const resources = template.findResources('AWS::ApiGateway::Resource') as Record<string, { Properties: { PathPart: string; ParentId: { Ref?: string } } }>;
+  const pathOf = (id: string): string => {
+    const { PathPart, ParentId } = resources[id].Properties;
+    return `${ParentId.Ref !== undefined ? pathOf(ParentId.Ref) : ''}/${PathPart}`;
+  };
+  const routes = new Map<string, Set<string>>();
+  for (const method of Object.values(template.findResources('AWS::ApiGateway::Method')) as { Properties: { HttpMethod: string; ResourceId: { Ref?: string } } }[]) {
+    const path = method.Properties.ResourceId.Ref === undefined ? '/' : pathOf(method.Properties.ResourceId.Ref);
+    if (!routes.has(path)) routes.set(path, new Set());
+    routes.get(path)!.add(method.Properties.HttpMethod);
+  }
+  return routes;
+}
+
+describe('InferenceApi routes', () => {
+  const { template } = buildStack();
+  const routes = apiRoutes(template);
+
+  it('has a method for every route the core answers, for every model', () => {
+    const missing: string[] = [];
+    for (const route of ROUTES) {
+      for (const model of SAMPLE_MODELS) {
+        // The API captures a versioned :predict segment ("2:predict") as {versionPredict}.
+        const path = route.template.replace('{name}', model).replace('{version}:predict', '{versionPredict}');
+        for (const method of route.methods) if (!routes.get(path)?.has(method)) missing.push(`${method} ${path}`);
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
+  it('serves GET /v2 (server metadata) and the health routes', () => {
+    for (const path of ['/v2', '/v2/health/live', '/v2/health/ready']) assert.ok(routes.get(path)?.has('GET'), path);
+  });
+
+  it('validates feedback bodies before invoking', () => {
+    const feedback = Object.values(template.findResources('AWS::ApiGateway::Model')).find((m) => (m as { Properties: { Schema: { title: string } } }).Properties.Schema.title === 'FeedbackRequest') as { Properties: { Schema: { required: string[] } } };
+    assert.deepEqual(feedback.Properties.Schema.required, ['model_version']);
+    const resources = template.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: 'feedback' } });
+    assert.equal(Object.keys(resources).length, SAMPLE_MODELS.length);
+    for (const id of Object.keys(resources)) {
+      template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', ResourceId: { Ref: id }, RequestValidatorId: Match.anyValue(), RequestModels: { 'application/json': Match.anyValue() } });
+    }
   });
 });

@@ -1,11 +1,11 @@
 /** Builds ModelShip stacks for template assertions, without staging the real image each time. */
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ModelShipStack } from '../../lib/modelship-stack.ts';
-import { ROOT, SAMPLES_DIR } from '../helpers.ts';
+import { ROOT, SAMPLES_DIR, TempRepository } from '../helpers.ts';
 
 let fakeImage: string | undefined;
 
@@ -33,12 +33,11 @@ export function buildStack(context: Record<string, unknown> = {}): Built {
 
 /** A model repository in a temp dir: the iris sample under each name, with the given configs (and its baseline.json when asked). */
 export function repositoryWith(models: Record<string, Record<string, unknown> | undefined>, options: { baseline?: boolean } = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'modelship-models-'));
+  const repo = new TempRepository('models-');
   for (const [name, config] of Object.entries(models)) {
-    mkdirSync(join(dir, name, '1'), { recursive: true });
-    cpSync(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), join(dir, name, '1', 'model.onnx'));
-    if (options.baseline === true) cpSync(join(SAMPLES_DIR, 'iris_forest', '1', 'baseline.json'), join(dir, name, '1', 'baseline.json'));
-    if (config !== undefined) writeFileSync(join(dir, name, 'config.json'), JSON.stringify(config));
+    repo.file(`${name}/1/model.onnx`, readFileSync(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx')));
+    if (options.baseline === true) repo.file(`${name}/1/baseline.json`, readFileSync(join(SAMPLES_DIR, 'iris_forest', '1', 'baseline.json')));
+    if (config !== undefined) repo.config(name, config);
   }
-  return dir;
+  return repo.dir;
 }
