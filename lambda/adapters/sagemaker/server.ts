@@ -76,6 +76,8 @@ export function limitConcurrency(handler: RequestHandler, options: { maxConcurre
   };
 }
 
+const SERVER_ROUTES = new Set(['/v2', '/v2/health/live', '/v2/health/ready']);
+
 /** A :predict body starts with its "instances" (or "signature_name") key; anything else is taken as v2. */
 const PREDICT_BODY = /^\s*\{\s*"(instances|signature_name)"\s*:/;
 
@@ -87,7 +89,8 @@ function invocationRoute(modelName: string, attributes: Record<string, string>, 
     const predict = !binary && body !== undefined && PREDICT_BODY.test(body.subarray(0, 256).toString('utf8'));
     return { method, path: predict ? `/v1/models/${modelName}:predict` : `/v2/models/${modelName}/infer` };
   }
-  const own = path === `/v2/models/${modelName}` || path.startsWith(`/v2/models/${modelName}/`) || path.startsWith(`/v1/models/${modelName}:`) || path.startsWith(`/v1/models/${modelName}/`);
+  // The model's own routes, and the server-wide ones (the API sends those to its first backend, which may be this endpoint's proxy).
+  const own = SERVER_ROUTES.has(path) || path === `/v2/models/${modelName}` || path.startsWith(`/v2/models/${modelName}/`) || path.startsWith(`/v1/models/${modelName}:`) || path.startsWith(`/v1/models/${modelName}/`);
   if (!own) return new InferenceError(404, `this endpoint serves model "${modelName}" only; custom attribute path "${path}" is not one of its routes`);
   return { method, path };
 }

@@ -1,0 +1,176 @@
+/**
+ * The contract every adapter keeps: one table of requests, good and bad, JSON and binary, over every
+ * route, sent through the local server (HTTP), the Lambda handler (REST API and HTTP API events, as
+ * API Gateway builds them) and the SageMaker container (POST /invocations, the route in the custom
+ * attributes, as the API's proxy sends it). Each answer must match the row, and all transports must
+ * give the same status, body and headers that matter.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
+import { createApiGatewayHandler } from '../../../lambda/adapters/api-gateway/handler.ts';
+import type { LocalStack } from '../../../lambda/adapters/local/stack.ts';
+import type { SageMakerServer } from '../../../lambda/adapters/sagemaker/server.ts';
+import { DirectorySource } from '../../../lambda/stores/directory-source.ts';
+import { SingleModelSource } from '../../../lambda/stores/single-model-source.ts';
+import { createTestService, fakeLambdaContext, readGolden, startTestLocalServer, startTestSageMakerServer, TempRepository } from '../../helpers.ts';
+
+interface Answer {
+  readonly status: number;
+  /** Lower-cased names. */
+  readonly headers: Record<string, string>;
+  readonly body: Buffer;
+}
+
+interface Row {
+  readonly name: string;
+  readonly method: string;
+  /** As the client sends it (percent-encoded). */
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string | Buffer;
+  readonly status: number;
+  /** What the body must say: JSON to match exactly, a pattern for the error message, or a check of its own. */
+  readonly expect?: { json?: unknown; error?: RegExp; check?: (answer: Answer) => void };
+}
+
+/** The headers compared across transports: the ones a caller acts on. */
+const HEADERS_THAT_MATTER = ['content-type', 'x-model-name', 'x-model-version', 'inference-header-content-length', 'allow', 'strict-transport-security', 'x-content-type-options'];
+
+const ROW = [5.1, 3.5, 1.4, 0.2];
+const v2 = (extra: Record<string, unknown> = {}, body: Record<string, unknown> = {}) => JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: ROW, ...extra }], ...body });
+const binaryHeader = Buffer.from(JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], parameters: { binary_data_size: 16 } }], outputs: [{ name: 'probabilities', parameters: { binary_data: true } }] }));
+const binaryBody = Buffer.concat([binaryHeader, Buffer.from(new Float32Array(ROW).buffer)]);
+const golden = readGolden('iris_forest');
+
+const TABLE: Row[] = [
+  { name: 'liveness', method: 'GET', path: '/v2/health/live', status: 200, expect: { json: { live: true } } },
+  { name: 'readiness', method: 'GET', path: '/v2/health/ready', status: 200, expect: { json: { ready: true } } },
+  { name: 'server metadata', method: 'GET', path: '/v2', status: 200, expect: { check: (a) => assert.equal(JSON.parse(a.body.toString()).name, 'modelship') } },
+  { name: 'model metadata', method: 'GET', path: '/v2/models/iris_forest', status: 200, expect: { check: (a) => assert.deepEqual(JSON.parse(a.body.toString()).inputs, [{ name: 'features', datatype: 'FP32', shape: [-1, 4] }]) } },
+  { name: 'versioned metadata', method: 'GET', path: '/v2/models/iris_forest/versions/1', status: 200, expect: { check: (a) => assert.deepEqual(JSON.parse(a.body.toString()).versions, ['1', '2']) } },
+  { name: 'model readiness', method: 'GET', path: '/v2/models/iris_forest/ready', status: 200, expect: { json: { name: 'iris_forest', version: '1', ready: true } } },
+  { name: 'versioned readiness', method: 'GET', path: '/v2/models/iris_forest/versions/1/ready', status: 200, expect: { json: { name: 'iris_forest', version: '1', ready: true } } },
+  {
+    name: 'v2 infer with an id',
+    method: 'POST',
+    path: '/v2/models/iris_forest/infer',
+    body: v2({}, { id: 'c-1' }),
+    status: 200,
+    expect: { json: { model_name: 'iris_forest', model_version: '1', id: 'c-1', outputs: [{ name: 'label', datatype: 'INT64', shape: [1], data: [0] }, { name: 'probabilities', datatype: 'FP32', shape: [1, 3], data: golden.outputs[1].data.slice(0, 0).concat([1.0000001192092896, 0, 0]) }] } },
+  },
+  { name: 'versioned infer, one output', method: 'POST', path: '/v2/models/iris_forest/versions/1/infer', body: v2({}, { outputs: [{ name: 'label' }] }), status: 200, expect: { check: (a) => assert.deepEqual(JSON.parse(a.body.toString()).outputs, [{ name: 'label', datatype: 'INT64', shape: [1], data: [0] }]) } },
+  { name: 'a percent-encoded model name, decoded once', method: 'POST', path: '/v2/models/iris%5Fforest/infer', body: v2(), status: 200 },
+  {
+    name: 'binary tensors in and out',
+    method: 'POST',
+    path: '/v2/models/iris_forest/infer',
+    headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(binaryHeader.length) },
+    body: binaryBody,
+    status: 200,
+    expect: {
+      check: (a) => {
+        const length = Number(a.headers['inference-header-content-length']);
+        const header = JSON.parse(a.body.subarray(0, length).toString()) as { outputs: { name: string; parameters: { binary_data_size: number } }[] };
+        assert.deepEqual(header.outputs.map((o) => [o.name, o.parameters.binary_data_size]), [['probabilities', 12]]);
+        assert.deepEqual(Array.from(new Float32Array(a.body.subarray(length).buffer.slice(a.body.byteOffset + length, a.body.byteOffset + length + 12))), [1.0000001192092896, 0, 0]);
+      },
+    },
+  },
+  { name: ':predict rows', method: 'POST', path: '/v1/models/iris_forest:predict', body: JSON.stringify({ instances: [ROW] }), status: 200, expect: { json: { predictions: [{ label: 'setosa', probabilities: [1.0000001192092896, 0, 0] }] } } },
+  { name: 'versioned :predict', method: 'POST', path: '/v1/models/iris_forest/versions/1:predict', body: JSON.stringify({ instances: [ROW] }), status: 200 },
+  { name: 'feedback', method: 'POST', path: '/v2/models/iris_forest/feedback', body: JSON.stringify({ id: 'c-1', model_version: '1', outcome: 1 }), status: 202, expect: { json: { recorded: true, model_name: 'iris_forest', model_version: '1', outcome: 1 } } },
+  { name: 'feedback without an outcome', method: 'POST', path: '/v2/models/iris_forest/feedback', body: JSON.stringify({ model_version: '1' }), status: 400, expect: { error: /^feedback needs "outcome"/ } },
+  { name: 'body not JSON', method: 'POST', path: '/v2/models/iris_forest/infer', body: '{"inputs": [', status: 400, expect: { error: /^request body is not valid JSON: / } },
+  { name: 'empty body', method: 'POST', path: '/v2/models/iris_forest/infer', status: 400, expect: { error: /^request body is empty; expected a JSON object$/ } },
+  { name: 'wrong datatype', method: 'POST', path: '/v2/models/iris_forest/infer', body: v2({ datatype: 'INT32' }), status: 400, expect: { error: /^input "features" has datatype INT32 but model "iris_forest" expects FP32$/ } },
+  { name: 'wrong shape', method: 'POST', path: '/v2/models/iris_forest/infer', body: v2({ shape: [2, 2] }), status: 400, expect: { error: /^input "features" dimension 1 is 2 but model "iris_forest" expects 4/ } },
+  { name: 'non-numeric value', method: 'POST', path: '/v2/models/iris_forest/infer', body: v2({ data: [5.1, 'x', 1.4, 0.2] }), status: 400, expect: { error: /^input "features" value at index 1 is "x", not a number \(FP32\)$/ } },
+  { name: 'binary size mismatch', method: 'POST', path: '/v2/models/iris_forest/infer', headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(binaryHeader.length) }, body: binaryBody.subarray(0, binaryBody.length - 4), status: 400, expect: { error: /declares 16 binary bytes but only 12 remain/ } },
+  { name: ':predict without instances', method: 'POST', path: '/v1/models/iris_forest:predict', body: '{}', status: 400, expect: { error: /^"instances" must be a non-empty list of rows$/ } },
+  { name: 'over the model body limit', method: 'POST', path: '/v2/models/iris_forest/infer', body: v2({}, { pad: 'x'.repeat(5000) }), status: 413, expect: { error: /over the 4096-byte limit of model "iris_forest"/ } },
+  { name: 'wrong method', method: 'GET', path: '/v2/models/iris_forest/infer', status: 405, expect: { error: /^method GET is not allowed on \/v2\/models\/iris_forest\/infer; allowed: POST$/, check: (a) => assert.equal(a.headers.allow, 'POST') } },
+  { name: 'unknown version', method: 'POST', path: '/v2/models/iris_forest/versions/7/infer', body: v2(), status: 404, expect: { error: /^model "iris_forest" has no version 7; available: 1, 2$/ } },
+  { name: 'unknown route', method: 'GET', path: '/v2/models/iris_forest/nope', status: 404, expect: { error: /^no route for GET \/v2\/models\/iris_forest\/nope/ } },
+  {
+    name: 'a version that cannot load: 503 without internals, with the request id',
+    method: 'POST',
+    path: '/v2/models/iris_forest/versions/2/infer',
+    body: v2(),
+    status: 503,
+    expect: { error: /^the model is unavailable right now \(it could not be loaded, or the model store could not be read\); retry shortly \(request id [\w-]+\)$/ },
+  },
+];
+
+/** Masks what legitimately differs per transport: the request id in 5xx answers. */
+const masked = (answer: Answer) => ({
+  status: answer.status,
+  headers: Object.fromEntries(HEADERS_THAT_MATTER.map((h) => [h, answer.headers[h]])),
+  body: answer.body.toString('utf8').replace(/request id [\w-]+/g, 'request id *'),
+});
+
+describe('one contract, every adapter', () => {
+  let repo: TempRepository;
+  let local: LocalStack;
+  let sagemaker: SageMakerServer;
+  let lambda: ReturnType<typeof createApiGatewayHandler>;
+  before(async () => {
+    // iris v1 (the sample, live by pin) and v2 (a file that cannot load); a small body limit.
+    repo = new TempRepository('contract-').sample('iris_forest').file('iris_forest/2/model.onnx', 'not a model').config('iris_forest', { versionPolicy: { pinned: 1 }, maxRequestBytes: 4096 });
+    local = await startTestLocalServer(repo.dir);
+    sagemaker = await startTestSageMakerServer(createTestService(new SingleModelSource(new DirectorySource(join(repo.dir, 'iris_forest')), 'iris_forest')), 'iris_forest');
+    lambda = createApiGatewayHandler(createTestService(repo.dir));
+  });
+  after(async () => {
+    await local?.close();
+    await sagemaker?.close();
+  });
+
+  const fromFetch = async (response: Response): Promise<Answer> => ({ status: response.status, headers: Object.fromEntries(response.headers), body: Buffer.from(await response.arrayBuffer()) });
+  const fromResult = (result: APIGatewayProxyResult): Answer => ({
+    status: result.statusCode,
+    headers: Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)])),
+    body: Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8'),
+  });
+  const binary = (row: Row) => typeof row.body !== 'string' && row.body !== undefined;
+
+  const transports: Record<string, (row: Row) => Promise<Answer>> = {
+    'local server': async (row) => fromFetch(await fetch(`${local.url}${row.path}`, { method: row.method, headers: row.headers, body: row.body })),
+    'Lambda, REST API event': async (row) => {
+      // REST APIs pass the path percent-encoded, the headers as sent, binary bodies base64-encoded.
+      const event = { httpMethod: row.method, path: row.path, resource: '/{proxy+}', headers: { 'Content-Type': 'application/json', ...row.headers }, body: row.body === undefined ? null : binary(row) ? (row.body as Buffer).toString('base64') : row.body, isBase64Encoded: binary(row), requestContext: { stage: 'prod' } };
+      return fromResult(await lambda(event as unknown as APIGatewayProxyEvent, fakeLambdaContext()));
+    },
+    'Lambda, HTTP API event': async (row) => {
+      // HTTP APIs pass rawPath decoded, under the stage, with lower-cased headers.
+      const headers = Object.fromEntries(Object.entries({ 'Content-Type': 'application/json', ...row.headers }).map(([k, v]) => [k.toLowerCase(), v]));
+      const event = { version: '2.0', rawPath: `/prod${decodeURIComponent(row.path)}`, rawQueryString: '', headers, requestContext: { stage: 'prod', http: { method: row.method, path: `/prod${row.path}` } }, body: row.body === undefined ? undefined : binary(row) ? (row.body as Buffer).toString('base64') : row.body, isBase64Encoded: binary(row) };
+      return fromResult(await lambda(event as unknown as APIGatewayProxyEventV2, fakeLambdaContext()));
+    },
+    'SageMaker container': async (row) => {
+      // As the API's proxy sends it: POST /invocations, the decoded route and method as custom attributes.
+      const attributes = `path=${encodeURIComponent(decodeURIComponent(row.path))};method=${row.method}`;
+      return fromFetch(await fetch(`${sagemaker.url}/invocations`, { method: 'POST', headers: { ...row.headers, 'X-Amzn-SageMaker-Custom-Attributes': attributes }, body: row.body }));
+    },
+  };
+
+  for (const row of TABLE) {
+    it(`${row.method} ${row.path}: ${row.name}`, async () => {
+      const answers: Record<string, ReturnType<typeof masked>> = {};
+      for (const [transport, send] of Object.entries(transports)) {
+        const answer = await send(row);
+        assert.equal(answer.status, row.status, `${transport}: ${answer.body.toString()}`);
+        assert.equal(answer.headers['x-content-type-options'], 'nosniff', `${transport}: security headers on every answer`);
+        const text = answer.body.toString('utf8');
+        if (row.expect?.json !== undefined) assert.deepEqual(JSON.parse(text), row.expect.json, transport);
+        if (row.expect?.error !== undefined) assert.match((JSON.parse(text) as { error: string }).error, row.expect.error, transport);
+        if (row.status >= 400) assert.deepEqual(Object.keys(JSON.parse(text) as object), ['error'], `${transport}: errors are {"error": ...}`);
+        row.expect?.check?.(answer);
+        answers[transport] = masked(answer);
+      }
+      const [first, ...others] = Object.entries(answers);
+      for (const [transport, answer] of others) assert.deepEqual(answer, first[1], `${transport} answers as the ${first[0]} does`);
+    });
+  }
+});
