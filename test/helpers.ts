@@ -130,7 +130,14 @@ export class TempRepository {
     return this;
   }
 
-  /** Writes a file into the repository (a path under it), e.g. a version's model.onnx copied from elsewhere. */
+  /** Copies a file or folder (an absolute path) to a path under the repository, e.g. a model.onnx as another version. */
+  copy(from: string, to: string): this {
+    mkdirSync(dirname(join(this.dir, to)), { recursive: true });
+    cpSync(from, join(this.dir, to), { recursive: true });
+    return this;
+  }
+
+  /** Writes a file into the repository (a path under it). */
   file(path: string, content: string | Uint8Array): this {
     mkdirSync(dirname(join(this.dir, path)), { recursive: true });
     writeFileSync(join(this.dir, path), content);

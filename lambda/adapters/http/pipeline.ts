@@ -104,9 +104,9 @@ export function createHttpPipeline(handler: RequestHandler, options: HttpPipelin
     .use(options.corsOrigins !== undefined ? [httpCors({ origins: options.corsOrigins })] : [])
     .use(
       httpErrorHandler({
-        // Only unexpected errors reach here unshaped: log them; errors callers caused are answered, not logged.
+        // Only unexpected errors reach here unshaped (openInferenceErrors logged the others): log them.
         logger: (error: unknown) => {
-          if (((error as { statusCode?: number }).statusCode ?? 500) >= 500) logger.error('unhandled error', { cause: describeError(error) });
+          if ((error as { shaped?: boolean }).shaped !== true) logger.error('unhandled error', { cause: describeError(error) });
         },
         fallbackMessage: JSON.stringify({ error: 'internal error' }),
       }),
@@ -141,6 +141,7 @@ function openInferenceErrors(logger: CoreLogger): middy.MiddlewareObj<PipelineEv
       request.error = Object.assign(new Error(JSON.stringify({ error: message })), {
         statusCode: problem.statusCode,
         expose: true,
+        shaped: true,
         headers: { ...problem.headers, ...(problem.statusCode >= 500 ? { 'X-Request-Id': requestId } : {}) },
         reason: problem.reason,
       });

@@ -1,16 +1,13 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseModelConfig } from '../../../lambda/core/config.ts';
 import { isInferenceError } from '../../../lambda/core/errors.ts';
 import { DirectorySource } from '../../../lambda/stores/directory-source.ts';
-import { createTestService, FIXTURE_MODELS_DIR, SAMPLES_DIR } from '../../helpers.ts';
+import { createTestService, FIXTURE_MODELS_DIR, SAMPLES_DIR, TempRepository } from '../../helpers.ts';
 
-function tempRepository(): string {
-  return mkdtempSync(join(tmpdir(), 'modelship-repo-'));
-}
 
 async function statusOf(promise: Promise<unknown>): Promise<{ status: number; message: string }> {
   try {
@@ -63,8 +60,7 @@ describe('model config validation', () => {
 
 describe('model repository', () => {
   it('serves a model dropped in with no config, its signature read from the model', async () => {
-    const dir = tempRepository();
-    cpSync(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), join(dir, 'bare', '7', 'model.onnx'), { recursive: true });
+    const dir = new TempRepository().copy(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), 'bare/7/model.onnx').dir;
     const service = createTestService(dir);
     const metadata = await service.metadata('bare');
     assert.deepEqual(metadata.versions, ['7']);
@@ -80,9 +76,7 @@ describe('model repository', () => {
   });
 
   it('serves the latest version by default and a pinned one when configured', async () => {
-    const dir = tempRepository();
-    cpSync(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), join(dir, 'm', '1', 'model.onnx'), { recursive: true });
-    cpSync(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), join(dir, 'm', '2', 'model.onnx'), { recursive: true });
+    const dir = new TempRepository().copy(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), 'm/1/model.onnx').copy(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), 'm/2/model.onnx').dir;
     assert.equal((await createTestService(dir).loadModel('m')).version, 2);
     writeFileSync(join(dir, 'm', 'config.json'), '{"versionPolicy": {"pinned": 1}}');
     const service = createTestService(dir);
@@ -98,11 +92,8 @@ describe('model repository', () => {
   });
 
   it('answers 503 for a corrupt model alone; the others keep serving', async () => {
-    const dir = tempRepository();
-    cpSync(join(SAMPLES_DIR, 'iris_forest'), join(dir, 'iris_forest'), { recursive: true });
     const bytes = readFileSync(join(SAMPLES_DIR, 'digits_mlp', '1', 'model.onnx'));
-    mkdirSync(join(dir, 'broken', '1'), { recursive: true });
-    writeFileSync(join(dir, 'broken', '1', 'model.onnx'), bytes.subarray(0, bytes.length / 2));
+    const dir = new TempRepository().sample('iris_forest').file('broken/1/model.onnx', bytes.subarray(0, bytes.length / 2)).dir;
     const service = createTestService(dir);
     const failure = await statusOf(service.loadModel('broken'));
     assert.equal(failure.status, 503);
@@ -111,17 +102,15 @@ describe('model repository', () => {
   });
 
   it('answers 503 naming the file and field for a model whose config is invalid', async () => {
-    const dir = tempRepository();
-    cpSync(join(SAMPLES_DIR, 'iris_forest'), join(dir, 'iris_forest'), { recursive: true });
-    writeFileSync(join(dir, 'iris_forest', 'config.json'), '{"labels": "setosa"}');
+    const dir = new TempRepository().sample('iris_forest').dir;
+    writeFileSync(join(dir, 'iris_forest', 'config.json'), '{"labels": "setosa"}'); // replaced whole, not merged
     const failure = await statusOf(createTestService(dir).loadModel('iris_forest'));
     assert.equal(failure.status, 503);
     assert.match(failure.message, /^model "iris_forest" cannot be served: iris_forest\/config.json: field "labels": /);
   });
 
   it('answers 503 when a pinned version is not in the store', async () => {
-    const dir = tempRepository();
-    cpSync(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), join(dir, 'm', '1', 'model.onnx'), { recursive: true });
+    const dir = new TempRepository().copy(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), 'm/1/model.onnx').dir;
     writeFileSync(join(dir, 'm', 'config.json'), '{"versionPolicy": {"pinned": 3}}');
     assert.deepEqual(await statusOf(createTestService(dir).loadModel('m')), { status: 503, message: 'model "m" cannot be served: m/config.json pins version 3, which is not in the store (have 1)' });
   });
@@ -147,10 +136,7 @@ describe('model repository', () => {
   });
 
   it('loads every live version at start when preloading, reporting failures', async () => {
-    const dir = tempRepository();
-    cpSync(join(SAMPLES_DIR, 'iris_forest'), join(dir, 'iris_forest'), { recursive: true });
-    mkdirSync(join(dir, 'broken', '1'), { recursive: true });
-    writeFileSync(join(dir, 'broken', '1', 'model.onnx'), 'not a model');
+    const dir = new TempRepository().sample('iris_forest').file('broken/1/model.onnx', 'not a model').dir;
     const failures = await createTestService(dir).repository.preload();
     assert.equal(failures.length, 1);
     assert.match(failures[0], /^broken: model "broken" version 1 cannot be loaded/);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,17 +8,14 @@ import { promisify } from 'node:util';
 import type { ShadowResult } from '../../../../lambda/core/shadow.ts';
 import { feedbackFile } from '../../../../lambda/adapters/local/delivery.ts';
 import type { LocalStack } from '../../../../lambda/adapters/local/stack.ts';
-import { FIXTURE_MODELS_DIR, ROOT, SAMPLES_DIR, startTestLocalServer } from '../../../helpers.ts';
+import { FIXTURE_MODELS_DIR, ROOT, SAMPLES_DIR, startTestLocalServer, TempRepository } from '../../../helpers.ts';
 
 const exec = promisify(execFile);
 const ROW = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] });
 
 /** iris v1 (the sample) and v2 (a deliberately wrong model), under a given name and config. */
-function twoVersions(repo: string, name: string, config: Record<string, unknown>): void {
-  cpSync(join(SAMPLES_DIR, 'iris_forest'), join(repo, name), { recursive: true });
-  cpSync(join(FIXTURE_MODELS_DIR, 'iris_wrong', '1', 'model.onnx'), join(repo, name, '2', 'model.onnx'));
-  const base = JSON.parse(readFileSync(join(SAMPLES_DIR, 'iris_forest', 'config.json'), 'utf8'));
-  writeFileSync(join(repo, name, 'config.json'), JSON.stringify({ ...base, versionPolicy: { pinned: 1 }, ...config }));
+function twoVersions(repo: TempRepository, name: string, config: Record<string, unknown>): TempRepository {
+  return repo.sample('iris_forest', name).copy(join(FIXTURE_MODELS_DIR, 'iris_wrong', '1', 'model.onnx'), `${name}/2/model.onnx`).config(name, { versionPolicy: { pinned: 1 }, ...config });
 }
 
 describe('local server: versions, A/B weights, feedback and shadow', () => {
@@ -27,9 +24,7 @@ describe('local server: versions, A/B weights, feedback and shadow', () => {
   let repo: string;
   const shadowResults: ShadowResult[] = [];
   before(async () => {
-    repo = mkdtempSync(join(tmpdir(), 'delivery-'));
-    twoVersions(repo, 'split', { abTest: { weights: { '1': 70, '2': 30 } } });
-    twoVersions(repo, 'shadowed', { shadow: { version: 2, percent: 100 } });
+    repo = twoVersions(twoVersions(new TempRepository('delivery-'), 'split', { abTest: { weights: { '1': 70, '2': 30 } } }), 'shadowed', { shadow: { version: 2, percent: 100 } }).dir;
     dataDir = mkdtempSync(join(tmpdir(), 'local-data-'));
     server = await startTestLocalServer(repo, { dataDir, onShadowResult: (r) => shadowResults.push(r) });
   });
@@ -105,8 +100,7 @@ describe('local server: versions, A/B weights, feedback and shadow', () => {
 
 describe('modelship rollback', () => {
   it('pins the live version in config.json in one command', async () => {
-    const repo = mkdtempSync(join(tmpdir(), 'rollback-'));
-    twoVersions(repo, 'm', {});
+    const repo = twoVersions(new TempRepository('rollback-'), 'm', {}).dir;
     const { stdout } = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'rollback', '--model', 'm', '--to', '1', '--models-dir', repo]);
     assert.match(stdout, /versionPolicy pinned to 1\. Run `npx cdk deploy`/);
     const config = JSON.parse(readFileSync(join(repo, 'm', 'config.json'), 'utf8'));
@@ -115,8 +109,7 @@ describe('modelship rollback', () => {
   });
 
   it('refuses a version that is not there, with an error line', async () => {
-    const repo = mkdtempSync(join(tmpdir(), 'rollback-'));
-    twoVersions(repo, 'm', {});
+    const repo = twoVersions(new TempRepository('rollback-'), 'm', {}).dir;
     await assert.rejects(exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'rollback', '--model', 'm', '--to', '5', '--models-dir', repo]), (error: { code: number; stderr: string }) => {
       assert.equal(error.code, 2);
       assert.match(error.stderr, /^modelship: model "m" has no version 5/);
