@@ -11,7 +11,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import S3rver from 's3rver';
 import { createHttpPipeline, type HttpPipelineOptions } from '../lambda/adapters/http/pipeline.ts';
-import { startLocalStack, type LocalStack, type LocalStackOptions } from '../lambda/adapters/local/stack.ts';
+import { startLocalStack, type LocalStack, type LocalStackOptions } from '../lambda/entry/local-stack.ts';
 import { limitConcurrency, startSageMakerServer, type SageMakerServer } from '../lambda/adapters/sagemaker/server.ts';
 import { InferenceService, type ServiceHooks } from '../lambda/core/inference-service.ts';
 import { silentLogger } from '../lambda/core/logger.ts';

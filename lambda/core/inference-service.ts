@@ -51,15 +51,17 @@ export class InferenceService implements RequestHandler {
     this.hooks = options.hooks ?? {};
   }
 
-  /** Answers one request; never throws. Unexpected failures are logged and answered as internal errors. */
+  /**
+   * Answers one request; never throws. An unexpected failure is answered as an internal error
+   * carrying the original as its cause (the pipeline logs it, with its stack, under the request id).
+   */
   async handle(request: CoreRequest): Promise<CoreResponse> {
     const observed: Observed = {};
     try {
       return { ...(await this.dispatch(matchRoute(request.method, request.path), request, observed)), observed };
     } catch (error) {
       if (isInferenceError(error)) return errorResponse(error, observed);
-      this.logger.error('unexpected error', { path: request.path, cause: describeError(error), stack: (error as Error)?.stack });
-      return errorResponse(new InferenceError(500, `unexpected error: ${describeError(error)}`, { cause: error }), observed);
+      return errorResponse(new InferenceError(500, `unexpected error on ${request.method} ${request.path}: ${describeError(error)}`, { cause: error }), observed);
     }
   }
 

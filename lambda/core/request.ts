@@ -43,11 +43,15 @@ export const JSON_HEADERS: Readonly<Record<string, string>> = { 'Content-Type': 
 
 export const jsonResponse = (body: unknown, statusCode = 200): CoreResponse => ({ statusCode, headers: { ...JSON_HEADERS }, body: JSON.stringify(body) });
 
-/** An error as an answer: `{"error": message}` with the error's own headers (Allow, say). */
+/**
+ * An error as an answer: `{"error": ...}` with the error's own headers (Allow, say). The body holds
+ * what the caller may see (below 500 the message, else the stable public sentence); the HTTP
+ * pipeline renders errors from `error` itself and adds the request id to 5xx answers.
+ */
 export const errorResponse = (error: InferenceError, observed: Observed = {}): CoreResponse => ({
   statusCode: error.statusCode,
   headers: { ...JSON_HEADERS, ...error.headers },
-  body: JSON.stringify({ error: error.message }),
+  body: JSON.stringify({ error: error.publicMessage }),
   observed: { ...observed, reason: error.reason },
   error,
 });

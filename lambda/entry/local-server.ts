@@ -9,7 +9,7 @@
  */
 import { exitOnSignals } from '../adapters/http/node-server.ts';
 import { exampleRequest } from '../adapters/local/examples.ts';
-import { startLocalStack } from '../adapters/local/stack.ts';
+import { startLocalStack } from './local-stack.ts';
 import { consoleLogger } from '../observability/logging.ts';
 import { createRepository, readRuntimeConfig, RuntimeConfigError } from './runtime-config.ts';
 

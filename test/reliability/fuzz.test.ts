@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { createApiGatewayHandler } from '../../lambda/adapters/api-gateway/handler.ts';
-import type { LocalStack } from '../../lambda/adapters/local/stack.ts';
+import type { LocalStack } from '../../lambda/entry/local-stack.ts';
 import { createTestService, fakeLambdaContext, startTestLocalServer, TempRepository } from '../helpers.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);

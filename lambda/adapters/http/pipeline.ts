@@ -135,7 +135,8 @@ function openInferenceErrors(logger: CoreLogger): middy.MiddlewareObj<PipelineEv
       const { requestId, method, path, observed } = request.event;
       let message = problem.publicMessage;
       if (problem.statusCode >= 500) {
-        logger.error('request failed', { requestId, method, path, model: observed?.model, status: problem.statusCode, reason: problem.reason, cause: problem.message, detail: problem.cause === undefined ? undefined : describeError(problem.cause) });
+        const cause = problem.cause as Error | undefined;
+        logger.error('request failed', { requestId, method, path, model: observed?.model, status: problem.statusCode, reason: problem.reason, cause: problem.message, stack: cause instanceof Error ? cause.stack : undefined });
         message = `${message} (request id ${requestId})`;
       }
       request.error = Object.assign(new Error(JSON.stringify({ error: message })), {

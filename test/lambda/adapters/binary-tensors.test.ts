@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createApiGatewayHandler } from '../../../lambda/adapters/api-gateway/handler.ts';
-import type { LocalStack } from '../../../lambda/adapters/local/stack.ts';
+import type { LocalStack } from '../../../lambda/entry/local-stack.ts';
 import { DirectorySource } from '../../../lambda/stores/directory-source.ts';
 import { SingleModelSource } from '../../../lambda/stores/single-model-source.ts';
 import { assertClose, createTestService, fakeLambdaContext, readGolden, SAMPLES_DIR, startTestLocalServer, startTestSageMakerServer, TempRepository } from '../../helpers.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
 import { createApiGatewayHandler } from '../../../lambda/adapters/api-gateway/handler.ts';
-import type { LocalStack } from '../../../lambda/adapters/local/stack.ts';
+import type { LocalStack } from '../../../lambda/entry/local-stack.ts';
 import type { SageMakerServer } from '../../../lambda/adapters/sagemaker/server.ts';
 import { DirectorySource } from '../../../lambda/stores/directory-source.ts';
 import { SingleModelSource } from '../../../lambda/stores/single-model-source.ts';

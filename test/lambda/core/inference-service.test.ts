@@ -43,15 +43,14 @@ describe('inference service', () => {
     assert.match(answer.error!.message, /ran past its time budget \(before inference\)/);
   });
 
-  it('answers an unexpected failure as an internal error, the detail kept for the log', async () => {
+  it('answers an unexpected failure as an internal error, the detail and its stack kept for the log', async () => {
     const repository = createTestRepository(SAMPLES_DIR);
-    const logged: string[] = [];
-    const broken = new InferenceService({ repository, logger: { info() {}, warn() {}, error: (message) => logged.push(message) }, hooks: { onFeedback: () => { throw new TypeError('disk on fire'); } } });
+    const broken = new InferenceService({ repository, hooks: { onFeedback: () => { throw new TypeError('disk on fire'); } } });
     const answer = await broken.handle(post('/v2/models/iris_forest/feedback', '{"model_version": "1", "outcome": 1}'));
     assert.equal(answer.statusCode, 500);
-    assert.equal(answer.error?.publicMessage, 'internal error');
-    assert.match(answer.error!.message, /disk on fire/);
-    assert.deepEqual(logged, ['unexpected error']);
+    assert.deepEqual(JSON.parse(answer.body as string), { error: 'internal error' }, 'the body holds no internals');
+    assert.match(answer.error!.message, /^unexpected error on POST \/v2\/models\/iris_forest\/feedback: disk on fire$/);
+    assert.match((answer.error!.cause as Error).stack!, /TypeError: disk on fire/);
   });
 
   it('tells its hooks, given at construction, about inferences, feedback and shadow copies', async () => {

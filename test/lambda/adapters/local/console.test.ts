@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { percentile, RequestStats } from '../../../../lambda/adapters/local/console.ts';
-import type { LocalStack } from '../../../../lambda/adapters/local/stack.ts';
+import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { SAMPLE_MODELS, SAMPLES_DIR, startTestLocalServer } from '../../../helpers.ts';
 
 /** Debian's Chromium (installed by scripts/ensure-chromium.ts), headless, offline-safe flags; Playwright gives it a fresh profile. */

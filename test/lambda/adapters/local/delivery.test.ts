@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { ShadowResult } from '../../../../lambda/core/shadow.ts';
 import { feedbackFile } from '../../../../lambda/adapters/local/delivery.ts';
-import type { LocalStack } from '../../../../lambda/adapters/local/stack.ts';
+import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { FIXTURE_MODELS_DIR, ROOT, SAMPLES_DIR, startTestLocalServer, TempRepository } from '../../../helpers.ts';
 
 const exec = promisify(execFile);

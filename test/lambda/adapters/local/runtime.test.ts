@@ -7,7 +7,7 @@ import { rowsFromCaptures } from '../../../../lambda/jobs/drift.ts';
 import { capturePrefix } from '../../../../lambda/core/capture-layout.ts';
 import type { CaptureRecord } from '../../../../lambda/core/capture.ts';
 import type { LocalRuntime } from '../../../../lambda/adapters/local/runtime.ts';
-import type { LocalStack } from '../../../../lambda/adapters/local/stack.ts';
+import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { emfRecords, metricValues, readGolden, startTestLocalServer, TempRepository } from '../../../helpers.ts';
 
 const IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]];

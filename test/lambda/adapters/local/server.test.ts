@@ -3,7 +3,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import type { LocalStack } from '../../../../lambda/adapters/local/stack.ts';
+import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { assertClose, call, goldenRequest, readGolden, ROOT, SAMPLE_MODELS, SAMPLES_DIR, startTestLocalServer, startTestS3 } from '../../../helpers.ts';
 
 const exec = promisify(execFile);

@@ -3,13 +3,13 @@
  * console statistics) built first, the repository and service given its hooks at construction, and
  * the console and the pipeline in front. The entry and the tests build it the same way.
  */
-import type { CoreLogger } from '../../core/logger.ts';
-import type { ModelLoadEvent, ModelRepository } from '../../core/model-repository.ts';
-import { InferenceService } from '../../core/inference-service.ts';
-import { createHttpPipeline } from '../http/pipeline.ts';
-import { LocalConsole } from './console.ts';
-import { LocalRuntime, type LocalRuntimeOptions } from './runtime.ts';
-import { apiKeyCheck, startLocalServer, type LocalServer } from './server.ts';
+import type { CoreLogger } from '../core/logger.ts';
+import type { ModelLoadEvent, ModelRepository } from '../core/model-repository.ts';
+import { InferenceService } from '../core/inference-service.ts';
+import { createHttpPipeline } from '../adapters/http/pipeline.ts';
+import { LocalConsole } from '../adapters/local/console.ts';
+import { LocalRuntime, type LocalRuntimeOptions } from '../adapters/local/runtime.ts';
+import { apiKeyCheck, startLocalServer, type LocalServer } from '../adapters/local/server.ts';
 
 export interface LocalStackOptions extends LocalRuntimeOptions {
   /** Builds the repository with the runtime's model-load hook. */
