@@ -72,7 +72,10 @@ export function stageImageContext(options: StageImageOptions): StagedImageContex
   if (options.includeOnnxRuntime ?? true) copyOnnxRuntime(out, architecture);
 
   const dependencies = { 'onnxruntime-node': onnxRuntimeVersion() };
-  writeFileSync(join(out, 'package.json'), `${JSON.stringify({ name: 'modelship-inference', private: true, type: 'module', dependencies }, null, 2)}\n`);
+  // npm (11+) runs no dependency's install script unless package.json allows it. The image that
+  // installs onnxruntime-node itself (the GPU one) allows its script, which fetches the CUDA provider.
+  const allowScripts = options.includeOnnxRuntime ?? true ? undefined : { 'onnxruntime-node': true };
+  writeFileSync(join(out, 'package.json'), `${JSON.stringify({ name: 'modelship-inference', private: true, type: 'module', dependencies, allowScripts }, null, 2)}\n`);
   cpSync(options.dockerfile ?? join(PROJECT_ROOT, 'lambda', 'Dockerfile'), join(out, 'Dockerfile'));
   return { directory: out, bytes: directorySize(out) - directorySize(join(out, 'Dockerfile')) };
 }

@@ -37,9 +37,11 @@ describe('SageMaker image build context', () => {
 
   it('holds the bundled container server and package.json pinning onnxruntime-node, which the Dockerfile installs with CUDA', () => {
     assert.deepEqual(readdirSync(dir).sort(), ['Dockerfile', 'index.mjs', 'package.json']);
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).dependencies, { 'onnxruntime-node': onnxRuntimeVersion() });
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    assert.deepEqual(pkg.dependencies, { 'onnxruntime-node': onnxRuntimeVersion() });
+    assert.deepEqual(pkg.allowScripts, { 'onnxruntime-node': true }, 'npm runs the install script that fetches the CUDA provider');
     const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8');
-    assert.match(dockerfile, /--onnxruntime-node-install=cuda12/);
+    assert.match(dockerfile, /^RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm install /m);
     assert.match(dockerfile, /^FROM nvidia\/cuda:12\.\S+-cudnn-runtime-ubuntu24\.04$/m);
     assert.deepEqual(validate(dockerfile).map((d) => `${d.range.start.line + 1}: ${d.message}`), []);
   });
