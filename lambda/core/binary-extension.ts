@@ -7,20 +7,20 @@
 import type { Tensor } from 'onnxruntime-node';
 import type { DatatypeInfo } from './datatypes.ts';
 import { badRequest } from './errors.ts';
-import { parseJsonBody } from './json.ts';
+import { parseJsonBody, type ParseOptions } from './json.ts';
 import { formatShape } from './signature.ts';
 
 export const BINARY_HEADER = 'inference-header-content-length';
 
 /** A request body split into its JSON header (parsed) and the binary part after it. */
-export function splitBinaryRequest(body: unknown, headerLength: string): { body: unknown; binary: Uint8Array } {
+export function splitBinaryRequest(body: unknown, headerLength: string, options: ParseOptions = {}): { body: unknown; binary: Uint8Array } {
   const length = Number(headerLength);
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body instanceof Uint8Array ? body : undefined;
   if (bytes === undefined) throw badRequest('a binary request (Inference-Header-Content-Length) needs a raw body, not JSON alone');
   if (!Number.isInteger(length) || length < 0 || length > bytes.length) {
     throw badRequest(`Inference-Header-Content-Length is "${headerLength}" but the body has ${bytes.length} bytes; it must be the byte length of the JSON header at the start of the body`);
   }
-  return { body: parseJsonBody(Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('utf8')), binary: bytes.subarray(length) };
+  return { body: parseJsonBody(Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('utf8'), options), binary: bytes.subarray(length) };
 }
 
 const TYPED: Record<string, new (buffer: ArrayBuffer) => Tensor.DataType> = {

@@ -110,10 +110,18 @@ export const isInferenceError = (error: unknown): error is InferenceError => err
 
 /** The message of an unknown thrown value, for logs and for wrapping into a named error. */
 export const describeError = (error: unknown): string =>
-  error instanceof Error ? error.message : typeof error === 'string' ? error : JSON.stringify(error);
+  error instanceof Error ? error.message : typeof error === 'string' ? error : showValue(error);
 
-/** A value as it appears in an error message: JSON, cut to 40 characters. */
+/** A value as it appears in an error message: JSON, cut to 40 characters (never failing, however deep the value). */
 export const showValue = (value: unknown): string => {
-  const text = typeof value === 'bigint' ? value.toString() : JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    // JSON.parse reads a number past FP64's range (1e400) as Infinity.
+    if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? 'NaN' : `${value < 0 ? '-' : ''}a number past FP64's range`;
+    text = typeof value === 'bigint' ? value.toString() : (JSON.stringify(value) ?? String(value));
+  } catch {
+    // JSON.stringify recurses: a value nested thousands deep overflows the stack.
+    text = Array.isArray(value) ? '[a deeply nested list]' : '{a deeply nested object}';
+  }
   return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 };

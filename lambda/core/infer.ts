@@ -4,6 +4,7 @@ import { encodeInferResponse, type EncodedAnswer } from './v2-response.ts';
 import { parseJsonBody } from './json.ts';
 import type { LoadedModel } from './sessions.ts';
 import { observeInference, runSession, type InferenceObservers } from './session-run.ts';
+import { takesExactIntegers } from './signature.ts';
 
 /**
  * Runs a v2 inference request, JSON or with the binary tensor extension (`binary`: the bytes after
@@ -11,7 +12,7 @@ import { observeInference, runSession, type InferenceObservers } from './session
  */
 export async function runInfer(model: LoadedModel, body: unknown, binary?: Uint8Array, observers?: InferenceObservers): Promise<EncodedAnswer> {
   const started = performance.now();
-  const request = decodeInferRequest(typeof body === 'string' ? parseJsonBody(body) : body, model, binary);
+  const request = decodeInferRequest(typeof body === 'string' ? parseJsonBody(body, { exactIntegers: takesExactIntegers(model.signature) }) : body, model, binary);
   const parsed = performance.now();
   const results = await runSession(model, request.feeds, request.outputNames);
   const ran = performance.now();

@@ -19,6 +19,7 @@ import { matchRoute, type Route } from './routes.ts';
 import type { InferenceObservers } from './session-run.ts';
 import type { LoadedModel } from './sessions.ts';
 import { shadowJobFor, type ShadowJob } from './shadow.ts';
+import { takesExactIntegers } from './signature.ts';
 import type { EncodedAnswer } from './v2-response.ts';
 
 /** Everything that hears from the core, given once when the service is built. */
@@ -100,7 +101,7 @@ export class InferenceService implements RequestHandler {
       answer = { json: await runPredict(model, body, this.hooks), binary: [] };
       shadowBody = body;
     } else if (headerLength !== undefined) {
-      const split = splitBinaryRequest(body, headerLength);
+      const split = splitBinaryRequest(body, headerLength, { exactIntegers: takesExactIntegers(model.signature) });
       answer = await runInfer(model, split.body, split.binary, this.hooks);
     } else {
       answer = await runInfer(model, body, undefined, this.hooks);

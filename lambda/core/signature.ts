@@ -39,3 +39,6 @@ export function readSignature(session: InferenceSession): Signature {
 }
 
 export const formatShape = (shape: readonly number[]): string => `[${shape.join(',')}]`;
+
+/** Whether a model takes 64-bit integer input, whose JSON values must be read exactly (past 2^53). */
+export const takesExactIntegers = (signature: Signature): boolean => signature.inputs.some((s) => s.datatype.kind === 'bigint');

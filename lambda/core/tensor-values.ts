@@ -6,8 +6,7 @@
 import type { Tensor } from 'onnxruntime-node';
 import type { DatatypeInfo } from './datatypes.ts';
 import { badRequest, showValue } from './errors.ts';
-
-const MAX_NESTING = 32;
+import { MAX_NESTING } from './json.ts';
 
 /** A data list, nested or flat, as one flat list of values; 400 past 32 levels of nesting. */
 export function flattenData(data: unknown, name: string): readonly unknown[] {
@@ -25,7 +24,8 @@ export function flattenData(data: unknown, name: string): readonly unknown[] {
   return out;
 }
 
-const NON_FINITE: Record<string, number> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY };
+/** The only texts that stand for non-finite values (a Map: a plain object would also match "constructor", "__proto__", ...). */
+const NON_FINITE = new Map<unknown, number>([['NaN', Number.NaN], ['Infinity', Number.POSITIVE_INFINITY], ['-Infinity', Number.NEGATIVE_INFINITY]]);
 const INTEGER_TEXT = /^-?\d+$/;
 
 /** Values into the typed data of a datatype, each one checked; 400 naming the first bad value and why. */
@@ -42,11 +42,12 @@ export function convertValues(values: readonly unknown[], info: DatatypeInfo, na
       const round = info.kind === 'half' ? Math.f16round : info.v2 === 'FP32' ? Math.fround : (x: number) => x;
       for (let i = 0; i < n; i++) {
         let v = values[i];
-        if (typeof v !== 'number') {
-          if (typeof v === 'bigint') v = Number(v);
-          else if (typeof v === 'string' && v in NON_FINITE) v = NON_FINITE[v];
-          else fail(i, `not a number (${info.v2})`);
-        }
+        if (typeof v === 'number') {
+          // A JSON number is always finite as written; JSON.parse gives Infinity only for one past FP64's range (1e400).
+          if (!Number.isFinite(v)) fail(i, `out of range for ${info.v2} (max magnitude ${info.max}); send "Infinity" or "-Infinity" for infinities`);
+        } else if (typeof v === 'bigint') v = Number(v);
+        else if (NON_FINITE.has(v)) v = NON_FINITE.get(v);
+        else fail(i, `not a number (${info.v2})`);
         if (Number.isFinite(v) && !Number.isFinite(round(v as number))) fail(i, `out of range for ${info.v2} (max magnitude ${info.max})`);
         out[i] = v as number;
       }

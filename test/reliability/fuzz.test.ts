@@ -29,7 +29,17 @@ function repository(): string {
 const MODELS = ['iris_forest', 'digits_mlp', 'breast_cancer_classifier', 'diabetes_regressor', 'identity_int64', 'identity_bytes', 'identity_fp16', 'identity_bool', 'identity_uint8', 'add_two'];
 const DATATYPES = ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES', 'FLOAT', '', 'fp32'];
 
-const scalar = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.string({ maxLength: 8 }), fc.constant(null), fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), fc.constantFrom('NaN', 'Infinity', '9223372036854775808'));
+/** Written into the JSON text as 1e400, a number past FP64's range (JSON.stringify cannot write one). */
+const OVERFLOW = '\u0000overflow';
+/** Replaced in the JSON text by arrays nested thousands deep. */
+const DEEP = '\u0000deep';
+const scalar = fc.oneof(
+  fc.integer(), fc.double(), fc.boolean(), fc.string({ maxLength: 8 }), fc.constant(null), fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }),
+  fc.constantFrom('NaN', 'Infinity', '9223372036854775808'),
+  // Names of Object.prototype, which a lookup on a plain object would take for known strings.
+  fc.constantFrom('constructor', '__proto__', 'toString', 'valueOf', 'hasOwnProperty'),
+  fc.constantFrom(OVERFLOW, DEEP),
+);
 const data = fc.oneof(fc.array(scalar, { maxLength: 70 }), fc.array(fc.array(scalar, { maxLength: 9 }), { maxLength: 9 }), scalar, fc.anything({ maxDepth: 3 }));
 const shape = fc.oneof(fc.array(fc.integer({ min: -3, max: 70 }), { maxLength: 4 }), fc.anything({ maxDepth: 1 }), fc.constant([1, 4]), fc.constant([2, 8, 8]), fc.constant([1e12, 1e12]));
 const tensor = fc.record(
@@ -53,7 +63,7 @@ const body = fc.oneof(
   fc.constant(''),
   fc.constant(undefined),
 );
-const segment = fc.oneof(fc.constantFrom(...MODELS), fc.constantFrom('v2', 'v1', 'models', 'versions', 'infer', 'ready', 'health', 'live', 'feedback', '1', '2', '0', '-1', '999999999999', '..', '%2e%2e', ':predict'), fc.string({ maxLength: 12 }).map(encodeURIComponent));
+const segment = fc.oneof(fc.constantFrom(...MODELS), fc.constantFrom('v2', 'v1', 'models', 'versions', 'infer', 'ready', 'health', 'live', 'feedback', '1', '2', '0', '-1', '999999999999', '..', '%2e%2e', ':predict', '%25E0', '%25', '%E0%A4', '%25:predict'), fc.string({ maxLength: 12 }).map(encodeURIComponent));
 const path = fc.oneof(
   fc.tuple(fc.constantFrom(...MODELS), fc.option(fc.constantFrom('1', '2', '0', 'x', '01'), { nil: undefined }), fc.constantFrom('/infer', '/ready', '', '/feedback', '/infer/', '/metadata'))
     .map(([m, v, tail]) => `/v2/models/${m}${v === undefined ? '' : `/versions/${v}`}${tail}`),
@@ -102,7 +112,8 @@ const nearValid = fc.constantFrom(...MODELS).chain((model) =>
 );
 
 function stringify(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? JSON.rawJSON(v.toString()) : v)) ?? 'null';
+  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? JSON.rawJSON(v.toString()) : v)) ?? 'null';
+  return text.replaceAll(JSON.stringify(OVERFLOW), '-1e400').replaceAll(JSON.stringify(DEEP), '['.repeat(6000) + ']'.repeat(6000));
 }
 
 function checkAnswer(status: number, text: string, what: string): void {

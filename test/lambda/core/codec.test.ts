@@ -10,7 +10,7 @@ const service = createTestService(FIXTURE_MODELS_DIR);
 async function roundTrip(model: string, datatype: string, data: unknown[] | string, shape = [1, 2]): Promise<{ datatype: string; shape: number[]; data: unknown[] }> {
   const loaded = await service.loadModel(model);
   const body = typeof data === 'string' ? `{"inputs":[{"name":"x","datatype":"${datatype}","shape":${JSON.stringify(shape)},"data":${data}}]}` : JSON.stringify({ inputs: [{ name: 'x', datatype, shape, data }] });
-  const response = parseJsonBody(await service.infer(loaded, body)) as { outputs: { datatype: string; shape: number[]; data: unknown[] }[] };
+  const response = parseJsonBody(await service.infer(loaded, body), { exactIntegers: true }) as { outputs: { datatype: string; shape: number[]; data: unknown[] }[] };
   return response.outputs[0];
 }
 
