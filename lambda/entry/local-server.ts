@@ -27,6 +27,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       logger,
       capturePercent,
       apiKey: env.API_KEY || undefined,
+      corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',').map((o) => o.trim()) : undefined,
       port,
       host: env.HOST ?? '127.0.0.1',
       maxRequestBytes: config.maxRequestBytes,

@@ -20,6 +20,8 @@ export interface LocalStackOptions extends LocalRuntimeOptions {
   readonly maxBodyBytes?: number;
   /** Require this key in the x-api-key header. @default - no key */
   readonly apiKey?: string;
+  /** Origins allowed by CORS, and to send state-changing requests. @default - none: only the server's own pages */
+  readonly corsOrigins?: string[];
   /** @default 8080 */
   readonly port?: number;
   /** @default '127.0.0.1' */
@@ -47,9 +49,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const localConsole = new LocalConsole(service, runtime.stats);
   const keyCheck = options.apiKey === undefined ? undefined : apiKeyCheck(options.apiKey);
   const server = await startLocalServer({
-    pipeline: createHttpPipeline(service, { logger: options.logger, onResponse: runtime.onResponse, authorize: keyCheck?.authorize }),
-    routes: (method, path) => localConsole.route(method, path),
+    pipeline: createHttpPipeline(service, { logger: options.logger, onResponse: runtime.onResponse, authorize: keyCheck?.authorize, corsOrigins: options.corsOrigins }),
+    routes: (method, path, authorized) => localConsole.route(method, path, authorized),
     authorized: keyCheck?.authorized,
+    corsOrigins: options.corsOrigins,
     port: options.port,
     host: options.host,
     maxBodyBytes: options.maxBodyBytes ?? options.maxRequestBytes,

@@ -110,11 +110,17 @@ export class LocalConsole {
   }
 
   /** Answers the console's own paths (GET only); undefined for everything else, which goes to the handler. */
-  async route(method: string, path: string): Promise<ConsoleResponse | undefined> {
+  /**
+   * `authorized`: whether the request carries the API key (or none is required). The page and its
+   * scripts are answered either way; the data behind them is not even computed without the key (the
+   * request then goes on to the pipeline, which answers 401).
+   */
+  async route(method: string, path: string, authorized: boolean): Promise<ConsoleResponse | undefined> {
     if (method !== 'GET') return undefined;
     const asset = STATIC[path];
     if (asset !== undefined) return { statusCode: 200, headers: { ...PAGE_HEADERS, 'Content-Type': asset.type }, body: await readFile(asset.file()), public: true };
     if (path === '/favicon.ico') return { statusCode: 204, headers: {}, body: '', public: true };
+    if (!authorized) return undefined;
     if (path === '/console/api/stats') return json(this.stats.snapshot());
     if (path === '/console/api/models') return json(await this.models());
     return undefined;

@@ -32,7 +32,7 @@ export class LocalRuntime {
   readonly writer: JsonlWriter;
   /** Per-second request statistics, for the console's charts. */
   readonly stats = new RequestStats();
-  private readonly options: LocalRuntimeOptions;
+  readonly options: LocalRuntimeOptions;
   private readonly batching: BatchingSink;
 
   constructor(options: LocalRuntimeOptions) {

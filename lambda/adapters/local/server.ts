@@ -2,8 +2,8 @@
  * The local server: each HTTP request becomes the pipeline's request, once, and goes through the
  * same pipeline and core as in Lambda and SageMaker. The console's page and data are answered first.
  */
-import { timingSafeEqual } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { InferenceError } from '../../core/errors.ts';
 import { closeServer, sendHttpResponse, serverUrl, toHttpRequest } from '../http/node-server.ts';
 import type { HttpPipeline, HttpRequest } from '../http/pipeline.ts';
@@ -20,13 +20,14 @@ export interface LocalServerOptions {
   /** The time each request may take, as the function's timeout. @default 30000 */
   readonly timeoutMs?: number;
   /**
-   * Paths the server answers itself, before the pipeline (the console): undefined passes the request
-   * on. Only `public` answers (the page and its scripts) are sent without the API key check; the
-   * console's data goes to the pipeline's key check first when they are not.
+   * Paths the server answers itself, before the pipeline (the console), told whether the request
+   * carries the API key: undefined passes the request on to the pipeline (whose key check answers 401).
    */
-  readonly routes?: (method: string, path: string) => Promise<ConsoleResponse | undefined>;
+  readonly routes?: (method: string, path: string, authorized: boolean) => Promise<ConsoleResponse | undefined>;
   /** Whether a request carries the API key (the pipeline's `authorize` refuses the others). @default - every request */
   readonly authorized?: (request: Pick<HttpRequest, 'headers'>) => boolean;
+  /** Origins allowed to send state-changing (non-GET) requests besides the server's own. @default - none */
+  readonly corsOrigins?: readonly string[];
 }
 
 export interface LocalServer {
@@ -50,14 +51,57 @@ export function apiKeyCheck(apiKey: string): { authorized: (request: Pick<HttpRe
   };
 }
 
+/** Whether a Host header names this machine's loopback interface (or the host the server was told to bind). */
+function loopbackOrConfigured(host: string | undefined, configured: string): boolean {
+  if (host === undefined) return false;
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${host}`).hostname;
+  } catch {
+    return false;
+  }
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname === configured || hostname === `[${configured}]`;
+}
+
+/**
+ * Refusals before anything else runs, for a developer tool that is often left running:
+ * - a Host that is not this machine's loopback name (nor HOST): a page on another site reaching the
+ *   server through DNS rebinding;
+ * - a state-changing request from another origin (a browser's "simple" cross-origin POST needs no
+ *   preflight), unless that origin is allowed.
+ */
+function browserAttack(req: IncomingMessage, configuredHost: string, corsOrigins: readonly string[]): InferenceError | undefined {
+  if (!loopbackOrConfigured(req.headers.host, configuredHost)) {
+    return new InferenceError(403, `Host "${String(req.headers.host ?? '').slice(0, 100)}" is not this server's; the local server answers only loopback host names and the HOST it was started with (a guard against DNS rebinding)`, { reason: 'unauthorized' });
+  }
+  const origin = req.headers.origin;
+  if (origin === undefined || req.method === 'GET' || req.method === 'HEAD') return undefined;
+  let sameOrigin = false;
+  try {
+    sameOrigin = new URL(origin).host === req.headers.host;
+  } catch {
+    // An Origin that is not a URL ("null" from a sandboxed page) is never this server's.
+  }
+  if (sameOrigin || corsOrigins.includes(origin)) return undefined;
+  return new InferenceError(403, `cross-origin ${req.method} from ${origin.slice(0, 100)} refused; start the server with CORS_ORIGINS=${origin.slice(0, 100)} to allow that origin`, { reason: 'unauthorized' });
+}
+
 export function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const limit = options.maxBodyBytes ?? 6 * 1024 * 1024;
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const configuredHost = options.host ?? '127.0.0.1';
   const server = createServer(async (req, res) => {
     try {
+      const refused = browserAttack(req, configuredHost, options.corsOrigins ?? []);
+      if (refused !== undefined) {
+        req.resume();
+        sendHttpResponse(res, await options.pipeline({ method: req.method ?? 'GET', path: (req.url ?? '/').split('?', 1)[0], headers: req.headers as Record<string, string | undefined>, bodyBytes: 0, requestId: randomUUID(), rejection: refused }));
+        return;
+      }
       if (options.routes !== undefined) {
-        const own = await options.routes(req.method ?? 'GET', (req.url ?? '/').split('?', 1)[0]);
-        if (own !== undefined && (own.public === true || (options.authorized?.({ headers: req.headers as Record<string, string | undefined> }) ?? true))) {
+        const authorized = options.authorized?.({ headers: req.headers as Record<string, string | undefined> }) ?? true;
+        const own = await options.routes(req.method ?? 'GET', (req.url ?? '/').split('?', 1)[0], authorized);
+        if (own !== undefined) {
           req.resume();
           sendHttpResponse(res, own);
           return;
