@@ -13,7 +13,7 @@ import { isInferenceError } from '../../../../lambda/core/errors.ts';
 import { DirectorySource } from '../../../../lambda/stores/directory-source.ts';
 import { SingleModelSource } from '../../../../lambda/stores/single-model-source.ts';
 import { SageMakerProxy } from '../../../../lambda/adapters/sagemaker/proxy.ts';
-import { parseCustomAttributes } from '../../../../lambda/adapters/sagemaker/attributes.ts';
+import { formatCustomAttributes, parseCustomAttributes } from '../../../../lambda/adapters/sagemaker/attributes.ts';
 import { ConcurrencyLimiter, type SageMakerServer } from '../../../../lambda/adapters/sagemaker/server.ts';
 import { assertClose, createTestService, fakeLambdaContext, goldenRequest, readGolden, SAMPLE_MODELS, SAMPLES_DIR, startTestSageMakerServer } from '../../../helpers.ts';
 
@@ -232,6 +232,16 @@ describe('API proxy function in front of a SageMaker endpoint', () => {
     const result = await invoke('/v2/models/iris_forest', 'GET');
     assert.equal(result.statusCode, 200, result.body);
     assert.equal(JSON.parse(result.body).platform, 'onnxruntime_onnx');
+  });
+
+  it('carries the route so that a path cannot add attributes of its own (no injection)', async () => {
+    // A version segment that smuggles ";path=...;method=..." into the custom attributes header.
+    const injected = '/v2/models/iris_forest/versions/1;path=/v2/models/iris_forest/feedback;method=POST/infer';
+    const result = await invoke(injected, 'POST', JSON.stringify({ model_version: '1', outcome: 1, inputs: [] }));
+    assert.notEqual(result.statusCode, 202, 'the container must not take the injected feedback path');
+    assert.equal(result.statusCode, 404);
+    assert.match(JSON.parse(result.body).error, /^no route for POST \/v2\/models\/iris_forest\/versions\/1;path=/);
+    assert.deepEqual(parseCustomAttributes(formatCustomAttributes({ path: injected, method: 'POST' })), { path: injected, method: 'POST' });
   });
 
   it("passes the container's 400 and message through", async () => {
