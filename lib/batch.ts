@@ -19,12 +19,14 @@ import { Construct } from 'constructs';
 import { INPUT_PREFIX, OUTPUT_PREFIX } from '../lambda/jobs/batch-job.ts';
 import { METRICS_SERVICE } from '../lambda/observability/metrics.ts';
 import type { ImageArchitecture } from './image-context.ts';
-import { vcpusForMemory } from './inference-function.ts';
+import { sha256Environment, vcpusForMemory, type ServedModel } from './inference-function.ts';
 import { createFunctionRole } from './function-role.ts';
 import type { ModelStore } from './model-store.ts';
 
 export interface BatchScoringProps {
   readonly store: ModelStore;
+  /** The models batch jobs may score: each at its live version, with the hashes it was deployed with. */
+  readonly models: readonly ServedModel[];
   /** The inference image's build context (it holds batch.mjs beside index.mjs). */
   readonly imageDirectory: string;
   /** @default 'x86_64' */
@@ -75,6 +77,11 @@ export class BatchScoring extends Construct {
     const environment = {
       MODEL_BUCKET: store.bucket.bucketName,
       MODEL_PREFIX: store.prefix,
+      // Pinned as the API's functions are: only the deployed models, at their live versions, verified
+      // by the hashes recorded at deploy; never whatever is newest in the store.
+      MODEL_NAMES: props.models.map((m) => m.name).join(','),
+      MODEL_VERSIONS: JSON.stringify(Object.fromEntries(props.models.map((m) => [m.name, m.liveVersion]))),
+      ...sha256Environment(props.models.map((m) => ({ ...m, sha256: m.sha256 === undefined ? undefined : { [m.liveVersion]: m.sha256[m.liveVersion] } }))),
       POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
       BATCH_LINES_PER_CHUNK: String(props.linesPerChunk ?? 5000),
       BATCH_SIZE: String(props.batchSize ?? 256),

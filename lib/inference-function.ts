@@ -33,16 +33,24 @@ export interface ServedModel {
   readonly config: ModelConfig;
   /** sha256 of each version's model file at deploy. @default - not verified at load */
   readonly sha256?: Readonly<Record<number, string>>;
+  /** sha256 of config.json at deploy ("none" without one). @default - not verified at load */
+  readonly configSha256?: string;
 }
 
-/** MODEL_SHA256S for the runtime: {"<name>/<version>": sha256} of every version served. */
+/**
+ * MODEL_SHA256S for the runtime: what was deployed, {"<name>/<version>": sha256} of every version
+ * served and {"<name>/config.json": sha256}. The runtime serves only those versions, with that config.
+ */
 export function sha256Environment(models: readonly ServedModel[]): Record<string, string> {
-  const entries = models.flatMap((m) => Object.entries(m.sha256 ?? {}).map(([v, hash]) => [`${m.name}/${v}`, hash] as const));
-  if (entries.length === 0) return {};
-  const value = JSON.stringify(Object.fromEntries(entries));
-  // Lambda allows 4 KB of environment in all; past ~3 KB keep the live versions' hashes only.
+  const configs = models.filter((m) => m.configSha256 !== undefined).map((m) => [`${m.name}/config.json`, m.configSha256!] as const);
+  const versions = models.flatMap((m) => Object.entries(m.sha256 ?? {}).map(([v, hash]) => [`${m.name}/${v}`, hash] as const));
+  if (versions.length === 0) return {};
+  const value = JSON.stringify(Object.fromEntries([...versions, ...configs]));
+  // Lambda allows 4 KB of environment in all; past ~3 KB keep the live versions' hashes only (the
+  // other versions are then not served by this function).
   if (value.length <= 3000) return { MODEL_SHA256S: value };
-  return { MODEL_SHA256S: JSON.stringify(Object.fromEntries(models.filter((m) => m.sha256?.[m.liveVersion]).map((m) => [`${m.name}/${m.liveVersion}`, m.sha256![m.liveVersion]]))) };
+  const live = models.filter((m) => m.sha256?.[m.liveVersion]).map((m) => [`${m.name}/${m.liveVersion}`, m.sha256![m.liveVersion]] as const);
+  return { MODEL_SHA256S: JSON.stringify(Object.fromEntries([...live, ...configs])) };
 }
 
 export interface InferenceFunctionProps {

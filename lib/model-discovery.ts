@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { NO_CONFIG } from '../lambda/core/catalog.ts';
 import { MODEL_NAME_PATTERN, parseModelConfig, type ModelConfig } from '../lambda/core/config.ts';
 
 export interface DiscoveredModel {
@@ -15,6 +16,8 @@ export interface DiscoveredModel {
   readonly config: ModelConfig;
   /** sha256 of each version's model.onnx at synth, recorded so a replaced file is refused at load. */
   readonly sha256: Readonly<Record<number, string>>;
+  /** sha256 of config.json at synth ("none" without one), recorded so a config changed after deploy is refused. */
+  readonly configSha256: string;
   /** Versions that carry a baseline.json (training statistics for drift). */
   readonly baselineVersions: readonly number[];
 }
@@ -42,7 +45,8 @@ export function discoverModels(modelsDir: string): DiscoveredModel[] {
     }
     const sha256 = Object.fromEntries(versions.map((v) => [v, createHash('sha256').update(readFileSync(join(dir, String(v), 'model.onnx'))).digest('hex')]));
     const baselineVersions = versions.filter((v) => existsSync(join(dir, String(v), 'baseline.json')));
-    models.push({ name, versions, liveVersion, config, sha256, baselineVersions });
+    const configSha256 = existsSync(configFile) ? createHash('sha256').update(readFileSync(configFile)).digest('hex') : NO_CONFIG;
+    models.push({ name, versions, liveVersion, config, sha256, configSha256, baselineVersions });
   }
   if (models.length === 0) throw new Error(`model repository ${modelsDir} holds no models; add ${modelsDir}/<name>/1/model.onnx`);
   return models;

@@ -118,7 +118,7 @@ export class ModelShipStack extends Stack {
     this.batch =
       lambdaModels.length === 0
         ? undefined
-        : new BatchScoring(this, 'Batch', { store: this.store, imageDirectory, architecture: settings.architecture, alarmTopic: this.monitoring.topic, logRetentionDays: settings.logRetentionDays });
+        : new BatchScoring(this, 'Batch', { store: this.store, models: lambdaModels, imageDirectory, architecture: settings.architecture, alarmTopic: this.monitoring.topic, logRetentionDays: settings.logRetentionDays });
 
     // Data capture and drift exist only for models that turn capture on (off by default).
     if (captured.length > 0) {

@@ -2,6 +2,7 @@
  * The model catalog: which models a source holds, their configs, their versions, and which version
  * the plain routes serve (the version policy). Reading it never loads a session.
  */
+import { createHash } from 'node:crypto';
 import { DEFAULT_MODEL_CONFIG, MODEL_NAME_PATTERN, parseModelConfig, type ModelConfig } from './config.ts';
 import { badRequest, describeError, modelNotFound, modelUnavailable } from './errors.ts';
 import type { CoreLogger } from './logger.ts';
@@ -19,6 +20,8 @@ export interface ModelEntry {
   readonly liveVersion: number | undefined;
   /** Why this model cannot be served at all (bad config, pinned version missing, no versions). */
   readonly problem?: string;
+  /** Versions in the store that this deployment was not deployed with: refused (404), never loaded. */
+  readonly undeployed?: readonly number[];
 }
 
 export interface CatalogOptions {
@@ -27,8 +30,17 @@ export interface CatalogOptions {
   readonly models?: readonly string[];
   /** Live version per model, overriding each config's version policy (a function pinned to one version). @default - each config's policy */
   readonly liveVersions?: Readonly<Record<string, number>>;
+  /**
+   * What was deployed, by "<name>/<version>" (each model file's sha256) and "<name>/config.json" (the
+   * config's sha256, or "none" when the model had no config). A model named here is served only in
+   * the versions named here, and only with the config it was deployed with. @default - anything in the store
+   */
+  readonly deployed?: Readonly<Record<string, string>>;
   readonly logger: CoreLogger;
 }
+
+/** The hash recorded for a model deployed without a config.json. */
+export const NO_CONFIG = 'none';
 
 /** Reads the catalog from a source: every model's config, versions and live version. */
 export async function readCatalog(options: CatalogOptions): Promise<Map<string, ModelEntry>> {
@@ -56,22 +68,45 @@ export async function readCatalog(options: CatalogOptions): Promise<Map<string, 
   }
   const catalog = new Map<string, ModelEntry>();
   for (const name of [...new Set([...versions.keys(), ...configs])].sort()) {
-    const config = configs.has(name) ? await readConfig(source, name) : DEFAULT_MODEL_CONFIG;
-    const sorted = [...(versions.get(name) ?? [])].sort((a, b) => a - b);
-    catalog.set(name, typeof config === 'string' ? { name, config: DEFAULT_MODEL_CONFIG, versions: sorted, liveVersion: undefined, problem: config } : applyVersionPolicy(name, config, sorted, options.liveVersions?.[name]));
+    const read = configs.has(name) ? await readConfig(source, name) : { config: DEFAULT_MODEL_CONFIG, sha256: NO_CONFIG };
+    let sorted = [...(versions.get(name) ?? [])].sort((a, b) => a - b);
+    let undeployed: number[] | undefined;
+    const deployedVersions = deployedVersionsOf(options.deployed, name);
+    if (deployedVersions !== undefined) {
+      undeployed = sorted.filter((v) => !deployedVersions.has(v));
+      sorted = sorted.filter((v) => deployedVersions.has(v));
+    }
+    const expectedConfig = options.deployed?.[`${name}/config.json`];
+    let entry: ModelEntry;
+    if (read.problem !== undefined) entry = { name, config: DEFAULT_MODEL_CONFIG, versions: sorted, liveVersion: undefined, problem: read.problem };
+    else if (expectedConfig !== undefined && expectedConfig !== read.sha256) {
+      options.logger.error('model config does not match its deployed hash', { model: name, sha256: read.sha256, expected: expectedConfig });
+      const now = read.sha256 === NO_CONFIG ? 'is gone' : `has sha256 ${read.sha256}`;
+      const then = expectedConfig === NO_CONFIG ? 'none was deployed' : `it was deployed with ${expectedConfig}`;
+      entry = { name, config: DEFAULT_MODEL_CONFIG, versions: sorted, liveVersion: undefined, problem: `${name}/config.json ${now}, but ${then}; refusing a config changed after deploy (redeploy to ship it)` };
+    } else entry = applyVersionPolicy(name, read.config, sorted, options.liveVersions?.[name]);
+    catalog.set(name, undeployed !== undefined && undeployed.length > 0 ? { ...entry, undeployed } : entry);
   }
   options.logger.info('model catalog read', { location: source.location, models: [...catalog.keys()] });
   return catalog;
 }
 
-/** A model's config, or the problem that keeps it from being read. */
-async function readConfig(source: ModelSource, name: string): Promise<ModelConfig | string> {
+/** A model's config and the sha256 of its file, or the problem that keeps it from being read. */
+async function readConfig(source: ModelSource, name: string): Promise<{ config: ModelConfig; sha256: string; problem?: undefined } | { problem: string; config?: undefined; sha256?: undefined }> {
   try {
     const bytes = await source.readFile(`${name}/config.json`);
-    return parseModelConfig(bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8'), `${name}/config.json`);
+    const config = parseModelConfig(bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8'), `${name}/config.json`);
+    return { config, sha256: bytes === undefined ? NO_CONFIG : createHash('sha256').update(bytes).digest('hex') };
   } catch (error) {
-    return describeError(error);
+    return { problem: describeError(error) };
   }
+}
+
+/** The versions of a model the deployment names, or undefined when it names none of them (not pinned). */
+function deployedVersionsOf(deployed: Readonly<Record<string, string>> | undefined, name: string): Set<number> | undefined {
+  if (deployed === undefined) return undefined;
+  const versions = Object.keys(deployed).filter((key) => key.startsWith(`${name}/`)).map((key) => key.slice(name.length + 1)).filter((v) => VERSION_PATTERN.test(v)).map(Number);
+  return versions.length > 0 ? new Set(versions) : undefined;
 }
 
 /**
@@ -109,6 +144,9 @@ export function resolveVersion(entry: ModelEntry, versionText?: string): number 
   if (versionText === undefined) return entry.liveVersion!;
   if (!VERSION_PATTERN.test(versionText)) throw badRequest(`version "${versionText}" of model "${entry.name}" is not a positive integer`);
   const version = Number(versionText);
+  if (entry.undeployed?.includes(version)) {
+    throw modelNotFound(`model "${entry.name}" version ${version} is in the store but was not deployed here; deployed: ${entry.versions.join(', ')} (redeploy to ship it)`);
+  }
   if (!entry.versions.includes(version)) throw modelNotFound(`model "${entry.name}" has no version ${version}; available: ${entry.versions.join(', ')}`);
   return version;
 }

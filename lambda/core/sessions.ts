@@ -39,8 +39,10 @@ export interface SessionLoaderOptions {
   /** Called when a model asked for the GPU runs on CPU instead. */
   readonly onGpuFallback?: (event: { model: string; version: number; cause: string }) => void;
   /**
-   * The sha256 each model file had when it was deployed, by "name/version". A file whose hash
-   * differs (replaced under a running version) is refused with 503. @default - not checked
+   * What was deployed: the sha256 each model file had, by "name/version" (and each config's, by
+   * "name/config.json"). A file whose hash differs (replaced under a running version) is refused with
+   * 503; the catalog serves a model named here only in the versions and with the config named here.
+   * @default - not checked
    */
   readonly expectedSha256?: Readonly<Record<string, string>>;
   readonly logger: CoreLogger;

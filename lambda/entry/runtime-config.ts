@@ -27,6 +27,8 @@ export interface RuntimeConfig {
   readonly modelNames?: string[];
   /** Live version of the one model served (MODEL_VERSION), overriding its config's policy. */
   readonly modelVersion?: number;
+  /** Live version of each model served (MODEL_VERSIONS, {"<name>": version}: the batch functions). */
+  readonly modelVersions?: Readonly<Record<string, number>>;
   /** Load every model's live version at start (PRELOAD_MODELS=true). */
   readonly preload: boolean;
   /** MAX_REQUEST_BYTES, default 6 MiB. */
@@ -59,6 +61,14 @@ function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean 
   throw new RuntimeConfigError(`${name} must be true or false, got "${env[name]}"`);
 }
 
+function parseJsonEnv(env: NodeJS.ProcessEnv, name: string, what: string): unknown {
+  try {
+    return JSON.parse(env[name]!);
+  } catch {
+    throw new RuntimeConfigError(`${name} must be ${what}`);
+  }
+}
+
 export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?: string; preload?: boolean } = {}): RuntimeConfig {
   const modelBucket = env.MODEL_BUCKET || undefined;
   const modelDir = env.MODEL_DIR || (modelBucket === undefined ? defaults.modelDir : undefined);
@@ -73,6 +83,14 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
   if (modelVersion !== undefined && names?.length !== 1) {
     throw new RuntimeConfigError('MODEL_VERSION needs exactly one model in MODEL_NAMES');
   }
+  let modelVersions: Record<string, number> | undefined;
+  if (env.MODEL_VERSIONS) {
+    const parsed = parseJsonEnv(env, 'MODEL_VERSIONS', 'a JSON object of "<model>": version');
+    if (typeof parsed !== 'object' || parsed === null || Object.values(parsed).some((v) => !Number.isInteger(v) || (v as number) < 1)) {
+      throw new RuntimeConfigError('MODEL_VERSIONS must be a JSON object of "<model>": version (a positive integer)');
+    }
+    modelVersions = parsed as Record<string, number>;
+  }
   let expectedSha256: Record<string, string> | undefined;
   if (env.MODEL_SHA256S) {
     try {
@@ -82,6 +100,7 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
     }
   }
   return {
+    modelVersions,
     region: env.AWS_REGION ?? 'us-east-1',
     expectedSha256,
     storeTimeoutMs: positiveInt(env, 'STORE_TIMEOUT_MS', 10_000),
@@ -120,7 +139,7 @@ export function createRepository(config: RuntimeConfig, logger?: CoreLogger, hoo
     source: createModelSource(config, hooks.instrumentS3Client),
     models: config.modelNames,
     expectedSha256: config.expectedSha256,
-    liveVersions: config.modelVersion !== undefined ? { [config.modelNames![0]]: config.modelVersion } : undefined,
+    liveVersions: config.modelVersion !== undefined ? { ...config.modelVersions, [config.modelNames![0]]: config.modelVersion } : config.modelVersions,
     sessionOptions: defaultSessionOptions(config.intraOpThreads),
     logger,
   });

@@ -66,6 +66,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       source,
       models: [modelName],
       liveVersions: config.modelVersion !== undefined ? { [modelName]: config.modelVersion } : undefined,
+      // The hashes recorded at deploy (the endpoint's environment): a replaced or added file is refused here too.
+      expectedSha256: config.expectedSha256,
       sessionOptions: defaultSessionOptions(config.intraOpThreads),
       gpu: env.USE_GPU === 'true',
       onGpuFallback: ({ model }) => void publishGpuFallback(model),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
+import { SAMPLE_MODELS } from '../helpers.ts';
 import { buildStack } from './stack-fixture.ts';
 
 describe('BatchScoring', () => {
@@ -20,6 +21,16 @@ describe('BatchScoring', () => {
   it('runs the splitter and the worker on the inference image with their own commands', () => {
     template.hasResourceProperties('AWS::Lambda::Function', { PackageType: 'Image', ImageConfig: { Command: ['batch.splitHandler'] }, Timeout: 900 });
     template.hasResourceProperties('AWS::Lambda::Function', { PackageType: 'Image', ImageConfig: { Command: ['batch.chunkHandler'] }, MemorySize: 3008 });
+  });
+
+  it('pins both functions to the deployed models, their live versions and hashes, as the API functions are', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as { Properties: { ImageConfig?: { Command: string[] }; Environment: { Variables: Record<string, string> } } }[];
+    for (const command of ['batch.splitHandler', 'batch.chunkHandler']) {
+      const env = functions.find((f) => f.Properties.ImageConfig?.Command[0] === command)!.Properties.Environment.Variables;
+      assert.equal(env.MODEL_NAMES, SAMPLE_MODELS.join(','), command);
+      assert.deepEqual(JSON.parse(env.MODEL_VERSIONS), Object.fromEntries(SAMPLE_MODELS.map((m) => [m, 1])));
+      assert.deepEqual(Object.keys(JSON.parse(env.MODEL_SHA256S)).sort(), SAMPLE_MODELS.flatMap((m) => [`${m}/1`, `${m}/config.json`]).sort());
+    }
   });
 
   it('fans chunks out on an encrypted queue with a dead-letter queue after 3 receives', () => {

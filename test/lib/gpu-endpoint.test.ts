@@ -27,6 +27,14 @@ describe('GpuEndpoint (SageMaker targets)', () => {
     });
   });
 
+  it('gives the container the hashes of the model file and config it was deployed with', () => {
+    const models = Object.values(template.findResources('AWS::SageMaker::Model')) as { Properties: { PrimaryContainer: { Environment: Record<string, string> } } }[];
+    const vision = models.map((m) => m.Properties.PrimaryContainer.Environment).find((e) => e.MODEL_NAME === 'vision')!;
+    const hashes = JSON.parse(vision.MODEL_SHA256S) as Record<string, string>;
+    assert.deepEqual(Object.keys(hashes).sort(), ['vision/1', 'vision/config.json']);
+    assert.ok(Object.values(hashes).every((h) => /^[0-9a-f]{64}$/.test(h)));
+  });
+
   it('runs a real-time endpoint on the GPU instance type, with data capture into the model store', () => {
     template.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
       ProductionVariants: [Match.objectLike({ InstanceType: 'ml.g6.xlarge', InitialInstanceCount: 1, VariantName: 'AllTraffic' })],

@@ -10,7 +10,9 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createApiGatewayHandler } from '../../lambda/adapters/api-gateway/handler.ts';
 import { isInferenceError } from '../../lambda/core/errors.ts';
 import { createRepository, createService, readRuntimeConfig } from '../../lambda/entry/runtime-config.ts';
-import { createTestService, fakeLambdaContext as context, goldenRequest, readGolden, ROOT, SAMPLES_DIR, startTestLocalServer } from '../helpers.ts';
+import { discoverModels } from '../../lib/model-discovery.ts';
+import { sha256Environment } from '../../lib/inference-function.ts';
+import { createTestService, fakeLambdaContext as context, goldenRequest, readGolden, ROOT, SAMPLES_DIR, startTestLocalServer, TempRepository } from '../helpers.ts';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const event = (path: string, body: unknown) => ({ httpMethod: 'POST', path, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), isBase64Encoded: false, requestContext: {} }) as unknown as APIGatewayProxyEvent;
@@ -122,12 +124,61 @@ describe('authentication on the local server', () => {
   });
 });
 
-describe('cdk deploy records each model file hash', () => {
-  it('passes every version\'s sha256 to its function', async () => {
+describe('a deployment serves only what it was deployed with', () => {
+  it('records each model file\'s and config\'s hash in the function', async () => {
     const { buildStack } = await import('../lib/stack-fixture.ts');
     const { Match } = await import('aws-cdk-lib/assertions');
+    const deployed = { 'iris_forest/1': sha256(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx')), 'iris_forest/config.json': sha256(join(SAMPLES_DIR, 'iris_forest', 'config.json')) };
     buildStack().template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: { Variables: Match.objectLike({ MODEL_NAMES: 'iris_forest', MODEL_SHA256S: JSON.stringify({ 'iris_forest/1': sha256(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx')) }) }) },
+      Environment: { Variables: Match.objectLike({ MODEL_NAMES: 'iris_forest', MODEL_SHA256S: JSON.stringify(deployed) }) },
     });
+  });
+
+  it('ignores a version added to the store later and refuses a config edited to send traffic to it', async () => {
+    // As the review did it: the store gets 2/model.onnx, then an A/B config that sends it almost all traffic.
+    const repo = new TempRepository('pinned-').sample('iris_forest');
+    const deployed = JSON.parse(sha256Environment(discoverModels(repo.dir)).MODEL_SHA256S) as Record<string, string>;
+    // The function as the stack configures it: MODEL_NAMES and MODEL_SHA256S from the deploy.
+    const handler = (dir: string) => {
+      const config = readRuntimeConfig({ MODEL_DIR: dir, MODEL_NAMES: 'iris_forest', MODEL_SHA256S: JSON.stringify(deployed) });
+      return createApiGatewayHandler(createService(config, createRepository(config)));
+    };
+    const row = goldenRequest(readGolden('iris_forest'), 1);
+    repo.copy(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), 'iris_forest/2/model.onnx');
+    const added = handler(repo.dir);
+    const plain = await added(event('/v2/models/iris_forest/infer', row), context(30_000));
+    assert.equal(plain.headers?.['X-Model-Version'], '1');
+    const second = await added(event('/v2/models/iris_forest/versions/2/infer', row), context(30_000));
+    assert.equal(second.statusCode, 404);
+    assert.match(JSON.parse(second.body).error, /^model "iris_forest" version 2 is in the store but was not deployed here; deployed: 1/);
+    repo.config('iris_forest', { abTest: { weights: { '1': 1, '2': 1000 } } });
+    const edited = await handler(repo.dir)(event('/v2/models/iris_forest/infer', row), context(30_000));
+    assert.equal(edited.statusCode, 503, 'a config changed after deploy is not served');
+  });
+
+  it('makes the SageMaker container verify the hashes its endpoint was deployed with', async () => {
+    const wrong = JSON.stringify({ 'iris_forest/1': '0'.repeat(64) });
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'serve-sagemaker.ts')], { cwd: ROOT, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MODEL_DIR: SAMPLES_DIR, MODEL_NAME: 'iris_forest', MODEL_SHA256S: wrong }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(output)), 20_000);
+        child.stdout.on('data', () => {
+          const match = /on (http:\/\/[\d.:]+)/.exec(output);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1]);
+          }
+        });
+      });
+      assert.equal((await fetch(`${url}/ping`)).status, 503);
+      assert.match(output, /model file does not match its deployed hash/);
+      const invocation = await fetch(`${url}/invocations`, { method: 'POST', body: JSON.stringify(goldenRequest(readGolden('iris_forest'), 1)) });
+      assert.equal(invocation.status, 503);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 });

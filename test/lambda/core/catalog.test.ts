@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { applyVersionPolicy, findEntry, readCatalog, resolveVersion } from '../../../lambda/core/catalog.ts';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { applyVersionPolicy, findEntry, NO_CONFIG, readCatalog, resolveVersion } from '../../../lambda/core/catalog.ts';
 import { DEFAULT_MODEL_CONFIG, type ModelConfig } from '../../../lambda/core/config.ts';
 import { isInferenceError } from '../../../lambda/core/errors.ts';
 import { silentLogger } from '../../../lambda/core/logger.ts';
 import { DirectorySource } from '../../../lambda/stores/directory-source.ts';
-import { TempRepository } from '../../helpers.ts';
+import { SAMPLES_DIR, TempRepository } from '../../helpers.ts';
 
 const config = (fields: Partial<ModelConfig>): ModelConfig => ({ ...DEFAULT_MODEL_CONFIG, ...fields });
 
@@ -74,5 +77,34 @@ describe('reading the catalog from a source', () => {
     const catalog = await readCatalog({ source: spy, models: ['iris_forest'], logger: silentLogger });
     assert.deepEqual([...catalog.keys()], ['iris_forest']);
     assert.deepEqual(listed, ['iris_forest/']);
+  });
+});
+
+describe('a deployment serves what it was deployed with', () => {
+  const sha256 = (bytes: string | Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+  const deployedFrom = (repo: TempRepository, model: string, versions: number[]) => ({
+    ...Object.fromEntries(versions.map((v) => [`${model}/${v}`, sha256(readFileSync(join(repo.dir, model, String(v), 'model.onnx')))])),
+    [`${model}/config.json`]: existsSync(join(repo.dir, model, 'config.json')) ? sha256(readFileSync(join(repo.dir, model, 'config.json'))) : NO_CONFIG,
+  });
+  const read = (repo: TempRepository, deployed: Record<string, string>) => readCatalog({ source: new DirectorySource(repo.dir), deployed, logger: silentLogger });
+
+  it('lists only the deployed versions, and refuses a version added later with a clear 404', async () => {
+    const repo = new TempRepository('deployed-').sample('iris_forest');
+    const deployed = deployedFrom(repo, 'iris_forest', [1]);
+    repo.copy(join(repo.dir, 'iris_forest', '1', 'model.onnx'), 'iris_forest/2/model.onnx');
+    const entry = (await read(repo, deployed)).get('iris_forest')!;
+    assert.deepEqual([entry.versions, entry.liveVersion, entry.undeployed, entry.problem], [[1], 1, [2], undefined]);
+    assert.deepEqual(statusOf(() => resolveVersion(entry, '2')), { status: 404, message: 'model "iris_forest" version 2 is in the store but was not deployed here; deployed: 1 (redeploy to ship it)' });
+  });
+
+  it('refuses a model whose config.json changed, appeared or disappeared after deploy', async () => {
+    const repo = new TempRepository('deployed-').sample('iris_forest').copy(join(SAMPLES_DIR, 'digits_mlp', '1', 'model.onnx'), 'bare/1/model.onnx');
+    const deployed = { ...deployedFrom(repo, 'iris_forest', [1]), ...deployedFrom(repo, 'bare', [1]) };
+    assert.equal((await read(repo, deployed)).get('iris_forest')!.problem, undefined);
+    repo.config('iris_forest', { abTest: { weights: { '1': 1, '2': 1000 } } }).config('bare', { description: 'added later' });
+    const changed = await read(repo, deployed);
+    assert.match(changed.get('iris_forest')!.problem!, /^iris_forest\/config\.json has sha256 [0-9a-f]{64}, but it was deployed with [0-9a-f]{64}; refusing a config changed after deploy/);
+    assert.match(changed.get('bare')!.problem!, /^bare\/config\.json has sha256 [0-9a-f]{64}, but none was deployed/);
+    assert.equal(statusOf(() => resolveVersion(changed.get('iris_forest')!)).status, 503);
   });
 });
