@@ -95,6 +95,7 @@ async function main(argv: string[]): Promise<void> {
       onProgress: (done, total) => process.stderr.write(`\r[${'#'.repeat(Math.round((30 * done) / total)).padEnd(30, '.')}] ${done}/${total} chunks`),
     });
     process.stderr.write('\n');
+    if (manifest.status === 'failed') throw new Error(`job ${manifest.job} failed: ${manifest.error}`);
     const seconds = (performance.now() - started) / 1000;
     console.log(`job ${manifest.job}: ${manifest.status}, ${manifest.rows} rows (${manifest.succeeded} scored, ${manifest.failed} rejected) in ${seconds.toFixed(2)} s, ${Math.round(manifest.rows / seconds)} rows/s`);
     console.log(`results: ${store.location}/${manifest.results}`);

@@ -7,7 +7,7 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { finalizeJob, jobPrefix, processChunk, startJob, type JobPlan } from '../jobs/batch-job.ts';
+import { BatchInputError, finalizeJob, jobPrefix, PLAN_DEFAULTS, processChunk, startJob, type JobPlan, type PlanLimits } from '../jobs/batch-job.ts';
 import { S3BatchStore } from '../stores/batch-store.ts';
 import { coreLogger as logger } from '../observability/powertools.ts';
 import { createRepository, createService, readRuntimeConfig } from './runtime-config.ts';
@@ -16,16 +16,33 @@ const config = readRuntimeConfig(process.env);
 const service = createService(config, createRepository(config, logger), logger);
 const store = new S3BatchStore(new S3Client({}), config.modelBucket!);
 const sqs = new SQSClient({});
-const LINES_PER_CHUNK = Number(process.env.BATCH_LINES_PER_CHUNK ?? 5000);
+const positive = (name: string, fallback: number): number => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${process.env[name]}"`);
+  return value;
+};
+const LIMITS: PlanLimits = {
+  linesPerChunk: positive('BATCH_LINES_PER_CHUNK', PLAN_DEFAULTS.linesPerChunk),
+  maxChunkBytes: positive('BATCH_MAX_CHUNK_BYTES', PLAN_DEFAULTS.maxChunkBytes),
+  maxLineBytes: positive('BATCH_MAX_LINE_BYTES', PLAN_DEFAULTS.maxLineBytes),
+};
 const BATCH_SIZE = Number(process.env.BATCH_SIZE ?? 256);
 
 interface ObjectCreated {
   detail: { bucket: { name: string }; object: { key: string } };
 }
 
-export async function splitHandler(event: ObjectCreated): Promise<{ job: string; chunks: number }> {
+export async function splitHandler(event: ObjectCreated): Promise<{ job: string; chunks: number } | { error: string }> {
   const input = decodeURIComponent(event.detail.object.key.replace(/\+/g, ' '));
-  const plan = await startJob(store, service, input, LINES_PER_CHUNK);
+  let plan: JobPlan;
+  try {
+    plan = await startJob(store, service, input, LIMITS);
+  } catch (error) {
+    // A problem with the file itself (its name, its header): recorded in the job's manifest; retrying cannot help.
+    if (!(error instanceof BatchInputError)) throw error;
+    logger.error('batch input refused', { input, cause: error.message });
+    return { error: error.message };
+  }
   const messages = plan.chunks.map((chunk) => ({ Id: String(chunk.index), MessageBody: JSON.stringify({ model: plan.model, job: plan.job, index: chunk.index }) }));
   for (let i = 0; i < messages.length; i += 10) {
     const answer = await sqs.send(new SendMessageBatchCommand({ QueueUrl: process.env.CHUNK_QUEUE_URL, Entries: messages.slice(i, i + 10) }));

@@ -22,7 +22,26 @@ export interface ChunkPlan {
   /** 1-based number of the chunk's first line. */
   readonly firstLine: number;
   readonly lines: number;
+  /** The chunk is one line over the line limit: it is answered as an error, never read. */
+  readonly oversized?: true;
 }
+
+/** How a job is cut: by lines and by bytes, with bounded lines and CSV header, so memory is bounded for any input. */
+export interface PlanLimits {
+  /** @default 5000 */
+  readonly linesPerChunk?: number;
+  /** A chunk ends at the first line boundary past this many bytes. @default 8 MiB */
+  readonly maxChunkBytes?: number;
+  /** Longer lines are not read: each becomes an errors.jsonl entry. @default 1 MiB */
+  readonly maxLineBytes?: number;
+  /** A longer CSV header fails the job, naming the limit. @default 64 KiB */
+  readonly maxHeaderBytes?: number;
+}
+
+export const PLAN_DEFAULTS = { linesPerChunk: 5000, maxChunkBytes: 8 * 1024 * 1024, maxLineBytes: 1024 * 1024, maxHeaderBytes: 64 * 1024 } as const;
+
+/** A problem with the input file itself (its name, its CSV header): the job fails with it, nothing is retried. */
+export class BatchInputError extends Error {}
 
 export interface JobPlan {
   readonly job: string;
@@ -49,7 +68,9 @@ export interface Manifest {
   version?: string;
   input: string;
   format: BatchFormat;
-  status: 'running' | 'succeeded' | 'completed_with_errors';
+  status: 'running' | 'succeeded' | 'completed_with_errors' | 'failed';
+  /** Why a failed job failed (a problem with the input file). */
+  error?: string;
   chunks: number;
   chunksDone: number;
   rows: number;
@@ -69,59 +90,89 @@ export const OUTPUT_PREFIX = 'batch/output/';
 /** The model and format of an input key batch/input/<model>/<file>.(jsonl|json|ndjson|csv). */
 export function describeInput(key: string): { model: string; format: BatchFormat } {
   const match = /^batch\/input\/([^/]+)\/[^/]+\.(jsonl|ndjson|json|csv)$/i.exec(key);
-  if (match === null) throw new Error(`batch input "${key}" must be batch/input/<model>/<file>.jsonl or .csv`);
+  if (match === null) throw new BatchInputError(`batch input "${key}" must be batch/input/<model>/<file>.jsonl or .csv`);
   return { model: match[1], format: match[2].toLowerCase() === 'csv' ? 'csv' : 'jsonl' };
 }
 
-/** A job id from the input key and its size: stable across retries of the same upload. */
-export function jobId(key: string, size: number): string {
+/**
+ * A job id from the input key, its size and its ETag (or version): stable across retries of the same
+ * upload, new for a new upload under the same name, even of the same size.
+ */
+export function jobId(key: string, size: number, etag: string): string {
   const base = key.split('/').pop()!.replace(/\.[^.]+$/, '').replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 48);
-  return `${base}-${createHash('sha256').update(`${key}:${size}`).digest('hex').slice(0, 10)}`;
+  return `${base}-${createHash('sha256').update(`${key}:${size}:${etag}`).digest('hex').slice(0, 10)}`;
 }
 
 export const jobPrefix = (model: string, job: string) => `${OUTPUT_PREFIX}${model}/${job}/`;
 const chunkKey = (plan: { model: string; job: string }, index: number, kind: 'results' | 'errors' | 'stats') =>
   `${jobPrefix(plan.model, plan.job)}chunks/${String(index).padStart(6, '0')}.${kind}.${kind === 'stats' ? 'json' : 'jsonl'}`;
 
-/** Streams the input once, cutting it into chunks of `linesPerChunk` lines at newline boundaries. */
-export async function planJob(store: BatchStore, input: string, linesPerChunk = 5000): Promise<JobPlan> {
+/**
+ * Streams the input once, cutting it at line boundaries into chunks of at most `linesPerChunk` lines
+ * and about `maxChunkBytes` bytes. A line over `maxLineBytes` becomes a chunk of its own that is never
+ * read (an errors.jsonl entry); the CSV header is kept up to `maxHeaderBytes`. Memory stays constant
+ * whatever the input holds.
+ */
+export async function planJob(store: BatchStore, input: string, limits: PlanLimits | number = {}): Promise<JobPlan> {
+  const { linesPerChunk, maxChunkBytes, maxLineBytes, maxHeaderBytes } = { ...PLAN_DEFAULTS, ...(typeof limits === 'number' ? { linesPerChunk: limits } : limits) };
   const { model, format } = describeInput(input);
+  const { etag } = await store.head(input);
   const chunks: ChunkPlan[] = [];
   let offset = 0;
   let line = 0;
+  let lineStart = 0;
   let chunkStart = 0;
   let chunkFirstLine = 1;
   let header: string | undefined;
-  let headerBytes: number[] = [];
+  const headerParts: Buffer[] = [];
+  let headerBytes = 0;
   const close = (end: number) => {
     const lines = line - chunkFirstLine + 1;
     if (end > chunkStart && lines > 0) chunks.push({ index: chunks.length, start: chunkStart, end, firstLine: chunkFirstLine, lines });
     chunkStart = end;
     chunkFirstLine = line + 1;
   };
-  for await (const part of store.stream(input)) {
-    for (let i = 0; i < part.length; i++) {
-      if (format === 'csv' && header === undefined && part[i] !== 0x0a) headerBytes.push(part[i]);
-      if (part[i] !== 0x0a) continue;
+  /** One complete line [lineStart, end), line number `line`. */
+  const endLine = (end: number) => {
+    if (format === 'csv' && header === undefined) {
+      header = Buffer.concat(headerParts).toString('utf8').replace(/\r?\n$/, '').replace(/\r$/, '');
+      chunkStart = end;
+      chunkFirstLine = line + 1;
+    } else if (end - lineStart > maxLineBytes) {
+      line -= 1;
+      close(lineStart);
       line += 1;
-      const end = offset + i + 1;
+      chunks.push({ index: chunks.length, start: lineStart, end, firstLine: line, lines: 1, oversized: true });
+      chunkStart = end;
+      chunkFirstLine = line + 1;
+    } else if (line - chunkFirstLine + 1 >= linesPerChunk || end - chunkStart >= maxChunkBytes) close(end);
+    lineStart = end;
+  };
+  for await (const chunk of store.stream(input)) {
+    const part = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let from = 0;
+    while (from < part.length) {
+      const newline = part.indexOf(0x0a, from);
+      const to = newline === -1 ? part.length : newline + 1;
       if (format === 'csv' && header === undefined) {
-        header = Buffer.from(headerBytes).toString('utf8').replace(/\r$/, '');
-        headerBytes = [];
-        chunkStart = end;
-        chunkFirstLine = line + 1;
-      } else if (line - chunkFirstLine + 1 >= linesPerChunk) close(end);
+        headerBytes += to - from;
+        if (headerBytes > maxHeaderBytes) throw new BatchInputError(`${input}: the CSV header line is over ${maxHeaderBytes} bytes; is the file CSV with a header and newline-separated rows?`);
+        headerParts.push(part.subarray(from, to));
+      }
+      if (newline === -1) break;
+      line += 1;
+      endLine(offset + to);
+      from = to;
     }
     offset += part.length;
   }
-  if (offset > chunkStart) line += 1; // a last line without a newline
-  if (format === 'csv' && header === undefined) {
-    if (headerBytes.length === 0) throw new Error(`${input}: a CSV batch input needs a header line`);
-    header = Buffer.from(headerBytes).toString('utf8').replace(/\r$/, '');
-    chunkStart = offset;
+  if (offset > lineStart) {
+    line += 1; // a last line without a newline
+    endLine(offset);
   }
+  if (format === 'csv' && header === undefined) throw new BatchInputError(`${input}: a CSV batch input needs a header line`);
   close(offset);
-  return { job: jobId(input, offset), model, input, format, header, chunks, lines: line };
+  return { job: jobId(input, offset, etag), model, input, format, header, chunks, lines: line };
 }
 
 type Row = { line: number; value: unknown } | { line: number; request: unknown } | { line: number; error: string };
@@ -152,6 +203,15 @@ function parseLine(text: string, line: number, format: BatchFormat, columns: str
   return { line, value };
 }
 
+/**
+ * Whether a failure is the service's, not the line's (the model or store unavailable): the chunk
+ * fails and is retried. Anything else a line causes, whatever it holds, is that line's error.
+ */
+const notTheLinesFault = (error: unknown): boolean => isInferenceError(error) && error.statusCode >= 500;
+
+/** A line's error for errors.jsonl: the core's message, or what went wrong with a line nothing else caught. */
+const lineError = (error: unknown): string => (isInferenceError(error) ? error.message : `could not be scored: ${describeError(error)}`);
+
 /** Scores one chunk: rows in batches of `batchSize` (bad rows isolated with their reason), v2 requests one by one. */
 export async function scoreLines(service: InferenceService, model: string, text: string, firstLine: number, format: BatchFormat, header: string | undefined, batchSize: number) {
   const columns = format === 'csv' ? ((parseCsv(header ?? '') as string[][])[0] ?? []) : undefined;
@@ -165,8 +225,8 @@ export async function scoreLines(service: InferenceService, model: string, text:
       const answer = JSON.parse(await service.predict(loaded, { instances: batch.map((r) => r.value) })) as { predictions: unknown[] };
       batch.forEach((r, i) => results.push({ line: r.line, text: `{"line":${r.line},"prediction":${JSON.stringify(answer.predictions[i])}}` }));
     } catch (error) {
-      if (!isInferenceError(error) || error.statusCode >= 500) throw error;
-      if (batch.length === 1) fail(batch[0].line, error.message);
+      if (notTheLinesFault(error)) throw error;
+      if (batch.length === 1) fail(batch[0].line, lineError(error));
       // One bad row fails its batch: score the rows one by one to name it and keep the rest.
       else for (const row of batch) await scoreRows([row]);
     }
@@ -183,8 +243,8 @@ export async function scoreLines(service: InferenceService, model: string, text:
       try {
         results.push({ line: row.line, text: `{"line":${row.line},"response":${await service.infer(loaded, row.request)}}` });
       } catch (error) {
-        if (!isInferenceError(error) || error.statusCode >= 500) throw error;
-        fail(row.line, error.message);
+        if (notTheLinesFault(error)) throw error;
+        fail(row.line, lineError(error));
       }
     } else {
       pending.push(row);
@@ -205,8 +265,9 @@ export async function processChunk(store: BatchStore, service: InferenceService,
   if (await store.exists(statsKey)) return false;
   const started = performance.now();
   const chunk = plan.chunks[index];
-  const text = Buffer.from(await store.readRange(plan.input, chunk.start, chunk.end)).toString('utf8');
-  const { results, errors } = await scoreLines(service, plan.model, text, chunk.firstLine, plan.format, plan.header, batchSize);
+  const { results, errors }: { results: { line: number; text: string }[]; errors: { line: number; text: string }[] } = chunk.oversized
+    ? { results: [], errors: [{ line: chunk.firstLine, text: JSON.stringify({ line: chunk.firstLine, error: `line is ${chunk.end - chunk.start} bytes, over the batch line limit; split it into smaller rows or requests` }) }] }
+    : await scoreLines(service, plan.model, Buffer.from(await store.readRange(plan.input, chunk.start, chunk.end)).toString('utf8'), chunk.firstLine, plan.format, plan.header, batchSize);
   const lines = (items: { text: string }[]) => items.map((r) => `${r.text}\n`).join('');
   await store.write(chunkKey(plan, index, 'results'), lines(results));
   await store.write(chunkKey(plan, index, 'errors'), lines(errors));
@@ -215,9 +276,18 @@ export async function processChunk(store: BatchStore, service: InferenceService,
   return store.write(statsKey, JSON.stringify(stats), { ifAbsent: true });
 }
 
-/** Starts a job: plans it and records a running manifest (and the plan, for the workers). */
-export async function startJob(store: BatchStore, service: InferenceService, input: string, linesPerChunk?: number): Promise<JobPlan> {
-  const plan = await planJob(store, input, linesPerChunk);
+/**
+ * Starts a job: plans it and records a running manifest (and the plan, for the workers). A problem
+ * with the input file itself records a failed manifest naming it, then throws a BatchInputError.
+ */
+export async function startJob(store: BatchStore, service: InferenceService, input: string, limits?: PlanLimits | number): Promise<JobPlan> {
+  let plan: JobPlan;
+  try {
+    plan = await planJob(store, input, limits);
+  } catch (error) {
+    if (error instanceof BatchInputError) await recordFailedJob(store, input, error);
+    throw error;
+  }
   const prefix = jobPrefix(plan.model, plan.job);
   const model = await service.loadModel(plan.model);
   await store.write(`${prefix}plan.json`, JSON.stringify(plan));
@@ -227,6 +297,23 @@ export async function startJob(store: BatchStore, service: InferenceService, inp
   };
   await store.write(`${prefix}manifest.json`, JSON.stringify(manifest, null, 2), { ifAbsent: true });
   return plan;
+}
+
+async function recordFailedJob(store: BatchStore, input: string, error: BatchInputError): Promise<void> {
+  let where: { model: string; format: BatchFormat };
+  try {
+    where = describeInput(input);
+  } catch {
+    return; // not a batch input at all: there is no job to record
+  }
+  const { size, etag } = await store.head(input);
+  const job = jobId(input, size, etag);
+  const prefix = jobPrefix(where.model, job);
+  const manifest: Manifest = {
+    job, model: where.model, input, format: where.format, status: 'failed', error: error.message, chunks: 0, chunksDone: 0, rows: 0, succeeded: 0, failed: 0,
+    startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(), results: `${prefix}results.jsonl`, errors: `${prefix}errors.jsonl`,
+  };
+  await store.write(`${prefix}manifest.json`, JSON.stringify(manifest, null, 2));
 }
 
 /** When every chunk is done, concatenates their outputs in order and completes the manifest. Safe to call twice. */
@@ -259,8 +346,16 @@ export async function finalizeJob(store: BatchStore, plan: JobPlan): Promise<Man
 }
 
 /** Runs a whole job in this process (the CLI): plan, every chunk, finalise; reports progress. */
-export async function runJob(store: BatchStore, service: InferenceService, input: string, options: { linesPerChunk?: number; batchSize?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<Manifest> {
-  const plan = await startJob(store, service, input, options.linesPerChunk);
+export async function runJob(store: BatchStore, service: InferenceService, input: string, options: PlanLimits & { batchSize?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<Manifest> {
+  let plan: JobPlan;
+  try {
+    plan = await startJob(store, service, input, options);
+  } catch (error) {
+    if (!(error instanceof BatchInputError)) throw error;
+    const { size, etag } = await store.head(input);
+    const { model } = describeInput(input);
+    return (await readManifest(store, model, jobId(input, size, etag)))!;
+  }
   for (const chunk of plan.chunks) {
     await processChunk(store, service, plan, chunk.index, options.batchSize);
     options.onProgress?.(chunk.index + 1, plan.chunks.length);

@@ -20,6 +20,8 @@ export interface BatchStore {
   /** Writes an object from a stream of parts, in constant memory. */
   writeStream(key: string, parts: AsyncIterable<Uint8Array | string>): Promise<void>;
   exists(key: string): Promise<boolean>;
+  /** An object's size and a tag that changes whenever its content is replaced (S3: the ETag). */
+  head(key: string): Promise<{ size: number; etag: string }>;
   /** Keys under a prefix. */
   list(prefix: string): Promise<string[]>;
 }
@@ -80,6 +82,11 @@ export class S3BatchStore implements BatchStore {
       if (isMissing(error) || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
       throw error;
     }
+  }
+
+  async head(key: string): Promise<{ size: number; etag: string }> {
+    const answer = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+    return { size: answer.ContentLength ?? 0, etag: answer.VersionId ?? answer.ETag ?? '' };
   }
 
   async list(prefix: string): Promise<string[]> {
@@ -143,6 +150,12 @@ export class DirectoryBatchStore implements BatchStore {
 
   async exists(key: string): Promise<boolean> {
     return stat(this.path(key)).then(() => true, () => false);
+  }
+
+  async head(key: string): Promise<{ size: number; etag: string }> {
+    const info = await stat(this.path(key), { bigint: true });
+    // A rewrite changes the modification time (in nanoseconds) even when the size stays the same.
+    return { size: Number(info.size), etag: `${info.mtimeNs}-${info.ino}` };
   }
 
   async list(prefix: string): Promise<string[]> {

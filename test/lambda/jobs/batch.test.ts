@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -123,5 +123,108 @@ describe('modelship batch (CLI)', () => {
     assert.equal(results.length, rows.length);
     const status = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'batch-status', '--model', 'iris_forest', '--job', job, '--work-dir', join(dir, 'work')], { cwd: ROOT });
     assert.equal(JSON.parse(status.stdout).status, 'succeeded');
+  });
+});
+
+describe('batch jobs a bad input cannot kill', () => {
+  let s3: TestS3;
+  let store: S3BatchStore;
+  before(async () => {
+    s3 = await startTestS3();
+    store = new S3BatchStore(s3.client, 'models');
+  });
+  after(() => s3.close());
+  const put = (key: string, body: string) => s3.client.send(new PutObjectCommand({ Bucket: 'models', Key: key, Body: body }));
+  const jsonl = async (key: string) => Buffer.from((await store.read(key)) ?? []).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+  it('turns a poisoned line (nested thousands deep, as a row or in a v2 id) into an error entry and scores the rest', async () => {
+    const deep = '['.repeat(5000) + ']'.repeat(5000);
+    const lines = rows.slice(0, 19).map((r) => JSON.stringify(r));
+    lines.splice(7, 0, deep);
+    lines.splice(12, 0, `{"id": ${deep}, "inputs": []}`);
+    lines.push(`{"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, ${deep}]}]}`);
+    await put('batch/input/iris_forest/poisoned.jsonl', lines.join('\n'));
+    const manifest = await runJob(store, service, 'batch/input/iris_forest/poisoned.jsonl', { linesPerChunk: 5, batchSize: 4 });
+    assert.equal(manifest.status, 'completed_with_errors');
+    assert.deepEqual([manifest.succeeded, manifest.failed], [19, 3]);
+    const errors = await jsonl(manifest.errors);
+    assert.deepEqual(errors.map((e) => e.line), [8, 13, 22]);
+    for (const e of errors) assert.doesNotMatch(e.error, /call stack/);
+    assert.deepEqual((await jsonl(manifest.results)).map((r) => r.prediction.label), rows.slice(0, 19).map((_, i) => expectedLabel(i)));
+  });
+
+  it('cuts chunks by bytes as well as lines, and answers an over-long line as an error without reading it', async () => {
+    const long = JSON.stringify(Array.from({ length: 400 }, () => 1.5)); // ~1.6 KB
+    const lines = [...rows.slice(0, 30).map((r) => JSON.stringify(r)), long, JSON.stringify(rows[30])];
+    await put('batch/input/iris_forest/bytes.jsonl', lines.join('\n'));
+    const plan = await planJob(store, 'batch/input/iris_forest/bytes.jsonl', { linesPerChunk: 1000, maxChunkBytes: 100, maxLineBytes: 1000 });
+    assert.ok(plan.chunks.filter((c) => !c.oversized).every((c) => c.end - c.start < 100 + 30), 'no chunk past the byte bound by more than a line');
+    assert.ok(plan.chunks.length >= 6, `${plan.chunks.length} chunks`);
+    assert.deepEqual(plan.chunks.filter((c) => c.oversized).map((c) => c.firstLine), [31]);
+    assert.deepEqual(plan.chunks.map((c) => c.lines).reduce((a, b) => a + b, 0), lines.length);
+    const manifest = await runJob(store, service, 'batch/input/iris_forest/bytes.jsonl', { linesPerChunk: 1000, maxChunkBytes: 100, maxLineBytes: 1000 });
+    assert.deepEqual([manifest.succeeded, manifest.failed], [31, 1]);
+    assert.match((await jsonl(manifest.errors))[0].error, /^line is \d+ bytes, over the batch line limit/);
+    assert.deepEqual((await jsonl(manifest.results)).map((r) => r.line), [...Array.from({ length: 30 }, (_, i) => i + 1), 32]);
+  });
+
+  it('fails a job whose CSV has no header line within the limit, naming it in the manifest', async () => {
+    await put('batch/input/iris_forest/noheader.csv', '1,'.repeat(40_000));
+    const manifest = await runJob(store, service, 'batch/input/iris_forest/noheader.csv');
+    assert.equal(manifest.status, 'failed');
+    assert.match(manifest.error!, /the CSV header line is over 65536 bytes/);
+  });
+
+  it('starts a new job for a new upload under the same name and size: never the old results', async () => {
+    const key = 'batch/input/iris_forest/same.jsonl';
+    await put(key, `${JSON.stringify(rows[0])}\n`);
+    const first = await runJob(store, service, key);
+    const other = JSON.stringify(rows.find((_, i) => expectedLabel(i) !== expectedLabel(0))!.map((v) => Number(v.toFixed(1))));
+    const replacement = `${other}${' '.repeat(JSON.stringify(rows[0]).length - other.length)}\n`;
+    assert.equal(replacement.length, JSON.stringify(rows[0]).length + 1, 'same size');
+    await put(key, replacement);
+    const second = await runJob(store, service, key);
+    assert.notEqual(second.job, first.job);
+    assert.notEqual((await jsonl(second.results))[0].prediction.label, (await jsonl(first.results))[0].prediction.label);
+  });
+});
+
+describe('batch memory on inputs of a few hundred MB', () => {
+  /** Runs one phase in a fresh process (as its Lambda function would) and reads its peak RSS. */
+  const phase = async (name: 'plan' | 'work', dir: string, key: string) => {
+    const { stdout } = await exec(process.execPath, ['--max-semi-space-size=16', join(ROOT, 'test', 'fixtures', 'batch-memory.ts'), name, dir, key], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+    return JSON.parse(stdout.trim().split('\n').pop()!) as { peakRssMb: number; chunks: number; manifest: { status: string; failed: number; succeeded: number; error?: string } };
+  };
+  /** Splitter and worker memory as the stack configures them (lib/batch.ts). */
+  const SPLITTER_MB = 1024;
+  const WORKER_MB = 3008;
+
+  it('keeps the splitter and the worker within their memory on 200 MB of JSON Lines in 5,000 long lines', { timeout: 240_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'batch-big-'));
+    const key = 'batch/input/iris_forest/big.jsonl';
+    const line = Buffer.from(`[${'0.5,'.repeat(10_000)}0.5]\n`); // 40 KB: a row of the wrong width
+    mkdirSync(join(dir, 'batch', 'input', 'iris_forest'), { recursive: true });
+    const fd = openSync(join(dir, key), 'w');
+    for (let i = 0; i < 5000; i++) writeSync(fd, line);
+    closeSync(fd);
+    const plan = await phase('plan', dir, key);
+    const work = await phase('work', dir, key);
+    console.log(`batch memory, ${((line.length * 5000) / 1048576).toFixed(0)} MB JSONL in 5,000 lines: splitter peak RSS ${plan.peakRssMb} MB (${plan.chunks} chunks), worker peak RSS ${work.peakRssMb} MB`);
+    assert.equal(work.manifest.failed, 5000, 'every line answered, as an error (wrong width)');
+    assert.ok(plan.peakRssMb < SPLITTER_MB / 2, `splitter peak ${plan.peakRssMb} MB`);
+    assert.ok(work.peakRssMb < WORKER_MB / 4, `worker peak ${work.peakRssMb} MB`);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps the splitter within its memory on a 50 MB CSV with no newline', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'batch-big-'));
+    const key = 'batch/input/iris_forest/flat.csv';
+    mkdirSync(join(dir, 'batch', 'input', 'iris_forest'), { recursive: true });
+    writeFileSync(join(dir, key), Buffer.alloc(50 * 1024 * 1024, '1,'));
+    const plan = await phase('plan', dir, key);
+    console.log(`batch memory, 50 MB CSV without a newline: splitter peak RSS ${plan.peakRssMb} MB, job ${plan.manifest.status}: ${plan.manifest.error}`);
+    assert.equal(plan.manifest.status, 'failed');
+    assert.ok(plan.peakRssMb < SPLITTER_MB / 4, `splitter peak ${plan.peakRssMb} MB`);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
