@@ -6,8 +6,9 @@
  * stream, which decompresses them, extracts the messages, partitions by model and version, and
  * writes them in batches.
  */
-import { ArnFormat, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -28,6 +29,8 @@ export interface DataCaptureProps {
   readonly bufferSeconds?: number;
   /** @default 30 */
   readonly logRetentionDays?: number;
+  /** Encrypt Firehose's delivery log group (its error records may quote captures) with this key. @default - CloudWatch Logs' own encryption */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 export class DataCapture extends Construct {
@@ -49,14 +52,16 @@ export class DataCapture extends Construct {
     });
     const objects = [store.bucket.arnForObjects(`${CAPTURE_ROOT}*`), store.bucket.arnForObjects(`${CAPTURE_ERROR_PREFIX}*`)];
     this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: objects }));
-    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [store.bucket.bucketArn] }));
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketLocation', 's3:ListBucketMultipartUploads'], resources: [store.bucket.bucketArn] }));
+    // Listing, too, only where it writes: never the models' keys.
+    this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [store.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': [`${CAPTURE_ROOT}*`, `${CAPTURE_ERROR_PREFIX}*`] } } }));
     for (const pattern of [`${CAPTURE_ROOT}*`, `${CAPTURE_ERROR_PREFIX}*`]) {
       Validations.of(this.role).acknowledge({ id: store.objectsFinding(pattern), reason: `Firehose names its files (model, version, date, stream and time) under ${pattern}; it can write nowhere else in the store.` });
     }
     if (store.encryptionKey !== undefined) {
       store.encryptionKey.grant(this.role, 'kms:GenerateDataKey', 'kms:Decrypt');
     }
-    const logGroup = new logs.LogGroup(this, 'DeliveryLogs', { retention: props.logRetentionDays ?? 30 });
+    const logGroup = new logs.LogGroup(this, 'DeliveryLogs', { retention: props.logRetentionDays ?? 30, encryptionKey: props.logEncryptionKey });
     const logStream = new logs.LogStream(this, 'DeliveryLogStream', { logGroup });
     logGroup.grantWrite(this.role);
 
@@ -102,8 +107,9 @@ export class DataCapture extends Construct {
     // CloudWatch Logs puts the filtered events into the stream with this role. (FirehoseDestination
     // from aws-logs-destinations needs an L2 stream; importing one adds an unused CIDR mapping that
     // CloudFormation's validation warns about, so the destination is this small object instead.)
+    // Trusted only on behalf of the captured functions' log groups, not any log group in the account.
     const logsRole = new iam.Role(this, 'LogsRole', {
-      assumedBy: new iam.ServicePrincipal('logs.amazonaws.com', { conditions: { StringLike: { 'aws:SourceArn': Stack.of(this).formatArn({ service: 'logs', resource: 'log-group', resourceName: '*', arnFormat: ArnFormat.COLON_RESOURCE_NAME }) } } }),
+      assumedBy: new iam.ServicePrincipal('logs.amazonaws.com', { conditions: { StringLike: { 'aws:SourceArn': props.functions.map((fn) => fn.logGroup.logGroupArn) } } }),
       description: 'ModelShip data capture: CloudWatch Logs sends capture lines to Firehose',
     });
     logsRole.addToPolicy(new iam.PolicyStatement({ actions: ['firehose:PutRecord', 'firehose:PutRecordBatch'], resources: [this.stream.attrArn] }));

@@ -5,6 +5,7 @@
  */
 import { Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
@@ -17,10 +18,12 @@ export interface FunctionRoleProps {
   readonly logRetentionDays?: number;
   /** The function is a container image: its role also pulls from ECR. @default false */
   readonly containerImage?: boolean;
+  /** Encrypt the log group with this key (functions whose logs carry captured payloads). @default - CloudWatch Logs' own encryption */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 export function createFunctionRole(scope: Construct, props: FunctionRoleProps): { role: iam.Role; logGroup: logs.LogGroup } {
-  const logGroup = new logs.LogGroup(scope, props.logsId, { retention: props.logRetentionDays ?? 30 });
+  const logGroup = new logs.LogGroup(scope, props.logsId, { retention: props.logRetentionDays ?? 30, encryptionKey: props.logEncryptionKey });
   const role = new iam.Role(scope, props.roleId, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: props.description });
   logGroup.grantWrite(role);
   Validations.of(role).acknowledge({

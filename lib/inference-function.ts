@@ -6,6 +6,7 @@
 import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -65,6 +66,8 @@ export interface InferenceFunctionProps {
   readonly logRetentionDays?: number;
   /** Origins the handler answers CORS for. @default - CORS off */
   readonly corsOrigins?: string[];
+  /** Encrypt the function's log group with this key (its logs carry captured payloads). @default - CloudWatch Logs' own encryption */
+  readonly logEncryptionKey?: kms.IKey;
 }
 
 /** A ModelShip metric of one model (namespace ModelShip, dimensions service and Model), whatever serves it. */
@@ -98,6 +101,7 @@ export class InferenceFunction extends Construct {
       description: `ModelShip inference function for ${names.join(', ')}`,
       logRetentionDays: props.logRetentionDays ?? FUNCTION_DEFAULTS.logRetentionDays,
       containerImage: true,
+      logEncryptionKey: props.logEncryptionKey,
     });
     this.logGroup = logGroup;
 

@@ -5,6 +5,7 @@
  */
 import { join, resolve } from 'node:path';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { BatchScoring } from './batch.ts';
 import { DataCapture } from './data-capture.ts';
@@ -14,6 +15,7 @@ import { GpuEndpoint } from './gpu-endpoint.ts';
 import { PROJECT_ROOT, stageImageContext, stageSageMakerImageContext } from './image-context.ts';
 import { InferenceApi } from './inference-api.ts';
 import { InferenceFunction } from './inference-function.ts';
+import { capturedLogsKey } from './log-encryption.ts';
 import { discoverModels, type DiscoveredModel } from './model-discovery.ts';
 import { ModelStore } from './model-store.ts';
 import { InferenceMonitoring } from './monitoring.ts';
@@ -36,6 +38,8 @@ export class ModelShipStack extends Stack {
   readonly monitoring: InferenceMonitoring;
   readonly deliveries: ModelDelivery[];
   readonly batch?: BatchScoring;
+  /** The key of the log groups that carry captured payloads, with modelship:logEncryption=kms. */
+  readonly logKey?: kms.Key;
   readonly capture?: DataCapture;
   readonly drift?: DriftDetection;
   readonly models: DiscoveredModel[];
@@ -68,6 +72,9 @@ export class ModelShipStack extends Stack {
       const key = model.config.functionGroup ?? `model:${model.name}`;
       groups.set(key, [...(groups.get(key) ?? []), model]);
     }
+    // Logs that carry captured payloads may get a key of their own (modelship:logEncryption=kms).
+    this.logKey = captured.length > 0 && settings.logEncryption === 'kms' ? capturedLogsKey(this) : undefined;
+    const carriesCaptures = (models: readonly DiscoveredModel[]) => models.some((m) => captured.includes(m));
     this.functions = [...groups.entries()].map(([key, models]) => {
       const id = key.startsWith('model:') ? `Model-${models[0].name}` : `Group-${key}`;
       return new InferenceFunction(this, id, {
@@ -77,6 +84,7 @@ export class ModelShipStack extends Stack {
         architecture: settings.architecture,
         logRetentionDays: settings.logRetentionDays,
         corsOrigins: settings.corsOrigins,
+        logEncryptionKey: carriesCaptures(models) ? this.logKey : undefined,
       });
     });
 
@@ -127,6 +135,7 @@ export class ModelShipStack extends Stack {
         functions: this.functions.filter((fn) => fn.models.some((m) => captured.some((c) => c.name === m.name))),
         retentionDays: settings.captureRetentionDays,
         logRetentionDays: settings.logRetentionDays,
+        logEncryptionKey: this.logKey,
       });
     }
     if (watched.length > 0) {

@@ -42,6 +42,12 @@ export interface ModelShipSettings {
   readonly driftScheduleMinutes: number;
   /** modelship:captureRetentionDays — days data captures are kept in the model store. @default 90 */
   readonly captureRetentionDays: number;
+  /**
+   * modelship:logEncryption — 'kms' encrypts the log groups that carry captured payloads (functions
+   * with capture on, and Firehose's delivery logs) with a customer managed key, rotated yearly.
+   * @default 'aws' (CloudWatch Logs' own encryption)
+   */
+  readonly logEncryption: 'aws' | 'kms';
 }
 
 function read(node: Node, key: string): unknown {
@@ -99,5 +105,6 @@ export function readSettings(node: Node): ModelShipSettings {
     retainModelStore: bool(node, 'retainModelStore', true),
     driftScheduleMinutes: number(node, 'driftScheduleMinutes', 60, 5),
     captureRetentionDays: number(node, 'captureRetentionDays', 90),
+    logEncryption: oneOf(node, 'logEncryption', ['aws', 'kms'] as const, 'aws'),
   };
 }

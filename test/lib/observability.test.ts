@@ -102,6 +102,36 @@ describe('observability: data capture and drift detection', () => {
     assert.match(JSON.stringify(puts[0].Resource), /\/captures\/\*.*\/capture-errors\/\*/);
     assert.ok(!statements.some((s) => [s.Action].flat().some((a) => /s3:(Delete|GetObject)/.test(a))), 'no reads or deletes of models');
     template.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Id: 'ExpireCaptures', Prefix: 'captures/', ExpirationInDays: 90 })]) } });
+    // Listing, too, only under its own prefixes.
+    const lists = statements.filter((s) => [s.Action].flat().includes('s3:ListBucket')) as { Condition?: unknown }[];
+    assert.equal(lists.length, 1);
+    assert.deepEqual(lists[0].Condition, { StringLike: { 's3:prefix': ['captures/*', 'capture-errors/*'] } });
+  });
+
+  it('lets CloudWatch Logs use the Firehose role only for the captured functions\' log groups', () => {
+    const trust = (template.findResources('AWS::IAM::Role') as Record<string, { Properties: { AssumeRolePolicyDocument: { Statement: { Principal: { Service?: string }; Condition?: { StringLike?: Record<string, unknown> } }[] } } }>);
+    const logsRoles = Object.values(trust).flatMap((r) => r.Properties.AssumeRolePolicyDocument.Statement).filter((st) => st.Principal.Service === 'logs.amazonaws.com');
+    assert.equal(logsRoles.length, 1);
+    const sources = stack.resolve(logsRoles[0].Condition!.StringLike!['aws:SourceArn']) as unknown[];
+    const captured = stack.functions.filter((fn) => ['iris', 'flowers'].includes(fn.models[0].name)).map((fn) => stack.resolve(fn.logGroup.logGroupArn));
+    assert.deepEqual(sources, captured);
+    assert.doesNotMatch(JSON.stringify(sources), /log-group:\*/);
+  });
+
+  it('encrypts the log groups that carry captures with a rotated customer managed key, with modelship:logEncryption=kms', () => {
+    assert.equal(stack.logKey, undefined, 'off by default');
+    const { stack: keyed, template: built } = captureStack({ 'modelship:logEncryption': 'kms' });
+    built.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, Description: Match.stringLikeRegexp('captured') });
+    const keyRef = { 'Fn::GetAtt': [keyed.resolve((keyed.logKey!.node.defaultChild as import('aws-cdk-lib').CfnResource).logicalId), 'Arn'] };
+    const encrypted = (fn: { logGroup: import('aws-cdk-lib/aws-logs').LogGroup }) => {
+      const id = keyed.resolve((fn.logGroup.node.defaultChild as import('aws-cdk-lib').CfnResource).logicalId);
+      return built.toJSON().Resources[id].Properties.KmsKeyId;
+    };
+    for (const fn of keyed.functions) assert.deepEqual(encrypted(fn), fn.models[0].name === 'plain' ? undefined : keyRef, fn.models[0].name);
+    built.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: keyRef, RetentionInDays: 30 });
+    built.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } }, Condition: { ArnLike: { 'kms:EncryptionContext:aws:logs:arn': Match.anyValue() } } })]) },
+    });
   });
 
   it('runs the drift job on a schedule for models with a baseline, with their thresholds', () => {
@@ -158,7 +188,7 @@ describe('observability: data capture and drift detection', () => {
   });
 
   it('leaves nothing unacknowledged by cdk-nag, with an S3- or a KMS-encrypted store', () => {
-    for (const context of [{}, { 'modelship:storeEncryption': 'kms' }]) {
+    for (const context of [{}, { 'modelship:storeEncryption': 'kms' }, { 'modelship:logEncryption': 'kms' }]) {
       const { app, stack: built } = captureStack(context);
       // CloudFormation's own validation at synth found nothing either.
       const report = join(app.outdir, 'validation-report.json');
