@@ -143,12 +143,15 @@ describe('batch jobs a bad input cannot kill', () => {
     lines.splice(7, 0, deep);
     lines.splice(12, 0, `{"id": ${deep}, "inputs": []}`);
     lines.push(`{"inputs": [{"name": "features", "datatype": "FP32", "shape": [1, 4], "data": [1, 2, 3, ${deep}]}]}`);
+    lines.push('["constructor", 1, 2, 3]', '[1e400, 1, 2, 3]');
     await put('batch/input/iris_forest/poisoned.jsonl', lines.join('\n'));
     const manifest = await runJob(store, service, 'batch/input/iris_forest/poisoned.jsonl', { linesPerChunk: 5, batchSize: 4 });
     assert.equal(manifest.status, 'completed_with_errors');
-    assert.deepEqual([manifest.succeeded, manifest.failed], [19, 3]);
+    assert.deepEqual([manifest.succeeded, manifest.failed], [19, 5]);
     const errors = await jsonl(manifest.errors);
-    assert.deepEqual(errors.map((e) => e.line), [8, 13, 22]);
+    assert.deepEqual(errors.map((e) => e.line), [8, 13, 22, 23, 24]);
+    assert.match(errors[3].error, /value at index 0 is "constructor", not a number/);
+    assert.match(errors[4].error, /out of range for FP32/);
     for (const e of errors) assert.doesNotMatch(e.error, /call stack/);
     assert.deepEqual((await jsonl(manifest.results)).map((r) => r.prediction.label), rows.slice(0, 19).map((_, i) => expectedLabel(i)));
   });
