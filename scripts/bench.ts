@@ -3,7 +3,8 @@
  * (autocannon, on loopback). Prints a table per part and writes .bench/report.json. A benchmark:
  * it asserts nothing; where a target is missed the report says by how much.
  *   (a) in process: the Lambda handler's time per request vs raw session.run, per sample
- *   (b) local server vs a bare Node http + onnxruntime server vs Flask + scikit-learn (gunicorn, 2 workers)
+ *   (b) local server and SageMaker container vs a bare Node http + onnxruntime server, at 16 and 64
+ *       connections, and Flask + scikit-learn (gunicorn, 2 workers)
  *   (c) cold start: spawn to first correct answer, model fetched from an S3 API server, vs a bare script
  *   (d) large tensors: a 1x3x320x320 convolution end to end, JSON and binary, vs raw session.run
  *   (e) memory: server RSS after load and after 100,000 requests
@@ -50,10 +51,29 @@ function waitFor(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray>
   });
 }
 
-async function load(url: string, body: string, seconds: number, amount?: number) {
-  await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 16, duration: 2 });
-  const result = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections: 16, ...(amount ? { amount } : { duration: seconds }) });
+async function load(url: string, body: string, seconds: number, amount?: number, connections = 16, headers: Record<string, string> = {}) {
+  const options = { url, method: 'POST' as const, body, headers: { 'content-type': 'application/json', ...headers }, connections };
+  await autocannon({ ...options, duration: 2 });
+  const result = await autocannon({ ...options, ...(amount ? { amount } : { duration: seconds }) });
   return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx, total: result.requests.total };
+}
+
+const FLASK_PACKAGES = ['python3-flask', 'python3-sklearn', 'gunicorn'];
+const hasFlask = () => spawnSync('/usr/bin/python3', ['-c', 'import flask, sklearn']).status === 0 && spawnSync('sh', ['-c', 'command -v gunicorn']).status === 0;
+
+/** The Flask baseline's packages: present, installed now (as root, or with password-less sudo), or the line that installs them. */
+function ensureFlask(): boolean {
+  if (hasFlask()) return true;
+  const line = `apt-get update && apt-get install -y ${FLASK_PACKAGES.join(' ')}`;
+  console.log(`  the Flask baseline needs Debian's ${FLASK_PACKAGES.join(', ')}: ${line}`);
+  const root = process.getuid?.() === 0;
+  const sudo = !root && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
+  if (!(root || sudo) || process.env.BENCH_NO_INSTALL === '1') return false;
+  console.log('  installing them now (BENCH_NO_INSTALL=1 skips this)...');
+  const aptGet = (args: string[]) => spawnSync(sudo ? 'sudo' : 'apt-get', sudo ? ['-n', 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get', ...args] : args, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  aptGet(['update', '-qq']);
+  aptGet(['install', '-y', '-qq', ...FLASK_PACKAGES]);
+  return hasFlask();
 }
 
 // (a) ------------------------------------------------------------------------------------------
@@ -89,42 +109,59 @@ for (const name of ['iris_forest', 'breast_cancer_classifier', 'diabetes_regress
 report.inProcess = inProcess;
 
 // (b) ------------------------------------------------------------------------------------------
-console.log('\n(b) HTTP on loopback, breast_cancer_classifier, 16 connections (autocannon)');
+console.log('\n(b) HTTP on loopback, breast_cancer_classifier, 1 row, autocannon at 16 and 64 connections');
 const features = readGolden('breast_cancer_classifier').inputs[0].data.slice(0, 30);
 const seconds = QUICK ? 3 : 10;
+const v2Body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: features }] });
 const startFlags = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ').filter((t) => t.startsWith('--'));
 const ours = spawn(process.execPath, [...startFlags, join(ROOT, 'bin', 'serve.ts')], { cwd: ROOT, env: { ...process.env, PORT: '18080' } });
 await waitFor(ours, /on http/);
 const rssAfterLoad = rssKb(ours.pid!);
-const modelship = await load('http://127.0.0.1:18080/v2/models/breast_cancer_classifier/infer', JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: features }] }), seconds);
+const container = spawn(process.execPath, [join(ROOT, 'bin', 'serve-sagemaker.ts')], { cwd: ROOT, env: { ...process.env, PORT: '18083', HOST: '127.0.0.1', MODEL_DIR: SAMPLES_DIR, MODEL_NAME: 'breast_cancer_classifier' } });
+await waitFor(container, /on http/);
 const bare = spawn(process.execPath, [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), '18081'], { cwd: ROOT });
 await waitFor(bare, /ready/);
-const bareResult = await load('http://127.0.0.1:18081/predict', JSON.stringify({ features }), seconds);
+const row = (name: string, r: { requestsPerSecond: number; p50: number; p99: number; errors: number }) => console.log(`  ${name.padEnd(30)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}`);
+const http: Record<string, unknown> = {};
+for (const connections of [16, 64]) {
+  console.log(`  ${connections} connections:`);
+  // Each server measured right after the bare one, so drifts of the shared machine hit both alike.
+  const bareLocal = await load('http://127.0.0.1:18081/predict', JSON.stringify({ features }), seconds, undefined, connections);
+  const local = await load('http://127.0.0.1:18080/v2/models/breast_cancer_classifier/infer', v2Body, seconds, undefined, connections);
+  const bareSm = await load('http://127.0.0.1:18081/predict', JSON.stringify({ features }), seconds, undefined, connections);
+  const sm = await load('http://127.0.0.1:18083/invocations', v2Body, seconds, undefined, connections);
+  row('bare Node + onnxruntime', bareLocal);
+  row('ModelShip local server', local);
+  row('bare Node + onnxruntime (again)', bareSm);
+  row('ModelShip SageMaker container', sm);
+  http[`c${connections}`] = {
+    bare: [bareLocal, bareSm], local, sagemaker: sm,
+    localThroughput: target(`(b) ${connections} conns: local server throughput / bare`, local.requestsPerSecond / bareLocal.requestsPerSecond, 0.85, 'higher'),
+    localP99: target(`(b) ${connections} conns: local server p99 / bare p99`, local.p99 / Math.max(bareLocal.p99, 1), 1.5, 'lower'),
+    sagemakerThroughput: target(`(b) ${connections} conns: SageMaker container throughput / bare`, sm.requestsPerSecond / bareSm.requestsPerSecond, 0.85, 'higher'),
+    sagemakerP99: target(`(b) ${connections} conns: SageMaker container p99 / bare p99`, sm.p99 / Math.max(bareSm.p99, 1), 1.5, 'lower'),
+  };
+}
 bare.kill();
-let flask: Awaited<ReturnType<typeof load>> | undefined;
-const hasFlask = spawnSync('/usr/bin/python3', ['-c', 'import flask, sklearn']).status === 0 && spawnSync('sh', ['-c', 'command -v gunicorn']).status === 0;
-if (hasFlask) {
+container.kill();
+if (ensureFlask()) {
   const gunicorn = spawn('gunicorn', ['-w', '2', '-b', '127.0.0.1:18082', '--chdir', join(ROOT, 'scripts', 'bench'), 'flask_app:app'], { cwd: ROOT });
   await waitFor(gunicorn, /Booting worker with pid: \d+[\s\S]*Booting worker with pid: \d+/);
   await new Promise((resolve) => setTimeout(resolve, 3000)); // workers train their model at import
-  flask = await load('http://127.0.0.1:18082/predict', JSON.stringify({ features }), seconds);
+  const flask = await load('http://127.0.0.1:18082/predict', JSON.stringify({ features }), seconds);
   gunicorn.kill();
-} else console.log('  Flask baseline skipped: Debian\'s python3-flask, python3-sklearn and gunicorn are not installed');
-const row = (name: string, r: { requestsPerSecond: number; p50: number; p99: number; errors: number }) => console.log(`  ${name.padEnd(24)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}`);
-row('ModelShip local server', modelship);
-row('bare Node + onnxruntime', bareResult);
-if (flask) row('Flask + sklearn (2 wkrs)', flask);
-report.http = {
-  modelship, bare: bareResult, flask: flask ?? 'skipped: not installed',
-  throughputVsBare: target('(b) throughput / bare', modelship.requestsPerSecond / bareResult.requestsPerSecond, 0.8, 'higher'),
-  p99VsBare: target('(b) p99 / bare p99', modelship.p99 / Math.max(bareResult.p99, 1), 1.5, 'lower'),
-  throughputVsFlask: flask ? target('(b) throughput / Flask', modelship.requestsPerSecond / flask.requestsPerSecond, 3, 'higher') : 'skipped',
-};
+  row('Flask + sklearn (2 workers), 16', flask);
+  http.flask = flask;
+} else {
+  console.log('  Flask baseline not run: its packages are missing (the line above installs them)');
+  http.flask = 'not run: packages missing';
+}
+report.http = http;
 
 // (e) ------------------------------------------------------------------------------------------
 console.log('\n(e) memory of the local server (RSS)');
 const rssAfterWarm = rssKb(ours.pid!);
-const many = await load('http://127.0.0.1:18080/v2/models/breast_cancer_classifier/infer', JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: features }] }), 0, QUICK ? 10_000 : 100_000);
+const many = await load('http://127.0.0.1:18080/v2/models/breast_cancer_classifier/infer', v2Body, 0, QUICK ? 10_000 : 100_000);
 const rssAfterMany = rssKb(ours.pid!);
 ours.kill();
 console.log(`  after load ${rssAfterLoad} kB, after warm-up ${rssAfterWarm} kB, after ${many.total} more requests ${rssAfterMany} kB (errors ${many.errors})`);

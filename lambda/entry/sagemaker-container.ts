@@ -14,7 +14,6 @@ import { createHttpPipeline } from '../adapters/http/pipeline.ts';
 import { limitConcurrency, startSageMakerServer } from '../adapters/sagemaker/server.ts';
 import { consoleLogger } from '../observability/logging.ts';
 import { METRICS_NAMESPACE } from '../observability/metrics.ts';
-import { powertoolsSink, Telemetry } from '../observability/telemetry.ts';
 import { DirectorySource } from '../stores/directory-source.ts';
 import { SingleModelSource } from '../stores/single-model-source.ts';
 import { createModelSource, createService, readRuntimeConfig, RuntimeConfigError } from './runtime-config.ts';
@@ -60,8 +59,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     }
     if (modelName === undefined) throw new RuntimeConfigError('set MODEL_NAME to the model this endpoint serves');
 
-    // Per-request metrics as EMF records on stdout, as the API's functions write them.
-    const telemetry = new Telemetry(powertoolsSink());
+    // No per-request metric records here: SageMaker does not extract embedded-metric-format lines
+    // from a container's logs. The API's proxy function publishes each request's metrics, and
+    // SageMaker its own endpoint metrics.
     const repository = new ModelRepository({
       source,
       models: [modelName],
@@ -71,13 +71,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       sessionOptions: defaultSessionOptions(config.intraOpThreads),
       gpu: env.USE_GPU === 'true',
       onGpuFallback: ({ model }) => void publishGpuFallback(model),
-      onModelLoad: ({ model, version, loadMs, error }) => telemetry.modelLoad(model, version, loadMs, error !== undefined),
       logger,
     });
-    const service = createService(config, repository, logger, { onInference: (record) => telemetry.inference(record) });
+    const service = createService(config, repository, logger);
     const failures = await repository.preload();
     if (failures.length > 0) logger.error('model failed to load; /ping answers 503 until it does', { failures });
-    const pipeline = createHttpPipeline(limitConcurrency(service, { maxConcurrency }), { logger, onResponse: (observation) => telemetry.response(observation) });
+    const pipeline = createHttpPipeline(limitConcurrency(service, { maxConcurrency }), { logger });
     const server = await startSageMakerServer({ pipeline, modelName, port, host: env.HOST ?? '0.0.0.0', maxBodyBytes: Math.max(config.maxRequestBytes, 25 * 1024 * 1024) });
     console.log(`ModelShip SageMaker server: model ${modelName} from ${source.location} on ${server.url} (GET /ping, POST /invocations)`);
     exitOnSignals(() => server.close());

@@ -54,6 +54,17 @@ export function apiKeyCheck(apiKey: string): { authorized: (request: Pick<HttpRe
 /** Whether a Host header names this machine's loopback interface (or the host the server was told to bind). */
 function loopbackOrConfigured(host: string | undefined, configured: string): boolean {
   if (host === undefined) return false;
+  const key = `${configured} ${host}`;
+  const known = hostVerdicts.get(key);
+  if (known !== undefined) return known;
+  const verdict = isLoopbackOrConfigured(host, configured);
+  // A handful of distinct Host values reach a local server; remember them, within bounds.
+  if (hostVerdicts.size < 64) hostVerdicts.set(key, verdict);
+  return verdict;
+}
+const hostVerdicts = new Map<string, boolean>();
+
+function isLoopbackOrConfigured(host: string, configured: string): boolean {
   let hostname: string;
   try {
     hostname = new URL(`http://${host}`).hostname;
