@@ -19,7 +19,7 @@ export const sageMakerConfigSchema = z.strictObject({
   targetInvocationsPerInstance: z.number().int().min(1).default(1000).describe('Invocations per instance per minute to hold.'),
   targetGpuUtilizationPercent: z.number().min(1).max(100).default(70).describe('GPU utilization to hold.'),
   dataCapturePercent: z.number().int().min(1).max(100).optional().describe('Share of requests and responses captured to the model store; default off.'),
-  maxConcurrency: z.number().int().min(1).optional().describe('Requests run at once per worker; default the vCPUs.'),
+  maxConcurrency: z.number().int().min(1).optional().describe('Requests in flight per worker; default 32.'),
 }).check((ctx) => {
   const { minInstanceCount, maxInstanceCount, initialInstanceCount } = ctx.value;
   if (minInstanceCount > maxInstanceCount) {

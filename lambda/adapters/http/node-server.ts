@@ -61,12 +61,16 @@ export async function toHttpRequest(req: IncomingMessage, res: ServerResponse, l
   }
 }
 
-/** Writes an answer with its length; nothing when the connection is gone. */
+/**
+ * Writes an answer with its length; nothing when the connection is gone. A text body is handed to
+ * Node as text: Node then sends the head and the body in one write, where a Buffer body costs a
+ * writev of two (measured: the largest single cost of a small answer).
+ */
 export function sendHttpResponse(res: ServerResponse, response: HttpResponse): void {
   if (res.headersSent || res.destroyed) return;
-  const body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : response.body;
-  res.writeHead(response.statusCode, { ...response.headers, 'Content-Length': String(body.length) });
-  res.end(body);
+  const length = typeof response.body === 'string' ? Buffer.byteLength(response.body) : response.body.length;
+  res.writeHead(response.statusCode, { ...response.headers, 'Content-Length': String(length) });
+  res.end(response.body);
 }
 
 /** Stops accepting connections and resolves once open ones end (idle ones at once, busy ones within graceMs). */
