@@ -4,6 +4,7 @@
  * real S3 API server.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
@@ -73,6 +74,32 @@ export function startTestLocalServer(source: ModelSource | string, options: Part
 export function startTestSageMakerServer(service: InferenceService, modelName: string, options: HttpPipelineOptions & { maxConcurrency?: number; queueLimit?: number } = {}): Promise<SageMakerServer> {
   const { maxConcurrency, queueLimit, ...pipelineOptions } = options;
   return startSageMakerServer({ pipeline: createHttpPipeline(limitConcurrency(service, { maxConcurrency, queueLimit }), pipelineOptions), modelName, port: 0, host: '127.0.0.1' });
+}
+
+/**
+ * Starts one of bin/'s servers in a child process with extra environment and waits for the line that
+ * names its URL; `output()` is everything it printed so far (stdout and stderr).
+ */
+export async function spawnServer(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string; output: () => string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin', script)], { cwd: ROOT, env: { ...process.env, PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stderr!.on('data', (c) => (output += c));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL within 20 s:\n${output}`)), 20_000);
+    child.stdout!.on('data', (c) => {
+      output += c;
+      const match = /on (http:\/\/[\d.:]+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited with ${code}:\n${output}`));
+    });
+  });
+  return { child, url, output: () => output };
 }
 
 /** A Lambda context as the runtime passes it, with `remainingMs` left. */

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +11,7 @@ import { isInferenceError } from '../../lambda/core/errors.ts';
 import { createRepository, createService, readRuntimeConfig } from '../../lambda/entry/runtime-config.ts';
 import { discoverModels } from '../../lib/model-discovery.ts';
 import { sha256Environment } from '../../lib/inference-function.ts';
-import { createTestService, fakeLambdaContext as context, goldenRequest, readGolden, ROOT, SAMPLES_DIR, startTestLocalServer, TempRepository } from '../helpers.ts';
+import { createTestService, fakeLambdaContext as context, goldenRequest, readGolden, SAMPLES_DIR, spawnServer, startTestLocalServer, TempRepository } from '../helpers.ts';
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const event = (path: string, body: unknown) => ({ httpMethod: 'POST', path, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body), isBase64Encoded: false, requestContext: {} }) as unknown as APIGatewayProxyEvent;
@@ -87,20 +86,8 @@ describe('faults', () => {
   });
 
   it('keeps serving with /tmp unusable: nothing on the request path writes there', async () => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'serve.ts')], { cwd: ROOT, env: { ...process.env, PORT: '0', TMPDIR: '/nonexistent/readonly-tmp', TMP: '/nonexistent', TEMP: '/nonexistent' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c) => (output += c));
+    const { child, url } = await spawnServer('serve.ts', { TMPDIR: '/nonexistent/readonly-tmp', TMP: '/nonexistent', TEMP: '/nonexistent' });
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(output)), 20_000);
-        child.stdout.on('data', () => {
-          const match = /on (http:\/\/[\d.:]+)/.exec(output);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]);
-          }
-        });
-      });
       const response = await fetch(`${url}/v2/models/iris_forest/infer`, { method: 'POST', body: JSON.stringify(goldenRequest(readGolden('iris_forest'), 2)) });
       assert.equal(response.status, 200);
     } finally {
@@ -158,23 +145,10 @@ describe('a deployment serves only what it was deployed with', () => {
 
   it('makes the SageMaker container verify the hashes its endpoint was deployed with', async () => {
     const wrong = JSON.stringify({ 'iris_forest/1': '0'.repeat(64) });
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'serve-sagemaker.ts')], { cwd: ROOT, env: { ...process.env, PORT: '0', HOST: '127.0.0.1', MODEL_DIR: SAMPLES_DIR, MODEL_NAME: 'iris_forest', MODEL_SHA256S: wrong }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (c) => (output += c));
-    child.stderr.on('data', (c) => (output += c));
+    const { child, url, output } = await spawnServer('serve-sagemaker.ts', { HOST: '127.0.0.1', MODEL_DIR: SAMPLES_DIR, MODEL_NAME: 'iris_forest', MODEL_SHA256S: wrong });
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(output)), 20_000);
-        child.stdout.on('data', () => {
-          const match = /on (http:\/\/[\d.:]+)/.exec(output);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]);
-          }
-        });
-      });
       assert.equal((await fetch(`${url}/ping`)).status, 503);
-      assert.match(output, /model file does not match its deployed hash/);
+      assert.match(output(), /model file does not match its deployed hash/);
       const invocation = await fetch(`${url}/invocations`, { method: 'POST', body: JSON.stringify(goldenRequest(readGolden('iris_forest'), 1)) });
       assert.equal(invocation.status, 503);
     } finally {
