@@ -108,34 +108,8 @@ describe('batch prediction against a real S3 API server', () => {
     assert.deepEqual(plan.chunks.map((c) => [c.firstLine, c.lines]), [[1, 1], [2, 1]]);
     await assert.rejects(planJob(store, 'uploads/rows.jsonl'), /batch input "uploads\/rows.jsonl" must be batch\/input\/<model>\/<file>.jsonl or .csv/);
   });
-});
 
-describe('modelship batch (CLI)', () => {
-  it('runs a local CSV file and prints a summary with rows per second', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'batch-cli-'));
-    const input = join(dir, 'flowers.csv');
-    writeFileSync(input, ['sepal_length,sepal_width,petal_length,petal_width', ...rows.map((r) => r.join(','))].join('\n'));
-    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'batch', '--model', 'iris_forest', '--input', input, '--work-dir', join(dir, 'work'), '--lines-per-chunk', '10'], { cwd: ROOT });
-    assert.match(stdout, new RegExp(`^job flowers-[0-9a-f]{10}: succeeded, ${rows.length} rows \\(${rows.length} scored, 0 rejected\\) in [\\d.]+ s, \\d+ rows/s`));
-    assert.match(stderr, /\[#+\] 4\/4 chunks/);
-    const job = /^job (\S+):/.exec(stdout)![1];
-    const results = readFileSync(join(dir, 'work', 'batch', 'output', 'iris_forest', job, 'results.jsonl'), 'utf8').trim().split('\n');
-    assert.equal(results.length, rows.length);
-    const status = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'batch-status', '--model', 'iris_forest', '--job', job, '--work-dir', join(dir, 'work')], { cwd: ROOT });
-    assert.equal(JSON.parse(status.stdout).status, 'succeeded');
-  });
-});
-
-describe('batch jobs a bad input cannot kill', () => {
-  let s3: TestS3;
-  let store: S3BatchStore;
-  before(async () => {
-    s3 = await startTestS3();
-    store = new S3BatchStore(s3.client, 'models');
-  });
-  after(() => s3.close());
-  const put = (key: string, body: string) => s3.client.send(new PutObjectCommand({ Bucket: 'models', Key: key, Body: body }));
-  const jsonl = async (key: string) => Buffer.from((await store.read(key)) ?? []).toString('utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  // A bad input cannot kill a job.
 
   it('turns a poisoned line (nested thousands deep, as a row or in a v2 id) into an error entry and scores the rest', async () => {
     const deep = '['.repeat(5000) + ']'.repeat(5000);
@@ -189,6 +163,22 @@ describe('batch jobs a bad input cannot kill', () => {
     const second = await runJob(store, service, key);
     assert.notEqual(second.job, first.job);
     assert.notEqual((await jsonl(second.results))[0].prediction.label, (await jsonl(first.results))[0].prediction.label);
+  });
+});
+
+describe('modelship batch (CLI)', () => {
+  it('runs a local CSV file and prints a summary with rows per second', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'batch-cli-'));
+    const input = join(dir, 'flowers.csv');
+    writeFileSync(input, ['sepal_length,sepal_width,petal_length,petal_width', ...rows.map((r) => r.join(','))].join('\n'));
+    const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'batch', '--model', 'iris_forest', '--input', input, '--work-dir', join(dir, 'work'), '--lines-per-chunk', '10'], { cwd: ROOT });
+    assert.match(stdout, new RegExp(`^job flowers-[0-9a-f]{10}: succeeded, ${rows.length} rows \\(${rows.length} scored, 0 rejected\\) in [\\d.]+ s, \\d+ rows/s`));
+    assert.match(stderr, /\[#+\] 4\/4 chunks/);
+    const job = /^job (\S+):/.exec(stdout)![1];
+    const results = readFileSync(join(dir, 'work', 'batch', 'output', 'iris_forest', job, 'results.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(results.length, rows.length);
+    const status = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'batch-status', '--model', 'iris_forest', '--job', job, '--work-dir', join(dir, 'work')], { cwd: ROOT });
+    assert.equal(JSON.parse(status.stdout).status, 'succeeded');
   });
 });
 
