@@ -67,16 +67,17 @@ const lambdaClient = () =>
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 /** Who hears about each inference: the request's, and a shadow job's two runs alike. */
+const { observe } = config;
 const observers: InferenceObservers = {
   onInference: (record) => {
     const { model, version, batchSize, parseMs, inferenceMs, serializeMs } = record;
-    telemetry.inference(record);
+    if (observe.has('metrics')) telemetry.inference(record);
     tracer.putAnnotation('model', model);
     tracer.putAnnotation('modelVersion', version);
     // One line per inference: the latency breakdown, never the payload.
-    logger.info('inference', { model, version, coldStart: invocationIsCold, batchSize, parseMs: round(parseMs), inferenceMs: round(inferenceMs), serializeMs: round(serializeMs) });
+    if (observe.has('log')) logger.info('inference', { model, version, coldStart: invocationIsCold, batchSize, parseMs: round(parseMs), inferenceMs: round(inferenceMs), serializeMs: round(serializeMs) });
   },
-  onCapture: captureHook(telemetry, stdoutCaptureWriter),
+  onCapture: observe.has('capture') ? captureHook(telemetry, stdoutCaptureWriter) : undefined,
 };
 const service = createService(config, repository, coreLogger, { ...observers, onShadow: invokeShadow, onFeedback: (event) => telemetry.feedback(event) });
 
@@ -94,7 +95,7 @@ let invocationIsCold = true;
 const apiHandler = createApiGatewayHandler(service, {
   logger: coreLogger,
   corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',') : undefined,
-  onResponse: (observation) => telemetry.response(observation),
+  onResponse: observe.has('metrics') ? (observation) => telemetry.response(observation) : undefined,
   // Outermost first: the trace covers everything; the invocation's metrics buffer opens before and
   // closes after logMetrics flushes it; the logger knows the request id before anything logs.
   outerMiddlewares: [

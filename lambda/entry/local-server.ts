@@ -31,6 +31,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       port,
       host: env.HOST ?? '127.0.0.1',
       maxRequestBytes: config.maxRequestBytes,
+      observe: { metrics: config.observe.has('metrics'), stats: config.observe.has('stats'), capture: config.observe.has('capture') },
     });
     const { repository, service, server } = local;
     const failures = config.preload ? await repository.preload() : [];

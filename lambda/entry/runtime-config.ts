@@ -41,9 +41,30 @@ export interface RuntimeConfig {
   readonly expectedSha256?: Record<string, string>;
   /** AWS_REGION, for an S3-compatible endpoint. @default 'us-east-1' */
   readonly region: string;
+  /**
+   * The per-request observers that are on (MODELSHIP_OBSERVE: a comma list, or "none"): metrics
+   * (per-request and per-inference metric records), log (the Lambda function's per-inference log
+   * line), stats (the local console's live statistics), capture (data capture sampling). Turning
+   * one off trades its signal for throughput; `npm run bench` prints each one's cost.
+   * @default all four
+   */
+  readonly observe: ReadonlySet<Observer>;
 }
 
 export class RuntimeConfigError extends Error {}
+
+export const OBSERVERS = ['metrics', 'log', 'stats', 'capture'] as const;
+export type Observer = (typeof OBSERVERS)[number];
+
+function observers(env: NodeJS.ProcessEnv): ReadonlySet<Observer> {
+  const text = env.MODELSHIP_OBSERVE?.trim();
+  if (text === undefined || text === '' || text === 'all') return new Set(OBSERVERS);
+  if (text === 'none') return new Set();
+  const words = text.split(',').map((w) => w.trim()).filter((w) => w !== '');
+  const unknown = words.filter((w) => !(OBSERVERS as readonly string[]).includes(w));
+  if (unknown.length > 0) throw new RuntimeConfigError(`MODELSHIP_OBSERVE takes "all", "none" or a comma list of ${OBSERVERS.join(', ')}; "${unknown.join('", "')}" is none of them`);
+  return new Set(words as Observer[]);
+}
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const text = env[name];
@@ -113,6 +134,7 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
     preload: flag(env, 'PRELOAD_MODELS', defaults.preload ?? false),
     maxRequestBytes: positiveInt(env, 'MAX_REQUEST_BYTES', LAMBDA_PAYLOAD_LIMIT_BYTES),
     intraOpThreads: positiveInt(env, 'ORT_INTRA_OP_THREADS', availableParallelism()),
+    observe: observers(env),
   };
 }
 

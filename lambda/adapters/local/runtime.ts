@@ -25,6 +25,12 @@ export interface LocalRuntimeOptions {
   /** Capture this share of requests of models whose config sets no `capture` (CAPTURE_PERCENT). @default 0 */
   readonly capturePercent?: number;
   readonly onShadowResult?: (result: ShadowResult) => void;
+  /**
+   * Which per-request observers are on: metric records, the console's live statistics, capture
+   * sampling. Model loads, shadow results and feedback are always recorded.
+   * @default all
+   */
+  readonly observe?: { readonly metrics?: boolean; readonly stats?: boolean; readonly capture?: boolean };
 }
 
 export class LocalRuntime {
@@ -52,10 +58,10 @@ export class LocalRuntime {
 
   /** For the service: metrics per inference, capture files, shadow runs and feedback files. */
   serviceHooks(repository: ModelRepository): ServiceHooks {
-    const { dataDir, logger, capturePercent, onShadowResult } = this.options;
+    const { dataDir, logger, capturePercent, onShadowResult, observe = {} } = this.options;
     const observers: InferenceObservers = {
-      onInference: (record) => this.telemetry.inference(record),
-      onCapture: captureHook(this.telemetry, fileCaptureWriter(dataDir, this.writer)),
+      onInference: observe.metrics === false ? undefined : (record) => this.telemetry.inference(record),
+      onCapture: observe.capture === false ? undefined : captureHook(this.telemetry, fileCaptureWriter(dataDir, this.writer)),
       capturePercent,
     };
     return {
@@ -74,8 +80,8 @@ export class LocalRuntime {
 
   /** For the pipeline: each request's outcome feeds the metrics and the console. */
   readonly onResponse = (observation: RequestObservation): void => {
-    this.telemetry.response(observation);
-    this.stats.record(observation);
+    if (this.options.observe?.metrics !== false) this.telemetry.response(observation);
+    if (this.options.observe?.stats !== false) this.stats.record(observation);
   };
 
   /** Writes out everything buffered (metrics and captures). */

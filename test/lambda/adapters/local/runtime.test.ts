@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +8,7 @@ import { capturePrefix } from '../../../../lambda/core/capture-layout.ts';
 import type { CaptureRecord } from '../../../../lambda/core/capture.ts';
 import type { LocalRuntime } from '../../../../lambda/adapters/local/runtime.ts';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
-import { emfRecords, metricValues, readGolden, startTestLocalServer, TempRepository } from '../../../helpers.ts';
+import { emfRecords, metricValues, readGolden, startTestLocalServer, SAMPLES_DIR, TempRepository } from '../../../helpers.ts';
 
 const IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]];
 const f32 = (values: number[]) => Array.from(new Float32Array(values));
@@ -108,6 +108,50 @@ describe('local server: metric records and data capture', () => {
     const diabetesMeans = metricValues(records, 'PredictionMean', { Model: 'diabetes_regressor', Version: '1' });
     assert.equal(diabetesMeans.length, 1, 'regressors publish their mean prediction');
     assert.equal(records.find((r) => r.values.RequestBytes !== undefined)?.units.RequestBytes, 'Bytes');
+  });
+
+  it('lists many values of a metric in one record, at most 99 to a record (EMF allows 100)', async () => {
+    const local = await startTestLocalServer(SAMPLES_DIR, { flushIntervalMs: 60_000 });
+    try {
+      const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: IRIS_ROWS[0] }] });
+      for (let i = 0; i < 120; i++) assert.equal((await fetch(`${local.url}/v2/models/iris_forest/infer`, { method: 'POST', body })).status, 200);
+      await local.runtime.flush();
+      const records = emfRecords(readFileSync(local.runtime.metricsFile(), 'utf8'));
+      const iris = { Model: 'iris_forest' };
+      const withLatency = records.filter((r) => r.values.InferenceTime !== undefined && r.dimensions.Model === 'iris_forest' && r.dimensions.Version === undefined);
+      assert.deepEqual(withLatency.map((r) => r.values.InferenceTime.length), [99, 21]);
+      assert.ok(metricValues(records, 'InferenceTime', iris, { exact: true }).every((ms) => ms > 0));
+      assert.deepEqual(metricValues(records, 'Requests', iris, { exact: true }), [120], 'counts are summed');
+      assert.deepEqual(new Set(metricValues(records, 'RequestBytes', iris, { exact: true })), new Set([Buffer.byteLength(body)]));
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('leaves out the observers turned off (MODELSHIP_OBSERVE): no metric records, console statistics or captures', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'observe-off-'));
+    const local = await startTestLocalServer(repositoryWithCapture(), { dataDir, flushIntervalMs: 60_000, observe: { metrics: false, stats: false, capture: false } });
+    try {
+      const response = await fetch(`${local.url}/v2/models/iris_forest/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: IRIS_ROWS[0] }] }) });
+      assert.equal(response.status, 200);
+      await local.runtime.flush();
+      assert.deepEqual(readdirSync(dataDir), ['metrics'], 'no captures');
+      const names = new Set(emfRecords(readFileSync(local.runtime.metricsFile(), 'utf8')).flatMap((r) => Object.keys(r.values)));
+      assert.deepEqual([...names], ['ModelLoadTime'], 'model loads only: they are not per request');
+      assert.equal(local.runtime.stats.snapshot(5, Date.now() + 1000).lastMinute.requests, 0);
+    } finally {
+      await local.close();
+    }
+    const on = await startTestLocalServer(repositoryWithCapture(), { dataDir: mkdtempSync(join(tmpdir(), 'observe-on-')), flushIntervalMs: 60_000 });
+    try {
+      await fetch(`${on.url}/v2/models/iris_forest/infer`, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: IRIS_ROWS[0] }] }) });
+      await on.runtime.flush();
+      assert.deepEqual(readdirSync(on.runtime.options.dataDir).sort(), ['captures', 'metrics'], 'the same request with every observer on');
+      assert.ok(emfRecords(readFileSync(on.runtime.metricsFile(), 'utf8')).some((r) => r.values.Requests !== undefined));
+      assert.equal(on.runtime.stats.snapshot(5, Date.now() + 1000).lastMinute.requests, 1);
+    } finally {
+      await on.close();
+    }
   });
 
   it('never fails a request when captures cannot be written: the records are dropped and counted', async () => {
