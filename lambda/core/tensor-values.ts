@@ -11,7 +11,9 @@ import { MAX_NESTING } from './json.ts';
 /** A data list, nested or flat, as one flat list of values; 400 past 32 levels of nesting. */
 export function flattenData(data: unknown, name: string): readonly unknown[] {
   if (!Array.isArray(data)) throw badRequest(`input "${name}" "data" must be a list, got ${showValue(data)}`);
-  if (!data.some(Array.isArray)) return data;
+  // A list whose first item is not a list is flat (the usual case, checked in O(1), not O(n)): a list
+  // nested further on is ragged, and its first list item fails the value check with its index.
+  if (!Array.isArray(data[0])) return data;
   const out: unknown[] = [];
   const walk = (list: readonly unknown[], depth: number): void => {
     if (depth > MAX_NESTING) throw badRequest(`input "${name}" "data" is nested deeper than ${MAX_NESTING} levels`);
@@ -41,15 +43,21 @@ export function convertValues(values: readonly unknown[], info: DatatypeInfo, na
       // A finite value that rounds to infinity in the tensor's precision would be silently wrong.
       const round = info.kind === 'half' ? Math.f16round : info.v2 === 'FP32' ? Math.fround : (x: number) => x;
       for (let i = 0; i < n; i++) {
-        let v = values[i];
+        const v = values[i];
         if (typeof v === 'number') {
-          // A JSON number is always finite as written; JSON.parse gives Infinity only for one past FP64's range (1e400).
-          if (!Number.isFinite(v)) fail(i, `out of range for ${info.v2} (max magnitude ${info.max}); send "Infinity" or "-Infinity" for infinities`);
-        } else if (typeof v === 'bigint') v = Number(v);
-        else if (NON_FINITE.has(v)) v = NON_FINITE.get(v);
+          // Stored first, checked once in the tensor's precision: a finite value that rounds to
+          // infinity there would be silently wrong. A JSON number is always finite as written;
+          // JSON.parse gives Infinity only for one past FP64's range (1e400).
+          out[i] = v;
+          if (!Number.isFinite(out[i])) fail(i, Number.isFinite(v) ? `out of range for ${info.v2} (max magnitude ${info.max})` : `out of range for ${info.v2} (max magnitude ${info.max}); send "Infinity" or "-Infinity" for infinities`);
+          continue;
+        }
+        let value: number;
+        if (typeof v === 'bigint') value = Number(v);
+        else if (NON_FINITE.has(v)) value = NON_FINITE.get(v)!;
         else fail(i, `not a number (${info.v2})`);
-        if (Number.isFinite(v) && !Number.isFinite(round(v as number))) fail(i, `out of range for ${info.v2} (max magnitude ${info.max})`);
-        out[i] = v as number;
+        if (Number.isFinite(value!) && !Number.isFinite(round(value!))) fail(i, `out of range for ${info.v2} (max magnitude ${info.max})`);
+        out[i] = value!;
       }
       // onnxruntime-node takes float16 as its raw bits (it rejects Float16Array; onnxruntime #26791).
       return out instanceof Float16Array ? new Uint16Array(out.buffer) : out;
