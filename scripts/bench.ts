@@ -1,14 +1,18 @@
 /**
  * npm run bench — performance, everything side by side in one run with one load generator
  * (autocannon, on loopback). Prints a table per part and writes .bench/report.json. A benchmark:
- * it asserts nothing; where a target is missed the report says by how much.
+ * it asserts nothing; where a target is missed the report says by how much. BENCH_ONLY=b,o runs
+ * some parts; BENCH_QUICK=1 shortens every part.
  *   (a) in process: the Lambda handler's time per request vs raw session.run, per sample
  *   (b) local server and SageMaker container vs a bare Node http + onnxruntime server, at 16 and 64
  *       connections, and Flask + scikit-learn (gunicorn, 2 workers)
+ *   (o) observability: throughput with each per-request observer off (local server; the Lambda handler)
+ *   (t) concurrency defaults: intra-op threads, spinning and the container's concurrency limit
  *   (c) cold start: spawn to first correct answer, model fetched from an S3 API server, vs a bare script
- *   (d) large tensors: a 1x3x320x320 convolution end to end, JSON and binary, vs raw session.run
- *   (e) memory: server RSS after load and after 100,000 requests
- *   plus session options, and the image size.
+ *   (d) large tensors: a 1x3x320x320 convolution over HTTP, binary and JSON, each vs a bare server
+ *       doing the same work over the same transport
+ *   (e) memory: the local server's RSS and heap after a full GC every 10,000 requests over 300,000
+ *   (s) session options, and the image size.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,9 +23,14 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { stageImageContext } from '../lib/image-context.ts';
 import { createApiGatewayHandler } from '../lambda/adapters/api-gateway/handler.ts';
-import { createTestService, fakeLambdaContext, goldenRequest, readGolden, startTestLocalServer, startTestS3, FIXTURE_MODELS_DIR, ROOT, SAMPLES_DIR } from '../test/helpers.ts';
+import { defaultSessionOptions } from '../lambda/core/sessions.ts';
+import { createTestService, fakeLambdaContext, goldenRequest, readGolden, startTestS3, FIXTURE_MODELS_DIR, ROOT, SAMPLES_DIR } from '../test/helpers.ts';
+import { Inspector, leastSquaresSlope } from '../test/inspector.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, s). @default all */
+const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
+const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
 const misses: string[] = [];
 const target = (name: string, value: number, limit: number, better: 'lower' | 'higher') => {
@@ -33,6 +42,11 @@ const target = (name: string, value: number, limit: number, better: 'lower' | 'h
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+/** CPU time (user + system) a process has used, in microseconds. */
+const cpuMicros = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString());
+};
 
 function waitFor(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
   let out = '';
@@ -51,12 +65,59 @@ function waitFor(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray>
   });
 }
 
-async function load(url: string, body: string, seconds: number, amount?: number, connections = 16, headers: Record<string, string> = {}) {
-  const options = { url, method: 'POST' as const, body, headers: { 'content-type': 'application/json', ...headers }, connections };
-  await autocannon({ ...options, duration: 2 });
-  const result = await autocannon({ ...options, ...(amount ? { amount } : { duration: seconds }) });
-  return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx, total: result.requests.total };
+/** The Node flags `npm start` runs the server with. */
+const START_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ').filter((t) => t.startsWith('--'));
+
+interface Server {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Everything it printed so far. */
+  output(): string;
+  stop(): Promise<void>;
 }
+
+/** Starts one of the servers on a port and waits until it answers. */
+async function startServer(kind: 'local' | 'sagemaker' | 'bare' | 'bare-large', port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Server> {
+  const script = { local: [...START_FLAGS, join(ROOT, 'bin', 'serve.ts')], sagemaker: [...START_FLAGS, join(ROOT, 'bin', 'serve-sagemaker.ts')], bare: [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), String(port)], 'bare-large': [join(ROOT, 'scripts', 'bench', 'bare-large-server.mjs'), join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), String(port)] }[kind];
+  const defaults = kind === 'sagemaker' ? { HOST: '127.0.0.1', MODEL_DIR: SAMPLES_DIR, MODEL_NAME: 'breast_cancer_classifier' } : {};
+  const child = spawn(process.execPath, [...nodeFlags, ...script], { cwd: ROOT, env: { ...process.env, PORT: String(port), ...defaults, ...env } });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  await waitFor(child, kind.startsWith('bare') ? /ready/ : /on http/);
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    output: () => output,
+    stop: () => new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGINT');
+    }),
+  };
+}
+
+interface Load {
+  readonly requestsPerSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+  readonly total: number;
+  /** The server's CPU time per request (all its threads), in microseconds. */
+  readonly cpuMicrosPerRequest?: number;
+}
+
+/** A warm-up, then `seconds` (or `amount` requests) of load; with `pid`, the server's CPU per request. */
+async function load(url: string, body: string | Buffer, options: { seconds?: number; amount?: number; connections?: number; headers?: Record<string, string>; pid?: number; warmup?: boolean } = {}): Promise<Load> {
+  const request = { url, method: 'POST' as const, body, headers: { 'content-type': 'application/json', ...options.headers }, connections: options.connections ?? 16 };
+  if (options.warmup !== false) await autocannon({ ...request, duration: 1 });
+  const cpuBefore = options.pid === undefined ? 0 : cpuMicros(options.pid);
+  const result = await autocannon({ ...request, ...(options.amount ? { amount: options.amount } : { duration: options.seconds ?? 5 }) });
+  const cpuMicrosPerRequest = options.pid === undefined ? undefined : (cpuMicros(options.pid) - cpuBefore) / result.requests.total;
+  return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx, total: result.requests.total, cpuMicrosPerRequest };
+}
+const row = (name: string, r: Load) => console.log(`  ${name.padEnd(40)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms${r.cpuMicrosPerRequest === undefined ? '' : `  server CPU ${r.cpuMicrosPerRequest.toFixed(0)} us/req`}  errors ${r.errors}`);
+/** The run of several whose throughput is the median (rounds interleave variants: drifts of the shared machine hit all alike). */
+const medianRun = (runs: Load[]) => [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(runs.length / 2)];
 
 const FLASK_PACKAGES = ['python3-flask', 'python3-sklearn', 'gunicorn'];
 const hasFlask = () => spawnSync('/usr/bin/python3', ['-c', 'import flask, sklearn']).status === 0 && spawnSync('sh', ['-c', 'command -v gunicorn']).status === 0;
@@ -76,181 +137,334 @@ function ensureFlask(): boolean {
   return hasFlask();
 }
 
+const features = readGolden('breast_cancer_classifier').inputs[0].data.slice(0, 30);
+const seconds = QUICK ? 3 : 8;
+const v2Body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: features }] });
+const bareBody = JSON.stringify({ features });
+const INFER = '/v2/models/breast_cancer_classifier/infer';
+
 // (a) ------------------------------------------------------------------------------------------
-console.log('\n(a) in process: handler per request vs raw session.run (1 row)');
-const service = createTestService(SAMPLES_DIR);
-const handler = createApiGatewayHandler(service);
-const context = fakeLambdaContext(3_600_000);
-const inProcess: Record<string, unknown>[] = [];
-for (const name of ['iris_forest', 'breast_cancer_classifier', 'diabetes_regressor', 'digits_mlp']) {
-  const model = await service.loadModel(name);
-  const request = goldenRequest(readGolden(name), 1);
-  const event = { httpMethod: 'POST', path: `/v2/models/${name}/infer`, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(request), isBase64Encoded: false, requestContext: {} } as unknown as APIGatewayProxyEvent;
-  const feeds = { [request.inputs[0].name]: new Tensor('float32', Float32Array.from(request.inputs[0].data), request.inputs[0].shape) };
-  // Interleaved rounds, median per call: both sides see the same machine state.
-  const rounds = QUICK ? 4 : 10;
-  const perRound = 2000;
-  const block = async (fn: () => Promise<unknown>) => {
-    const started = performance.now();
-    for (let i = 0; i < perRound; i++) await fn();
-    return ((performance.now() - started) / perRound) * 1000;
-  };
-  for (let i = 0; i < 1000; i++) await handler(event, context);
-  const rawTimes: number[] = [];
-  const fullTimes: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    rawTimes.push(await block(() => model.session.run(feeds)));
-    fullTimes.push(await block(() => handler(event, context)));
+if (runs('a')) {
+  console.log('\n(a) in process: handler per request vs raw session.run (1 row)');
+  const service = createTestService(SAMPLES_DIR);
+  const handler = createApiGatewayHandler(service);
+  const context = fakeLambdaContext(3_600_000);
+  const inProcess: Record<string, unknown>[] = [];
+  for (const name of ['iris_forest', 'breast_cancer_classifier', 'diabetes_regressor', 'digits_mlp']) {
+    const model = await service.loadModel(name);
+    const request = goldenRequest(readGolden(name), 1);
+    const event = { httpMethod: 'POST', path: `/v2/models/${name}/infer`, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(request), isBase64Encoded: false, requestContext: {} } as unknown as APIGatewayProxyEvent;
+    const feeds = { [request.inputs[0].name]: new Tensor('float32', Float32Array.from(request.inputs[0].data), request.inputs[0].shape) };
+    // Interleaved rounds, median per call: both sides see the same machine state.
+    const rounds = QUICK ? 4 : 10;
+    const perRound = 2000;
+    const block = async (fn: () => Promise<unknown>) => {
+      const started = performance.now();
+      for (let i = 0; i < perRound; i++) await fn();
+      return ((performance.now() - started) / perRound) * 1000;
+    };
+    for (let i = 0; i < 1000; i++) await handler(event, context);
+    const rawTimes: number[] = [];
+    const fullTimes: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      rawTimes.push(await block(() => model.session.run(feeds)));
+      fullTimes.push(await block(() => handler(event, context)));
+    }
+    const [raw, full] = [median(rawTimes), median(fullTimes)];
+    console.log(`  ${name.padEnd(26)} raw ${raw.toFixed(1)} us, handler ${full.toFixed(1)} us, ratio ${(full / raw).toFixed(2)}`);
+    inProcess.push({ model: name, rawMicros: raw, handlerMicros: full, ratio: full / raw, target: name === 'digits_mlp' ? undefined : target(`(a) ${name} handler/raw`, full / raw, 3, 'lower') });
   }
-  const [raw, full] = [median(rawTimes), median(fullTimes)];
-  console.log(`  ${name.padEnd(26)} raw ${raw.toFixed(1)} us, handler ${full.toFixed(1)} us, ratio ${(full / raw).toFixed(2)}`);
-  inProcess.push({ model: name, rawMicros: raw, handlerMicros: full, ratio: full / raw, target: name === 'digits_mlp' ? undefined : target(`(a) ${name} handler/raw`, full / raw, 3, 'lower') });
+  report.inProcess = inProcess;
 }
-report.inProcess = inProcess;
 
 // (b) ------------------------------------------------------------------------------------------
-console.log('\n(b) HTTP on loopback, breast_cancer_classifier, 1 row, autocannon at 16 and 64 connections');
-const features = readGolden('breast_cancer_classifier').inputs[0].data.slice(0, 30);
-const seconds = QUICK ? 3 : 10;
-const v2Body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 30], data: features }] });
-const startFlags = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start.split(' ').filter((t) => t.startsWith('--'));
-const ours = spawn(process.execPath, [...startFlags, join(ROOT, 'bin', 'serve.ts')], { cwd: ROOT, env: { ...process.env, PORT: '18080' } });
-await waitFor(ours, /on http/);
-const rssAfterLoad = rssKb(ours.pid!);
-const container = spawn(process.execPath, [join(ROOT, 'bin', 'serve-sagemaker.ts')], { cwd: ROOT, env: { ...process.env, PORT: '18083', HOST: '127.0.0.1', MODEL_DIR: SAMPLES_DIR, MODEL_NAME: 'breast_cancer_classifier' } });
-await waitFor(container, /on http/);
-const bare = spawn(process.execPath, [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), '18081'], { cwd: ROOT });
-await waitFor(bare, /ready/);
-const row = (name: string, r: { requestsPerSecond: number; p50: number; p99: number; errors: number }) => console.log(`  ${name.padEnd(30)} ${r.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${r.p50} ms  p99 ${r.p99} ms  errors ${r.errors}`);
-const http: Record<string, unknown> = {};
-for (const connections of [16, 64]) {
-  console.log(`  ${connections} connections:`);
-  // Each server measured right after the bare one, so drifts of the shared machine hit both alike.
-  const bareLocal = await load('http://127.0.0.1:18081/predict', JSON.stringify({ features }), seconds, undefined, connections);
-  const local = await load('http://127.0.0.1:18080/v2/models/breast_cancer_classifier/infer', v2Body, seconds, undefined, connections);
-  const bareSm = await load('http://127.0.0.1:18081/predict', JSON.stringify({ features }), seconds, undefined, connections);
-  const sm = await load('http://127.0.0.1:18083/invocations', v2Body, seconds, undefined, connections);
-  row('bare Node + onnxruntime', bareLocal);
-  row('ModelShip local server', local);
-  row('bare Node + onnxruntime (again)', bareSm);
-  row('ModelShip SageMaker container', sm);
-  http[`c${connections}`] = {
-    bare: [bareLocal, bareSm], local, sagemaker: sm,
-    localThroughput: target(`(b) ${connections} conns: local server throughput / bare`, local.requestsPerSecond / bareLocal.requestsPerSecond, 0.85, 'higher'),
-    localP99: target(`(b) ${connections} conns: local server p99 / bare p99`, local.p99 / Math.max(bareLocal.p99, 1), 1.5, 'lower'),
-    sagemakerThroughput: target(`(b) ${connections} conns: SageMaker container throughput / bare`, sm.requestsPerSecond / bareSm.requestsPerSecond, 0.85, 'higher'),
-    sagemakerP99: target(`(b) ${connections} conns: SageMaker container p99 / bare p99`, sm.p99 / Math.max(bareSm.p99, 1), 1.5, 'lower'),
-  };
+if (runs('b')) {
+  console.log(`\n(b) HTTP on loopback, breast_cancer_classifier, 1 row, autocannon at 16 and 64 connections, ${seconds} s each, the median of ${QUICK ? 1 : 3} interleaved rounds`);
+  const bare = await startServer('bare', 18081);
+  const ours = await startServer('local', 18080);
+  const container = await startServer('sagemaker', 18083);
+  const http: Record<string, unknown> = {};
+  for (const connections of [16, 64]) {
+    console.log(`  ${connections} connections:`);
+    const runsOf: Record<'bare' | 'local' | 'sagemaker', Load[]> = { bare: [], local: [], sagemaker: [] };
+    for (let round = 0; round < (QUICK ? 1 : 3); round++) {
+      runsOf.bare.push(await load(`${bare.url}/predict`, bareBody, { seconds, connections, pid: bare.child.pid }));
+      runsOf.local.push(await load(`${ours.url}${INFER}`, v2Body, { seconds, connections, pid: ours.child.pid }));
+      runsOf.sagemaker.push(await load(`${container.url}/invocations`, v2Body, { seconds, connections, pid: container.child.pid }));
+    }
+    const [b, l, sm] = [medianRun(runsOf.bare), medianRun(runsOf.local), medianRun(runsOf.sagemaker)];
+    row('bare Node + onnxruntime', b);
+    row('ModelShip local server', l);
+    row('ModelShip SageMaker container', sm);
+    http[`c${connections}`] = {
+      runs: runsOf,
+      localThroughput: target(`(b) ${connections} conns: local server throughput / bare`, l.requestsPerSecond / b.requestsPerSecond, 0.85, 'higher'),
+      localP99: target(`(b) ${connections} conns: local server p99 / bare p99`, l.p99 / Math.max(b.p99, 1), 1.5, 'lower'),
+      sagemakerThroughput: target(`(b) ${connections} conns: SageMaker container throughput / bare`, sm.requestsPerSecond / b.requestsPerSecond, 0.85, 'higher'),
+      sagemakerP99: target(`(b) ${connections} conns: SageMaker container p99 / bare p99`, sm.p99 / Math.max(b.p99, 1), 1.5, 'lower'),
+    };
+  }
+  await Promise.all([bare.stop(), ours.stop(), container.stop()]);
+  if (ensureFlask()) {
+    const gunicorn = spawn('gunicorn', ['-w', '2', '-b', '127.0.0.1:18082', '--chdir', join(ROOT, 'scripts', 'bench'), 'flask_app:app'], { cwd: ROOT });
+    await waitFor(gunicorn, /Booting worker with pid: \d+[\s\S]*Booting worker with pid: \d+/);
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // workers train their model at import
+    const flask = await load('http://127.0.0.1:18082/predict', bareBody, { seconds });
+    gunicorn.kill();
+    row('Flask + sklearn (2 workers), 16', flask);
+    http.flask = flask;
+  } else {
+    console.log('  Flask baseline not run: its packages are missing (the line above installs them)');
+    http.flask = 'not run: packages missing';
+  }
+  report.http = http;
 }
-bare.kill();
-container.kill();
-if (ensureFlask()) {
-  const gunicorn = spawn('gunicorn', ['-w', '2', '-b', '127.0.0.1:18082', '--chdir', join(ROOT, 'scripts', 'bench'), 'flask_app:app'], { cwd: ROOT });
-  await waitFor(gunicorn, /Booting worker with pid: \d+[\s\S]*Booting worker with pid: \d+/);
-  await new Promise((resolve) => setTimeout(resolve, 3000)); // workers train their model at import
-  const flask = await load('http://127.0.0.1:18082/predict', JSON.stringify({ features }), seconds);
-  gunicorn.kill();
-  row('Flask + sklearn (2 workers), 16', flask);
-  http.flask = flask;
-} else {
-  console.log('  Flask baseline not run: its packages are missing (the line above installs them)');
-  http.flask = 'not run: packages missing';
-}
-report.http = http;
 
-// (e) ------------------------------------------------------------------------------------------
-console.log('\n(e) memory of the local server (RSS)');
-const rssAfterWarm = rssKb(ours.pid!);
-const many = await load('http://127.0.0.1:18080/v2/models/breast_cancer_classifier/infer', v2Body, 0, QUICK ? 10_000 : 100_000);
-const rssAfterMany = rssKb(ours.pid!);
-ours.kill();
-console.log(`  after load ${rssAfterLoad} kB, after warm-up ${rssAfterWarm} kB, after ${many.total} more requests ${rssAfterMany} kB (errors ${many.errors})`);
-report.memory = { rssAfterLoadKb: rssAfterLoad, rssAfterWarmupKb: rssAfterWarm, requests: many.total, rssAfterKb: rssAfterMany, growth: target('(e) RSS growth after warm-up (%)', (100 * (rssAfterMany - rssAfterWarm)) / rssAfterWarm, 10, 'lower') };
+// (o) ------------------------------------------------------------------------------------------
+if (runs('o')) {
+  console.log(`\n(o) observability: throughput with each per-request observer off (MODELSHIP_OBSERVE), 16 connections, median of ${QUICK ? 1 : 3} interleaved rounds`);
+  console.log('  local server (capture sampling at CAPTURE_PERCENT=1: 1% of requests written):');
+  const variants: [string, string][] = [['all on', 'all'], ['metrics off', 'stats,capture'], ['console statistics off', 'metrics,capture'], ['capture sampling off', 'metrics,stats'], ['all off', 'none']];
+  const servers = new Map<string, Server>();
+  for (const [i, [label, observe]] of variants.entries()) servers.set(label, await startServer('local', 18100 + i, { MODELSHIP_OBSERVE: observe, CAPTURE_PERCENT: '1', LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'bench-observe-')) }));
+  const runsOf = new Map<string, Load[]>(variants.map(([label]) => [label, []]));
+  for (let round = 0; round < (QUICK ? 1 : 3); round++) {
+    for (const [label] of variants) runsOf.get(label)!.push(await load(`${servers.get(label)!.url}${INFER}`, v2Body, { seconds: QUICK ? 3 : 5, pid: servers.get(label)!.child.pid }));
+  }
+  await Promise.all([...servers.values()].map((s) => s.stop()));
+  const local: Record<string, Load> = {};
+  for (const [label] of variants) row(label, (local[label] = medianRun(runsOf.get(label)!)));
+  const off = local['all off'].requestsPerSecond;
+  for (const [label] of variants.slice(1, -1)) console.log(`  ${label}: ${((100 * (local[label].requestsPerSecond - local['all on'].requestsPerSecond)) / local['all on'].requestsPerSecond).toFixed(1)}% more throughput than all on`);
+  const localCost = target('(o) local server: throughput cost of all observers together (%)', (100 * (off - local['all on'].requestsPerSecond)) / off, 10, 'lower');
+
+  console.log('  Lambda handler (lambda/entry/api.ts with its Powertools middlewares, in one process, calls back to back; logs and metric records to a pipe):');
+  const bodyFile = join(mkdtempSync(join(tmpdir(), 'bench-body-')), 'body.json');
+  writeFileSync(bodyFile, v2Body);
+  const lambdaVariants: [string, Record<string, string>][] = [
+    ['all on (tracing on)', {}],
+    ['metrics off', { MODELSHIP_OBSERVE: 'log,capture' }],
+    ['log line off', { MODELSHIP_OBSERVE: 'metrics,capture' }],
+    ['all off (tracing on)', { MODELSHIP_OBSERVE: 'none' }],
+    ['all off, tracing off', { MODELSHIP_OBSERVE: 'none', POWERTOOLS_TRACE_ENABLED: 'false' }],
+  ];
+  const lambdaCall = async (env: Record<string, string>) => {
+    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'bench', 'lambda-observers.ts'), bodyFile, String(QUICK ? 5000 : 20_000)], { cwd: ROOT, env: { ...process.env, MODEL_DIR: SAMPLES_DIR, MODEL_NAMES: 'breast_cancer_classifier', PRELOAD_MODELS: 'true', ORT_INTRA_OP_THREADS: '1', AWS_LAMBDA_FUNCTION_NAME: 'bench', AWS_REGION: 'us-east-1', ...env } });
+    let err = '';
+    child.stdout.resume();
+    child.stderr.on('data', (chunk) => (err += chunk));
+    await new Promise((resolve) => child.on('exit', resolve));
+    return JSON.parse(err.trim().split('\n').pop()!) as { microsPerCall: number; callsPerSecond: number };
+  };
+  const lambdaRuns = new Map<string, number[]>(lambdaVariants.map(([label]) => [label, []]));
+  for (let round = 0; round < (QUICK ? 1 : 3); round++) for (const [label, env] of lambdaVariants) lambdaRuns.get(label)!.push((await lambdaCall(env)).microsPerCall);
+  const lambda: Record<string, number> = {};
+  for (const [label] of lambdaVariants) {
+    lambda[label] = median(lambdaRuns.get(label)!);
+    console.log(`  ${label.padEnd(40)} ${lambda[label].toFixed(0).padStart(5)} us per invocation (${(1e6 / lambda[label]).toFixed(0)} a second)`);
+  }
+  const lambdaCost = (100 * (lambda['all on (tracing on)'] - lambda['all off (tracing on)'])) / lambda['all on (tracing on)'];
+  console.log(`  Lambda: metrics and the log line together cost ${lambdaCost.toFixed(0)}% of the handler's own throughput; tracing ${(lambda['all off (tracing on)'] - lambda['all off, tracing off']).toFixed(0)} us per invocation`);
+  report.observability = { local, localCost, lambdaMicros: lambda, lambdaCostPercent: lambdaCost };
+}
+
+// (t) ------------------------------------------------------------------------------------------
+if (runs('t')) {
+  console.log('\n(t) concurrency defaults: intra-op threads, spinning, and the SageMaker container\'s concurrency limit');
+  console.log('  one request at a time, in process (as a Lambda instance runs), us per run (median of 5 x 500):');
+  const pixels = Float32Array.from({ length: 3 * 320 * 320 }, (_, i) => ((i * 7919) % 1000) / 1000);
+  const models: [string, string, () => Record<string, Tensor>][] = [
+    ['breast_cancer_classifier (1 row)', join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), () => ({ features: new Tensor('float32', Float32Array.from(features), [1, 30]) })],
+    ['conv_large (1x3x320x320)', join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), () => ({ image: new Tensor('float32', pixels, [1, 3, 320, 320]) })],
+  ];
+  const inProcess: Record<string, Record<string, number>> = {};
+  for (const [label, file, feeds] of models) {
+    inProcess[label] = {};
+    for (const [variant, options] of [['1 thread', defaultSessionOptions(1)], ['2 threads', defaultSessionOptions(2)], ['2 threads, spinning', defaultSessionOptions(2, true)]] as const) {
+      const session = await InferenceSession.create(file, options);
+      const input = feeds();
+      const n = label.startsWith('conv') ? (QUICK ? 20 : 100) : 500;
+      for (let i = 0; i < n; i++) await session.run(input);
+      const times: number[] = [];
+      for (let r = 0; r < 5; r++) {
+        const started = performance.now();
+        for (let i = 0; i < n; i++) await session.run(input);
+        times.push(((performance.now() - started) / n) * 1000);
+      }
+      inProcess[label][variant] = median(times);
+      await session.release();
+    }
+    console.log(`  ${label.padEnd(34)} ${Object.entries(inProcess[label]).map(([v, us]) => `${v} ${us.toFixed(0)} us`).join(', ')}`);
+  }
+  console.log(`  SageMaker container under load (${QUICK ? 3 : 5} s each): breast_cancer at 16 connections, conv_large (binary) at 4`);
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, 320, 320], parameters: { binary_data_size: pixels.byteLength } }] }));
+  const convBody = Buffer.concat([header, Buffer.from(pixels.buffer)]);
+  const convHeaders = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) };
+  const containerVariants: [string, Record<string, string>][] = [
+    ['1 thread, 32 in flight (default)', { ORT_INTRA_OP_THREADS: '1' }],
+    ['2 threads, 32 in flight', { ORT_INTRA_OP_THREADS: '2' }],
+    ['2 threads, spinning, 32 in flight', { ORT_INTRA_OP_THREADS: '2', ORT_ALLOW_SPINNING: 'true' }],
+    ['1 thread, 1 in flight', { ORT_INTRA_OP_THREADS: '1', MAX_CONCURRENCY: '1' }],
+    ['1 thread, 2 in flight', { ORT_INTRA_OP_THREADS: '1', MAX_CONCURRENCY: '2' }],
+    ['1 thread, 8 in flight', { ORT_INTRA_OP_THREADS: '1', MAX_CONCURRENCY: '8' }],
+  ];
+  const underLoad: Record<string, Record<string, Load>> = {};
+  for (const [label, env] of containerVariants) {
+    const small = await startServer('sagemaker', 18110, env);
+    const smallLoad = await load(`${small.url}/invocations`, v2Body, { seconds: QUICK ? 3 : 5, pid: small.child.pid });
+    await small.stop();
+    const conv = await startServer('sagemaker', 18111, { ...env, MODEL_DIR: FIXTURE_MODELS_DIR, MODEL_NAME: 'conv_large' });
+    const convLoad = await load(`${conv.url}/invocations`, convBody, { seconds: QUICK ? 3 : 5, connections: 4, headers: convHeaders, pid: conv.child.pid });
+    await conv.stop();
+    underLoad[label] = { small: smallLoad, conv: convLoad };
+    console.log(`  ${label.padEnd(36)} small ${smallLoad.requestsPerSecond.toFixed(0).padStart(6)} req/s p99 ${smallLoad.p99} ms | conv ${convLoad.requestsPerSecond.toFixed(0).padStart(4)} req/s p99 ${convLoad.p99} ms | errors ${smallLoad.errors + convLoad.errors}`);
+  }
+  report.concurrency = { inProcess, underLoad };
+}
 
 // (c) ------------------------------------------------------------------------------------------
-console.log('\n(c) cold start: process spawn to first correct answer, model from an S3 API server (median of 5)');
-const staged = stageImageContext({ outDir: mkdtempSync(join(tmpdir(), 'bench-stage-')) });
-const s3 = await startTestS3();
-await s3.upload(SAMPLES_DIR, 'models/');
-const eventFile = join(mkdtempSync(join(tmpdir(), 'bench-event-')), 'event.json');
-writeFileSync(eventFile, JSON.stringify({ httpMethod: 'POST', path: '/v2/models/breast_cancer_classifier/infer', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(goldenRequest(readGolden('breast_cancer_classifier'), 1)), isBase64Encoded: false, requestContext: {} }));
-const coldEnv = { PATH: process.env.PATH, MODEL_BUCKET: 'models', MODEL_PREFIX: 'models/', S3_ENDPOINT: s3.endpoint, MODEL_NAMES: 'breast_cancer_classifier', MODEL_VERSION: '1', PRELOAD_MODELS: 'true', ORT_INTRA_OP_THREADS: '1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', AWS_LAMBDA_FUNCTION_NAME: 'bench' };
-// Asynchronous spawns: the S3 API server runs in this process and must keep answering.
-const cold = async (mode: string) => {
-  const started = performance.now();
-  const child = spawn(process.execPath, [join(ROOT, 'scripts', 'bench', 'cold-start.mjs'), mode, staged.directory, eventFile], { env: coldEnv, cwd: ROOT });
-  let stdout = '';
-  child.stdout.on('data', (c) => (stdout += c));
-  await new Promise((resolve) => child.on('exit', resolve));
-  const total = performance.now() - started;
-  const lines = stdout.split('\n');
-  const result = JSON.parse(lines.find((l) => l.includes('"mode"'))!);
-  const loaded = lines.find((l) => l.includes('"model loaded"'));
-  return { total, ...result, ...(loaded ? { fetchMs: JSON.parse(loaded).fetchMs, sessionMs: JSON.parse(loaded).sessionMs } : {}) };
-};
-const coldRuns: Record<'modelship' | 'bare', Awaited<ReturnType<typeof cold>>[]> = { modelship: [], bare: [] };
-for (let i = 0; i < 5; i++) for (const mode of ['modelship', 'bare'] as const) coldRuns[mode].push(await cold(mode));
-await s3.close();
-const coldMs = (mode: 'modelship' | 'bare') => median(coldRuns[mode].map((r) => r.total));
-console.log(`  ModelShip handler: ${coldMs('modelship').toFixed(0)} ms (imports + fetch + session during init ${median(coldRuns.modelship.map((r) => r.phases.importsAndLoad)).toFixed(0)} ms, of which fetch ${median(coldRuns.modelship.map((r) => r.fetchMs))} ms and session ${median(coldRuns.modelship.map((r) => r.sessionMs))} ms; first answer at ${median(coldRuns.modelship.map((r) => r.phases.firstAnswer)).toFixed(0)} ms)`);
-console.log(`  bare script:       ${coldMs('bare').toFixed(0)} ms (imports ${median(coldRuns.bare.map((r) => r.phases.imports)).toFixed(0)}, download at ${median(coldRuns.bare.map((r) => r.phases.download)).toFixed(0)}, session at ${median(coldRuns.bare.map((r) => r.phases.session)).toFixed(0)}, first answer at ${median(coldRuns.bare.map((r) => r.phases.firstAnswer)).toFixed(0)} ms)`);
-report.coldStart = { runs: coldRuns, modelshipMs: coldMs('modelship'), bareMs: coldMs('bare'), ratio: target('(c) cold start / bare', coldMs('modelship') / coldMs('bare'), 1.5, 'lower') };
+let staged: ReturnType<typeof stageImageContext> | undefined;
+if (runs('c') || runs('s')) staged = stageImageContext({ outDir: mkdtempSync(join(tmpdir(), 'bench-stage-')) });
+if (runs('c')) {
+  console.log('\n(c) cold start: process spawn to first correct answer, model from an S3 API server (median of 7)');
+  const s3 = await startTestS3();
+  await s3.upload(SAMPLES_DIR, 'models/');
+  const eventFile = join(mkdtempSync(join(tmpdir(), 'bench-event-')), 'event.json');
+  writeFileSync(eventFile, JSON.stringify({ httpMethod: 'POST', path: INFER, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(goldenRequest(readGolden('breast_cancer_classifier'), 1)), isBase64Encoded: false, requestContext: {} }));
+  const coldEnv = { PATH: process.env.PATH, MODEL_BUCKET: 'models', MODEL_PREFIX: 'models/', S3_ENDPOINT: s3.endpoint, MODEL_NAMES: 'breast_cancer_classifier', MODEL_VERSION: '1', PRELOAD_MODELS: 'true', ORT_INTRA_OP_THREADS: '1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', AWS_LAMBDA_FUNCTION_NAME: 'bench' };
+  // Asynchronous spawns: the S3 API server runs in this process and must keep answering.
+  const cold = async (mode: string, env: Record<string, string> = {}) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'bench', 'cold-start.mjs'), mode, staged!.directory, eventFile], { env: { ...coldEnv, ...env }, cwd: ROOT });
+    let stdout = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    await new Promise((resolve) => child.on('exit', resolve));
+    const total = performance.now() - started;
+    const lines = stdout.split('\n');
+    const result = JSON.parse(lines.find((l) => l.includes('"mode"'))!);
+    const loaded = lines.find((l) => l.includes('"model loaded"'));
+    return { total, ...result, ...(loaded ? { fetchMs: JSON.parse(loaded).fetchMs, sessionMs: JSON.parse(loaded).sessionMs } : {}) };
+  };
+  const coldRuns: Record<'modelship' | 'untraced' | 'bare', Awaited<ReturnType<typeof cold>>[]> = { modelship: [], untraced: [], bare: [] };
+  for (let i = 0; i < 7; i++) {
+    coldRuns.modelship.push(await cold('modelship'));
+    coldRuns.untraced.push(await cold('modelship', { POWERTOOLS_TRACE_ENABLED: 'false' }));
+    coldRuns.bare.push(await cold('bare'));
+  }
+  await s3.close();
+  const coldMs = (mode: keyof typeof coldRuns) => median(coldRuns[mode].map((r) => r.total));
+  const phase = (mode: keyof typeof coldRuns, key: string) => median(coldRuns[mode].map((r) => r.phases[key])).toFixed(0);
+  console.log(`  ModelShip handler:     ${coldMs('modelship').toFixed(0)} ms (imports + fetch + session during init ${phase('modelship', 'importsAndLoad')} ms, of which fetch ${median(coldRuns.modelship.map((r) => r.fetchMs))} ms and session ${median(coldRuns.modelship.map((r) => r.sessionMs))} ms; first answer at ${phase('modelship', 'firstAnswer')} ms)`);
+  console.log(`  same, tracing off:     ${coldMs('untraced').toFixed(0)} ms (init ${phase('untraced', 'importsAndLoad')} ms; first answer at ${phase('untraced', 'firstAnswer')} ms)`);
+  console.log(`  bare script:           ${coldMs('bare').toFixed(0)} ms (imports ${phase('bare', 'imports')}, download at ${phase('bare', 'download')}, session at ${phase('bare', 'session')}, first answer at ${phase('bare', 'firstAnswer')} ms)`);
+  report.coldStart = { runs: coldRuns, modelshipMs: coldMs('modelship'), untracedMs: coldMs('untraced'), bareMs: coldMs('bare'), ratio: target('(c) cold start / bare', coldMs('modelship') / coldMs('bare'), 1.3, 'lower'), untracedRatio: coldMs('untraced') / coldMs('bare') };
+}
 
 // (d) ------------------------------------------------------------------------------------------
-console.log('\n(d) large tensors: conv on 1x3x320x320 FP32 (1.2 MB), end to end over HTTP vs raw run (mean of 20)');
-const convService = createTestService(FIXTURE_MODELS_DIR);
-const conv = await convService.loadModel('conv_large');
-const pixels = Float32Array.from({ length: 3 * 320 * 320 }, (_, i) => ((i * 7919) % 1000) / 1000);
-const convServer = await startTestLocalServer(FIXTURE_MODELS_DIR);
-const timeIt = async (fn: () => Promise<unknown>, n = 20) => {
-  for (let i = 0; i < 3; i++) await fn();
-  const started = performance.now();
-  for (let i = 0; i < n; i++) await fn();
-  return (performance.now() - started) / n;
-};
-const rawConv = await timeIt(() => conv.session.run({ image: new Tensor('float32', pixels, [1, 3, 320, 320]) }));
-const jsonBody = JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, 320, 320], data: Array.from(pixels) }] });
-const jsonConv = await timeIt(async () => (await fetch(`${convServer.url}/v2/models/conv_large/infer`, { method: 'POST', body: jsonBody, headers: { 'Content-Type': 'application/json' } })).arrayBuffer());
-const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, 320, 320], parameters: { binary_data_size: pixels.byteLength } }], parameters: { binary_data_output: true } }));
-const binaryBody = Buffer.concat([header, Buffer.from(pixels.buffer)]);
-const binaryConv = await timeIt(async () => (await fetch(`${convServer.url}/v2/models/conv_large/infer`, { method: 'POST', body: binaryBody, headers: { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) } })).arrayBuffer());
-await convServer.close();
-console.log(`  raw run ${rawConv.toFixed(2)} ms; JSON ${jsonConv.toFixed(2)} ms (${(jsonBody.length / 1e6).toFixed(1)} MB body); binary ${binaryConv.toFixed(2)} ms (${(binaryBody.length / 1e6).toFixed(1)} MB body)`);
-report.largeTensors = { rawMs: rawConv, jsonMs: jsonConv, binaryMs: binaryConv, jsonBodyBytes: jsonBody.length, binaryBodyBytes: binaryBody.length, binaryRatio: target('(d) binary / raw', binaryConv / rawConv, 1.25, 'lower'), jsonRatio: target('(d) JSON / raw', jsonConv / rawConv, 2.5, 'lower') };
-
-// Session options --------------------------------------------------------------------------------
-console.log('\nsession options (digits_mlp, batch of 64; creation ms / run us, median of 5 creations, 2000 runs)');
-const digits = readFileSync(join(SAMPLES_DIR, 'digits_mlp', '1', 'model.onnx'));
-const batch = new Tensor('float32', Float32Array.from({ length: 64 * 64 }, (_, i) => i % 17), [64, 8, 8]);
-const optimizedPath = join(mkdtempSync(join(tmpdir(), 'bench-opt-')), 'digits.opt.onnx');
-const variants: [string, InferenceSession.SessionOptions, Uint8Array | string][] = [
-  ['1 thread, no spinning (Lambda default)', { intraOpNumThreads: 1, extra: { session: { intra_op: { allow_spinning: '0' } } } }, digits],
-  ['1 thread, spinning', { intraOpNumThreads: 1 }, digits],
-  ['2 threads, no spinning', { intraOpNumThreads: 2, extra: { session: { intra_op: { allow_spinning: '0' } } } }, digits],
-  ['graph optimization disabled', { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' }, digits],
-  ['memory arena off', { intraOpNumThreads: 1, enableCpuMemArena: false }, digits],
-  ['writing an optimized model file', { intraOpNumThreads: 1, optimizedModelFilePath: optimizedPath }, digits],
-];
-const sessions: Record<string, unknown>[] = [];
-for (const [label, options, source] of [...variants, ['loading the optimized model file', { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' as const }, optimizedPath] as [string, InferenceSession.SessionOptions, string]]) {
-  const creations: number[] = [];
-  let session: InferenceSession | undefined;
-  for (let i = 0; i < 5; i++) {
-    const started = performance.now();
-    session = typeof source === 'string' ? await InferenceSession.create(source, options) : await InferenceSession.create(source, options);
-    creations.push(performance.now() - started);
+if (runs('d')) {
+  console.log(`\n(d) large tensors: conv on 1x3x320x320 FP32 (1.2 MB) over HTTP, each path vs a bare server doing the same work over the same transport (median of ${QUICK ? 20 : 60}, two rounds)`);
+  const pixels = Float32Array.from({ length: 3 * 320 * 320 }, (_, i) => ((i * 7919) % 1000) / 1000);
+  const ours = await startServer('local', 18090, { MODEL_DIR: FIXTURE_MODELS_DIR, MODEL_NAMES: 'conv_large', ORT_INTRA_OP_THREADS: '1' });
+  const bare = await startServer('bare-large', 18091, { ORT_INTRA_OP_THREADS: '1' });
+  const timeIt = async (fn: () => Promise<unknown>, n = QUICK ? 20 : 60) => {
+    for (let i = 0; i < 3; i++) await fn();
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const started = performance.now();
+      await fn();
+      times.push(performance.now() - started);
+    }
+    return median(times);
+  };
+  const post = (url: string, body: string | Buffer, headers: Record<string, string>) => fetch(url, { method: 'POST', body, headers }).then((r) => r.arrayBuffer());
+  const jsonBody = JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, 320, 320], data: Array.from(pixels) }] });
+  const bareJsonBody = JSON.stringify({ shape: [1, 3, 320, 320], data: Array.from(pixels) });
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, 320, 320], parameters: { binary_data_size: pixels.byteLength } }], parameters: { binary_data_output: true } }));
+  const binaryBody = Buffer.concat([header, Buffer.from(pixels.buffer)]);
+  const binaryHeaders = { 'Content-Type': 'application/octet-stream', 'Inference-Header-Content-Length': String(header.length) };
+  const convService = createTestService(FIXTURE_MODELS_DIR);
+  const conv = await convService.loadModel('conv_large');
+  const rounds: Record<string, number>[] = [];
+  for (let round = 0; round < 2; round++) {
+    rounds.push({
+      raw: await timeIt(() => conv.session.run({ image: new Tensor('float32', pixels, [1, 3, 320, 320]) })),
+      bareBinary: await timeIt(() => post(`${bare.url}/binary`, Buffer.from(pixels.buffer), { 'Content-Type': 'application/octet-stream' })),
+      binary: await timeIt(() => post(`${ours.url}/v2/models/conv_large/infer`, binaryBody, binaryHeaders)),
+      bareJson: await timeIt(() => post(`${bare.url}/json`, bareJsonBody, { 'Content-Type': 'application/json' })),
+      json: await timeIt(() => post(`${ours.url}/v2/models/conv_large/infer`, jsonBody, { 'Content-Type': 'application/json' })),
+    });
   }
-  const started = performance.now();
-  for (let i = 0; i < 2000; i++) await session!.run({ image: batch });
-  const runMicros = ((performance.now() - started) / 2000) * 1000;
-  console.log(`  ${label.padEnd(40)} ${median(creations).toFixed(2).padStart(7)} ms  ${runMicros.toFixed(1).padStart(8)} us`);
-  sessions.push({ label, creationMs: median(creations), runMicros });
+  await Promise.all([ours.stop(), bare.stop()]);
+  const best = (key: string) => Math.min(...rounds.map((r) => r[key]));
+  console.log(`  raw session.run ${best('raw').toFixed(2)} ms`);
+  console.log(`  binary: bare ${best('bareBinary').toFixed(2)} ms, ModelShip ${best('binary').toFixed(2)} ms (${(binaryBody.length / 1e6).toFixed(2)} MB body)`);
+  console.log(`  JSON:   bare ${best('bareJson').toFixed(2)} ms, ModelShip ${best('json').toFixed(2)} ms (${(jsonBody.length / 1e6).toFixed(2)} MB body)`);
+  report.largeTensors = { rounds, jsonBodyBytes: jsonBody.length, binaryBodyBytes: binaryBody.length, binaryRatio: target('(d) binary / bare binary', best('binary') / best('bareBinary'), 1.3, 'lower'), jsonRatio: target('(d) JSON / bare JSON', best('json') / best('bareJson'), 1.3, 'lower') };
 }
-rmSync(optimizedPath, { force: true });
-report.sessionOptions = sessions;
 
-console.log(`\nimage: the Dockerfile adds ${(staged.bytes / 1e6).toFixed(1)} MB (x86_64)`);
-report.imageBytes = { x86_64: staged.bytes, target: target('image MB added (x86_64)', staged.bytes / 1e6, 60, 'lower') };
+// (e) ------------------------------------------------------------------------------------------
+if (runs('e')) {
+  const total = QUICK ? 30_000 : 300_000;
+  const every = QUICK ? 3_000 : 10_000;
+  console.log(`\n(e) memory of the local server over ${total.toLocaleString('en')} requests after warm-up: RSS, and the heap after a full GC (inspector), every ${every.toLocaleString('en')}`);
+  const ours = await startServer('local', 18095, {}, ['--inspect=127.0.0.1:0']);
+  const inspector = await Inspector.connect(/Debugger listening on (ws:\/\/\S+)/.exec(ours.output())![1]);
+  await load(`${ours.url}${INFER}`, v2Body, { amount: 20_000, warmup: false });
+  const samples: { requests: number; rssKb: number; heapMb: number }[] = [];
+  const sample = async (requests: number) => samples.push({ requests, rssKb: rssKb(ours.child.pid!), heapMb: (await inspector.heapAfterGc()) / 1048576 });
+  await sample(0);
+  let errors = 0;
+  for (let done = every; done <= total; done += every) {
+    errors += (await load(`${ours.url}${INFER}`, v2Body, { amount: every, warmup: false })).errors;
+    await sample(done);
+  }
+  inspector.close();
+  await ours.stop();
+  const line = (pick: (s: (typeof samples)[number]) => number, unit: string) => samples.map((s) => `${(s.requests / 1000).toFixed(0)}k ${pick(s).toFixed(1)}`).join(', ') + ` ${unit}`;
+  console.log(`  RSS:             ${line((s) => s.rssKb / 1024, 'MB')}`);
+  console.log(`  heap after GC:   ${line((s) => s.heapMb, 'MB')}`);
+  const fitted = (pick: (s: (typeof samples)[number]) => number) => leastSquaresSlope(samples.map((s) => [s.requests, pick(s)])) * total;
+  const rssGrowth = (100 * fitted((s) => s.rssKb)) / samples[0].rssKb;
+  const heapGrowth = fitted((s) => s.heapMb);
+  console.log(`  errors ${errors}; fitted growth over the run: RSS ${rssGrowth.toFixed(1)}%, heap after GC ${heapGrowth.toFixed(2)} MB`);
+  report.memory = { samples, errors, rssGrowthPercent: target('(e) RSS fitted growth over the run (%)', rssGrowth, 5, 'lower'), heapGrowthMb: target('(e) heap after GC, fitted growth over the run (MB)', heapGrowth, 1, 'lower') };
+}
+
+// (s) ------------------------------------------------------------------------------------------
+if (runs('s')) {
+  console.log('\nsession options (digits_mlp, batch of 64; creation ms / run us, median of 5 creations, 2000 runs)');
+  const digits = readFileSync(join(SAMPLES_DIR, 'digits_mlp', '1', 'model.onnx'));
+  const batch = new Tensor('float32', Float32Array.from({ length: 64 * 64 }, (_, i) => i % 17), [64, 8, 8]);
+  const optimizedPath = join(mkdtempSync(join(tmpdir(), 'bench-opt-')), 'digits.opt.onnx');
+  const variants: [string, InferenceSession.SessionOptions, Uint8Array | string][] = [
+    ['1 thread, no spinning (Lambda default)', { intraOpNumThreads: 1, extra: { session: { intra_op: { allow_spinning: '0' } } } }, digits],
+    ['1 thread, spinning', { intraOpNumThreads: 1 }, digits],
+    ['2 threads, no spinning', { intraOpNumThreads: 2, extra: { session: { intra_op: { allow_spinning: '0' } } } }, digits],
+    ['graph optimization disabled', { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' }, digits],
+    ['memory arena off', { intraOpNumThreads: 1, enableCpuMemArena: false }, digits],
+    ['writing an optimized model file', { intraOpNumThreads: 1, optimizedModelFilePath: optimizedPath }, digits],
+  ];
+  const sessions: Record<string, unknown>[] = [];
+  for (const [label, options, source] of [...variants, ['loading the optimized model file', { intraOpNumThreads: 1, graphOptimizationLevel: 'disabled' as const }, optimizedPath] as [string, InferenceSession.SessionOptions, string]]) {
+    const creations: number[] = [];
+    let session: InferenceSession | undefined;
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      session = typeof source === 'string' ? await InferenceSession.create(source, options) : await InferenceSession.create(source, options);
+      creations.push(performance.now() - started);
+    }
+    const started = performance.now();
+    for (let i = 0; i < 2000; i++) await session!.run({ image: batch });
+    const runMicros = ((performance.now() - started) / 2000) * 1000;
+    console.log(`  ${label.padEnd(40)} ${median(creations).toFixed(2).padStart(7)} ms  ${runMicros.toFixed(1).padStart(8)} us`);
+    sessions.push({ label, creationMs: median(creations), runMicros });
+  }
+  rmSync(optimizedPath, { force: true });
+  report.sessionOptions = sessions;
+  console.log(`\nimage: the Dockerfile adds ${(staged!.bytes / 1e6).toFixed(1)} MB (x86_64)`);
+  report.imageBytes = { x86_64: staged!.bytes, target: target('image MB added (x86_64)', staged!.bytes / 1e6, 60, 'lower') };
+}
+
 report.missedTargets = misses;
 mkdirSync(join(ROOT, '.bench'), { recursive: true });
 writeFileSync(join(ROOT, '.bench', 'report.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -52,14 +52,14 @@ export interface SessionLoaderOptions {
  * Session options for a CPU function: threads from the vCPUs it really has, and no spinning, which
  * would keep cores busy after each call (see FIELD-NOTES.md).
  */
-export function defaultSessionOptions(intraOpThreads = 1): InferenceSession.SessionOptions {
+export function defaultSessionOptions(intraOpThreads = 1, allowSpinning = false): InferenceSession.SessionOptions {
   return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: 1,
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    extra: { session: { intra_op: { allow_spinning: allowSpinning ? '1' : '0' } } },
   };
 }
 

@@ -19,11 +19,16 @@ import { runShadow, type ShadowJob } from '../core/shadow.ts';
 import { createApiGatewayHandler, type ApiEvent } from '../adapters/api-gateway/handler.ts';
 import { captureHook, stdoutCaptureWriter } from '../observability/capture-sink.ts';
 import { coreLogger, logger, metrics, tracer as getTracer } from '../observability/powertools.ts';
-import { powertoolsSink, Telemetry, type MetricSink } from '../observability/telemetry.ts';
+import { BatchingSink, powertoolsSink, Telemetry, type MetricSink } from '../observability/telemetry.ts';
 import { createRepository, createService, readRuntimeConfig } from './runtime-config.ts';
 
-const tracer = await getTracer();
 const env = process.env;
+// The tracer loads the X-Ray SDK (about 50 ms of init, measured by npm run bench). Its import starts
+// now and runs while the models download, instead of before; the handler waits for it only once
+// the models are loaded. POWERTOOLS_TRACE_ENABLED=false leaves it out altogether, and with it the
+// SDK's async hooks, which tax every promise (the cost is in the README's performance section).
+const tracing = env.POWERTOOLS_TRACE_ENABLED?.toLowerCase() !== 'false';
+const tracerReady = tracing ? getTracer() : undefined;
 
 /**
  * Per-request metrics with only the Model dimension ride in the invocation's Metrics buffer, which
@@ -32,21 +37,40 @@ const env = process.env;
  */
 let invocation: { model?: string } | undefined;
 const ownRecord = powertoolsSink();
+/**
+ * During an invocation, the other dimension sets are gathered too and written once each when it
+ * ends: the request's and the inference's per-version metrics share one record instead of two.
+ * (Each record Powertools builds and writes costs tens of microseconds: measured by npm run bench.)
+ */
+const invocationRecords = new BatchingSink(ownRecord, false);
 const sink: MetricSink = (dimensions, values) => {
-  const keys = Object.keys(dimensions);
-  if (invocation === undefined || keys.length !== 1 || keys[0] !== 'Model' || (invocation.model ?? dimensions.Model) !== dimensions.Model) {
+  if (invocation === undefined) {
     ownRecord(dimensions, values);
+    return;
+  }
+  const keys = Object.keys(dimensions);
+  if (keys.length !== 1 || keys[0] !== 'Model' || (invocation.model ?? dimensions.Model) !== dimensions.Model) {
+    invocationRecords.sink(dimensions, values);
     return;
   }
   if (invocation.model === undefined) metrics.addDimension('Model', (invocation.model = dimensions.Model));
   for (const [name, unit, value] of values) metrics.addMetric(name, unit, value);
+};
+const endInvocation = () => {
+  invocation = undefined;
+  invocationRecords.flush();
 };
 const telemetry = new Telemetry(sink);
 
 const config = readRuntimeConfig(env);
 const repository = createRepository(config, coreLogger, {
   onModelLoad: ({ model, version, loadMs, error }) => telemetry.modelLoad(model, version, loadMs, error !== undefined),
-  instrumentS3Client: (client) => tracer.captureAWSv3Client(client),
+  // The SDK's middleware joins the client once the tracer is there: calls during init have no
+  // invocation segment to join anyway (Lambda records the init phase itself).
+  instrumentS3Client: (client) => {
+    void tracerReady?.then((tracer) => tracer.captureAWSv3Client(client));
+    return client;
+  },
 });
 
 // Shadow copies run in an asynchronous invocation of this same function, which runs both versions
@@ -63,7 +87,7 @@ const invokeShadow = (job: ShadowJob) => {
 // Imported on first use: only shadowed models need it, so no other cold start pays for it.
 let client: Promise<{ client: import('@aws-sdk/client-lambda').LambdaClient; InvokeCommand: typeof import('@aws-sdk/client-lambda').InvokeCommand }> | undefined;
 const lambdaClient = () =>
-  (client ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => ({ client: tracer.captureAWSv3Client(new LambdaClient({})), InvokeCommand })));
+  (client ??= import('@aws-sdk/client-lambda').then(({ LambdaClient, InvokeCommand }) => ({ client: tracer?.captureAWSv3Client(new LambdaClient({})) ?? new LambdaClient({}), InvokeCommand })));
 
 const round = (ms: number) => Math.round(ms * 1000) / 1000;
 /** Who hears about each inference: the request's, and a shadow job's two runs alike. */
@@ -72,8 +96,8 @@ const observers: InferenceObservers = {
   onInference: (record) => {
     const { model, version, batchSize, parseMs, inferenceMs, serializeMs } = record;
     if (observe.has('metrics')) telemetry.inference(record);
-    tracer.putAnnotation('model', model);
-    tracer.putAnnotation('modelVersion', version);
+    tracer?.putAnnotation('model', model);
+    tracer?.putAnnotation('modelVersion', version);
     // One line per inference: the latency breakdown, never the payload.
     if (observe.has('log')) logger.info('inference', { model, version, coldStart: invocationIsCold, batchSize, parseMs: round(parseMs), inferenceMs: round(inferenceMs), serializeMs: round(serializeMs) });
   },
@@ -87,6 +111,7 @@ if (config.preload) {
   if (failures.length > 0) coreLogger.error('models failed to preload', { failures });
 }
 
+const tracer = await tracerReady;
 const initDurationMs = performance.now();
 let coldStart = true;
 /** Whether the invocation in progress is the first of this process. */
@@ -99,7 +124,7 @@ const apiHandler = createApiGatewayHandler(service, {
   // Outermost first: the trace covers everything; the invocation's metrics buffer opens before and
   // closes after logMetrics flushes it; the logger knows the request id before anything logs.
   outerMiddlewares: [
-    captureLambdaHandler(tracer, { captureResponse: false }),
+    ...(tracer === undefined ? [] : [captureLambdaHandler(tracer, { captureResponse: false })]),
     {
       before: () => {
         invocation = {};
@@ -108,12 +133,8 @@ const apiHandler = createApiGatewayHandler(service, {
         coldStart = false;
         telemetry.initDuration(env.AWS_LAMBDA_FUNCTION_NAME ?? 'local', initDurationMs);
       },
-      after: () => {
-        invocation = undefined;
-      },
-      onError: () => {
-        invocation = undefined;
-      },
+      after: endInvocation,
+      onError: endInvocation,
     },
     logMetrics(metrics, { captureColdStartMetric: true }),
     injectLambdaContext(logger),

@@ -35,6 +35,8 @@ export interface RuntimeConfig {
   readonly maxRequestBytes: number;
   /** ORT_INTRA_OP_THREADS, default the vCPUs available. */
   readonly intraOpThreads: number;
+  /** onnxruntime's intra-op threads spin between runs (ORT_ALLOW_SPINNING). @default false */
+  readonly allowSpinning: boolean;
   /** STORE_TIMEOUT_MS: each S3 request's response timeout (3 attempts). @default 10000 */
   readonly storeTimeoutMs: number;
   /** MODEL_SHA256S: {"<name>/<version>": sha256} recorded at deploy; loads that differ are refused. */
@@ -134,6 +136,7 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
     preload: flag(env, 'PRELOAD_MODELS', defaults.preload ?? false),
     maxRequestBytes: positiveInt(env, 'MAX_REQUEST_BYTES', LAMBDA_PAYLOAD_LIMIT_BYTES),
     intraOpThreads: positiveInt(env, 'ORT_INTRA_OP_THREADS', availableParallelism()),
+    allowSpinning: flag(env, 'ORT_ALLOW_SPINNING', false),
     observe: observers(env),
   };
 }
@@ -162,7 +165,7 @@ export function createRepository(config: RuntimeConfig, logger?: CoreLogger, hoo
     models: config.modelNames,
     expectedSha256: config.expectedSha256,
     liveVersions: config.modelVersion !== undefined ? { ...config.modelVersions, [config.modelNames![0]]: config.modelVersion } : config.modelVersions,
-    sessionOptions: defaultSessionOptions(config.intraOpThreads),
+    sessionOptions: defaultSessionOptions(config.intraOpThreads, config.allowSpinning),
     logger,
   });
 }

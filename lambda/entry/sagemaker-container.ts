@@ -68,7 +68,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       liveVersions: config.modelVersion !== undefined ? { [modelName]: config.modelVersion } : undefined,
       // The hashes recorded at deploy (the endpoint's environment): a replaced or added file is refused here too.
       expectedSha256: config.expectedSha256,
-      sessionOptions: defaultSessionOptions(config.intraOpThreads),
+      sessionOptions: defaultSessionOptions(config.intraOpThreads, config.allowSpinning),
       gpu: env.USE_GPU === 'true',
       onGpuFallback: ({ model }) => void publishGpuFallback(model),
       logger,

@@ -84,7 +84,7 @@ const VALUES_PER_RECORD = 99;
  */
 export class BatchingSink {
   private pending = new Map<string, { dimensions: Readonly<Record<string, string>>; values: Map<string, { unit: Unit; list: number[] }> }>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer?: NodeJS.Timeout;
   private readonly target: (dimensions: Readonly<Record<string, string>>, values: readonly MetricList[]) => void;
   readonly sink: MetricSink = (dimensions, values) => {
     const key = JSON.stringify(dimensions);
@@ -99,10 +99,13 @@ export class BatchingSink {
     }
   };
 
-  constructor(target: (dimensions: Readonly<Record<string, string>>, values: readonly MetricList[]) => void, intervalMs = 1000) {
+  /** `intervalMs: false`: no timer, the owner calls flush (the Lambda function, at the end of each invocation). */
+  constructor(target: (dimensions: Readonly<Record<string, string>>, values: readonly MetricList[]) => void, intervalMs: number | false = 1000) {
     this.target = target;
-    this.timer = setInterval(() => this.flush(), intervalMs);
-    this.timer.unref();
+    if (intervalMs !== false) {
+      this.timer = setInterval(() => this.flush(), intervalMs);
+      this.timer.unref();
+    }
   }
 
   /** Writes what was collected. */

@@ -26,7 +26,7 @@ describe('inference image build context', () => {
 
   it('holds exactly what the Dockerfile copies: the bundle, package.json and onnxruntime for linux/x64', () => {
     const files = listTree(staged.directory);
-    assert.deepEqual(readdirSync(staged.directory).sort(), ['Dockerfile', 'batch.mjs', 'drift.mjs', 'index.mjs', 'node_modules', 'package.json']);
+    assert.deepEqual(readdirSync(staged.directory).sort(), ['Dockerfile', 'batch.mjs', 'chunks', 'drift.mjs', 'index.mjs', 'node_modules', 'package.json']);
     assert.deepEqual(readdirSync(join(staged.directory, 'node_modules')).sort(), ['onnxruntime-common', 'onnxruntime-node']);
     const binaries = files.filter((f) => f.includes('/bin/'));
     assert.ok(binaries.length > 0);
@@ -149,7 +149,7 @@ describe('inference image build context', () => {
     writeFileSync(eventsFile, JSON.stringify([{ ...rest, path: '/v2/models/iris_captured/infer', body }]));
     const { stdout } = await exec(process.execPath, [join(ROOT, 'test', 'fixtures', 'lambda-runtime.mjs'), eventsFile], {
       cwd: staged.directory,
-      env: { PATH: process.env.PATH, LAMBDA_TASK_ROOT: staged.directory, AWS_LAMBDA_FUNCTION_NAME: 'modelship-captured', AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', MODEL_BUCKET: 'models', MODEL_PREFIX: 'models/', S3_ENDPOINT: s3.endpoint, MODEL_NAMES: 'iris_captured', MODEL_VERSION: '1', PRELOAD_MODELS: 'true' },
+      env: { PATH: process.env.PATH, LAMBDA_TASK_ROOT: staged.directory, AWS_LAMBDA_FUNCTION_NAME: 'modelship-captured', AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', MODEL_BUCKET: 'models', MODEL_PREFIX: 'models/', S3_ENDPOINT: s3.endpoint, MODEL_NAMES: 'iris_captured', MODEL_VERSION: '1', PRELOAD_MODELS: 'true', POWERTOOLS_TRACE_ENABLED: 'false' },
     });
     const [result] = stdout.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)));
     assert.equal(result.statusCode, 200);
