@@ -92,7 +92,14 @@ function parseJsonEnv(env: NodeJS.ProcessEnv, name: string, what: string): unkno
   }
 }
 
-export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?: string; preload?: boolean } = {}): RuntimeConfig {
+/**
+ * @param defaults.intraOpThreads onnxruntime's intra-op threads when ORT_INTRA_OP_THREADS is unset:
+ *   the vCPUs for a function, which runs one request at a time; 1 for the long-running servers,
+ *   whose requests in flight already keep the cores busy (npm run bench, part t: on 2 vCPUs,
+ *   2 threads per run cost the container 18% of its small-request throughput and gained nothing on a
+ *   convolution).
+ */
+export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?: string; preload?: boolean; intraOpThreads?: number } = {}): RuntimeConfig {
   const modelBucket = env.MODEL_BUCKET || undefined;
   const modelDir = env.MODEL_DIR || (modelBucket === undefined ? defaults.modelDir : undefined);
   if (modelDir !== undefined && modelBucket !== undefined) {
@@ -135,7 +142,7 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
     modelNames: names !== undefined && names.length > 0 ? names : undefined,
     preload: flag(env, 'PRELOAD_MODELS', defaults.preload ?? false),
     maxRequestBytes: positiveInt(env, 'MAX_REQUEST_BYTES', LAMBDA_PAYLOAD_LIMIT_BYTES),
-    intraOpThreads: positiveInt(env, 'ORT_INTRA_OP_THREADS', availableParallelism()),
+    intraOpThreads: positiveInt(env, 'ORT_INTRA_OP_THREADS', defaults.intraOpThreads ?? availableParallelism()),
     allowSpinning: flag(env, 'ORT_ALLOW_SPINNING', false),
     observe: observers(env),
   };

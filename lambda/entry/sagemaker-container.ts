@@ -36,7 +36,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   };
   try {
     const defaultDir = existsSync('/opt/ml/model') ? '/opt/ml/model' : 'models';
-    const config = readRuntimeConfig(env, { modelDir: defaultDir, preload: true });
+    const config = readRuntimeConfig(env, { modelDir: defaultDir, preload: true, intraOpThreads: 1 });
     const portText = env.SAGEMAKER_BIND_TO_PORT ?? env.PORT ?? '8080';
     const port = Number(portText);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RuntimeConfigError(`SAGEMAKER_BIND_TO_PORT/PORT must be a port number, got "${portText}"`);

@@ -87,7 +87,9 @@ export class BatchingSink {
   private readonly timer?: NodeJS.Timeout;
   private readonly target: (dimensions: Readonly<Record<string, string>>, values: readonly MetricList[]) => void;
   readonly sink: MetricSink = (dimensions, values) => {
-    const key = JSON.stringify(dimensions);
+    // A key per dimension set, built by hand: JSON.stringify here was 2% of the local server's CPU.
+    let key = '';
+    for (const name in dimensions) key += `${name}\u0000${dimensions[name]}\u0001`;
     let entry = this.pending.get(key);
     if (entry === undefined) this.pending.set(key, (entry = { dimensions, values: new Map() }));
     for (const [name, unit, value] of values) {
