@@ -222,7 +222,7 @@ if (runs('b')) {
 
 // (o) ------------------------------------------------------------------------------------------
 if (runs('o')) {
-  console.log(`\n(o) observability: throughput with each per-request observer off (MODELSHIP_OBSERVE), 16 connections, median of ${QUICK ? 1 : 3} interleaved rounds`);
+  console.log(`\n(o) observability: throughput with each per-request observer off (MODELSHIP_OBSERVE), 16 connections, median of ${QUICK ? 1 : 5} interleaved rounds`);
   console.log('  local server (capture sampling at CAPTURE_PERCENT=1: 1% of requests written):');
   const variants: [string, string][] = [['all on', 'all'], ['metrics off', 'stats,capture'], ['console statistics off', 'metrics,capture'], ['capture sampling off', 'metrics,stats'], ['all off', 'none']];
   const servers = new Map<string, Server>();
