@@ -4,7 +4,10 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { ModelShipStack } from '../lib/modelship-stack.ts';
 import { ModelShipSageMakerChecks } from '../lib/nag-packs.ts';
+import { fetchSamples } from '../scripts/samples/fetch-samples.ts';
 
+// The samples' third-party files (not in git) come from pinned packages, hash-checked.
+fetchSamples();
 const app = new App();
 const account = process.env.CDK_DEPLOY_ACCOUNT ?? process.env.CDK_DEFAULT_ACCOUNT;
 const region = process.env.CDK_DEPLOY_REGION ?? process.env.CDK_DEFAULT_REGION;

@@ -73,21 +73,54 @@ export function stageImageContext(options: StageImageOptions): StagedImageContex
     minify: true,
     sourcemap: false,
     legalComments: 'none',
-    external: ['onnxruntime-node'],
+    // Native modules stay out of the bundle and are copied for the image's architecture below.
+    external: ['onnxruntime-node', 'sharp'],
     // Some bundled CommonJS dependencies call require() for Node built-ins.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
     logLevel: 'error',
   });
 
   if (options.includeOnnxRuntime ?? true) copyOnnxRuntime(out, architecture);
+  // The Lambda image gets sharp copied in; the GPU image's Dockerfile installs it with onnxruntime (npm picks its platform's binaries).
+  if (options.includeOnnxRuntime ?? true) copySharp(out, architecture);
 
-  const dependencies = { 'onnxruntime-node': onnxRuntimeVersion() };
+  const dependencies = { 'onnxruntime-node': onnxRuntimeVersion(), ...(options.includeOnnxRuntime ?? true ? {} : { sharp: sharpVersion() }) };
   // npm (11+) runs no dependency's install script unless package.json allows it. The image that
   // installs onnxruntime-node itself (the GPU one) allows its script, which fetches the CUDA provider.
   const allowScripts = options.includeOnnxRuntime ?? true ? undefined : { 'onnxruntime-node': true };
   writeFileSync(join(out, 'package.json'), `${JSON.stringify({ name: 'modelship-inference', private: true, type: 'module', dependencies, allowScripts }, null, 2)}\n`);
   cpSync(options.dockerfile ?? join(PROJECT_ROOT, 'lambda', 'Dockerfile'), join(out, 'Dockerfile'));
   return { directory: out, bytes: directorySize(out) - directorySize(join(out, 'Dockerfile')) };
+}
+
+/** The npm line that adds sharp's native packages for an architecture npm did not install here. */
+export const sharpInstallLine = (architecture: ImageArchitecture): string => {
+  const arch = ortArch(architecture);
+  return `npm install --no-save --os=linux --cpu=${arch} --libc=glibc @img/sharp-linux-${arch}@${sharpVersion()} @img/sharp-libvips-linux-${arch}`;
+};
+
+const sharpVersion = (): string => (JSON.parse(readFileSync(join(PROJECT_ROOT, 'node_modules', 'sharp', 'package.json'), 'utf8')) as { version: string }).version;
+
+/** Whether sharp's native packages for an architecture are installed (npm installs the build machine's own). */
+export function hasSharpBinaries(architecture: ImageArchitecture): boolean {
+  const arch = ortArch(architecture);
+  return [`sharp-linux-${arch}`, `sharp-libvips-linux-${arch}`].every((p) => existsSync(join(PROJECT_ROOT, 'node_modules', '@img', p, 'package.json')));
+}
+
+/**
+ * sharp (image decoding and resizing) into out/node_modules: its JavaScript, its dependencies, and
+ * the native packages for the architecture (glibc Linux, as Lambda runs). Missing native packages
+ * leave sharp out; the stack refuses to synthesize image models without it (hasSharpBinaries).
+ */
+export function copySharp(out: string, architecture: ImageArchitecture): void {
+  if (!hasSharpBinaries(architecture)) return;
+  const arch = ortArch(architecture);
+  const modules = join(PROJECT_ROOT, 'node_modules');
+  // Runtime files only: no sources, install scripts, type declarations or command-line tools.
+  const skip = (src: string) => !/\.(map|d\.ts|d\.mts|md)$/.test(src) && !/\/(src|install|bin)(\/|$)/.test(src.slice(modules.length));
+  for (const pkg of ['sharp', '@img/colour', 'detect-libc', 'semver', `@img/sharp-linux-${arch}`, `@img/sharp-libvips-linux-${arch}`]) {
+    cpSync(join(modules, pkg), join(out, 'node_modules', pkg), { recursive: true, filter: skip });
+  }
 }
 
 /** The onnxruntime-node version the project is locked to; images install or copy exactly this. */

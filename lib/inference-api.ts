@@ -52,16 +52,22 @@ const INFER_REQUEST_SCHEMA: apigw.JsonSchema = {
   properties: {
     id: { type: apigw.JsonSchemaType.STRING },
     parameters: { type: apigw.JsonSchemaType.OBJECT },
+    // v2 tensors, or (image and text models) the Hugging Face task shape: a text or base64 image, or a list of them.
     inputs: {
-      type: apigw.JsonSchemaType.ARRAY,
+      type: [apigw.JsonSchemaType.ARRAY, apigw.JsonSchemaType.STRING],
       items: {
-        type: apigw.JsonSchemaType.OBJECT,
-        required: ['name', 'shape', 'datatype', 'data'],
-        properties: {
-          name: { type: apigw.JsonSchemaType.STRING },
-          shape: { type: apigw.JsonSchemaType.ARRAY, items: { type: apigw.JsonSchemaType.INTEGER, minimum: 0 } },
-          datatype: { type: apigw.JsonSchemaType.STRING },
-        },
+        anyOf: [
+          {
+            type: apigw.JsonSchemaType.OBJECT,
+            required: ['name', 'shape', 'datatype', 'data'],
+            properties: {
+              name: { type: apigw.JsonSchemaType.STRING },
+              shape: { type: apigw.JsonSchemaType.ARRAY, items: { type: apigw.JsonSchemaType.INTEGER, minimum: 0 } },
+              datatype: { type: apigw.JsonSchemaType.STRING },
+            },
+          },
+          { type: apigw.JsonSchemaType.STRING },
+        ],
       },
     },
     outputs: { type: apigw.JsonSchemaType.ARRAY, items: { type: apigw.JsonSchemaType.OBJECT, required: ['name'] } },
@@ -107,7 +113,8 @@ export class InferenceApi extends Construct {
       description: 'ModelShip inference API (Open Inference Protocol v2 and :predict)',
       endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
       cloudWatchRole: true,
-      binaryMediaTypes: ['application/octet-stream'],
+      // Binary tensors, and images sent as themselves (text/plain stays text).
+      binaryMediaTypes: ['application/octet-stream', 'image/jpeg', 'image/png', 'image/webp', 'application/x-image'],
       deployOptions: {
         stageName: props.stageName ?? 'prod',
         throttlingRateLimit: props.throttleRateLimit ?? 100,
@@ -137,7 +144,11 @@ export class InferenceApi extends Construct {
     const validated = (model: apigw.IModel): apigw.MethodOptions => ({ requestValidator: validator, requestModels: { 'application/json': model } });
 
     // Server-wide routes go to the first backend: any one answers them the same way.
-    const first = new apigw.LambdaIntegration(props.backends[0].alias);
+    // One invoke permission per function for the whole API, not two per method: a model's ten
+    // routes otherwise cost it twenty AWS::Lambda::Permission resources, and seven models passed
+    // CloudFormation's 500 resources per stack. The API routes only a function's own models to it.
+    const integrationOf = (alias: lambda.IFunction) => new apigw.LambdaIntegration(alias, { scopePermissionToMethod: false });
+    const first = integrationOf(props.backends[0].alias);
     const v2 = this.api.root.addResource('v2');
     v2.addMethod('GET', first);
     const health = v2.addResource('health');
@@ -147,7 +158,7 @@ export class InferenceApi extends Construct {
     const v1models = this.api.root.addResource('v1').addResource('models');
 
     for (const backend of props.backends) {
-      const integration = backend === props.backends[0] ? first : new apigw.LambdaIntegration(backend.alias);
+      const integration = backend === props.backends[0] ? first : integrationOf(backend.alias);
       for (const model of backend.models) {
         // Literal model names, so each model reaches its own function and has its own metrics.
         const base = v2models.addResource(model.name);

@@ -36,6 +36,8 @@ export interface ServedModel {
   readonly sha256?: Readonly<Record<number, string>>;
   /** sha256 of config.json at deploy ("none" without one). @default - not verified at load */
   readonly configSha256?: string;
+  /** Digest of each version's side files at deploy (tokenizer, preprocessing, HF config). @default - not verified at load */
+  readonly filesSha256?: Readonly<Record<number, string>>;
 }
 
 /**
@@ -44,13 +46,14 @@ export interface ServedModel {
  */
 export function sha256Environment(models: readonly ServedModel[]): Record<string, string> {
   const configs = models.filter((m) => m.configSha256 !== undefined).map((m) => [`${m.name}/config.json`, m.configSha256!] as const);
-  const versions = models.flatMap((m) => Object.entries(m.sha256 ?? {}).map(([v, hash]) => [`${m.name}/${v}`, hash] as const));
+  const files = (m: ServedModel, v: string | number) => (m.filesSha256?.[Number(v)] === undefined ? [] : [[`${m.name}/${v}/files`, m.filesSha256[Number(v)]] as const]);
+  const versions = models.flatMap((m) => Object.entries(m.sha256 ?? {}).flatMap(([v, hash]) => [[`${m.name}/${v}`, hash] as const, ...files(m, v)]));
   if (versions.length === 0) return {};
   const value = JSON.stringify(Object.fromEntries([...versions, ...configs]));
   // Lambda allows 4 KB of environment in all; past ~3 KB keep the live versions' hashes only (the
   // other versions are then not served by this function).
   if (value.length <= 3000) return { MODEL_SHA256S: value };
-  const live = models.filter((m) => m.sha256?.[m.liveVersion]).map((m) => [`${m.name}/${m.liveVersion}`, m.sha256![m.liveVersion]] as const);
+  const live = models.filter((m) => m.sha256?.[m.liveVersion]).flatMap((m) => [[`${m.name}/${m.liveVersion}`, m.sha256![m.liveVersion]] as const, ...files(m, m.liveVersion)]);
   return { MODEL_SHA256S: JSON.stringify(Object.fromEntries([...live, ...configs])) };
 }
 

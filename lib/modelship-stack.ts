@@ -3,6 +3,7 @@
  * the API in front of them, and the dashboard and alarms, composed from ./models and cdk.json
  * context.
  */
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -12,7 +13,7 @@ import { DataCapture } from './data-capture.ts';
 import { DriftDetection } from './drift-detection.ts';
 import { ModelDelivery } from './delivery.ts';
 import { GpuEndpoint } from './gpu-endpoint.ts';
-import { PROJECT_ROOT, stageImageContext, stageSageMakerImageContext } from './image-context.ts';
+import { hasSharpBinaries, PROJECT_ROOT, sharpInstallLine, stageImageContext, stageSageMakerImageContext } from './image-context.ts';
 import { InferenceApi } from './inference-api.ts';
 import { InferenceFunction } from './inference-function.ts';
 import { capturedLogsKey } from './log-encryption.ts';
@@ -62,6 +63,11 @@ export class ModelShipStack extends Stack {
     const captured = lambdaModels.filter((m) => (m.config.capture?.percent ?? 0) > 0);
     const endpointCaptured = this.models.filter((m) => m.config.target === 'sagemaker' && m.config.sagemaker?.dataCapturePercent !== undefined);
     const watched = [...captured.filter((m) => m.baselineVersions.length > 0), ...endpointCaptured.filter((m) => m.baselineVersions.includes(m.liveVersion))];
+    // Image models need sharp's native packages for the functions' architecture in the image.
+    const imageModels = lambdaModels.filter((m) => m.config.task === 'image-classification' || m.versions.some((v) => existsSync(join(modelsDir, m.name, String(v), 'preprocessor_config.json'))));
+    if (props.imageDirectory === undefined && imageModels.length > 0 && !hasSharpBinaries(settings.architecture)) {
+      throw new Error(`image models (${imageModels.map((m) => m.name).join(', ')}) on ${settings.architecture} need sharp's native packages for that architecture, which npm did not install here (it installs this machine's own). Add them with: ${sharpInstallLine(settings.architecture)}`);
+    }
     // The inference image also runs batch jobs and the drift job.
     const imageDirectory =
       lambdaModels.length === 0 && watched.length === 0 ? '' : props.imageDirectory ?? stageImageContext({ outDir: join(PROJECT_ROOT, 'build', `image-${settings.architecture}`), architecture: settings.architecture }).directory;

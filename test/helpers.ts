@@ -24,7 +24,10 @@ import { DirectorySource } from '../lambda/stores/directory-source.ts';
 export const ROOT = join(import.meta.dirname, '..');
 export const SAMPLES_DIR = join(ROOT, 'models');
 export const FIXTURE_MODELS_DIR = join(ROOT, 'test', 'fixtures', 'models');
-export const SAMPLE_MODELS = ['breast_cancer_classifier', 'diabetes_regressor', 'digits_mlp', 'iris_forest'];
+/** Every sample model under models/. */
+export const SAMPLE_MODELS = ['breast_cancer_classifier', 'debian_embeddings', 'debian_sections', 'diabetes_regressor', 'digits_mlp', 'iris_forest', 'text_orientation'];
+/** The tabular samples: tensors in and out, with v2 golden.json rows. */
+export const TABULAR_SAMPLES = ['breast_cancer_classifier', 'diabetes_regressor', 'digits_mlp', 'iris_forest'];
 
 export interface GoldenTensor {
   name: string;

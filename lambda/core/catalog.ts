@@ -61,7 +61,9 @@ export async function readCatalog(options: CatalogOptions): Promise<Map<string, 
     if (!MODEL_NAME_PATTERN.test(name)) continue;
     if (models !== undefined && !models.includes(name)) continue;
     if (parts.length === 2 && parts[1] === 'config.json') configs.add(name);
-    if (parts.length === 3 && parts[2] === MODEL_FILE && VERSION_PATTERN.test(parts[1])) {
+    // <name>/<version>/model.onnx, or Optimum's <name>/<version>/onnx/model.onnx.
+    const modelFile = (parts.length === 3 && parts[2] === MODEL_FILE) || (parts.length === 4 && parts[2] === 'onnx' && parts[3] === MODEL_FILE);
+    if (modelFile && VERSION_PATTERN.test(parts[1])) {
       if (!versions.has(name)) versions.set(name, new Set());
       versions.get(name)!.add(Number(parts[1]));
     }

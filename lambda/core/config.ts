@@ -10,6 +10,10 @@ import en from 'zod/v4/locales/en.js';
 
 z.config(en());
 
+/** Tasks of image and text models, whose preprocessing and answers the server does. */
+export const TASKS = ['image-classification', 'text-classification', 'feature-extraction'] as const;
+export type Task = (typeof TASKS)[number];
+
 /** Lambda's synchronous invocation payload limit, each way. */
 export const LAMBDA_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
 
@@ -67,8 +71,40 @@ export const modelConfigSchema = z
   .strictObject({
     /** What the model does, shown in metadata and the console. */
     description: z.optional(z.string().check(z.maxLength(1024))),
-    /** Drives per-task metrics and :predict output. */
-    task: z.optional(z.enum(['classification', 'regression', 'other'])),
+    /**
+     * Drives per-task metrics and :predict output; for image and text models, the preprocessing and
+     * answers (default: inferred from a Hugging Face export's config.json).
+     */
+    task: z.optional(z.enum(['classification', 'regression', 'other', ...TASKS])),
+    /** Labels answered by image and text classifiers (default 5 for images, all for texts; a request's top_k wins). */
+    topK: z.optional(positiveInt()),
+    /** Classifiers: what turns the model's output into scores (default: softmax, or sigmoid for a multi-label problem_type; "none" when it outputs probabilities). */
+    functionToApply: z.optional(z.enum(['softmax', 'sigmoid', 'none'])),
+    /** Text embeddings: how token embeddings become one (default: 1_Pooling/config.json, else mean). */
+    pooling: z.optional(z.enum(['mean', 'cls', 'max'])),
+    /** Text embeddings: L2-normalize them (default: a Normalize module in modules.json). */
+    normalize: z.optional(z.boolean()),
+    /** Tokens per text (default: the export's max_position_embeddings or the tokenizer's model_max_length, at most 512). */
+    maxLength: z.optional(positiveInt()),
+    /** A text over maxLength: "truncate" it and say so in the answer, or "reject" it with 400. */
+    truncation: z._default(z.enum(['truncate', 'reject']), 'truncate'),
+    /** The model's input and output names, when they are not the usual ones (pixel_values or its only input; input_ids, attention_mask, token_type_ids; its first output). */
+    inputNames: z.optional(z.strictObject({ image: z.optional(name()), inputIds: z.optional(name()), attentionMask: z.optional(name()), tokenTypeIds: z.optional(name()) })),
+    outputName: z.optional(name()),
+    /** Image preprocessing for models without a preprocessor_config.json, and the pixel limit. */
+    image: z.optional(
+      z.strictObject({
+        width: z.optional(positiveInt()),
+        height: z.optional(positiveInt()),
+        /** Per-channel mean and standard deviation, applied after rescaling to 0..1. */
+        mean: z.optional(z.array(z.number()).check(z.length(3))),
+        std: z.optional(z.array(positive()).check(z.length(3))),
+        /** Channels first (NCHW, the default) or last (NHWC). */
+        layout: z.optional(z.enum(['nchw', 'nhwc'])),
+        /** Images with more pixels are refused with 400 before they are decoded (decompression bombs). */
+        maxPixels: z._default(positiveInt(), 40_000_000),
+      }),
+    ),
     /** Class names, index i naming class i. */
     labels: z.optional(z.array(name()).check(z.minLength(2))),
     /** Output holding class indices; default the output named "label". */

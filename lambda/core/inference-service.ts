@@ -20,6 +20,8 @@ import type { InferenceObservers } from './session-run.ts';
 import type { LoadedModel } from './sessions.ts';
 import { shadowJobFor, type ShadowJob } from './shadow.ts';
 import { takesExactIntegers } from './signature.ts';
+import { parseJsonBody } from './json.ts';
+import { jsonTaskRequest, rawTaskRequest, runTask } from './tasks/task-run.ts';
 import type { EncodedAnswer } from './v2-response.ts';
 
 /** Everything that hears from the core, given once when the service is built. */
@@ -93,8 +95,18 @@ export class InferenceService implements RequestHandler {
     const version = versionText ?? assignVersion(await this.repository.entry(name), request.headers?.['x-assignment-key']);
     const model = await this.loadModel(name, version, observed);
     checkDeadline(request.deadline, 'before inference');
-    const body = this.checkBody(request, model);
     const headerLength = request.headers?.[BINARY_HEADER];
+    // Image and text models: a raw image or text body, or JSON in the Hugging Face task shape.
+    if (headerLength === undefined) {
+      const raw = this.checkBody(request, model, true);
+      const task = rawTaskRequest(model, request, raw) ?? (model.task === undefined ? undefined : jsonTaskRequest(model, parseJsonBody(bodyText(raw)), kind));
+      if (task !== undefined) {
+        const answer = await runTask(model, task, this.hooks);
+        checkDeadline(request.deadline, 'during inference');
+        return { statusCode: 200, headers: { ...JSON_HEADERS, 'X-Model-Name': model.name, 'X-Model-Version': String(model.version), ...answer.headers }, body: answer.json };
+      }
+    }
+    const body = this.checkBody(request, model);
     let answer: EncodedAnswer;
     let shadowBody: unknown;
     if (kind === 'predict') {
@@ -148,12 +160,13 @@ export class InferenceService implements RequestHandler {
     return runPredict(model, body, this.hooks);
   }
 
-  private checkBody(request: CoreRequest, model: LoadedModel): string | Uint8Array {
+  private checkBody(request: CoreRequest, model: LoadedModel, raw = false): string | Uint8Array {
     const limit = model.config.maxRequestBytes ?? this.defaultMaxRequestBytes;
     const body = request.body;
     const bytes = request.bodyBytes ?? (typeof body === 'string' ? Buffer.byteLength(body) : (body?.length ?? 0));
     if (bytes > limit) throw payloadTooLarge(bytes, limit, `model "${model.name}"`);
-    if (body === undefined || body.length === 0) throw badRequest('request body is empty; expected a JSON object');
+    if (body === undefined || body.length === 0) throw badRequest(model.task === undefined ? 'request body is empty; expected a JSON object' : `request body is empty; expected ${model.task.image !== undefined ? 'an image' : 'text'} or a JSON object`, model.task?.text !== undefined ? 'invalid_text' : 'invalid_request');
+    if (raw) return body;
     // Raw bytes are JSON text unless the binary extension's header says otherwise.
     return request.headers?.[BINARY_HEADER] === undefined ? bodyText(body) : body;
   }

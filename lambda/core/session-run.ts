@@ -62,6 +62,11 @@ export function observeInference(observers: InferenceObservers | undefined, mode
   if (observers.onCapture !== undefined && sampled(model, observers.capturePercent ?? 0)) observers.onCapture(pendingCapture(model, kind, id, feeds, results));
 }
 
+/** Tells the observers about one image or text inference (no tensor capture: the payload is the image or text). */
+export function observeTask(observers: InferenceObservers | undefined, model: LoadedModel, batchSize: number, times: RunTimes, classCounts?: Record<string, number>): void {
+  observers?.onInference?.({ model: model.name, version: model.version, batchSize, parseMs: times.parsed - times.started, inferenceMs: times.ran - times.parsed, serializeMs: performance.now() - times.ran, classCounts });
+}
+
 /** What the answer says in aggregate, for metrics: class counts of classifiers, the mean of regressors. */
 export function summarize(results: Record<string, Tensor>, model: LoadedModel): Pick<InferenceRecord, 'classCounts' | 'meanPrediction'> {
   const labels = results[model.config.labelOutput ?? 'label'];

@@ -11,6 +11,7 @@ import { describeError, modelUnavailable } from './errors.ts';
 import type { CoreLogger } from './logger.ts';
 import type { ModelSource } from './model-source.ts';
 import { readSignature, type Signature } from './signature.ts';
+import { readTaskModel, SIDE_FILES, sideFilesDigest, type TaskModel } from './tasks/hf-folder.ts';
 
 export interface LoadedModel {
   readonly name: string;
@@ -25,6 +26,8 @@ export interface LoadedModel {
   readonly sessionMs: number;
   /** Where the session runs: 'cuda' on a GPU, 'cpu' otherwise. */
   readonly executionProvider: 'cuda' | 'cpu';
+  /** Image and text models: the task, its preprocessing and answers (undefined: a tensor model). */
+  readonly task?: TaskModel;
 }
 
 export interface SessionLoaderOptions {
@@ -67,15 +70,28 @@ export function defaultSessionOptions(intraOpThreads = 1, allowSpinning = false)
 export async function loadSession(entry: ModelEntry, version: number, options: SessionLoaderOptions): Promise<LoadedModel> {
   const { source, logger } = options;
   const started = performance.now();
-  const path = `${entry.name}/${version}/${MODEL_FILE}`;
+  const folder = `${entry.name}/${version}`;
+  let path = `${folder}/${MODEL_FILE}`;
   let bytes: Uint8Array | undefined;
+  const sideFiles = new Map<string, Uint8Array>();
   try {
-    bytes = await source.readFile(path);
+    // The model and the files beside it (a Hugging Face export's), read at once.
+    const [model, ...side] = await Promise.all([source.readFile(path), ...SIDE_FILES.map((file) => source.readFile(`${folder}/${file}`))]);
+    side.forEach((content, i) => content !== undefined && sideFiles.set(SIDE_FILES[i], content));
+    bytes = model;
+    // Optimum's layout: the model under onnx/.
+    if (bytes === undefined) bytes = await source.readFile((path = `${folder}/onnx/${MODEL_FILE}`));
   } catch (error) {
     logger.error('model store unreachable', { model: entry.name, version, cause: describeError(error) });
     throw modelUnavailable(`model "${entry.name}" version ${version} cannot be read from ${source.location}: ${describeError(error)}`, error);
   }
-  if (bytes === undefined) throw modelUnavailable(`model "${entry.name}" version ${version}: ${path} is no longer in ${source.location}`);
+  if (bytes === undefined) throw modelUnavailable(`model "${entry.name}" version ${version}: ${folder}/${MODEL_FILE} is no longer in ${source.location}`);
+  const expectedFiles = options.expectedSha256?.[`${folder}/files`];
+  const filesDigest = sideFilesDigest(sideFiles);
+  if (expectedFiles !== undefined && expectedFiles !== filesDigest) {
+    logger.error('model side files do not match their deployed hash', { model: entry.name, version, digest: filesDigest, expected: expectedFiles, files: [...sideFiles.keys()] });
+    throw modelUnavailable(`model "${entry.name}" version ${version}: the files beside model.onnx (${[...sideFiles.keys()].join(', ') || 'none'}) are not the ones it was deployed with; refusing to load changed preprocessing (redeploy to ship it)`);
+  }
   const fetchMs = performance.now() - started;
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const expected = options.expectedSha256?.[`${entry.name}/${version}`];
@@ -88,9 +104,10 @@ export async function loadSession(entry: ModelEntry, version: number, options: S
     const { session, executionProvider } = await createSession(bytes, entry.name, version, options);
     const sessionMs = performance.now() - sessionStarted;
     const signature = readSignature(session);
+    const task = readTaskModel(entry.config, sideFiles, signature, `${source.location}/${folder}`);
     const loadMs = performance.now() - started;
-    logger.info('model loaded', { model: entry.name, version, sha256, executionProvider, loadMs: Math.round(loadMs), fetchMs: Math.round(fetchMs), sessionMs: Math.round(sessionMs) });
-    return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, fetchMs, sessionMs, executionProvider };
+    logger.info('model loaded', { model: entry.name, version, sha256, executionProvider, task: task?.task, loadMs: Math.round(loadMs), fetchMs: Math.round(fetchMs), sessionMs: Math.round(sessionMs) });
+    return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, fetchMs, sessionMs, executionProvider, task };
   } catch (error) {
     logger.error('model load failed', { model: entry.name, version, cause: describeError(error) });
     throw modelUnavailable(`model "${entry.name}" version ${version} cannot be loaded: ${describeError(error)}`, error);

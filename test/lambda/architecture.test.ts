@@ -46,7 +46,7 @@ const local = (spec: string) => !spec.startsWith('node:') && /\.ts$/.test(spec);
 
 /** For each role: the roles of lambda/ it may import, and the packages. */
 const RULES: Record<string, { roles: RegExp; packages: RegExp }> = {
-  core: { roles: /^core$/, packages: /^(node:.*|onnxruntime-node|zod)$/ },
+  core: { roles: /^core$/, packages: /^(node:.*|onnxruntime-node|zod|sharp|@huggingface\/tokenizers)$/ },
   stores: { roles: /^(core|stores)$/, packages: /^(node:.*|@aws-sdk\/.*)$/ },
   observability: { roles: /^(core|stores|observability)$/, packages: /^(node:.*|@aws-lambda-powertools\/.*)$/ },
   jobs: { roles: /^(core|stores|observability|jobs)$/, packages: /^(node:.*|@aws-sdk\/.*|@aws-lambda-powertools\/.*|csv-parse)$/ },

@@ -29,7 +29,7 @@ describe('BatchScoring', () => {
       const env = functions.find((f) => f.Properties.ImageConfig?.Command[0] === command)!.Properties.Environment.Variables;
       assert.equal(env.MODEL_NAMES, SAMPLE_MODELS.join(','), command);
       assert.deepEqual(JSON.parse(env.MODEL_VERSIONS), Object.fromEntries(SAMPLE_MODELS.map((m) => [m, 1])));
-      assert.deepEqual(Object.keys(JSON.parse(env.MODEL_SHA256S)).sort(), SAMPLE_MODELS.flatMap((m) => [`${m}/1`, `${m}/config.json`]).sort());
+      assert.deepEqual(Object.keys(JSON.parse(env.MODEL_SHA256S)).sort(), SAMPLE_MODELS.flatMap((m) => [`${m}/1`, `${m}/1/files`, `${m}/config.json`]).sort());
     }
   });
 

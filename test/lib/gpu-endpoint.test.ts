@@ -31,7 +31,7 @@ describe('GpuEndpoint (SageMaker targets)', () => {
     const models = Object.values(template.findResources('AWS::SageMaker::Model')) as { Properties: { PrimaryContainer: { Environment: Record<string, string> } } }[];
     const vision = models.map((m) => m.Properties.PrimaryContainer.Environment).find((e) => e.MODEL_NAME === 'vision')!;
     const hashes = JSON.parse(vision.MODEL_SHA256S) as Record<string, string>;
-    assert.deepEqual(Object.keys(hashes).sort(), ['vision/1', 'vision/config.json']);
+    assert.deepEqual(Object.keys(hashes).sort(), ['vision/1', 'vision/1/files', 'vision/config.json']);
     assert.ok(Object.values(hashes).every((h) => /^[0-9a-f]{64}$/.test(h)));
   });
 

@@ -9,7 +9,7 @@ describe('InferenceApi', () => {
   const { template } = buildStack();
 
   it('is a regional REST API', () => {
-    template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] }, BinaryMediaTypes: ['application/octet-stream'] });
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] }, BinaryMediaTypes: ['application/octet-stream', 'image/jpeg', 'image/png', 'image/webp', 'application/x-image'] });
   });
 
   it('requires IAM (SigV4) on every method by default', () => {

@@ -38,7 +38,7 @@ describe('SageMaker image build context', () => {
   it('holds the bundled container server and package.json pinning onnxruntime-node, which the Dockerfile installs with CUDA', () => {
     assert.deepEqual(readdirSync(dir).sort(), ['Dockerfile', 'index.mjs', 'package.json']);
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    assert.deepEqual(pkg.dependencies, { 'onnxruntime-node': onnxRuntimeVersion() });
+    assert.deepEqual(pkg.dependencies, { 'onnxruntime-node': onnxRuntimeVersion(), sharp: JSON.parse(readFileSync(join(ROOT, 'node_modules', 'sharp', 'package.json'), 'utf8')).version }, 'sharp too: the image installs its own platform binaries');
     assert.deepEqual(pkg.allowScripts, { 'onnxruntime-node': true }, 'npm runs the install script that fetches the CUDA provider');
     const dockerfile = readFileSync(join(dir, 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /^RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm install /m);

@@ -1,3 +1,4 @@
+import { sideFilesDigest } from '../../lambda/core/tasks/hf-folder.ts';
 import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -115,7 +116,7 @@ describe('a deployment serves only what it was deployed with', () => {
   it('records each model file\'s and config\'s hash in the function', async () => {
     const { buildStack } = await import('../lib/stack-fixture.ts');
     const { Match } = await import('aws-cdk-lib/assertions');
-    const deployed = { 'iris_forest/1': sha256(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx')), 'iris_forest/config.json': sha256(join(SAMPLES_DIR, 'iris_forest', 'config.json')) };
+    const deployed = { 'iris_forest/1': sha256(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx')), 'iris_forest/1/files': sideFilesDigest(new Map()), 'iris_forest/config.json': sha256(join(SAMPLES_DIR, 'iris_forest', 'config.json')) };
     buildStack().template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ MODEL_NAMES: 'iris_forest', MODEL_SHA256S: JSON.stringify(deployed) }) },
     });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { assertClose, createTestService, goldenRequest, readEvaluation, readGolden, SAMPLE_MODELS, SAMPLES_DIR } from '../../helpers.ts';
+import { assertClose, createTestService, goldenRequest, readEvaluation, readGolden, TABULAR_SAMPLES, SAMPLES_DIR } from '../../helpers.ts';
 
 interface V2Output { name: string; datatype: string; shape: number[]; data: number[] }
 
 describe('sample models against their golden files', () => {
   const service = createTestService(SAMPLES_DIR);
 
-  for (const name of SAMPLE_MODELS) {
+  for (const name of TABULAR_SAMPLES) {
     it(`${name} gives scikit-learn's outputs for every held-out row`, async () => {
       // Prepare
       const golden = readGolden(name);

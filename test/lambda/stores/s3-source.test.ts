@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { isInferenceError } from '../../../lambda/core/errors.ts';
 import { S3Source } from '../../../lambda/stores/s3-source.ts';
-import { assertClose, createTestService, goldenRequest, readGolden, SAMPLE_MODELS, SAMPLES_DIR, startTestS3, type TestS3 } from '../../helpers.ts';
+import { assertClose, createTestService, goldenRequest, readGolden, TABULAR_SAMPLES, SAMPLES_DIR, startTestS3, type TestS3 } from '../../helpers.ts';
 
 describe('S3 model source against a real S3 API server', () => {
   let s3: TestS3;
@@ -22,7 +22,7 @@ describe('S3 model source against a real S3 API server', () => {
 
   it('serves every sample model with its golden answers', async () => {
     const service = createTestService(new S3Source({ bucket: 'models', prefix: 'repo/models/', client: s3.client }));
-    for (const name of SAMPLE_MODELS) {
+    for (const name of TABULAR_SAMPLES) {
       const golden = readGolden(name);
       const response = JSON.parse(await service.infer(await service.loadModel(name), goldenRequest(golden, 5)));
       const rowSize = golden.outputs[0].shape.slice(1).reduce((a, b) => a * b, 1);

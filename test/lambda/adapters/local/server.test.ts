@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
-import { assertClose, call, goldenRequest, readGolden, ROOT, SAMPLE_MODELS, SAMPLES_DIR, startTestLocalServer, startTestS3 } from '../../../helpers.ts';
+import { assertClose, call, goldenRequest, readGolden, ROOT, SAMPLE_MODELS, SAMPLES_DIR, TABULAR_SAMPLES, startTestLocalServer, startTestS3 } from '../../../helpers.ts';
 
 const exec = promisify(execFile);
 
@@ -15,7 +15,7 @@ describe('local server over HTTP', () => {
   });
   after(() => server.close());
 
-  for (const name of SAMPLE_MODELS) {
+  for (const name of TABULAR_SAMPLES) {
     it(`${name}: v2 infer gives the golden answers`, async () => {
       const golden = readGolden(name);
       const { status, json, headers } = await call(`${server.url}/v2/models/${name}/infer`, 'POST', JSON.stringify(goldenRequest(golden)));

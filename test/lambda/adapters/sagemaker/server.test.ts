@@ -15,7 +15,7 @@ import { SingleModelSource } from '../../../../lambda/stores/single-model-source
 import { SageMakerProxy } from '../../../../lambda/adapters/sagemaker/proxy.ts';
 import { formatCustomAttributes, parseCustomAttributes } from '../../../../lambda/adapters/sagemaker/attributes.ts';
 import { ConcurrencyLimiter, type SageMakerServer } from '../../../../lambda/adapters/sagemaker/server.ts';
-import { assertClose, createTestService, fakeLambdaContext, goldenRequest, readGolden, SAMPLE_MODELS, SAMPLES_DIR, startTestSageMakerServer } from '../../../helpers.ts';
+import { assertClose, createTestService, fakeLambdaContext, goldenRequest, readGolden, TABULAR_SAMPLES, SAMPLES_DIR, startTestSageMakerServer } from '../../../helpers.ts';
 
 async function post(url: string, body: string, headers: Record<string, string> = {}) {
   const response = await fetch(url, { method: 'POST', body, headers: { 'Content-Type': 'application/json', ...headers } });
@@ -32,7 +32,7 @@ function optMlModel(name: string): string {
 describe('SageMaker container server (CPU mode)', () => {
   const servers = new Map<string, SageMakerServer>();
   before(async () => {
-    for (const name of SAMPLE_MODELS) {
+    for (const name of TABULAR_SAMPLES) {
       const service = createTestService(new SingleModelSource(new DirectorySource(optMlModel(name)), name), { gpu: true });
       servers.set(name, await startTestSageMakerServer(service, name));
     }
@@ -49,7 +49,7 @@ describe('SageMaker container server (CPU mode)', () => {
     assert.equal(metadata.json.parameters.execution_provider, 'cpu');
   });
 
-  for (const name of SAMPLE_MODELS) {
+  for (const name of TABULAR_SAMPLES) {
     it(`${name}: POST /invocations with a v2 body gives the golden answers`, async () => {
       const golden = readGolden(name);
       const { status, json, headers } = await post(`${servers.get(name)!.url}/invocations`, JSON.stringify(goldenRequest(golden)));

@@ -1,0 +1,123 @@
+/**
+ * Images into a model's input tensor with sharp (libvips): decode JPEG, PNG or WebP, apply the EXIF
+ * orientation, drop alpha, resize and crop as a Hugging Face image processor's
+ * preprocessor_config.json says (or ModelShip's `image` settings), rescale and normalize per channel,
+ * channels first or last. The arithmetic after the resize is a few lines over the raw pixels: sharp
+ * gives 8-bit RGB, and the model wants float32 in its own layout.
+ */
+import type { Sharp, SharpOptions } from 'sharp';
+import type { ModelConfig } from '../config.ts';
+import { badRequest, describeError } from '../errors.ts';
+
+/** How a model wants its images. */
+export interface ImageSpec {
+  /** Resize to exactly this (`fill`), or the shortest edge to `shortestEdge` then center-crop `crop`. */
+  readonly resize: { readonly width: number; readonly height: number } | { readonly shortestEdge: number; readonly crop?: { readonly width: number; readonly height: number } };
+  readonly kernel: 'nearest' | 'linear' | 'cubic' | 'lanczos3';
+  readonly rescale: number;
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+  readonly layout: 'nchw' | 'nhwc';
+  readonly maxPixels: number;
+}
+
+/** The output size an image spec gives. */
+export function outputSize(spec: ImageSpec): { width: number; height: number } {
+  if ('width' in spec.resize) return spec.resize;
+  return spec.resize.crop ?? { width: spec.resize.shortestEdge, height: spec.resize.shortestEdge };
+}
+
+/** PIL's resample codes, as preprocessor_config.json writes them, to sharp's kernels. */
+const KERNELS: Record<number, ImageSpec['kernel']> = { 0: 'nearest', 1: 'lanczos3', 2: 'linear', 3: 'cubic', 4: 'linear', 5: 'cubic' };
+
+const triple = (value: unknown, fallback: number): [number, number, number] => {
+  if (typeof value === 'number') return [value, value, value];
+  if (Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'number')) return value as [number, number, number];
+  return [fallback, fallback, fallback];
+};
+
+/**
+ * The spec from a preprocessor_config.json (any of the usual image processors: size as
+ * {height, width}, {shortest_edge} with crop_size, or a number) and ModelShip's `image` settings,
+ * which win. `inputShape` (from the model) fills in the size when neither gives it.
+ */
+export function imageSpec(preprocessor: Record<string, unknown> | undefined, config: ModelConfig, inputShape: readonly number[], file: string): ImageSpec {
+  const p = preprocessor ?? {};
+  const own = config.image;
+  const layout = own?.layout ?? (inputShape.length === 4 && inputShape[3] === 3 && inputShape[1] !== 3 ? 'nhwc' : 'nchw');
+  let resize: ImageSpec['resize'] | undefined;
+  const size = p.size as Record<string, number> | number | undefined;
+  const crop = p.crop_size as Record<string, number> | number | undefined;
+  const cropSize = typeof crop === 'number' ? { width: crop, height: crop } : crop?.height !== undefined && crop.width !== undefined ? { width: crop.width, height: crop.height } : undefined;
+  if (typeof size === 'number') resize = { width: size, height: size };
+  else if (size?.height !== undefined && size.width !== undefined) resize = { width: size.width, height: size.height };
+  else if (size?.shortest_edge !== undefined) resize = { shortestEdge: size.shortest_edge, crop: p.do_center_crop === false ? undefined : cropSize };
+  if (own?.width !== undefined || own?.height !== undefined) resize = { width: own.width ?? own.height!, height: own.height ?? own.width! };
+  if (resize === undefined) {
+    const [h, w] = layout === 'nchw' ? [inputShape[2], inputShape[3]] : [inputShape[1], inputShape[2]];
+    if (!(h > 0 && w > 0)) throw new Error(`${file}: the image size is not known: set "size" in preprocessor_config.json or "image": {"width", "height"} in config.json (the model's input is ${JSON.stringify(inputShape)})`);
+    resize = { width: w, height: h };
+  }
+  const normalize = p.do_normalize !== false;
+  return {
+    resize,
+    kernel: KERNELS[Number(p.resample ?? 2)] ?? 'linear',
+    rescale: p.do_rescale === false ? 1 : typeof p.rescale_factor === 'number' ? p.rescale_factor : 1 / 255,
+    mean: own?.mean !== undefined ? (own.mean as [number, number, number]) : normalize ? triple(p.image_mean, 0.5) : [0, 0, 0],
+    std: own?.std !== undefined ? (own.std as [number, number, number]) : normalize ? triple(p.image_std, 0.5) : [1, 1, 1],
+    layout,
+    maxPixels: own?.maxPixels ?? 40_000_000,
+  };
+}
+
+type SharpFactory = (input?: Uint8Array, options?: SharpOptions) => Sharp;
+let sharpModule: Promise<SharpFactory> | undefined;
+/** sharp, imported on the first image: tabular deployments never load libvips. */
+const loadSharp = (): Promise<SharpFactory> => (sharpModule ??= import('sharp').then((m) => m.default as unknown as SharpFactory));
+
+const FORMATS = new Set(['jpeg', 'png', 'webp']);
+
+/** One encoded image as float32 pixels in the spec's layout and size; 400 naming what is wrong with it. */
+export async function imageToPixels(bytes: Uint8Array, spec: ImageSpec, what = 'the image'): Promise<Float32Array> {
+  const sharp = await loadSharp();
+  // The header alone first: the format, and the pixel count before anything is decoded.
+  let meta: { format?: string; width?: number; height?: number };
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (error) {
+    throw badRequest(`${what} is not a supported image (JPEG, PNG or WebP): ${describeError(error)}`, 'invalid_image');
+  }
+  if (meta.format === undefined || !FORMATS.has(meta.format)) throw badRequest(`${what} is ${meta.format ?? 'of an unknown format'}; send JPEG, PNG or WebP`, 'invalid_image');
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (pixels > spec.maxPixels) throw badRequest(`${what} is ${meta.width}x${meta.height} (${pixels} pixels), over the limit of ${spec.maxPixels} (image.maxPixels in config.json)`, 'image_too_large');
+  const { width, height } = outputSize(spec);
+  let raw: Buffer;
+  try {
+    let pipeline = sharp(bytes, { limitInputPixels: spec.maxPixels, failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb');
+    if ('width' in spec.resize) pipeline = pipeline.resize(width, height, { fit: 'fill', kernel: spec.kernel });
+    else {
+      const edge = spec.resize.shortestEdge;
+      pipeline = pipeline.resize(edge, edge, { fit: 'outside', kernel: spec.kernel });
+      // Center crop, as the image processors do after a shortest-edge resize.
+      const resized = await pipeline.raw().toBuffer({ resolveWithObject: true });
+      const left = Math.max(0, Math.round((resized.info.width - width) / 2));
+      const top = Math.max(0, Math.round((resized.info.height - height) / 2));
+      pipeline = sharp(resized.data, { raw: { width: resized.info.width, height: resized.info.height, channels: resized.info.channels as 3 } }).extract({ left, top, width: Math.min(width, resized.info.width), height: Math.min(height, resized.info.height) }).resize(width, height, { fit: 'fill', kernel: spec.kernel });
+    }
+    const out = await pipeline.raw().toBuffer({ resolveWithObject: true });
+    if (out.info.channels !== 3 || out.info.width !== width || out.info.height !== height) throw new Error(`decoded to ${out.info.width}x${out.info.height}x${out.info.channels}`);
+    raw = out.data;
+  } catch (error) {
+    throw badRequest(`${what} cannot be decoded: ${describeError(error)}`, 'invalid_image');
+  }
+  const plane = width * height;
+  const out = new Float32Array(plane * 3);
+  const { rescale, mean, std } = spec;
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) {
+      const value = (raw[i * 3 + c] * rescale - mean[c]) / std[c];
+      out[spec.layout === 'nchw' ? c * plane + i : i * 3 + c] = value;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,101 @@
+/**
+ * Texts into token tensors with @huggingface/tokenizers (the tokenizer of Transformers.js, pure
+ * JavaScript) from an export's tokenizer.json and tokenizer_config.json, and token embeddings back
+ * into one embedding per text (mean, CLS or max pooling, optional L2 normalization), as
+ * sentence-transformers' Pooling and Normalize modules do.
+ */
+import { Tokenizer } from '@huggingface/tokenizers';
+import { badRequest } from '../errors.ts';
+
+export interface TextBatch {
+  readonly inputIds: BigInt64Array;
+  readonly attentionMask: BigInt64Array;
+  readonly tokenTypeIds: BigInt64Array;
+  /** Tokens per text after padding (the tensors are [texts, length]). */
+  readonly length: number;
+  /** Each text's token count before truncation. */
+  readonly tokenCounts: readonly number[];
+  /** Indices of the texts that were cut to maxLength. */
+  readonly truncated: readonly number[];
+}
+
+export class TextEncoder {
+  private readonly tokenizer: Tokenizer;
+  private readonly padId: number;
+  readonly maxLength: number;
+
+  constructor(tokenizerJson: unknown, tokenizerConfig: unknown, maxLength: number) {
+    this.tokenizer = new Tokenizer(tokenizerJson as object, (tokenizerConfig ?? {}) as object);
+    this.maxLength = maxLength;
+    const config = (tokenizerConfig ?? {}) as { pad_token?: string | { content?: string } };
+    const padToken = typeof config.pad_token === 'string' ? config.pad_token : config.pad_token?.content;
+    this.padId = (padToken === undefined ? undefined : this.tokenizer.token_to_id(padToken)) ?? 0;
+  }
+
+  /**
+   * Token ids of one text, cut to maxLength when asked. The library has no truncation option, so it
+   * is done here as the Rust tokenizers' "longest first" does for one text: the text's own tokens
+   * are cut, and the special tokens the post-processor wraps them in are kept.
+   */
+  private encodeOne(text: string, truncate: boolean): { ids: number[]; typeIds: number[]; count: number; truncated: boolean } {
+    const full = this.tokenizer.encode(text, { add_special_tokens: true, return_token_type_ids: true });
+    const count = full.ids.length;
+    if (count <= this.maxLength) return { ids: full.ids, typeIds: full.token_type_ids ?? [], count, truncated: false };
+    if (!truncate) return { ids: full.ids, typeIds: [], count, truncated: true };
+    const content = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    const specials = count - content.length;
+    let prefix = 0;
+    while (prefix < specials && full.ids[prefix] !== content[0]) prefix++;
+    const keep = Math.max(0, this.maxLength - specials);
+    const ids = [...full.ids.slice(0, prefix), ...content.slice(0, keep), ...full.ids.slice(prefix + content.length)];
+    const typeIds = full.token_type_ids === undefined ? [] : [...full.token_type_ids.slice(0, prefix), ...full.token_type_ids.slice(prefix, prefix + keep), ...full.token_type_ids.slice(prefix + content.length)];
+    return { ids, typeIds, count, truncated: true };
+  }
+
+  /** A batch of texts as [texts, longest] tensors, padded with the tokenizer's pad token; 400 for an empty text, or one too long when `truncate` is false. */
+  encode(texts: readonly string[], truncate: boolean): TextBatch {
+    const encoded = texts.map((text, i) => {
+      if (typeof text !== 'string' || text.trim() === '') throw badRequest(`text ${i} is empty; send some text to ${texts.length === 1 ? 'classify or embed' : 'each input'}`, 'invalid_text');
+      const one = this.encodeOne(text, truncate);
+      if (one.truncated && !truncate) throw badRequest(`text ${i} is ${one.count} tokens, over the model's maximum of ${this.maxLength} (config.json "truncation": "reject"); shorten it`, 'text_too_long');
+      return one;
+    });
+    const length = Math.max(1, ...encoded.map((e) => e.ids.length));
+    const size = texts.length * length;
+    const inputIds = new BigInt64Array(size).fill(BigInt(this.padId));
+    const attentionMask = new BigInt64Array(size);
+    const tokenTypeIds = new BigInt64Array(size);
+    encoded.forEach((e, row) => {
+      for (let j = 0; j < e.ids.length; j++) {
+        inputIds[row * length + j] = BigInt(e.ids[j]);
+        attentionMask[row * length + j] = 1n;
+        tokenTypeIds[row * length + j] = BigInt(e.typeIds[j] ?? 0);
+      }
+    });
+    return { inputIds, attentionMask, tokenTypeIds, length, tokenCounts: encoded.map((e) => e.count), truncated: encoded.flatMap((e, i) => (e.truncated ? [i] : [])) };
+  }
+}
+
+/** Token embeddings [texts, length, dims] into one per text, over the tokens the mask keeps. */
+export function pool(hidden: Float32Array, mask: BigInt64Array, texts: number, length: number, mode: 'mean' | 'cls' | 'max', normalize: boolean): number[][] {
+  const dims = hidden.length / (texts * length);
+  const out: number[][] = [];
+  for (let t = 0; t < texts; t++) {
+    const vector = new Array<number>(dims).fill(mode === 'max' ? Number.NEGATIVE_INFINITY : 0);
+    let kept = 0;
+    for (let j = 0; j < length; j++) {
+      if (mask[t * length + j] === 0n) continue;
+      if (mode === 'cls' && kept > 0) break;
+      kept++;
+      const base = (t * length + j) * dims;
+      for (let d = 0; d < dims; d++) vector[d] = mode === 'max' ? Math.max(vector[d], hidden[base + d]) : vector[d] + hidden[base + d];
+    }
+    if (mode === 'mean' && kept > 0) for (let d = 0; d < dims; d++) vector[d] /= kept;
+    if (normalize) {
+      const norm = Math.sqrt(vector.reduce((sum, v) => sum + v * v, 0));
+      if (norm > 1e-12) for (let d = 0; d < dims; d++) vector[d] /= norm;
+    }
+    out.push(vector.map((v) => Math.fround(v)));
+  }
+  return out;
+}

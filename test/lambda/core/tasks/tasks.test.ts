@@ -1,0 +1,198 @@
+/**
+ * Image and text models end to end through the local server (the same pipeline and core as every
+ * adapter), on the real samples: PaddleOCR's text direction classifier (real images in), and the
+ * Debian section classifier and embedder (real text, Qwen3's real tokenizer). Preprocessing is
+ * checked against tensors Pillow and NumPy computed from the same preprocessor_config.json.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
+import { imageSpec, imageToPixels } from '../../../../lambda/core/tasks/images.ts';
+import { parseModelConfig } from '../../../../lambda/core/config.ts';
+import { ROOT, SAMPLES_DIR, startTestLocalServer, TempRepository } from '../../../helpers.ts';
+
+const IMAGES = join(ROOT, 'test', 'fixtures', 'images');
+const image = (name: string) => readFileSync(join(IMAGES, name));
+type Label = { label: string; score: number };
+
+describe('image and text models: preprocessing, tasks, answers', () => {
+  let server: LocalStack;
+  before(async () => {
+    server = await startTestLocalServer(SAMPLES_DIR);
+  });
+  after(() => server.close());
+  const post = (path: string, body: string | Buffer, type: string) => fetch(`${server.url}${path}`, { method: 'POST', body, headers: { 'Content-Type': type } });
+  const json = async (path: string, body: unknown) => post(path, JSON.stringify(body), 'application/json');
+
+  it('builds the same pixels as Pillow + NumPy from preprocessor_config.json (resize, EXIF, rescale, normalize)', async () => {
+    const reference = JSON.parse(readFileSync(join(IMAGES, 'reference.json'), 'utf8')) as { images: Record<string, { file: string; shape: number[] }>; tolerance: { maxAbs: number; meanAbs: number } };
+    const spec = imageSpec(JSON.parse(readFileSync(join(SAMPLES_DIR, 'text_orientation', '1', 'preprocessor_config.json'), 'utf8')), parseModelConfig(undefined, 'none'), [-1, 3, -1, -1], 'sample');
+    for (const [name, { file, shape }] of Object.entries(reference.images)) {
+      const bytes = readFileSync(join(IMAGES, file));
+      const expected = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+      const actual = await imageToPixels(image(name), spec);
+      assert.equal(actual.length, shape.reduce((a, b) => a * b, 1), name);
+      let max = 0;
+      let sum = 0;
+      for (let i = 0; i < actual.length; i++) {
+        const d = Math.abs(actual[i] - expected[i]);
+        max = Math.max(max, d);
+        sum += d;
+      }
+      assert.ok(max <= reference.tolerance.maxAbs && sum / actual.length <= reference.tolerance.meanAbs, `${name}: max |diff| ${max.toFixed(4)}, mean ${(sum / actual.length).toFixed(5)} (tolerance ${JSON.stringify(reference.tolerance)})`);
+    }
+  });
+
+  it('classifies real images sent raw (JPEG, PNG, EXIF-rotated), as base64 JSON batches, and through :predict', async () => {
+    for (let n = 0; n < 6; n++) {
+      for (const [file, type, expected] of [[`line-${n}.png`, 'image/png', '0'], [`line-${n}.jpg`, 'image/jpeg', '0'], [`line-${n}-180.png`, 'image/png', '180']] as const) {
+        const response = await post('/v2/models/text_orientation/infer', image(file), type);
+        assert.equal(response.status, 200, file);
+        const labels = (await response.json()) as Label[];
+        assert.equal(labels[0].label, expected, `${file}: ${JSON.stringify(labels)}`);
+        assert.ok(labels[0].score > 0.5 && labels.length === 2);
+      }
+    }
+    const rotated = (await (await post('/v2/models/text_orientation/infer', image('exif-rotated.jpg'), 'image/jpeg')).json()) as Label[];
+    assert.equal(rotated[0].label, '0', 'the EXIF orientation is applied before the model sees the pixels');
+    const batch = await json('/v2/models/text_orientation/infer', { inputs: [image('line-3.png').toString('base64'), `data:image/png;base64,${image('line-3-180.png').toString('base64')}`], parameters: { top_k: 1 } });
+    assert.deepEqual(((await batch.json()) as Label[][]).map((l) => [l.length, l[0].label]), [[1, '0'], [1, '180']]);
+    const predict = await json('/v1/models/text_orientation:predict', { instances: [{ b64: image('line-4-180.png').toString('base64') }] });
+    assert.equal(((await predict.json()) as { predictions: Label[][] }).predictions[0][0].label, '180');
+  });
+
+  it('classifies held-out texts at the accuracy recorded when the sample was trained', async () => {
+    const golden = JSON.parse(readFileSync(join(SAMPLES_DIR, 'debian_sections', '1', 'golden.json'), 'utf8')) as { texts: string[]; labels: string[]; expectedLabels: string[] };
+    const evaluation = JSON.parse(readFileSync(join(SAMPLES_DIR, 'debian_sections', '1', 'evaluation.json'), 'utf8')) as { metrics: { accuracy: number } };
+    const predicted: string[] = [];
+    for (let i = 0; i < golden.texts.length; i += 100) {
+      const response = await json('/v2/models/debian_sections/infer', { inputs: golden.texts.slice(i, i + 100), parameters: { top_k: 1 } });
+      assert.equal(response.status, 200);
+      predicted.push(...((await response.json()) as Label[][]).map((l) => l[0].label));
+    }
+    const accuracy = predicted.filter((p, i) => p === golden.labels[i]).length / predicted.length;
+    assert.ok(Math.abs(accuracy - evaluation.metrics.accuracy) < 0.005, `accuracy ${accuracy} against the recorded ${evaluation.metrics.accuracy}`);
+    const sameAsTraining = predicted.filter((p, i) => p === golden.expectedLabels[i]).length / predicted.length;
+    assert.ok(sameAsTraining >= 0.995, `the server's tokenizer and graph agree with training on ${sameAsTraining} of the texts`);
+    const one = await post('/v2/models/debian_sections/infer', 'real-time strategy game of ancient warfare', 'text/plain');
+    assert.equal(((await one.json()) as Label[])[0].label, 'games');
+  });
+
+  it('embeds texts of one section closer to each other than to texts of another, as the golden embeddings say', async () => {
+    const golden = JSON.parse(readFileSync(join(SAMPLES_DIR, 'debian_embeddings', '1', 'golden.json'), 'utf8')) as { texts: string[]; labels: string[]; expectedEmbeddings: number[][]; tolerance: number };
+    const response = await json('/v2/models/debian_embeddings/infer', { inputs: golden.texts });
+    const embeddings = (await response.json()) as number[][];
+    assert.equal(embeddings.length, golden.texts.length);
+    embeddings.forEach((e, i) => e.forEach((v, d) => assert.ok(Math.abs(v - golden.expectedEmbeddings[i][d]) <= golden.tolerance, `text ${i} dim ${d}`)));
+    const cosine = (a: number[], b: number[]) => a.reduce((s, v, i) => s + v * b[i], 0);
+    for (const section of new Set(golden.labels)) {
+      const own = embeddings.filter((_, i) => golden.labels[i] === section);
+      const others = embeddings.filter((_, i) => golden.labels[i] !== section);
+      if (own.length < 2) continue;
+      const within = own.flatMap((a, i) => own.slice(i + 1).map((b) => cosine(a, b)));
+      const across = own.flatMap((a) => others.map((b) => cosine(a, b)));
+      const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
+      assert.ok(mean(within) > mean(across), `${section}: within ${mean(within).toFixed(3)}, across ${mean(across).toFixed(3)}`);
+    }
+    const single = (await (await post('/v2/models/debian_embeddings/infer', 'a network packet analyzer', 'text/plain')).json()) as number[][];
+    assert.equal(single.length, 1, 'number[][] for one text too');
+    assert.ok(Math.abs(Math.hypot(...single[0]) - 1) < 1e-5, 'L2-normalized (modules.json has Normalize)');
+  });
+
+  it('answers bad input with a 4xx that names it, and nothing crashes', async () => {
+    const cases: [string, string | Buffer, string, number, RegExp][] = [
+      ['/v2/models/text_orientation/infer', Buffer.from('not an image at all'), 'image/png', 400, /not a supported image/],
+      ['/v2/models/text_orientation/infer', image('line-0.jpg').subarray(0, 600), 'image/jpeg', 400, /image|decoded/],
+      ['/v2/models/text_orientation/infer', image('line-0.png'), 'image/gif', 415, /not supported/],
+      ['/v2/models/text_orientation/infer', 'hello', 'text/plain', 415, /takes images/],
+      ['/v2/models/text_orientation/infer', JSON.stringify({ inputs: ['%%%not base64%%%'] }), 'application/json', 400, /not base64/],
+      ['/v2/models/debian_sections/infer', '   ', 'text/plain', 400, /empty/],
+      ['/v2/models/debian_sections/infer', JSON.stringify({ inputs: ['ok', ''] }), 'application/json', 400, /text 1 is empty/],
+      ['/v2/models/debian_sections/infer', image('line-0.png'), 'image/png', 415, /takes text/],
+      ['/v2/models/debian_sections/infer', JSON.stringify({ inputs: 'fine', parameters: { top_k: 0 } }), 'application/json', 400, /top_k/],
+      ['/v2/models/debian_sections/infer', JSON.stringify({ inputs: 'fine', parameters: { temperature: 2 } }), 'application/json', 400, /"temperature"/],
+      ['/v2/models/iris_forest/infer', image('line-0.png'), 'image/png', 415, /takes tensors/],
+      ['/v2/models/iris_forest/infer', JSON.stringify({ inputs: ['some text'] }), 'application/json', 400, /inputs\[0\] must be a JSON object with name, shape, datatype and data/],
+    ];
+    for (const [path, body, type, status, message] of cases) {
+      const response = await post(path, body, type);
+      const text = await response.text();
+      assert.equal(response.status, status, `${path} ${type}: ${text}`);
+      assert.match(JSON.parse(text).error, message, text);
+    }
+  });
+
+  it('survives truncated and garbage images: every answer is a 200 or a 400, never a crash', async () => {
+    const sources = [image('line-0.jpg'), image('line-1.png'), image('exif-rotated.jpg')];
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 60; i++) {
+      const source = sources[i % sources.length];
+      const bytes = Buffer.from(source.subarray(0, Math.floor(random() * source.length)));
+      if (i % 2 === 1) for (let j = 0; j < 20; j++) bytes[Math.floor(random() * bytes.length)] = Math.floor(random() * 256);
+      const response = await post('/v2/models/text_orientation/infer', bytes, i % 3 === 0 ? 'image/png' : 'image/jpeg');
+      assert.ok(response.status === 200 || response.status === 400, `case ${i}: ${response.status} ${await response.text()}`);
+      await response.arrayBuffer().catch(() => undefined);
+    }
+    assert.equal((await post('/v2/models/text_orientation/infer', image('line-0.png'), 'image/png')).status, 200, 'still serving');
+  });
+});
+
+describe('image and text models: folders, limits and truncation', () => {
+  it('refuses images over the pixel limit before decoding them, truncates long texts and says so, or rejects them when configured', async () => {
+    const repo = new TempRepository('tasks-').sample('text_orientation').sample('debian_sections').sample('debian_sections', 'strict_sections')
+      .config('text_orientation', { ...JSON.parse(readFileSync(join(SAMPLES_DIR, 'text_orientation', 'config.json'), 'utf8')), image: { maxPixels: 10_000 } })
+      .config('debian_sections', { maxLength: 8 })
+      .config('strict_sections', { maxLength: 8, truncation: 'reject' });
+    const server = await startTestLocalServer(repo.dir);
+    try {
+      const big = await fetch(`${server.url}/v2/models/text_orientation/infer`, { method: 'POST', body: image('line-0.png'), headers: { 'Content-Type': 'image/png' } });
+      assert.equal(big.status, 400);
+      assert.match(((await big.json()) as { error: string }).error, /pixels\), over the limit of 10000 \(image.maxPixels/);
+      const long = 'a free and open source multiplayer real-time strategy game of ancient warfare for the whole family';
+      const cut = await fetch(`${server.url}/v2/models/debian_sections/infer`, { method: 'POST', body: JSON.stringify({ inputs: ['short text', long] }), headers: { 'Content-Type': 'application/json' } });
+      assert.equal(cut.status, 200);
+      assert.equal(cut.headers.get('x-truncated-inputs'), '1', 'the answer says which inputs were cut');
+      const refused = await fetch(`${server.url}/v2/models/strict_sections/infer`, { method: 'POST', body: long, headers: { 'Content-Type': 'text/plain' } });
+      assert.equal(refused.status, 400);
+      assert.match(((await refused.json()) as { error: string }).error, /text 0 is \d+ tokens, over the model's maximum of 8/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('reads an Optimum-style folder (onnx/model.onnx, task from config.json architectures, index_to_name.json labels)', async () => {
+    const sections = join(SAMPLES_DIR, 'debian_sections', '1');
+    const hfConfig = JSON.parse(readFileSync(join(sections, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const repo = new TempRepository('optimum-')
+      .copy(join(sections, 'model.onnx'), 'optimum/1/onnx/model.onnx')
+      .copy(join(sections, 'tokenizer.json'), 'optimum/1/tokenizer.json')
+      .copy(join(sections, 'tokenizer_config.json'), 'optimum/1/tokenizer_config.json')
+      .file('optimum/1/config.json', JSON.stringify({ ...hfConfig, id2label: undefined }))
+      .file('optimum/1/index_to_name.json', JSON.stringify(Object.fromEntries(['games', 'science', 'fonts', 'sound', 'graphics', 'net'].map((s, i) => [String(i), s.toUpperCase()]))));
+    const server = await startTestLocalServer(repo.dir);
+    try {
+      const response = await fetch(`${server.url}/v2/models/optimum/infer`, { method: 'POST', body: 'TrueType font family', headers: { 'Content-Type': 'text/plain' } });
+      assert.equal(response.status, 200);
+      assert.equal(((await response.json()) as Label[])[0].label, 'FONTS');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a version whose tokenizer or preprocessing changed after deploy (503), and names a text model without a tokenizer', async () => {
+    const repo = new TempRepository('side-files-').sample('debian_sections').sample('debian_sections', 'no_tokenizer');
+    rmSync(join(repo.dir, 'no_tokenizer', '1', 'tokenizer.json'));
+    const server = await startTestLocalServer(repo.dir, { repository: { expectedSha256: { 'debian_sections/1/files': '0'.repeat(64) } } });
+    try {
+      const changed = await fetch(`${server.url}/v2/models/debian_sections/infer`, { method: 'POST', body: 'text', headers: { 'Content-Type': 'text/plain' } });
+      assert.equal(changed.status, 503);
+      const missing = await fetch(`${server.url}/v2/models/no_tokenizer/infer`, { method: 'POST', body: 'text', headers: { 'Content-Type': 'text/plain' } });
+      assert.equal(missing.status, 503);
+    } finally {
+      await server.close();
+    }
+  });
+});
