@@ -12,6 +12,8 @@
  *   (d) large tensors: a 1x3x320x320 convolution over HTTP, binary and JSON, each vs a bare server
  *       doing the same work over the same transport
  *   (e) memory: the local server's RSS and heap after a full GC every 10,000 requests over 300,000
+ *   (i) images and text: a 224x224 JPEG and a sentence end to end vs a bare server doing sharp
+ *       decode/resize + run and tokenize + run with the same libraries; JPEG vs v2 JSON payload size
  *   (s) session options, and the image size.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -28,7 +30,7 @@ import { createTestService, fakeLambdaContext, goldenRequest, readGolden, startT
 import { Inspector, leastSquaresSlope } from '../test/inspector.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, s). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, s). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -77,8 +79,8 @@ interface Server {
 }
 
 /** Starts one of the servers on a port and waits until it answers. */
-async function startServer(kind: 'local' | 'sagemaker' | 'bare' | 'bare-large', port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Server> {
-  const script = { local: [...START_FLAGS, join(ROOT, 'bin', 'serve.ts')], sagemaker: [...START_FLAGS, join(ROOT, 'bin', 'serve-sagemaker.ts')], bare: [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), String(port)], 'bare-large': [join(ROOT, 'scripts', 'bench', 'bare-large-server.mjs'), join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), String(port)] }[kind];
+async function startServer(kind: 'local' | 'sagemaker' | 'bare' | 'bare-large' | 'bare-task', port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Server> {
+  const script = { local: [...START_FLAGS, join(ROOT, 'bin', 'serve.ts')], sagemaker: [...START_FLAGS, join(ROOT, 'bin', 'serve-sagemaker.ts')], bare: [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), String(port)], 'bare-large': [join(ROOT, 'scripts', 'bench', 'bare-large-server.mjs'), join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), String(port)], 'bare-task': [join(ROOT, 'scripts', 'bench', 'bare-task-server.mjs'), SAMPLES_DIR, String(port)] }[kind];
   const defaults = kind === 'sagemaker' ? { HOST: '127.0.0.1', MODEL_DIR: SAMPLES_DIR, MODEL_NAME: 'breast_cancer_classifier' } : {};
   const child = spawn(process.execPath, [...nodeFlags, ...script], { cwd: ROOT, env: { ...process.env, PORT: String(port), ...defaults, ...env } });
   let output = '';
@@ -431,6 +433,43 @@ if (runs('e')) {
   const heapGrowth = fitted((s) => s.heapMb);
   console.log(`  errors ${errors}; fitted growth over the run: RSS ${rssGrowth.toFixed(1)}%, heap after GC ${heapGrowth.toFixed(2)} MB`);
   report.memory = { samples, errors, rssGrowthPercent: target('(e) RSS fitted growth over the run (%)', rssGrowth, 5, 'lower'), heapGrowthMb: target('(e) heap after GC, fitted growth over the run (MB)', heapGrowth, 1, 'lower') };
+}
+
+// (i) ------------------------------------------------------------------------------------------
+if (runs('i')) {
+  console.log(`\n(i) images and text over HTTP, one request at a time (median of ${QUICK ? 50 : 300}, two rounds): ModelShip vs a bare server doing the same with the same libraries`);
+  const { default: sharp } = await import('sharp');
+  const jpeg = await sharp(readFileSync(join(ROOT, 'test', 'fixtures', 'images', 'line-0.png'))).resize(224, 224, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
+  const sentence = 'multiplayer puzzle game with cute monsters and a level editor';
+  const ours = await startServer('local', 18120, { MODEL_NAMES: 'text_orientation,debian_sections' });
+  const bare = await startServer('bare-task', 18121);
+  const timeIt = async (fn: () => Promise<unknown>, n = QUICK ? 50 : 300) => {
+    for (let i = 0; i < 20; i++) await fn();
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const started = performance.now();
+      await fn();
+      times.push(performance.now() - started);
+    }
+    return median(times);
+  };
+  const post = (url: string, body: string | Buffer, type: string) => fetch(url, { method: 'POST', body, headers: { 'Content-Type': type } }).then((r) => r.text());
+  const rounds: Record<string, number>[] = [];
+  for (let round = 0; round < 2; round++) {
+    rounds.push({
+      bareImage: await timeIt(() => post(`${bare.url}/image`, jpeg, 'image/jpeg')),
+      image: await timeIt(() => post(`${ours.url}/v2/models/text_orientation/infer`, jpeg, 'image/jpeg')),
+      bareText: await timeIt(() => post(`${bare.url}/text`, sentence, 'text/plain')),
+      text: await timeIt(() => post(`${ours.url}/v2/models/debian_sections/infer`, sentence, 'text/plain')),
+    });
+  }
+  await Promise.all([ours.stop(), bare.stop()]);
+  const best = (key: string) => Math.min(...rounds.map((r) => r[key]));
+  const tensorJson = JSON.stringify({ inputs: [{ name: 'pixel_values', datatype: 'FP32', shape: [1, 3, 224, 224], data: Array.from(Float32Array.from({ length: 3 * 224 * 224 }, (_, i) => Math.fround(((i * 7919) % 255) / 127.5 - 1))) }] });
+  console.log(`  image (224x224 JPEG, ${jpeg.length} bytes): bare ${best('bareImage').toFixed(2)} ms, ModelShip ${best('image').toFixed(2)} ms`);
+  console.log(`  text (${sentence.length} characters): bare ${best('bareText').toFixed(2)} ms, ModelShip ${best('text').toFixed(2)} ms`);
+  console.log(`  payload: the JPEG is ${(jpeg.length / 1024).toFixed(1)} KB; the same image as a v2 JSON FP32 tensor 1x3x224x224 is ${(tensorJson.length / 1024).toFixed(0)} KB, ${((3 * 224 * 224 * 4) / 1024).toFixed(0)} KB as a binary tensor`);
+  report.tasks = { rounds, jpegBytes: jpeg.length, tensorJsonBytes: tensorJson.length, imageRatio: target('(i) image request / bare', best('image') / best('bareImage'), 1.2, 'lower'), textRatio: target('(i) text request / bare', best('text') / best('bareText'), 1.2, 'lower') };
 }
 
 // (s) ------------------------------------------------------------------------------------------

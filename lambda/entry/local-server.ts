@@ -46,8 +46,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     if (sample !== undefined) {
       const model = await repository.load(sample.name, sample.liveVersion!).catch(() => undefined);
       if (model !== undefined) {
-        const body = JSON.stringify(await exampleRequest(service, model));
-        console.log(`\nTry it:\n  curl -s -X POST ${server.url}/v2/models/${model.name}/infer -H 'Content-Type: application/json' -d '${body}'\n`);
+        const example = await exampleRequest(service, model);
+        const url = `${server.url}/v2/models/${model.name}/infer`;
+        // JSON in single quotes for the shell: a quote inside is closed, escaped and reopened.
+        const quoted = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
+        const line = example === undefined ? `curl -s -X POST ${url} --data-binary @image.jpg -H 'Content-Type: image/jpeg'` : `curl -s -X POST ${url} -H 'Content-Type: application/json' -d ${quoted(JSON.stringify(example))}`;
+        console.log(`\nTry it:\n  ${line}\n`);
       }
     }
     console.log(`Console: ${server.url}/`);

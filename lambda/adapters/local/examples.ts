@@ -9,11 +9,16 @@ interface GoldenTensor {
   data: unknown[];
 }
 
-/** A one-row v2 inference request body for the model. */
-export async function exampleRequest(service: InferenceService, model: LoadedModel): Promise<{ inputs: GoldenTensor[] }> {
+/**
+ * A one-row request body for the model: v2 tensors, or for a text model the Hugging Face task shape
+ * with a text from its golden file. Image models have no JSON example (send the image itself).
+ */
+export async function exampleRequest(service: InferenceService, model: LoadedModel): Promise<{ inputs: GoldenTensor[] | string } | undefined> {
   const bytes = await service.repository.source.readFile(`${model.name}/${model.version}/golden.json`).catch(() => undefined);
-  if (bytes !== undefined) {
-    const golden = JSON.parse(Buffer.from(bytes).toString('utf8')) as { inputs: GoldenTensor[] };
+  const parsed = bytes === undefined ? undefined : (JSON.parse(Buffer.from(bytes).toString('utf8')) as { inputs?: GoldenTensor[]; texts?: string[] });
+  if (model.task !== undefined) return model.task.text !== undefined ? { inputs: parsed?.texts?.[0] ?? 'an example text' } : undefined;
+  if (parsed !== undefined && Array.isArray(parsed.inputs)) {
+    const golden = parsed as { inputs: GoldenTensor[] };
     return {
       inputs: golden.inputs.map((input) => {
         const rowSize = input.shape.slice(1).reduce((a, b) => a * b, 1);

@@ -143,6 +143,26 @@ describe('npm start (bin/serve.ts)', () => {
     }
   });
 
+  it('prints a curl line that works for a text model, and one naming an image for an image model', async () => {
+    const text = await startServe({ MODEL_NAMES: 'debian_sections' });
+    try {
+      const { stdout } = await exec('sh', ['-c', text.curl]);
+      assert.equal((JSON.parse(stdout) as { label: string }[]).length, 6, stdout);
+    } finally {
+      const exited = exitCode(text.child);
+      text.child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
+    const image = await startServe({ MODEL_NAMES: 'text_orientation' });
+    try {
+      assert.match(image.curl, /--data-binary @image\.jpg -H 'Content-Type: image\/jpeg'/);
+    } finally {
+      const exited = exitCode(image.child);
+      image.child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
+  });
+
   it('serves from an S3-compatible store given S3_ENDPOINT and MODEL_BUCKET', async () => {
     const s3 = await startTestS3();
     await s3.upload(SAMPLES_DIR, 'prod/');
