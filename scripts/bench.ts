@@ -43,6 +43,17 @@ const target = (name: string, value: number, limit: number, better: 'lower' | 'h
   return { value, limit, met: ok };
 };
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The median time of `n` sequential calls, in ms, after `warm` calls. */
+async function medianMs(fn: () => Promise<unknown>, n: number, warm: number): Promise<number> {
+  for (let i = 0; i < warm; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = performance.now();
+    await fn();
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
 const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 /** CPU time (user + system) a process has used, in microseconds. */
 const cpuMicros = (pid: number) => {
@@ -371,16 +382,7 @@ if (runs('d')) {
   const pixels = Float32Array.from({ length: 3 * 320 * 320 }, (_, i) => ((i * 7919) % 1000) / 1000);
   const ours = await startServer('local', 18090, { MODEL_DIR: FIXTURE_MODELS_DIR, MODEL_NAMES: 'conv_large', ORT_INTRA_OP_THREADS: '1' });
   const bare = await startServer('bare-large', 18091, { ORT_INTRA_OP_THREADS: '1' });
-  const timeIt = async (fn: () => Promise<unknown>, n = QUICK ? 20 : 60) => {
-    for (let i = 0; i < 3; i++) await fn();
-    const times: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const started = performance.now();
-      await fn();
-      times.push(performance.now() - started);
-    }
-    return median(times);
-  };
+  const timeIt = (fn: () => Promise<unknown>) => medianMs(fn, QUICK ? 20 : 60, 3);
   const post = (url: string, body: string | Buffer, headers: Record<string, string>) => fetch(url, { method: 'POST', body, headers }).then((r) => r.arrayBuffer());
   const jsonBody = JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, 320, 320], data: Array.from(pixels) }] });
   const bareJsonBody = JSON.stringify({ shape: [1, 3, 320, 320], data: Array.from(pixels) });
@@ -443,16 +445,7 @@ if (runs('i')) {
   const sentence = 'multiplayer puzzle game with cute monsters and a level editor';
   const ours = await startServer('local', 18120, { MODEL_NAMES: 'text_orientation,debian_sections' });
   const bare = await startServer('bare-task', 18121);
-  const timeIt = async (fn: () => Promise<unknown>, n = QUICK ? 50 : 300) => {
-    for (let i = 0; i < 20; i++) await fn();
-    const times: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const started = performance.now();
-      await fn();
-      times.push(performance.now() - started);
-    }
-    return median(times);
-  };
+  const timeIt = (fn: () => Promise<unknown>) => medianMs(fn, QUICK ? 50 : 300, 20);
   const post = (url: string, body: string | Buffer, type: string) => fetch(url, { method: 'POST', body, headers: { 'Content-Type': type } }).then((r) => r.text());
   const rounds: Record<string, number>[] = [];
   for (let round = 0; round < 2; round++) {
