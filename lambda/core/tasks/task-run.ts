@@ -24,6 +24,8 @@ export interface TaskRequest {
   readonly functionToApply?: 'softmax' | 'sigmoid' | 'none';
   /** :predict answers {"predictions": [...]}. */
   readonly predict: boolean;
+  /** Sent as a v2 BYTES input: answered in v2 (a BYTES label tensor and an FP32 score tensor, or the classification extension). */
+  readonly v2?: { readonly id?: string; readonly inputName: string; readonly outputs?: readonly { readonly name: string; readonly classification?: number }[] };
 }
 
 export interface TaskAnswer {
@@ -85,6 +87,10 @@ function parameters(value: unknown): Pick<TaskRequest, 'topK' | 'functionToApply
 export function jsonTaskRequest(model: LoadedModel, parsed: unknown, kind: 'infer' | 'predict'): TaskRequest | undefined {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
   const body = parsed as Record<string, unknown>;
+  if (kind === 'infer') {
+    const v2 = v2BytesRequest(model, body);
+    if (v2 !== undefined) return v2;
+  }
   const raw = kind === 'infer' ? body.inputs : body.instances;
   const single = typeof raw === 'string';
   const list = single ? [raw] : Array.isArray(raw) ? raw : undefined;
@@ -102,6 +108,67 @@ export function jsonTaskRequest(model: LoadedModel, parsed: unknown, kind: 'infe
     return { inputs: { kind: 'images', items }, single, predict: kind === 'predict', ...params };
   }
   return { inputs: { kind: 'texts', items: list as string[] }, single, predict: kind === 'predict', ...params };
+}
+
+/**
+ * The Open Inference Protocol's way: one BYTES input whose elements are texts (content_type "str")
+ * or base64 images ("base64"; the default for image models), and optionally outputs asking for
+ * Triton's classification extension ({"name": ..., "parameters": {"classification": k}}).
+ */
+function v2BytesRequest(model: LoadedModel, body: Record<string, unknown>): TaskRequest | undefined {
+  const inputs = body.inputs;
+  const task = model.task;
+  if (task === undefined || !Array.isArray(inputs) || inputs.length !== 1) return undefined;
+  const input = inputs[0] as Record<string, unknown>;
+  if (typeof input !== 'object' || input === null || input.datatype !== 'BYTES') return undefined;
+  const name = typeof input.name === 'string' ? input.name : 'input';
+  const data = input.data;
+  if (!Array.isArray(data) || data.length === 0 || !data.every((v) => typeof v === 'string')) throw badRequest(`input "${name}" "data" must be a non-empty list of strings (texts, or base64 images)`);
+  const shape = input.shape;
+  if (!Array.isArray(shape) || shape.reduce((a: number, b: unknown) => a * Number(b), 1) !== data.length) throw badRequest(`input "${name}" has ${data.length} elements but shape ${JSON.stringify(shape)}`, 'wrong_shape');
+  const contentType = ((input.parameters as Record<string, unknown> | undefined)?.content_type ?? (task.image !== undefined ? 'base64' : 'str')) as unknown;
+  if (contentType !== 'str' && contentType !== 'base64') throw badRequest(`input "${name}" "parameters.content_type" must be "str" or "base64", got ${JSON.stringify(contentType)}`);
+  if (task.image !== undefined && contentType !== 'base64') throw badRequest(`model "${model.name}" (${task.task}) takes images: send them base64 with "parameters": {"content_type": "base64"}`, 'input_mismatch');
+  const outputs = body.outputs === undefined ? undefined : Array.isArray(body.outputs) ? body.outputs : undefined;
+  if (body.outputs !== undefined && outputs === undefined) throw badRequest('"outputs" must be a list');
+  const requested = outputs?.map((o, i) => {
+    const out = o as { name?: unknown; parameters?: { classification?: unknown } };
+    if (typeof out?.name !== 'string') throw badRequest(`outputs[${i}] must name an output`);
+    const k = out.parameters?.classification;
+    if (k !== undefined && !(Number.isInteger(k) && (k as number) > 0)) throw badRequest(`outputs[${i}] "parameters.classification" must be a positive integer, got ${JSON.stringify(k)}`);
+    return { name: out.name, classification: k as number | undefined };
+  });
+  const id = typeof body.id === 'string' ? body.id : undefined;
+  const params = parameters(body.parameters);
+  const v2 = { id, inputName: name, outputs: requested };
+  if (task.image !== undefined) return { inputs: { kind: 'images', items: data.map((v, i) => decodeBase64(v, `input "${name}" element ${i}`)) }, single: false, predict: false, v2, ...params };
+  return { inputs: { kind: 'texts', items: contentType === 'base64' ? data.map((v) => Buffer.from(decodeBase64(v, `input "${name}"`)).toString('utf8')) : (data as string[]) }, single: false, predict: false, v2, ...params };
+}
+
+/** A v2 answer of a task: BYTES labels and FP32 scores ([inputs, k]), embeddings as FP32 [inputs, dims], or the classification extension's "score:index:label" strings. */
+function v2Answer(model: LoadedModel, request: TaskRequest, answers: unknown[]): string {
+  const task = model.task!;
+  const n = answers.length;
+  const outputs: Record<string, unknown>[] = [];
+  if (task.task === 'feature-extraction') {
+    const rows = answers as number[][];
+    outputs.push({ name: 'embedding', datatype: 'FP32', shape: [n, rows[0]?.length ?? 0], data: rows.flat() });
+  } else {
+    const rows = answers as { label: string; score: number; index: number }[][];
+    const k = rows[0]?.length ?? 0;
+    const wanted = request.v2?.outputs;
+    const known = new Set(['label', 'score', task.output]);
+    for (const out of wanted ?? []) if (!known.has(out.name)) throw badRequest(`model "${model.name}" has no output "${out.name}" (outputs: ${[...known].join(', ')})`, 'input_mismatch');
+    const classified = wanted?.filter((o) => o.classification !== undefined) ?? [];
+    for (const out of classified) {
+      const top = Math.min(out.classification!, k);
+      outputs.push({ name: out.name, datatype: 'BYTES', shape: [n, top], data: rows.flatMap((r) => r.slice(0, top).map((c) => `${c.score}:${c.index}:${c.label}`)) });
+    }
+    const plain = wanted === undefined ? ['label', 'score'] : wanted.filter((o) => o.classification === undefined).map((o) => o.name);
+    if (plain.includes('label')) outputs.push({ name: 'label', datatype: 'BYTES', shape: [n, k], data: rows.flatMap((r) => r.map((c) => c.label)) });
+    if (plain.includes('score') || plain.includes(task.output)) outputs.push({ name: plain.includes('score') ? 'score' : task.output, datatype: 'FP32', shape: [n, k], data: rows.flatMap((r) => r.map((c) => Math.fround(c.score))) });
+  }
+  return JSON.stringify({ model_name: model.name, model_version: String(model.version), ...(request.v2?.id === undefined ? {} : { id: request.v2.id }), outputs });
 }
 
 function scores(row: Float32Array, fn: 'softmax' | 'sigmoid' | 'none'): number[] {
@@ -162,14 +229,17 @@ export async function runTask(model: LoadedModel, request: TaskRequest, observer
     const k = Math.min(request.topK ?? task.topK, classes);
     answers = Array.from({ length: inputs.items.length }, (_, i) => {
       const row = scores(data.subarray(i * classes, (i + 1) * classes), fn);
-      const ranked = row.map((score, index) => ({ label: task.labels?.[index] ?? String(index), score })).sort((a, b) => b.score - a.score).slice(0, k);
+      // v2 answers keep every class (top_k still applies); the classification extension picks its own k.
+      const limit = request.v2 !== undefined && request.topK === undefined ? classes : k;
+      const ranked = row.map((score, index) => ({ label: task.labels?.[index] ?? String(index), score, index })).sort((a, b) => b.score - a.score).slice(0, limit);
       classCounts[ranked[0].label] = (classCounts[ranked[0].label] ?? 0) + 1;
       return ranked;
     });
   }
   // Classifiers answer one input with its list of labels; embeddings are always number[][].
   const value = request.single && !request.predict && task.task !== 'feature-extraction' ? answers[0] : answers;
-  const json = JSON.stringify(request.predict ? { predictions: answers } : value);
+  const strip = (list: unknown[]) => (task.task === 'feature-extraction' ? list : (list as { label: string; score: number }[][]).map((r) => r.map(({ label, score }) => ({ label, score }))));
+  const json = request.v2 !== undefined ? v2Answer(model, request, answers) : JSON.stringify(request.predict ? { predictions: strip(answers) } : request.single && task.task !== 'feature-extraction' ? strip([value])[0] : strip(value as unknown[]));
   observeTask(observers, model, inputs.items.length, { started, parsed, ran }, task.task === 'feature-extraction' ? undefined : classCounts);
   return { json, headers };
 }

@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { imageSpec, imageToPixels } from '../../../../lambda/core/tasks/images.ts';
 import { parseModelConfig } from '../../../../lambda/core/config.ts';
-import { ROOT, SAMPLES_DIR, startTestLocalServer, TempRepository } from '../../../helpers.ts';
+import { createApiGatewayHandler } from '../../../../lambda/adapters/api-gateway/handler.ts';
+import { createTestService, fakeLambdaContext, ROOT, SAMPLES_DIR, startTestLocalServer, startTestSageMakerServer, TempRepository } from '../../../helpers.ts';
 
 const IMAGES = join(ROOT, 'test', 'fixtures', 'images');
 const image = (name: string) => readFileSync(join(IMAGES, name));
@@ -99,6 +100,28 @@ describe('image and text models: preprocessing, tasks, answers', () => {
     const single = (await (await post('/v2/models/debian_embeddings/infer', 'a network packet analyzer', 'text/plain')).json()) as number[][];
     assert.equal(single.length, 1, 'number[][] for one text too');
     assert.ok(Math.abs(Math.hypot(...single[0]) - 1) < 1e-5, 'L2-normalized (modules.json has Normalize)');
+  });
+
+  it('takes v2 BYTES inputs (texts as "str", images as "base64") and answers BYTES labels with FP32 scores, or the classification extension', async () => {
+    const texts = await json('/v2/models/debian_sections/infer', { id: 'r1', inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: ['TrueType font family', 'network packet analyzer'], parameters: { content_type: 'str' } }] });
+    const answer = (await texts.json()) as { id: string; outputs: { name: string; datatype: string; shape: number[]; data: (string | number)[] }[] };
+    assert.equal(answer.id, 'r1');
+    const [labels, scores] = answer.outputs;
+    assert.deepEqual([labels.name, labels.datatype, labels.shape, scores.name, scores.datatype, scores.shape], ['label', 'BYTES', [2, 6], 'score', 'FP32', [2, 6]]);
+    assert.deepEqual([labels.data[0], labels.data[6]], ['fonts', 'net']);
+    assert.ok(Math.abs((scores.data as number[]).slice(0, 6).reduce((a, b) => a + b, 0) - 1) < 1e-5, 'softmax scores of one text sum to 1');
+    const triton = await json('/v2/models/debian_sections/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['TrueType font family'] }], outputs: [{ name: 'logits', parameters: { classification: 2 } }] });
+    const classified = ((await triton.json()) as { outputs: { name: string; shape: number[]; data: string[] }[] }).outputs;
+    assert.deepEqual([classified.length, classified[0].name, classified[0].shape], [1, 'logits', [1, 2]]);
+    assert.match(classified[0].data[0], /^0\.9\d*:2:fonts$/, 'Triton\'s "score:index:label"');
+    const imageV2 = await json('/v2/models/text_orientation/infer', { inputs: [{ name: 'x', datatype: 'BYTES', shape: [1], data: [image('line-1-180.png').toString('base64')], parameters: { content_type: 'base64' } }] });
+    assert.equal(((await imageV2.json()) as { outputs: { data: string[] }[] }).outputs[0].data[0], '180');
+    const embedding = await json('/v2/models/debian_embeddings/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['network packet analyzer'] }] });
+    assert.deepEqual(((await embedding.json()) as { outputs: { name: string; shape: number[] }[] }).outputs.map((o) => [o.name, o.shape]), [['embedding', [1, 128]]]);
+    const badShape = await json('/v2/models/debian_sections/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [3], data: ['a', 'b'] }] });
+    assert.equal(badShape.status, 400);
+    const unknownOutput = await json('/v2/models/debian_sections/infer', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['a b'] }], outputs: [{ name: 'nope' }] });
+    assert.match(((await unknownOutput.json()) as { error: string }).error, /has no output "nope"/);
   });
 
   it('answers bad input with a 4xx that names it, and nothing crashes', async () => {
@@ -193,6 +216,27 @@ describe('image and text models: folders, limits and truncation', () => {
       assert.equal(missing.status, 503);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('image and text models on every transport', () => {
+  it('answers a raw image and a text through a Lambda API Gateway event and the SageMaker container, as the local server does', async () => {
+    const service = createTestService(SAMPLES_DIR);
+    const handler = createApiGatewayHandler(service);
+    const png = image('line-2-180.png');
+    const lambdaImage = await handler({ httpMethod: 'POST', path: '/v2/models/text_orientation/infer', headers: { 'Content-Type': 'image/png' }, body: png.toString('base64'), isBase64Encoded: true, requestContext: {} } as never, fakeLambdaContext());
+    assert.equal(lambdaImage.statusCode, 200, lambdaImage.body);
+    assert.equal((JSON.parse(lambdaImage.body) as Label[])[0].label, '180');
+    const lambdaText = await handler({ httpMethod: 'POST', path: '/v2/models/debian_sections/infer', headers: { 'Content-Type': 'text/plain' }, body: 'real-time strategy game of ancient warfare', isBase64Encoded: false, requestContext: {} } as never, fakeLambdaContext());
+    assert.equal((JSON.parse(lambdaText.body) as Label[])[0].label, 'games');
+    const container = await startTestSageMakerServer(service, 'text_orientation');
+    try {
+      const response = await fetch(`${container.url}/invocations`, { method: 'POST', body: png, headers: { 'Content-Type': 'image/png' } });
+      assert.equal(response.status, 200);
+      assert.equal(((await response.json()) as Label[])[0].label, '180');
+    } finally {
+      await container.close();
     }
   });
 });
