@@ -152,12 +152,22 @@ export class InferenceService implements RequestHandler {
 
   /** Runs a v2 inference request body (parsed or JSON text) and returns the response text, with the service's observers. */
   async infer(model: LoadedModel, body: unknown): Promise<string> {
+    const task = this.taskRequest(model, body, 'infer');
+    if (task !== undefined) return (await runTask(model, task, this.hooks)).json;
     return (await runInfer(model, body, undefined, this.hooks)).json;
   }
 
-  /** Runs a :predict body (parsed or JSON text) and returns the response text, with the service's observers. */
-  predict(model: LoadedModel, body: unknown): Promise<string> {
+  /** Runs a :predict body (parsed or JSON text) and returns the response text, with the service's observers. Image and text models take texts and {"b64"} images. */
+  async predict(model: LoadedModel, body: unknown): Promise<string> {
+    const task = this.taskRequest(model, body, 'predict');
+    if (task !== undefined) return (await runTask(model, task, this.hooks)).json;
     return runPredict(model, body, this.hooks);
+  }
+
+  /** A parsed or textual body as a task request, for image and text models (batch jobs and shadow runs call infer/predict directly). */
+  private taskRequest(model: LoadedModel, body: unknown, kind: 'infer' | 'predict') {
+    if (model.task === undefined) return undefined;
+    return jsonTaskRequest(model, typeof body === 'string' ? parseJsonBody(body) : body, kind);
   }
 
   private checkBody(request: CoreRequest, model: LoadedModel, raw = false): string | Uint8Array {

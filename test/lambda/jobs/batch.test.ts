@@ -66,6 +66,21 @@ describe('batch prediction against a real S3 API server', () => {
     assert.deepEqual(answer.response.outputs[0].data, golden.outputs[0].data.slice(0, 2));
   });
 
+  it('scores JSON Lines of texts and of base64 images for text and image models, a bad line named in the errors', async () => {
+    const texts = ['real-time strategy game of ancient warfare', 'TrueType font family with wide Unicode coverage', '', 'network packet analyzer'];
+    await put('batch/input/debian_sections/texts.jsonl', texts.map((t) => JSON.stringify(t)).join('\n') + '\n');
+    const manifest = await runJob(store, service, 'batch/input/debian_sections/texts.jsonl', { linesPerChunk: 2, batchSize: 8 });
+    assert.equal(manifest.status, 'completed_with_errors');
+    assert.deepEqual((await jsonl(manifest.results)).map((r) => [r.line, r.prediction[0].label]), [[1, 'games'], [2, 'fonts'], [4, 'net']]);
+    const [error] = await jsonl(manifest.errors);
+    assert.deepEqual([error.line, /empty/.test(error.error)], [3, true]);
+    const image = (name: string) => JSON.stringify({ b64: readFileSync(join(ROOT, 'test', 'fixtures', 'images', name)).toString('base64') });
+    await put('batch/input/text_orientation/scans.jsonl', [image('line-0.jpg'), image('line-5-180.png'), JSON.stringify({ b64: 'bm90IGFuIGltYWdl' })].join('\n'));
+    const images = await runJob(store, service, 'batch/input/text_orientation/scans.jsonl');
+    assert.deepEqual((await jsonl(images.results)).map((r) => [r.line, r.prediction[0].label]), [[1, '0'], [2, '180']]);
+    assert.match((await jsonl(images.errors))[0].error, /not a supported image/);
+  });
+
   it('writes each chunk once: retried chunks and repeated finalising add no duplicate rows', async () => {
     await put('batch/input/iris_forest/retry.jsonl', rows.map((r) => JSON.stringify(r)).join('\n'));
     const plan = await startJob(store, service, 'batch/input/iris_forest/retry.jsonl', 10);
