@@ -33,6 +33,9 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.linear_model import LogisticRegression
 from scipy import sparse
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_samples import baseline  # noqa: E402  the tabular samples' drift statistics, same format
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models")
 SECTIONS = ["games", "science", "fonts", "sound", "graphics", "net"]
 DIMENSIONS = 128
@@ -165,6 +168,11 @@ def main(path):
         "vocab_size": VOCAB_SIZE,
     })
     write_json(os.path.join(directory, "evaluation.json"), evaluation)
+    # What the drift job watches for this model: the predicted class, its score and the text's length,
+    # as the training texts gave them (captures carry the same three per input).
+    train_proba = clf.predict_proba(e_train)
+    signals = np.column_stack([train_proba.argmax(axis=1), train_proba.max(axis=1), [len(r["text"]) for r in train]])
+    write_json(os.path.join(directory, "baseline.json"), baseline(signals, ["predicted class", "top score", "text length"]))
     write_json(os.path.join(directory, "golden.json"), {
         "texts": [r["text"] for r in test],
         "labels": [r["label"] for r in test],
@@ -189,6 +197,7 @@ def main(path):
         "max_position_embeddings": MAX_LENGTH,
         "vocab_size": VOCAB_SIZE,
     })
+    write_json(os.path.join(directory, "baseline.json"), baseline(np.array([[len(r["text"])] for r in train], dtype=np.float64), ["text length"]))
     write_json(os.path.join(directory, "modules.json"), [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},

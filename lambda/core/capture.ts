@@ -3,6 +3,7 @@
  * line each, for drift analysis and for replaying real traffic. The record holds the decoded
  * tensors (whatever the protocol, JSON or binary, v2 or :predict), so every capture reads the same.
  */
+import { createHash } from 'node:crypto';
 import type { Tensor } from 'onnxruntime-node';
 import { encodeTensorData } from './tensor-values.ts';
 import type { LoadedModel } from './sessions.ts';
@@ -34,6 +35,25 @@ export interface CapturedTensor {
   readonly datatype: string;
   readonly shape: number[];
   readonly data: unknown[];
+}
+
+/**
+ * A capture of an image or text request: the texts (images by sha256 and size only: the bytes stay
+ * out of logs and the store unless the caller keeps them), the answer, and per input the signals
+ * the drift job compares with baseline.json (predicted class, top score, text length).
+ */
+export function pendingTaskCapture(model: LoadedModel, inputs: { readonly texts?: readonly string[]; readonly images?: readonly Uint8Array[] }, answer: string, signals: readonly (readonly number[])[]): PendingCapture {
+  const capturedAt = new Date().toISOString();
+  const request = inputs.texts !== undefined ? { texts: inputs.texts } : { images: (inputs.images ?? []).map((bytes) => ({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length })) };
+  return {
+    model: model.name,
+    version: model.version,
+    maxRecordBytes: model.config.capture?.maxRecordBytes ?? 200 * 1024,
+    encode: (extra = {}) => {
+      const head = Object.entries({ ...extra, model: model.name }).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
+      return `{${head.join(',')},"version":${model.version},"capturedAt":"${capturedAt}","kind":"task","task":"${model.task?.task}","request":${JSON.stringify(request)},"response":${answer},"drift":{"rows":${JSON.stringify(signals)}}}`;
+    },
+  };
 }
 
 /** Whether this request is sampled: the model's capture.percent, else `fallbackPercent`, else 0 (off). */

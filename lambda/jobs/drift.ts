@@ -103,6 +103,12 @@ export function rowsFromCaptures(text: string, source: string): number[][] {
     } catch {
       throw new Error(`${source}:${index + 1}: not valid JSON`);
     }
+    // Captures of image and text models carry their drift signals (predicted class, score, text length) per input.
+    const signals = (record as { drift?: { rows?: unknown } } | null)?.drift?.rows;
+    if (Array.isArray(signals)) {
+      for (const row of signals) rows.push(row as number[]);
+      return;
+    }
     const body = typeof record === 'object' && record !== null && !Array.isArray(record) && 'request' in record ? (record as { request: unknown }).request : record;
     if (Array.isArray(body)) rows.push(body.flat(Infinity) as number[]);
     else if (typeof body === 'object' && body !== null && Array.isArray((body as { instances?: unknown }).instances)) {

@@ -6,6 +6,7 @@
  * score}] per input for classifiers (a list of lists for a batch), number[][] for embeddings.
  */
 import { Tensor } from 'onnxruntime-node';
+import { pendingTaskCapture, sampled } from '../capture.ts';
 import { badRequest, InferenceError } from '../errors.ts';
 import type { CoreRequest } from '../request.ts';
 import { observeTask, runSession, type InferenceObservers } from '../session-run.ts';
@@ -241,5 +242,13 @@ export async function runTask(model: LoadedModel, request: TaskRequest, observer
   const strip = (list: unknown[]) => (task.task === 'feature-extraction' ? list : (list as { label: string; score: number }[][]).map((r) => r.map(({ label, score }) => ({ label, score }))));
   const json = request.v2 !== undefined ? v2Answer(model, request, answers) : JSON.stringify(request.predict ? { predictions: strip(answers) } : request.single && task.task !== 'feature-extraction' ? strip([value])[0] : strip(value as unknown[]));
   observeTask(observers, model, inputs.items.length, { started, parsed, ran }, task.task === 'feature-extraction' ? undefined : classCounts);
+  if (observers?.onCapture !== undefined && sampled(model, observers.capturePercent ?? 0)) {
+    // Per input, what drift is watched on: the predicted class and its score (classifiers), the text's length (text models).
+    const signals = answers.map((answer, i) => {
+      const top = task.task === 'feature-extraction' ? [] : [(answer as { index: number }[])[0].index, (answer as { score: number }[])[0].score];
+      return inputs.kind === 'texts' ? [...top, inputs.items[i].length] : top;
+    });
+    observers.onCapture(pendingTaskCapture(model, inputs.kind === 'texts' ? { texts: inputs.items } : { images: inputs.items }, json, signals));
+  }
   return { json, headers };
 }

@@ -5,12 +5,16 @@
  * checked against tensors Pillow and NumPy computed from the same preprocessor_config.json.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { imageSpec, imageToPixels } from '../../../../lambda/core/tasks/images.ts';
 import { parseModelConfig } from '../../../../lambda/core/config.ts';
+import { capturePrefix } from '../../../../lambda/core/capture-layout.ts';
+import { driftReport, rowsFromCaptures, type Baseline } from '../../../../lambda/jobs/drift.ts';
 import { createApiGatewayHandler } from '../../../../lambda/adapters/api-gateway/handler.ts';
 import { createTestService, fakeLambdaContext, ROOT, SAMPLES_DIR, startTestLocalServer, startTestSageMakerServer, TempRepository } from '../../../helpers.ts';
 
@@ -237,6 +241,41 @@ describe('image and text models on every transport', () => {
       assert.equal(((await response.json()) as Label[])[0].label, '180');
     } finally {
       await container.close();
+    }
+  });
+});
+
+describe('image and text models: capture and drift', () => {
+  it('captures texts (images by hash and size) with the answer and drift signals, and the drift job sees a shift in predicted classes', async () => {
+    const repo = new TempRepository('task-capture-').sample('debian_sections').sample('text_orientation')
+      .config('debian_sections', { capture: { percent: 100 } })
+      .config('text_orientation', { ...JSON.parse(readFileSync(join(SAMPLES_DIR, 'text_orientation', 'config.json'), 'utf8')), capture: { percent: 100 } });
+    const dataDir = mkdtempSync(join(tmpdir(), 'task-capture-data-'));
+    const server = await startTestLocalServer(repo.dir, { dataDir, flushIntervalMs: 60_000 });
+    const golden = JSON.parse(readFileSync(join(SAMPLES_DIR, 'debian_sections', '1', 'golden.json'), 'utf8')) as { texts: string[]; labels: string[] };
+    const send = (texts: string[]) => fetch(`${server.url}/v2/models/debian_sections/infer`, { method: 'POST', body: JSON.stringify({ inputs: texts }), headers: { 'Content-Type': 'application/json' } });
+    try {
+      // Traffic like training's (held-out texts of every section), then traffic of games only.
+      const spread = golden.texts.filter((_, i) => i % 3 === 0).slice(0, 200); // held-out texts are grouped by section
+      assert.equal((await send(spread)).status, 200);
+      const png = image('line-0.png');
+      assert.equal((await fetch(`${server.url}/v2/models/text_orientation/infer`, { method: 'POST', body: png, headers: { 'Content-Type': 'image/png' } })).status, 200);
+      await server.runtime.flush();
+      const file = (model: string) => join(dataDir, capturePrefix(model, 1, new Date()), 'captures.jsonl');
+      const [record] = readFileSync(file('debian_sections'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual([record.kind, record.task, record.request.texts.length, record.response.length, record.drift.rows.length], ['task', 'text-classification', 200, 200, 200]);
+      assert.deepEqual(record.drift.rows[0].length, 3, 'predicted class, top score, text length');
+      assert.equal(record.drift.rows[1][2], spread[1].length);
+      const [imageRecord] = readFileSync(file('text_orientation'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(imageRecord.request.images, [{ sha256: createHash('sha256').update(png).digest('hex'), bytes: png.length }], 'an image is captured as its hash and size');
+      const baseline = JSON.parse(readFileSync(join(SAMPLES_DIR, 'debian_sections', '1', 'baseline.json'), 'utf8')) as Baseline;
+      const like = driftReport(baseline, rowsFromCaptures(readFileSync(file('debian_sections'), 'utf8'), 'captures'));
+      assert.ok(!like.find((f) => f.name === 'predicted class')!.drifted, `held-out traffic: ${JSON.stringify(like)}`);
+      const games = golden.texts.filter((_, i) => golden.labels[i] === 'games');
+      const shifted = driftReport(baseline, rowsFromCaptures(JSON.stringify({ drift: { rows: (await (await send(games)).json() as Label[][]).map((l, i) => [['games', 'science', 'fonts', 'sound', 'graphics', 'net'].indexOf(l[0].label), l[0].score, games[i].length]) } }), 'shifted'));
+      assert.ok(shifted.find((f) => f.name === 'predicted class')!.drifted, `games-only traffic: ${JSON.stringify(shifted)}`);
+    } finally {
+      await server.close();
     }
   });
 });
