@@ -43,15 +43,20 @@ export interface CapturedTensor {
  * the drift job compares with baseline.json (predicted class, top score, text length).
  */
 export function pendingTaskCapture(model: LoadedModel, inputs: { readonly texts?: readonly string[]; readonly images?: readonly Uint8Array[] }, answer: string, signals: readonly (readonly number[])[]): PendingCapture {
-  const capturedAt = new Date().toISOString();
   const request = inputs.texts !== undefined ? { texts: inputs.texts } : { images: (inputs.images ?? []).map((bytes) => ({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length })) };
+  return capture(model, `"kind":"task","task":"${model.task?.task}","request":${JSON.stringify(request)},"response":${answer},"drift":{"rows":${JSON.stringify(signals)}}`);
+}
+
+/** A pending capture whose line is the adapter's fields, the model, version and time, then `body` (JSON members, encoded on demand). */
+function capture(model: LoadedModel, body: string | (() => string)): PendingCapture {
+  const capturedAt = new Date().toISOString();
   return {
     model: model.name,
     version: model.version,
     maxRecordBytes: model.config.capture?.maxRecordBytes ?? 200 * 1024,
     encode: (extra = {}) => {
       const head = Object.entries({ ...extra, model: model.name }).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
-      return `{${head.join(',')},"version":${model.version},"capturedAt":"${capturedAt}","kind":"task","task":"${model.task?.task}","request":${JSON.stringify(request)},"response":${answer},"drift":{"rows":${JSON.stringify(signals)}}}`;
+      return `{${head.join(',')},"version":${model.version},"capturedAt":"${capturedAt}",${typeof body === 'string' ? body : body()}}`;
     },
   };
 }
@@ -63,17 +68,8 @@ export function sampled(model: LoadedModel, fallbackPercent = 0, random: () => n
 }
 
 export function pendingCapture(model: LoadedModel, kind: 'infer' | 'predict', id: string | undefined, feeds: Readonly<Record<string, Tensor>>, results: Readonly<Record<string, Tensor>>): PendingCapture {
-  const capturedAt = new Date().toISOString();
-  return {
-    model: model.name,
-    version: model.version,
-    maxRecordBytes: model.config.capture?.maxRecordBytes ?? 200 * 1024,
-    encode: (extra = {}) => {
-      const head = Object.entries({ ...extra, model: model.name }).map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`);
-      const idPart = id === undefined ? '' : `,"id":${JSON.stringify(id)}`;
-      return `{${head.join(',')},"version":${model.version},"capturedAt":"${capturedAt}","kind":"${kind}"${idPart},"request":{"inputs":${tensors(model.signature.inputs, feeds)}},"response":{"outputs":${tensors(model.signature.outputs, results)}}}`;
-    },
-  };
+  const idPart = id === undefined ? '' : `,"id":${JSON.stringify(id)}`;
+  return capture(model, () => `"kind":"${kind}"${idPart},"request":{"inputs":${tensors(model.signature.inputs, feeds)}},"response":{"outputs":${tensors(model.signature.outputs, results)}}`);
 }
 
 /** Tensors in signature order, data written exactly (INT64 past 2^53 included) by the codec. */
