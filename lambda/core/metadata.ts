@@ -18,6 +18,17 @@ export function modelMetadata(model: LoadedModel, entry: ModelEntry): Record<str
     platform: PLATFORM,
     inputs: tensors(model.signature.inputs),
     outputs: tensors(model.signature.outputs),
-    parameters: { version: String(model.version), live_version: String(entry.liveVersion), sha256: model.sha256, execution_provider: model.executionProvider, description, task, labels, max_batch_size: maxBatchSize },
+    parameters: {
+      version: String(model.version),
+      live_version: String(entry.liveVersion),
+      sha256: model.sha256,
+      execution_provider: model.executionProvider,
+      description,
+      task: model.task?.task ?? task,
+      labels: model.task?.labels ?? labels,
+      max_batch_size: maxBatchSize,
+      // Image and text models: what they take as a raw body, and their preprocessing in brief.
+      ...(model.task === undefined ? {} : { content_types: model.task.contentTypes, ...(model.task.text !== undefined ? { max_length: model.task.text.encoder.maxLength } : {}), ...(model.task.pooling !== undefined ? { pooling: model.task.pooling.mode, normalize: model.task.pooling.normalize } : {}) }),
+    },
   };
 }

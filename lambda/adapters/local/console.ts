@@ -136,7 +136,8 @@ export class LocalConsole {
         try {
           const model = await this.service.repository.load(entry.name, entry.liveVersion);
           const metadata = await this.service.metadata(entry.name);
-          return { ...base, inputs: metadata.inputs, outputs: metadata.outputs, labels: model.config.labels, example: await exampleRequest(this.service, model) };
+          const task = model.task === undefined ? undefined : { task: model.task.task, contentTypes: model.task.contentTypes };
+          return { ...base, inputs: metadata.inputs, outputs: metadata.outputs, labels: model.task?.labels ?? model.config.labels, task, example: await exampleRequest(this.service, model) };
         } catch (error) {
           return { ...base, problem: (error as Error).message };
         }

@@ -64,9 +64,34 @@ async function loadModels() {
   fillExample();
 }
 
+/** What the form sends for the selected model: v2 JSON, text (text models) or an image file (image models). */
 function fillExample() {
   const m = models.get($('model').value);
-  if (m?.example) $('body').value = JSON.stringify(m.example, null, 2);
+  const kind = m?.task?.contentTypes?.includes('text/plain') ? 'text' : m?.task ? 'image' : 'tensors';
+  $('image-input').hidden = kind !== 'image';
+  $('body').hidden = kind === 'image';
+  $('body-label').textContent = kind === 'text' ? `Text (${m.task.task})` : kind === 'image' ? `Image (${m.task.task})` : 'Body (Open Inference Protocol v2)';
+  if (kind === 'text') $('body').value = typeof m.example?.inputs === 'string' ? m.example.inputs : '';
+  else if (m?.example) $('body').value = JSON.stringify(m.example, null, 2);
+}
+
+/** Top-k bars for classifiers, the size of an embedding, or nothing for tensor answers. */
+function showAnswer(value) {
+  const answer = $('answer');
+  answer.replaceChildren();
+  const first = Array.isArray(value) ? value[0] : undefined;
+  if (first && typeof first === 'object' && 'label' in first) {
+    for (const { label, score } of value) {
+      const row = Object.assign(document.createElement('div'), { className: 'bar' });
+      row.dataset.label = label;
+      const bar = document.createElement('div');
+      bar.style.width = `${Math.max(1, Math.round(score * 240))}px`;
+      row.append(Object.assign(document.createElement('span'), { textContent: label }), bar, Object.assign(document.createElement('em'), { textContent: score.toFixed(3) }));
+      answer.append(row);
+    }
+  } else if (Array.isArray(first) && typeof first[0] === 'number') {
+    answer.textContent = `embedding of ${first.length} dimensions (${value.length} text${value.length === 1 ? '' : 's'})`;
+  }
 }
 
 async function send(event) {
@@ -75,17 +100,20 @@ async function send(event) {
   const started = performance.now();
   $('status').textContent = 'sending…';
   try {
-    const response = await fetch(`/v2/models/${encodeURIComponent(name)}/infer`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...headers() },
-      body: $('body').value,
-    });
+    const m = models.get(name);
+    const file = $('image').files?.[0];
+    const isImage = m?.task && !m.task.contentTypes.includes('text/plain');
+    if (isImage && !file) throw new Error('choose an image first');
+    const [type, body] = isImage ? [file.type || 'image/jpeg', file] : m?.task ? ['text/plain', $('body').value] : ['application/json', $('body').value];
+    const response = await fetch(`/v2/models/${encodeURIComponent(name)}/infer`, { method: 'POST', headers: { 'Content-Type': type, ...headers() }, body });
     const text = await response.text();
     const ms = (performance.now() - started).toFixed(1);
     $('status').textContent = `HTTP ${response.status} in ${ms} ms`;
     $('status').className = response.ok ? 'status-ok' : 'status-error';
     try {
-      $('response').textContent = JSON.stringify(JSON.parse(text), null, 2);
+      const value = JSON.parse(text);
+      $('response').textContent = JSON.stringify(value, null, 2);
+      showAnswer(value);
     } catch {
       $('response').textContent = text;
     }

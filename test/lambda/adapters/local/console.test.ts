@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { percentile, RequestStats } from '../../../../lambda/adapters/local/console.ts';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
-import { SAMPLE_MODELS, SAMPLES_DIR, startTestLocalServer } from '../../../helpers.ts';
+import { join } from 'node:path';
+import { ROOT, SAMPLE_MODELS, SAMPLES_DIR, startTestLocalServer } from '../../../helpers.ts';
 
 /** Debian's Chromium (installed by scripts/ensure-chromium.ts), headless, offline-safe flags; Playwright gives it a fresh profile. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -77,6 +78,31 @@ describe('local console in headless Chromium', () => {
     assert.match((await page.textContent('#response'))!, /request body is not valid JSON/);
   });
 
+  it('offers a text box for text models and an image upload for image models, and shows top-k bars or the embedding size', async () => {
+    await page.selectOption('#model', 'debian_sections');
+    assert.match((await page.textContent('#body-label'))!, /Text \(text-classification\)/);
+    await page.fill('#body', 'real-time strategy game of ancient warfare');
+    await page.click('#send');
+    await page.locator('#answer .bar').first().waitFor();
+    assert.equal(await page.locator('#answer .bar').count(), 6, 'one bar per label');
+    assert.equal(await page.locator('#answer .bar').first().getAttribute('data-label'), 'games');
+
+    await page.selectOption('#model', 'debian_embeddings');
+    await page.fill('#body', 'a network packet analyzer');
+    await page.click('#send');
+    await page.locator('#answer', { hasText: 'embedding of 128 dimensions' }).waitFor();
+
+    await page.selectOption('#model', 'text_orientation');
+    assert.equal(await page.isVisible('#image'), true, 'an image model gets a file input');
+    assert.equal(await page.isVisible('#body'), false);
+    await page.setInputFiles('#image', join(ROOT, 'test', 'fixtures', 'images', 'line-3-180.png'));
+    await page.click('#send');
+    await page.locator('#answer .bar[data-label="180"]').waitFor();
+    assert.equal(await page.locator('#answer .bar').first().getAttribute('data-label'), '180');
+    await page.selectOption('#model', 'iris_forest');
+    assert.equal(await page.isVisible('#body'), true, 'tensor models get the JSON body back');
+  });
+
   it('plots live request rate, error rate and latency percentiles', async () => {
     // 40 good and 10 bad requests from outside the page.
     const body = JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], data: [5.1, 3.5, 1.4, 0.2] }] });
@@ -84,12 +110,12 @@ describe('local console in headless Chromium', () => {
       const response = await fetch(`${server.url}/v2/models/iris_forest/infer`, { method: 'POST', body: i % 5 === 4 ? '{' : body });
       await response.arrayBuffer();
     }
-    // The page polls every second; the counts include the two form requests.
-    await page.locator('#summary[data-requests="52"]').waitFor({ timeout: 10_000 });
+    // The page polls every second; the counts include the five form requests of the tests before.
+    await page.locator('#summary[data-requests="55"]').waitFor({ timeout: 10_000 });
     const requests = Number(await page.getAttribute('#summary', 'data-requests'));
     const errorRate = Number(await page.getAttribute('#summary', 'data-error-rate'));
-    assert.equal(requests, 52);
-    assert.ok(Math.abs(errorRate - (100 * 11) / 52) < 1e-9, `error rate ${errorRate}`);
+    assert.equal(requests, 55);
+    assert.ok(Math.abs(errorRate - (100 * 11) / 55) < 1e-9, `error rate ${errorRate}`);
     assert.match((await page.textContent('#summary'))!, /latency p50 [\d.]+ \/ p95 [\d.]+ \/ p99 [\d.]+ ms/);
     // Three charts drawn by uPlot, each with its series in the legend.
     assert.equal(await page.locator('#charts canvas').count(), 3);
@@ -99,7 +125,7 @@ describe('local console in headless Chromium', () => {
     assert.match(legends[2]!, /p50.*p95.*p99/s);
     // The series the charts plot: the rate sums to the requests made.
     const stats = (await (await fetch(`${server.url}/console/api/stats`)).json()) as { series: { rate: number[] } };
-    assert.equal(stats.series.rate.reduce((a, b) => a + b, 0), 52);
+    assert.equal(stats.series.rate.reduce((a, b) => a + b, 0), 55);
     assert.deepEqual(pageErrors.filter((e) => !/status of 400/.test(e)), [], 'no script errors');
   });
 

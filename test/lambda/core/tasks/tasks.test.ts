@@ -128,6 +128,15 @@ describe('image and text models: preprocessing, tasks, answers', () => {
     assert.match(((await unknownOutput.json()) as { error: string }).error, /has no output "nope"/);
   });
 
+  it('says in its metadata what each model takes: task, content types, labels, and for text the maximum length', async () => {
+    const text = ((await (await fetch(`${server.url}/v2/models/debian_sections`)).json()) as { parameters: Record<string, unknown> }).parameters;
+    assert.deepEqual([text.task, text.content_types, (text.labels as string[]).length, text.max_length], ['text-classification', ['text/plain'], 6, 128]);
+    const embed = ((await (await fetch(`${server.url}/v2/models/debian_embeddings`)).json()) as { parameters: Record<string, unknown> }).parameters;
+    assert.deepEqual([embed.task, embed.pooling, embed.normalize], ['feature-extraction', 'mean', true]);
+    const img = ((await (await fetch(`${server.url}/v2/models/text_orientation`)).json()) as { parameters: Record<string, unknown> }).parameters;
+    assert.deepEqual([img.task, img.content_types, img.labels], ['image-classification', ['image/jpeg', 'image/png', 'image/webp', 'application/x-image'], ['0', '180']]);
+  });
+
   it('answers bad input with a 4xx that names it, and nothing crashes', async () => {
     const cases: [string, string | Buffer, string, number, RegExp][] = [
       ['/v2/models/text_orientation/infer', Buffer.from('not an image at all'), 'image/png', 400, /not a supported image/],
