@@ -16,6 +16,7 @@ upright, 0, or upside down, 180). Writes to test/fixtures/images/:
   models/text_orientation/1/preprocessor_config.json (RGB, bilinear resize, rescale, normalize,
   channels first) as little-endian FP32 files reference-<name>.f32, and the tolerance.
 """
+import base64
 import json
 import os
 
@@ -71,6 +72,13 @@ def main():
         stem = name.replace(".", "-")
         tensor.tofile(os.path.join(OUT, f"reference-{stem}.f32"))
         references[name] = {"file": f"reference-{stem}.f32", "shape": [1, *tensor.shape]}
+    # The golden gate's file for the sample: the upright and turned-over lines with their true orientation.
+    names = [f"line-{n}.png" for n in range(len(LINES))] + [f"line-{n}-180.png" for n in range(len(LINES))]
+    truth = ["0"] * len(LINES) + ["180"] * len(LINES)
+    images = [base64.b64encode(open(os.path.join(OUT, name), "rb").read()).decode("ascii") for name in names]
+    with open(os.path.join(ROOT, "models", "text_orientation", "1", "golden.json"), "w") as f:
+        json.dump({"note": f"rendered lines of text ({', '.join(names)}) and their true orientation", "images": images, "labels": truth, "expectedLabels": truth, "tolerance": 0, "minAgreement": 1}, f, indent=1)
+        f.write("\n")
     with open(os.path.join(OUT, "reference.json"), "w") as f:
         json.dump({"images": references, "tolerance": {"maxAbs": 0.25, "meanAbs": 0.02}, "note": "Pillow's bilinear resize and libvips' differ by a few grey levels at edges"}, f, indent=1)
         f.write("\n")

@@ -99,10 +99,18 @@ export class InferenceService implements RequestHandler {
     // Image and text models: a raw image or text body, or JSON in the Hugging Face task shape.
     if (headerLength === undefined) {
       const raw = this.checkBody(request, model, true);
-      const task = rawTaskRequest(model, request, raw) ?? (model.task === undefined ? undefined : jsonTaskRequest(model, parseJsonBody(bodyText(raw)), kind));
+      const rawTask = rawTaskRequest(model, request, raw);
+      const parsed = rawTask === undefined && model.task !== undefined ? parseJsonBody(bodyText(raw)) : undefined;
+      const task = rawTask ?? (parsed === undefined ? undefined : jsonTaskRequest(model, parsed, kind));
       if (task !== undefined) {
         const answer = await runTask(model, task, this.hooks);
         checkDeadline(request.deadline, 'during inference');
+        if (versionText === undefined && this.hooks.onShadow !== undefined) {
+          // A raw body travels to the shadow run as the JSON task shape (a text, or a base64 image).
+          const items = task.inputs.kind === 'texts' ? task.inputs.items : task.inputs.items.map((bytes) => Buffer.from(bytes).toString('base64'));
+          const job = parsed !== undefined ? shadowJobFor(model, kind, parsed) : shadowJobFor(model, 'infer', { inputs: task.single ? items[0] : items });
+          if (job !== undefined) this.hooks.onShadow(job);
+        }
         return { statusCode: 200, headers: { ...JSON_HEADERS, 'X-Model-Name': model.name, 'X-Model-Version': String(model.version), ...answer.headers }, body: answer.json };
       }
     }

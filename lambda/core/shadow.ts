@@ -5,6 +5,7 @@
 import type { ModelRepository } from './model-repository.ts';
 import { runInfer } from './infer.ts';
 import { runPredict } from './predict.ts';
+import { jsonTaskRequest, runTask } from './tasks/task-run.ts';
 import type { InferenceObservers } from './session-run.ts';
 import type { LoadedModel } from './sessions.ts';
 
@@ -41,8 +42,10 @@ export function shadowJobFor(model: LoadedModel, kind: 'infer' | 'predict', body
 export async function runShadow(repository: ModelRepository, job: ShadowJob, observers?: InferenceObservers): Promise<ShadowResult> {
   const run = async (version: number) => {
     const model = await repository.load(job.model, version);
-    const text = job.kind === 'infer' ? (await runInfer(model, job.body, undefined, observers)).json : await runPredict(model, job.body, observers);
-    return { model, answer: JSON.parse(text) as Record<string, unknown> };
+    // Image and text models: the body is a task request (texts, or base64 images), answered by the task path.
+    const task = model.task === undefined ? undefined : jsonTaskRequest(model, job.body, job.kind);
+    const text = task !== undefined ? (await runTask(model, task, observers)).json : job.kind === 'infer' ? (await runInfer(model, job.body, undefined, observers)).json : await runPredict(model, job.body, observers);
+    return { model, answer: JSON.parse(text) as Record<string, unknown> | unknown[] };
   };
   const [live, shadow] = [await run(job.liveVersion), await run(job.shadowVersion)];
   const difference = compareAnswers(live.answer, shadow.answer, live.model.config.labelOutput ?? 'label');
@@ -53,9 +56,16 @@ export async function runShadow(repository: ModelRepository, job: ShadowJob, obs
  * Compares two answers (v2 or :predict) of different versions: class labels must match exactly,
  * other numbers within 1e-3 absolute + 1e-2 relative. Returns what differed first, or undefined.
  */
-export function compareAnswers(live: Record<string, unknown>, shadow: Record<string, unknown>, labelOutput: string): string | undefined {
+export function compareAnswers(live: Record<string, unknown> | unknown[], shadow: Record<string, unknown> | unknown[], labelOutput: string): string | undefined {
   const close = (a: unknown, b: unknown): boolean =>
     typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= 1e-3 + 1e-2 * Math.abs(a) : JSON.stringify(a) === JSON.stringify(b);
+  const flat = (v: unknown): unknown[] => (Array.isArray(v) ? v.flatMap(flat) : typeof v === 'object' && v !== null ? Object.values(v).flatMap(flat) : [v]);
+  // Image and text answers ([{label, score}] per input, or embeddings): labels exactly, scores and values closely.
+  if (Array.isArray(live) || Array.isArray(shadow)) {
+    const [a, b] = [flat(live), flat(shadow)];
+    const index = a.findIndex((v, i) => !close(v, b[i]));
+    return index >= 0 || a.length !== b.length ? `answer value ${Math.max(index, 0)} differs: ${JSON.stringify(a[index])} vs ${JSON.stringify(b[index])}` : undefined;
+  }
   if (Array.isArray(live.outputs) && Array.isArray(shadow.outputs)) {
     for (const output of live.outputs as { name: string; data: unknown[] }[]) {
       const other = (shadow.outputs as { name: string; data: unknown[] }[]).find((o) => o.name === output.name);
@@ -66,7 +76,6 @@ export function compareAnswers(live: Record<string, unknown>, shadow: Record<str
     }
     return undefined;
   }
-  const flat = (v: unknown): unknown[] => (Array.isArray(v) ? v.flatMap(flat) : typeof v === 'object' && v !== null ? Object.values(v).flatMap(flat) : [v]);
   const [a, b] = [flat(live.predictions), flat(shadow.predictions)];
   const index = a.findIndex((v, i) => !close(v, b[i]));
   return index >= 0 || a.length !== b.length ? `prediction value ${Math.max(index, 0)} differs: ${JSON.stringify(a[index])} vs ${JSON.stringify(b[index])}` : undefined;

@@ -17,6 +17,25 @@ export interface GoldenFile {
   readonly tolerance: { readonly absolute: number; readonly relative: number };
 }
 
+/**
+ * The golden file of an image or text model: held-out texts (or base64 images) with their true
+ * labels, and what training computed for them: labels and logits (or scores) of classifiers, or
+ * embeddings. `minAgreement` is the share of inputs whose label must match (default 0.995).
+ */
+export interface TaskGoldenFile {
+  readonly texts?: readonly string[];
+  readonly images?: readonly string[];
+  readonly labels?: readonly string[];
+  readonly expectedLabels?: readonly string[];
+  readonly expectedLogits?: readonly (readonly number[])[];
+  readonly expectedScores?: readonly number[];
+  readonly expectedEmbeddings?: readonly (readonly number[])[];
+  readonly tolerance: number;
+  readonly minAgreement?: number;
+}
+
+export const isTaskGolden = (golden: GoldenFile | TaskGoldenFile): golden is TaskGoldenFile => 'texts' in golden || 'images' in golden;
+
 export type MetricName = 'accuracy' | 'precision' | 'recall' | 'f1' | 'logLoss' | 'rmse' | 'mae' | 'r2';
 
 export interface GateThreshold {
@@ -33,9 +52,81 @@ export interface GateResult {
   readonly metrics: Partial<Record<MetricName, number>>;
 }
 
-/** The v2 inference request for all golden rows. */
-export function goldenInferRequest(golden: GoldenFile): { inputs: GoldenTensor[] } {
+/** The v2 inference request for all golden rows (image and text models: one BYTES input of texts or base64 images). */
+export function goldenInferRequest(golden: GoldenFile | TaskGoldenFile): { inputs: unknown[] } {
+  if (isTaskGolden(golden)) {
+    const data = golden.texts ?? golden.images ?? [];
+    return { inputs: [{ name: 'input', datatype: 'BYTES', shape: [data.length], data, parameters: { content_type: golden.texts !== undefined ? 'str' : 'base64' } }] };
+  }
   return { inputs: golden.inputs.map((input) => ({ ...input })) };
+}
+
+const softmax = (row: readonly number[]) => {
+  const max = Math.max(...row);
+  const e = row.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+};
+
+/**
+ * The gate for image and text models, on their v2 answer (BYTES `label` and FP32 `score` tensors,
+ * best first, or an FP32 `embedding`): the top labels agree with training's on `minAgreement` of
+ * the inputs, the top scores (or embeddings) are within `tolerance`, and accuracy and macro F1
+ * against the true labels are reported for the threshold.
+ */
+function evaluateTaskGolden(golden: TaskGoldenFile, outputs: readonly { name: string; shape: number[]; data: unknown[] }[], threshold?: GateThreshold): GateResult {
+  const problems: string[] = [];
+  const metrics: Partial<Record<MetricName, number>> = {};
+  const n = (golden.texts ?? golden.images ?? []).length;
+  const embedding = outputs.find((o) => o.name === 'embedding');
+  if (golden.expectedEmbeddings !== undefined) {
+    if (embedding === undefined) problems.push('output "embedding" is missing from the answer');
+    else {
+      const dims = embedding.shape[1];
+      const bad = golden.expectedEmbeddings.filter((row, i) => row.some((v, d) => !(Math.abs(Number(embedding.data[i * dims + d]) - v) <= golden.tolerance))).length;
+      if (bad > 0) problems.push(`output "embedding" differs from golden beyond ${golden.tolerance} for ${bad} of ${n} inputs`);
+    }
+  }
+  if (golden.expectedLabels !== undefined) {
+    const labels = outputs.find((o) => o.name === 'label');
+    const scores = outputs.find((o) => o.name === 'score');
+    if (labels === undefined || scores === undefined) problems.push('outputs "label" and "score" are missing from the answer');
+    else {
+      const k = labels.shape[1];
+      const top = Array.from({ length: n }, (_, i) => String(labels.data[i * k]));
+      const topScores = Array.from({ length: n }, (_, i) => Number(scores.data[i * k]));
+      const agree = top.filter((l, i) => l === golden.expectedLabels![i]).length / n;
+      const minAgreement = golden.minAgreement ?? 0.995;
+      if (agree < minAgreement) problems.push(`top labels agree with golden on ${(agree * 100).toFixed(1)}% of ${n} inputs, below ${(minAgreement * 100).toFixed(1)}%`);
+      const expectedTop = golden.expectedScores ?? golden.expectedLogits?.map((row) => Math.max(...softmax(row)));
+      if (expectedTop !== undefined) {
+        const off = expectedTop.filter((e, i) => top[i] === golden.expectedLabels![i] && !(Math.abs(topScores[i] - e) <= golden.tolerance)).length;
+        if (off > 0) problems.push(`top scores differ from golden beyond ${golden.tolerance} for ${off} of ${n} inputs`);
+      }
+      if (golden.labels !== undefined) {
+        const classes = [...new Set(golden.labels)];
+        metrics.accuracy = top.filter((l, i) => l === golden.labels![i]).length / n;
+        const f1s = classes.map((c) => {
+          const tp = top.filter((l, i) => l === c && golden.labels![i] === c).length;
+          const predicted = top.filter((l) => l === c).length;
+          const actual = golden.labels!.filter((l) => l === c).length;
+          const [p, r] = [predicted === 0 ? 0 : tp / predicted, actual === 0 ? 0 : tp / actual];
+          return p + r === 0 ? 0 : (2 * p * r) / (p + r);
+        });
+        metrics.f1 = f1s.reduce((a, b) => a + b, 0) / classes.length;
+      }
+    }
+  }
+  applyThreshold(metrics, threshold, problems);
+  return { passed: problems.length === 0, problems, metrics };
+}
+
+function applyThreshold(metrics: Partial<Record<MetricName, number>>, threshold: GateThreshold | undefined, problems: string[]): void {
+  if (threshold === undefined) return;
+  const value = metrics[threshold.metric];
+  if (value === undefined) problems.push(`metric ${threshold.metric} cannot be computed for this model's outputs`);
+  else if (threshold.min !== undefined && value < threshold.min) problems.push(`${threshold.metric} ${value.toFixed(4)} is below the minimum ${threshold.min}`);
+  else if (threshold.max !== undefined && value > threshold.max) problems.push(`${threshold.metric} ${value.toFixed(4)} is above the maximum ${threshold.max}`);
 }
 
 /** Metrics from a model's answers on the golden rows: classification when there are probabilities, else regression. */
@@ -69,7 +160,8 @@ export function computeMetrics(outputs: readonly { name: string; shape: readonly
 }
 
 /** Checks an inference response on the golden rows against the golden outputs and the threshold. */
-export function evaluateGolden(golden: GoldenFile, response: { outputs?: { name: string; shape: number[]; data: number[] }[] }, threshold?: GateThreshold): GateResult {
+export function evaluateGolden(golden: GoldenFile | TaskGoldenFile, response: { outputs?: { name: string; shape: number[]; data: number[] }[] }, threshold?: GateThreshold): GateResult {
+  if (isTaskGolden(golden)) return evaluateTaskGolden(golden, response.outputs ?? [], threshold);
   const problems: string[] = [];
   const outputs = response.outputs ?? [];
   const { absolute, relative } = golden.tolerance;
@@ -90,11 +182,6 @@ export function evaluateGolden(golden: GoldenFile, response: { outputs?: { name:
     }
   }
   const metrics = outputs.length > 0 ? computeMetrics(outputs, golden.targets) : {};
-  if (threshold !== undefined) {
-    const value = metrics[threshold.metric];
-    if (value === undefined) problems.push(`metric ${threshold.metric} cannot be computed for this model's outputs`);
-    else if (threshold.min !== undefined && value < threshold.min) problems.push(`${threshold.metric} ${value.toFixed(4)} is below the minimum ${threshold.min}`);
-    else if (threshold.max !== undefined && value > threshold.max) problems.push(`${threshold.metric} ${value.toFixed(4)} is above the maximum ${threshold.max}`);
-  }
+  applyThreshold(metrics, threshold, problems);
   return { passed: problems.length === 0, problems, metrics };
 }

@@ -6,7 +6,7 @@
 import { CodeDeployClient, PutLifecycleEventHookExecutionStatusCommand } from '@aws-sdk/client-codedeploy';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { ModelSource } from '../core/model-source.ts';
-import { evaluateGolden, goldenInferRequest, type GateResult, type GateThreshold, type GoldenFile } from './golden-gate.ts';
+import { evaluateGolden, goldenInferRequest, type GateResult, type GateThreshold, type GoldenFile, type TaskGoldenFile } from './golden-gate.ts';
 
 export interface PreTrafficCheck {
   readonly source: ModelSource;
@@ -22,7 +22,7 @@ export interface PreTrafficCheck {
 export async function checkNewVersion(check: PreTrafficCheck): Promise<GateResult> {
   const bytes = await check.source.readFile(`${check.model}/${check.version}/golden.json`);
   if (bytes === undefined) return { passed: false, problems: [`no golden file at ${check.model}/${check.version}/golden.json in ${check.source.location}`], metrics: {} };
-  const golden = JSON.parse(Buffer.from(bytes).toString('utf8')) as GoldenFile;
+  const golden = JSON.parse(Buffer.from(bytes).toString('utf8')) as GoldenFile | TaskGoldenFile;
   const path = `/v2/models/${check.model}/versions/${check.version}/infer`;
   const event = { httpMethod: 'POST', path, resource: path, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(goldenInferRequest(golden)), isBase64Encoded: false, requestContext: { stage: 'pre-traffic-hook' } };
   const answer = await check.lambda.send(new InvokeCommand({ FunctionName: check.targetFunction, Payload: Buffer.from(JSON.stringify(event)) }));

@@ -15,6 +15,8 @@ import { imageSpec, imageToPixels } from '../../../../lambda/core/tasks/images.t
 import { parseModelConfig } from '../../../../lambda/core/config.ts';
 import { capturePrefix } from '../../../../lambda/core/capture-layout.ts';
 import { driftReport, rowsFromCaptures, type Baseline } from '../../../../lambda/jobs/drift.ts';
+import { evaluateGolden, goldenInferRequest, type GateThreshold, type TaskGoldenFile } from '../../../../lambda/jobs/golden-gate.ts';
+import type { ShadowResult } from '../../../../lambda/core/shadow.ts';
 import { createApiGatewayHandler } from '../../../../lambda/adapters/api-gateway/handler.ts';
 import { createTestService, fakeLambdaContext, ROOT, SAMPLES_DIR, startTestLocalServer, startTestSageMakerServer, TempRepository } from '../../../helpers.ts';
 
@@ -283,6 +285,68 @@ describe('image and text models: capture and drift', () => {
       const games = golden.texts.filter((_, i) => golden.labels[i] === 'games');
       const shifted = driftReport(baseline, rowsFromCaptures(JSON.stringify({ drift: { rows: (await (await send(games)).json() as Label[][]).map((l, i) => [['games', 'science', 'fonts', 'sound', 'graphics', 'net'].indexOf(l[0].label), l[0].score, games[i].length]) } }), 'shifted'));
       assert.ok(shifted.find((f) => f.name === 'predicted class')!.drifted, `games-only traffic: ${JSON.stringify(shifted)}`);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('image and text models: the golden gate', () => {
+  it('passes each sample on its golden file (labels, scores, embeddings) and fails a version whose answers changed', async () => {
+    const repo = new TempRepository('task-gate-').sample('debian_sections').sample('debian_embeddings').sample('text_orientation')
+      .sample('text_orientation', 'flipped').config('flipped', { ...JSON.parse(readFileSync(join(SAMPLES_DIR, 'text_orientation', 'config.json'), 'utf8')), labels: ['180', '0'] });
+    const server = await startTestLocalServer(repo.dir);
+    const gate = async (model: string, golden: string, threshold?: GateThreshold) => {
+      const file = JSON.parse(readFileSync(join(SAMPLES_DIR, golden, '1', 'golden.json'), 'utf8')) as TaskGoldenFile;
+      const response = await fetch(`${server.url}/v2/models/${model}/infer`, { method: 'POST', body: JSON.stringify(goldenInferRequest(file)), headers: { 'Content-Type': 'application/json' } });
+      assert.equal(response.status, 200);
+      return evaluateGolden(file, (await response.json()) as never, threshold);
+    };
+    try {
+      const sections = await gate('debian_sections', 'debian_sections', { metric: 'accuracy', min: 0.7 });
+      assert.deepEqual(sections.problems, []);
+      assert.ok(Math.abs(sections.metrics.accuracy! - 0.7455) < 0.005, JSON.stringify(sections.metrics));
+      assert.deepEqual((await gate('debian_embeddings', 'debian_embeddings')).problems, []);
+      const orientation = await gate('text_orientation', 'text_orientation', { metric: 'accuracy', min: 1 });
+      assert.deepEqual([orientation.passed, orientation.metrics.accuracy], [true, 1]);
+      const flipped = await gate('flipped', 'text_orientation', { metric: 'accuracy', min: 0.9 });
+      assert.equal(flipped.passed, false);
+      assert.match(flipped.problems.join('\n'), /top labels agree with golden on 0\.0% of 12 inputs/);
+      assert.match(flipped.problems.join('\n'), /accuracy 0\.0000 is below the minimum 0\.9/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('image and text models: shadow versions', () => {
+  it('copies text and image requests to the shadow version off the request path, and reports agreement or the first difference', async () => {
+    const sections = join(SAMPLES_DIR, 'debian_sections', '1');
+    const hf = JSON.parse(readFileSync(join(sections, 'config.json'), 'utf8')) as { id2label: Record<string, string> };
+    const repo = new TempRepository('task-shadow-').sample('debian_sections').sample('text_orientation')
+      .copy(sections, 'debian_sections/2')
+      .copy(join(SAMPLES_DIR, 'text_orientation', '1'), 'text_orientation/2')
+      // Version 3 names its classes in the opposite order: the same logits, other labels.
+      .copy(sections, 'debian_sections/3')
+      .file('debian_sections/3/config.json', JSON.stringify({ ...hf, id2label: Object.fromEntries(Object.entries(hf.id2label).map(([k], i, all) => [k, all[all.length - 1 - i][1]])) }))
+      .config('debian_sections', { versionPolicy: { pinned: 1 }, shadow: { version: 2 } })
+      .config('text_orientation', { ...JSON.parse(readFileSync(join(SAMPLES_DIR, 'text_orientation', 'config.json'), 'utf8')), versionPolicy: { pinned: 1 }, shadow: { version: 2 } });
+    const results: ShadowResult[] = [];
+    const server = await startTestLocalServer(repo.dir, { onShadowResult: (r) => results.push(r) });
+    try {
+      await fetch(`${server.url}/v2/models/debian_sections/infer`, { method: 'POST', body: 'network packet analyzer', headers: { 'Content-Type': 'text/plain' } }).then((r) => r.text());
+      await fetch(`${server.url}/v2/models/text_orientation/infer`, { method: 'POST', body: image('line-2.png'), headers: { 'Content-Type': 'image/png' } }).then((r) => r.text());
+      for (let i = 0; i < 100 && results.length < 2; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(results.map((r) => [r.model, r.shadowVersion, r.agree]).sort(), [['debian_sections', 2, true], ['text_orientation', 2, true]]);
+      const live = await startTestLocalServer(new TempRepository('task-shadow-3-').copy(repo.dir, '.').config('debian_sections', { versionPolicy: { pinned: 1 }, shadow: { version: 3 } }).dir, { onShadowResult: (r) => results.push(r) });
+      try {
+        await fetch(`${live.url}/v2/models/debian_sections/infer`, { method: 'POST', body: JSON.stringify({ inputs: ['network packet analyzer'] }), headers: { 'Content-Type': 'application/json' } }).then((r) => r.text());
+        for (let i = 0; i < 100 && results.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+        assert.equal(results[2].agree, false);
+        assert.match(results[2].difference!, /answer value 0 differs: "net" vs "games"/);
+      } finally {
+        await live.close();
+      }
     } finally {
       await server.close();
     }
