@@ -7,7 +7,7 @@
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { BatchInputError, finalizeJob, jobPrefix, PLAN_DEFAULTS, processChunk, startJob, type JobPlan, type PlanLimits } from '../jobs/batch-job.ts';
+import { BatchInputError, finalizeJob, isFolderImage, jobPrefix, PLAN_DEFAULTS, processChunk, startJob, type JobPlan, type PlanLimits } from '../jobs/batch-job.ts';
 import { S3BatchStore } from '../stores/batch-store.ts';
 import { coreLogger as logger } from '../observability/powertools.ts';
 import { createRepository, createService, readRuntimeConfig } from './runtime-config.ts';
@@ -34,6 +34,8 @@ interface ObjectCreated {
 
 export async function splitHandler(event: ObjectCreated): Promise<{ job: string; chunks: number } | { error: string }> {
   const input = decodeURIComponent(event.detail.object.key.replace(/\+/g, ' '));
+  // Images of an image folder job wait for their folder's marker (<folder>.images) to start it.
+  if (isFolderImage(input)) return { error: `${input} is part of an image folder; its job starts with the folder's .images marker` };
   let plan: JobPlan;
   try {
     plan = await startJob(store, service, input, LIMITS);

@@ -12,7 +12,8 @@ import { describeError, isInferenceError } from '../core/errors.ts';
 import type { InferenceService } from '../core/inference-service.ts';
 import type { BatchStore } from '../stores/batch-store.ts';
 
-export type BatchFormat = 'jsonl' | 'csv';
+/** JSON Lines, CSV, or (image models) a folder of image files started by a `<folder>.images` marker. */
+export type BatchFormat = 'jsonl' | 'csv' | 'images';
 
 export interface ChunkPlan {
   readonly index: number;
@@ -24,6 +25,8 @@ export interface ChunkPlan {
   readonly lines: number;
   /** The chunk is one line over the line limit: it is answered as an error, never read. */
   readonly oversized?: true;
+  /** An image folder's chunk: its image files (line numbers count images in the folder's order). */
+  readonly keys?: readonly string[];
 }
 
 /** How a job is cut: by lines and by bytes, with bounded lines and CSV header, so memory is bounded for any input. */
@@ -87,12 +90,26 @@ export interface Manifest {
 export const INPUT_PREFIX = 'batch/input/';
 export const OUTPUT_PREFIX = 'batch/output/';
 
-/** The model and format of an input key batch/input/<model>/<file>.(jsonl|json|ndjson|csv). */
-export function describeInput(key: string): { model: string; format: BatchFormat } {
+/** Image files an image folder job scores. */
+export const IMAGE_FILE = /\.(jpe?g|png|webp)$/i;
+/** Images per chunk of an image folder job. */
+export const IMAGES_PER_CHUNK = 64;
+
+/**
+ * The model and format of an input key: batch/input/<model>/<file>.(jsonl|json|ndjson|csv), or
+ * batch/input/<model>/<folder>.images, the marker that starts a job over the images uploaded under
+ * batch/input/<model>/<folder>/.
+ */
+export function describeInput(key: string): { model: string; format: BatchFormat; folder?: string } {
+  const images = /^batch\/input\/([^/]+)\/([^/]+)\.images$/i.exec(key);
+  if (images !== null) return { model: images[1], format: 'images', folder: `${INPUT_PREFIX}${images[1]}/${images[2]}/` };
   const match = /^batch\/input\/([^/]+)\/[^/]+\.(jsonl|ndjson|json|csv)$/i.exec(key);
-  if (match === null) throw new BatchInputError(`batch input "${key}" must be batch/input/<model>/<file>.jsonl or .csv`);
+  if (match === null) throw new BatchInputError(`batch input "${key}" must be batch/input/<model>/<file>.jsonl or .csv, or <folder>.images after the folder's images`);
   return { model: match[1], format: match[2].toLowerCase() === 'csv' ? 'csv' : 'jsonl' };
 }
+
+/** Whether a key is an image inside a folder of a folder job: waiting for its marker, not an input of its own. */
+export const isFolderImage = (key: string): boolean => /^batch\/input\/[^/]+\/[^/]+\/[^/]+$/.test(key) && IMAGE_FILE.test(key);
 
 /**
  * A job id from the input key, its size and its ETag (or version): stable across retries of the same
@@ -115,8 +132,16 @@ const chunkKey = (plan: { model: string; job: string }, index: number, kind: 're
  */
 export async function planJob(store: BatchStore, input: string, limits: PlanLimits | number = {}): Promise<JobPlan> {
   const { linesPerChunk, maxChunkBytes, maxLineBytes, maxHeaderBytes } = { ...PLAN_DEFAULTS, ...(typeof limits === 'number' ? { linesPerChunk: limits } : limits) };
-  const { model, format } = describeInput(input);
+  const { model, format, folder } = describeInput(input);
   const { etag } = await store.head(input);
+  if (folder !== undefined) {
+    const keys = (await store.list(folder)).filter((k) => IMAGE_FILE.test(k) && !k.slice(folder.length).includes('/')).sort();
+    if (keys.length === 0) throw new BatchInputError(`${input}: no JPEG, PNG or WebP images under ${folder}; upload the images first, then the marker`);
+    const chunks: ChunkPlan[] = [];
+    for (let i = 0; i < keys.length; i += IMAGES_PER_CHUNK) chunks.push({ index: chunks.length, start: 0, end: 0, firstLine: i + 1, lines: Math.min(IMAGES_PER_CHUNK, keys.length - i), keys: keys.slice(i, i + IMAGES_PER_CHUNK) });
+    // The job id covers the listing too: the same marker over other images is another job.
+    return { job: jobId(input, keys.length, `${etag}:${createHash('sha256').update(keys.join('\n')).digest('hex')}`), model, input, format, chunks, lines: keys.length };
+  }
   const chunks: ChunkPlan[] = [];
   let offset = 0;
   let line = 0;
@@ -256,6 +281,34 @@ export async function scoreLines(service: InferenceService, model: string, text:
   return { results: results.sort(byLine), errors: errors.sort(byLine), version: String(loaded.version) };
 }
 
+/** Scores an image folder chunk, 16 images a run; an image that cannot be read or scored is an error line naming its file. */
+async function scoreImages(store: BatchStore, service: InferenceService, model: string, keys: readonly string[], firstLine: number) {
+  const loaded = await service.loadModel(model);
+  const results: { line: number; text: string }[] = [];
+  const errors: { line: number; text: string }[] = [];
+  const score = async (batch: { line: number; key: string; bytes: Uint8Array }[]): Promise<void> => {
+    try {
+      const answer = JSON.parse(await service.predict(loaded, { instances: batch.map((b) => ({ b64: Buffer.from(b.bytes).toString('base64') })) })) as { predictions: unknown[] };
+      batch.forEach((b, i) => results.push({ line: b.line, text: JSON.stringify({ line: b.line, file: b.key, prediction: answer.predictions[i] }) }));
+    } catch (error) {
+      if (notTheLinesFault(error)) throw error;
+      if (batch.length === 1) errors.push({ line: batch[0].line, text: JSON.stringify({ line: batch[0].line, file: batch[0].key, error: lineError(error) }) });
+      else for (const one of batch) await score([one]);
+    }
+  };
+  for (let i = 0; i < keys.length; i += 16) {
+    const batch = [];
+    for (const [j, key] of keys.slice(i, i + 16).entries()) {
+      const bytes = await store.read(key);
+      if (bytes === undefined) errors.push({ line: firstLine + i + j, text: JSON.stringify({ line: firstLine + i + j, file: key, error: 'the image is gone from the store' }) });
+      else batch.push({ line: firstLine + i + j, key, bytes });
+    }
+    if (batch.length > 0) await score(batch);
+  }
+  const byLine = (a: { line: number }, b: { line: number }) => a.line - b.line;
+  return { results: results.sort(byLine), errors: errors.sort(byLine) };
+}
+
 /**
  * Processes one chunk and writes its outputs once: a retried chunk whose outputs exist is skipped,
  * so retries never duplicate rows. Returns whether it did the work.
@@ -267,7 +320,9 @@ export async function processChunk(store: BatchStore, service: InferenceService,
   const chunk = plan.chunks[index];
   const { results, errors }: { results: { line: number; text: string }[]; errors: { line: number; text: string }[] } = chunk.oversized
     ? { results: [], errors: [{ line: chunk.firstLine, text: JSON.stringify({ line: chunk.firstLine, error: `line is ${chunk.end - chunk.start} bytes, over the batch line limit; split it into smaller rows or requests` }) }] }
-    : await scoreLines(service, plan.model, Buffer.from(await store.readRange(plan.input, chunk.start, chunk.end)).toString('utf8'), chunk.firstLine, plan.format, plan.header, batchSize);
+    : chunk.keys !== undefined
+      ? await scoreImages(store, service, plan.model, chunk.keys, chunk.firstLine)
+      : await scoreLines(service, plan.model, Buffer.from(await store.readRange(plan.input, chunk.start, chunk.end)).toString('utf8'), chunk.firstLine, plan.format, plan.header, batchSize);
   const lines = (items: { text: string }[]) => items.map((r) => `${r.text}\n`).join('');
   await store.write(chunkKey(plan, index, 'results'), lines(results));
   await store.write(chunkKey(plan, index, 'errors'), lines(errors));
@@ -290,6 +345,11 @@ export async function startJob(store: BatchStore, service: InferenceService, inp
   }
   const prefix = jobPrefix(plan.model, plan.job);
   const model = await service.loadModel(plan.model);
+  if (plan.format === 'images' && model.task?.image === undefined) {
+    const error = new BatchInputError(`${input}: model "${plan.model}" does not take images; an image folder job needs an image model`);
+    await recordFailedJob(store, input, error);
+    throw error;
+  }
   await store.write(`${prefix}plan.json`, JSON.stringify(plan));
   const manifest: Manifest = {
     job: plan.job, model: plan.model, version: String(model.version), input, format: plan.format, status: 'running', chunks: plan.chunks.length, chunksDone: 0,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { finalizeJob, jobPrefix, planJob, processChunk, readManifest, runJob, startJob } from '../../../lambda/jobs/batch-job.ts';
+import { finalizeJob, isFolderImage, jobPrefix, planJob, processChunk, readManifest, runJob, startJob } from '../../../lambda/jobs/batch-job.ts';
 import { S3BatchStore } from '../../../lambda/stores/batch-store.ts';
 import { createTestService, readGolden, ROOT, SAMPLES_DIR, startTestS3, type TestS3 } from '../../helpers.ts';
 
@@ -79,6 +79,29 @@ describe('batch prediction against a real S3 API server', () => {
     const images = await runJob(store, service, 'batch/input/text_orientation/scans.jsonl');
     assert.deepEqual((await jsonl(images.results)).map((r) => [r.line, r.prediction[0].label]), [[1, '0'], [2, '180']]);
     assert.match((await jsonl(images.errors))[0].error, /not a supported image/);
+  });
+
+  it('scores a folder of image files once its .images marker arrives, naming each file, and refuses a folder for a tensor model', async () => {
+    const images = join(ROOT, 'test', 'fixtures', 'images');
+    const files = ['line-0.jpg', 'line-1-180.png', 'line-2.png', 'line-3-180.png'];
+    for (const f of files) await s3.client.send(new PutObjectCommand({ Bucket: 'models', Key: `batch/input/text_orientation/scans/${f}`, Body: readFileSync(join(images, f)) }));
+    await put('batch/input/text_orientation/scans/broken.png', 'not an image');
+    assert.equal(isFolderImage('batch/input/text_orientation/scans/line-0.jpg'), true, 'an image in a folder waits for its marker');
+    await put('batch/input/text_orientation/scans.images', '');
+    const manifest = await runJob(store, service, 'batch/input/text_orientation/scans.images');
+    assert.deepEqual([manifest.format, manifest.status, manifest.rows, manifest.succeeded, manifest.failed], ['images', 'completed_with_errors', 5, 4, 1]);
+    const results = await jsonl(manifest.results);
+    assert.deepEqual(results.map((r) => [r.file.split('/').pop(), r.prediction[0].label]), [['line-0.jpg', '0'], ['line-1-180.png', '180'], ['line-2.png', '0'], ['line-3-180.png', '180']]);
+    const [error] = await jsonl(manifest.errors);
+    assert.equal(error.file, 'batch/input/text_orientation/scans/broken.png');
+    assert.match(error.error, /not a supported image/);
+    await put('batch/input/iris_forest/pics/a.png', 'x');
+    await put('batch/input/iris_forest/pics.images', '');
+    const tensorModel = await runJob(store, service, 'batch/input/iris_forest/pics.images');
+    assert.deepEqual([tensorModel.status, /model "iris_forest" does not take images/.test(tensorModel.error!)], ['failed', true]);
+    await put('batch/input/text_orientation/empty.images', '');
+    const empty = await runJob(store, service, 'batch/input/text_orientation/empty.images');
+    assert.match(empty.error!, /no JPEG, PNG or WebP images under batch\/input\/text_orientation\/empty\//);
   });
 
   it('writes each chunk once: retried chunks and repeated finalising add no duplicate rows', async () => {
