@@ -42,8 +42,13 @@ export interface CapturedTensor {
  * out of logs and the store unless the caller keeps them), the answer, and per input the signals
  * the drift job compares with baseline.json (predicted class, top score, text length).
  */
-export function pendingTaskCapture(model: LoadedModel, inputs: { readonly texts?: readonly string[]; readonly images?: readonly Uint8Array[] }, answer: string, signals: readonly (readonly number[])[]): PendingCapture {
-  const request = inputs.texts !== undefined ? { texts: inputs.texts } : { images: (inputs.images ?? []).map((bytes) => ({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length })) };
+export function pendingTaskCapture(model: LoadedModel, inputs: { readonly texts?: readonly string[]; readonly images?: readonly Uint8Array[]; readonly pixels?: { readonly dims: readonly number[]; readonly data: Float32Array } }, answer: string, signals: readonly (readonly number[])[]): PendingCapture {
+  const images = (inputs.images ?? []).map((bytes) => ({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length }));
+  // capture.images "tensor": the decoded input the model saw, its FP32 bytes (little-endian) in base64, exact and a third the
+  // size of JSON numbers; a record past maxRecordBytes is skipped and counted as any other.
+  const pixels = inputs.pixels;
+  const tensor = model.config.capture?.images === 'tensor' && pixels !== undefined ? { tensor: { name: model.task?.image?.input, datatype: 'FP32', shape: pixels.dims, b64: Buffer.from(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength).toString('base64') } } : {};
+  const request = inputs.texts !== undefined ? { texts: inputs.texts } : { images, ...tensor };
   return capture(model, `"kind":"task","task":"${model.task?.task}","request":${JSON.stringify(request)},"response":${answer},"drift":{"rows":${JSON.stringify(signals)}}`);
 }
 

@@ -178,6 +178,8 @@ export const modelConfigSchema = z
         percent: number(0, 100),
         /** Larger records are skipped (and counted): a CloudWatch Logs event holds at most 256 KiB. */
         maxRecordBytes: z._default(int(1024, 240 * 1024), 200 * 1024),
+        /** Image models: capture each image as its sha256 and size ("hash"), or also as the decoded input tensor the model saw ("tensor", within maxRecordBytes). */
+        images: z._default(z.enum(['hash', 'tensor']), 'hash'),
       }),
     ),
     /** Drift of captured inputs against baseline.json; needs capture. */

@@ -34,6 +34,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       observe: { metrics: config.observe.has('metrics'), stats: config.observe.has('stats'), capture: config.observe.has('capture') },
     });
     const { repository, service, server } = local;
+    // Signals are handled before anything is printed: a caller may stop the server as soon as it reads the URL.
+    exitOnSignals(() => local.close());
     const failures = config.preload ? await repository.preload() : [];
 
     const catalog = await repository.catalog();
@@ -55,7 +57,6 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       }
     }
     console.log(`Console: ${server.url}/`);
-    exitOnSignals(() => local.close());
   } catch (error) {
     console.error(`modelship: ${(error as Error).message}`);
     process.exit(1);

@@ -248,7 +248,8 @@ export async function runTask(model: LoadedModel, request: TaskRequest, observer
       const top = task.task === 'feature-extraction' ? [] : [(answer as { index: number }[])[0].index, (answer as { score: number }[])[0].score];
       return inputs.kind === 'texts' ? [...top, inputs.items[i].length] : top;
     });
-    observers.onCapture(pendingTaskCapture(model, inputs.kind === 'texts' ? { texts: inputs.items } : { images: inputs.items }, json, signals));
+    const pixels = inputs.kind === 'images' ? feeds[task.image!.input] : undefined;
+    observers.onCapture(pendingTaskCapture(model, inputs.kind === 'texts' ? { texts: inputs.items } : { images: inputs.items, pixels: pixels === undefined ? undefined : { dims: pixels.dims, data: pixels.data as Float32Array } }, json, signals));
   }
   return { json, headers };
 }

@@ -39,7 +39,7 @@ describe('model config validation', () => {
     const defaults = parseModelConfig('{}', 'x/config.json');
     assert.equal(defaults.capture, undefined);
     assert.deepEqual(defaults.drift, { psiThreshold: 0.2, windowHours: 24, minRows: 100 });
-    assert.deepEqual(parseModelConfig('{"capture": {"percent": 5}}', 'x/config.json').capture, { percent: 5, maxRecordBytes: 204800 });
+    assert.deepEqual(parseModelConfig('{"capture": {"percent": 5}}', 'x/config.json').capture, { percent: 5, maxRecordBytes: 204800, images: 'hash' });
     assert.throws(() => parseModelConfig('{"capture": {"percent": 150}}', 'x/config.json'), /field "capture.percent": .*100/);
     assert.throws(() => parseModelConfig('{"capture": {"percent": 5, "maxRecordBytes": 1000000}}', 'x/config.json'), /field "capture.maxRecordBytes"/);
     assert.throws(() => parseModelConfig('{"target": "sagemaker", "capture": {"percent": 5}}', 'x/config.json'), /field "capture": applies to Lambda models; SageMaker endpoints capture with sagemaker.dataCapturePercent/);

@@ -279,6 +279,7 @@ describe('image and text models: capture and drift', () => {
       assert.equal(record.drift.rows[1][2], spread[1].length);
       const [imageRecord] = readFileSync(file('text_orientation'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       assert.deepEqual(imageRecord.request.images, [{ sha256: createHash('sha256').update(png).digest('hex'), bytes: png.length }], 'an image is captured as its hash and size');
+      assert.equal(imageRecord.request.tensor, undefined, 'and not as pixels, by default');
       const baseline = JSON.parse(readFileSync(join(SAMPLES_DIR, 'debian_sections', '1', 'baseline.json'), 'utf8')) as Baseline;
       const like = driftReport(baseline, rowsFromCaptures(readFileSync(file('debian_sections'), 'utf8'), 'captures'));
       assert.ok(!like.find((f) => f.name === 'predicted class')!.drifted, `held-out traffic: ${JSON.stringify(like)}`);
@@ -347,6 +348,36 @@ describe('image and text models: shadow versions', () => {
       } finally {
         await live.close();
       }
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('image and text models: options', () => {
+  it('captures the decoded image tensor when capture.images is "tensor", and scores a multi-label problem_type with sigmoid', async () => {
+    const sections = join(SAMPLES_DIR, 'debian_sections', '1');
+    const hf = JSON.parse(readFileSync(join(sections, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const repo = new TempRepository('task-options-').sample('text_orientation')
+      .config('text_orientation', { ...JSON.parse(readFileSync(join(SAMPLES_DIR, 'text_orientation', 'config.json'), 'utf8')), capture: { percent: 100, images: 'tensor' } })
+      .copy(sections, 'tags/1')
+      .file('tags/1/config.json', JSON.stringify({ ...hf, problem_type: 'multi_label_classification' }));
+    const dataDir = mkdtempSync(join(tmpdir(), 'task-options-data-'));
+    const server = await startTestLocalServer(repo.dir, { dataDir, flushIntervalMs: 60_000 });
+    try {
+      await fetch(`${server.url}/v2/models/text_orientation/infer`, { method: 'POST', body: image('line-0.png'), headers: { 'Content-Type': 'image/png' } }).then((r) => r.text());
+      await server.runtime.flush();
+      const [record] = readFileSync(join(dataDir, capturePrefix('text_orientation', 1, new Date()), 'captures.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const bytes = Buffer.from(record.request.tensor.b64, 'base64');
+      const pixels = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+      assert.deepEqual(record.request.tensor.shape, [1, 3, 48, 192]);
+      const spec = imageSpec(JSON.parse(readFileSync(join(SAMPLES_DIR, 'text_orientation', '1', 'preprocessor_config.json'), 'utf8')), parseModelConfig(undefined, 'none'), [-1, 3, -1, -1], 'sample');
+      assert.deepEqual(Array.from(pixels), Array.from(await imageToPixels(image('line-0.png'), spec)), 'exactly the pixels the model saw');
+      const golden = JSON.parse(readFileSync(join(sections, 'golden.json'), 'utf8')) as { texts: string[]; expectedLogits: number[][] };
+      const answer = (await (await fetch(`${server.url}/v2/models/tags/infer`, { method: 'POST', body: golden.texts[0], headers: { 'Content-Type': 'text/plain' } })).json()) as Label[];
+      const labels = ['games', 'science', 'fonts', 'sound', 'graphics', 'net'];
+      for (const { label, score } of answer) assert.ok(Math.abs(score - 1 / (1 + Math.exp(-golden.expectedLogits[0][labels.indexOf(label)]))) < 1e-4, `${label}: ${score}`);
+      assert.ok(Math.abs(answer.reduce((s, a) => s + a.score, 0) - 1) > 0.01, 'sigmoid scores need not sum to 1');
     } finally {
       await server.close();
     }
