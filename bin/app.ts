@@ -6,9 +6,11 @@ import { ModelShipStack } from '../lib/modelship-stack.ts';
 import { ModelShipSageMakerChecks } from '../lib/nag-packs.ts';
 import { fetchSamples } from '../scripts/samples/fetch-samples.ts';
 
-// The samples' third-party files (not in git) come from pinned packages, hash-checked.
-fetchSamples();
 const app = new App();
+// The samples' third-party files (not in git) come from pinned packages, hash-checked; only when
+// the repository deployed is this one's own models/ (modelship:modelsDir unset or "models").
+const modelsDir = app.node.tryGetContext('modelship:modelsDir') as string | undefined;
+if (modelsDir === undefined || modelsDir === 'models') fetchSamples();
 const account = process.env.CDK_DEPLOY_ACCOUNT ?? process.env.CDK_DEFAULT_ACCOUNT;
 const region = process.env.CDK_DEPLOY_REGION ?? process.env.CDK_DEFAULT_REGION;
 new ModelShipStack(app, 'ModelShip', { env: account && region ? { account, region } : undefined });
