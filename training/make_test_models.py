@@ -72,3 +72,10 @@ save("conv_large", helper.make_graph(
     [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 8])],
     [weights, bias]))
 print("wrote conv_large")
+
+# A model whose first dimension is fixed: dynamic batching must refuse it at load.
+save("fixed_batch", helper.make_graph(
+    [helper.make_node("Identity", ["x"], ["y"])], "fixed_batch",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])]))
+print("wrote fixed_batch")

@@ -182,6 +182,19 @@ export const modelConfigSchema = z
         images: z._default(z.enum(['hash', 'tensor']), 'hash'),
       }),
     ),
+    /**
+     * Dynamic batching on the long-running servers (local, SageMaker container), in Triton's terms:
+     * requests arriving within maxQueueDelayMicroseconds are run together, up to maxBatchSize rows.
+     * Off by default; Lambda never batches (one request per instance at a time).
+     */
+    dynamicBatching: z.optional(
+      z.strictObject({
+        maxBatchSize: z._default(int(1, 4096), 32),
+        maxQueueDelayMicroseconds: z._default(int(0, 1_000_000), 2000),
+        /** Run at once when the queue holds exactly one of these row counts. */
+        preferredBatchSizes: z.optional(z.array(int(1, 4096))),
+      }),
+    ),
     /** Drift of captured inputs against baseline.json; needs capture. */
     drift: z._default(
       z.strictObject({
@@ -203,6 +216,8 @@ export const modelConfigSchema = z
     if (ctx.value.capture !== undefined && target !== 'lambda') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['capture'], message: 'applies to Lambda models; SageMaker endpoints capture with sagemaker.dataCapturePercent' });
     const weights = ctx.value.abTest?.weights;
     if (weights !== undefined && Object.keys(weights).length < 2) ctx.issues.push({ code: 'custom', input: ctx.value, path: ['abTest', 'weights'], message: 'needs at least two versions' });
+    const batching = ctx.value.dynamicBatching;
+    if (batching?.preferredBatchSizes?.some((size) => size > batching.maxBatchSize)) ctx.issues.push({ code: 'custom', input: ctx.value, path: ['dynamicBatching', 'preferredBatchSizes'], message: `must not exceed maxBatchSize (${batching.maxBatchSize})` });
     const { min, max } = ctx.value.goldenGate ?? {};
     if (ctx.value.goldenGate !== undefined && min === undefined && max === undefined) ctx.issues.push({ code: 'custom', input: ctx.value, path: ['goldenGate'], message: 'needs "min" or "max"' });
     if (min !== undefined && max !== undefined && min > max) ctx.issues.push({ code: 'custom', input: ctx.value, path: ['goldenGate', 'max'], message: `must be at least min (${min})` });

@@ -40,6 +40,7 @@ export interface InferenceObservers {
 /** session.run, with what onnxruntime still rejects answered 400 naming the node. */
 export async function runSession(model: LoadedModel, feeds: Record<string, Tensor>, outputNames: string[]): Promise<Record<string, Tensor>> {
   try {
+    if (model.batcher !== undefined) return await model.batcher.run(feeds, outputNames);
     return (await model.session.run(feeds, outputNames)) as Record<string, Tensor>;
   } catch (error) {
     // The inputs passed every check the signature allows; what onnxruntime still rejects (a shape a

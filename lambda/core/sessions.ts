@@ -11,6 +11,7 @@ import { describeError, modelUnavailable } from './errors.ts';
 import type { CoreLogger } from './logger.ts';
 import type { ModelSource } from './model-source.ts';
 import { readSignature, type Signature } from './signature.ts';
+import { DynamicBatcher, type BatchRun } from './batcher.ts';
 import { readTaskModel, SIDE_FILES, sideFilesDigest, type TaskModel } from './tasks/hf-folder.ts';
 
 export interface LoadedModel {
@@ -28,6 +29,8 @@ export interface LoadedModel {
   readonly executionProvider: 'cuda' | 'cpu';
   /** Image and text models: the task, its preprocessing and answers (undefined: a tensor model). */
   readonly task?: TaskModel;
+  /** Runs requests together (config.json dynamicBatching, on servers that batch). */
+  readonly batcher?: DynamicBatcher;
 }
 
 export interface SessionLoaderOptions {
@@ -39,6 +42,10 @@ export interface SessionLoaderOptions {
    * warning and onGpuFallback when the provider or the device is missing. @default false
    */
   readonly gpu?: boolean;
+  /** Batch requests of models whose config sets dynamicBatching (the long-running servers). @default false */
+  readonly dynamicBatching?: boolean;
+  /** Called after each batched run, for metrics. */
+  readonly onBatch?: (model: string, version: number, run: BatchRun) => void;
   /** Called when a model asked for the GPU runs on CPU instead. */
   readonly onGpuFallback?: (event: { model: string; version: number; cause: string }) => void;
   /**
@@ -105,9 +112,15 @@ export async function loadSession(entry: ModelEntry, version: number, options: S
     const sessionMs = performance.now() - sessionStarted;
     const signature = readSignature(session);
     const task = readTaskModel(entry.config, sideFiles, signature, `${source.location}/${folder}`);
+    const batching = entry.config.dynamicBatching;
+    if (batching !== undefined) {
+      const fixed = signature.inputs.find((input) => input.shape.length === 0 || input.shape[0] !== -1);
+      if (fixed !== undefined) throw new Error(`config.json sets dynamicBatching, but input "${fixed.name}" has a fixed first dimension (${JSON.stringify(fixed.shape)}): requests cannot be concatenated along it`);
+    }
+    const batcher = batching !== undefined && options.dynamicBatching === true ? new DynamicBatcher(session, batching, (run) => options.onBatch?.(entry.name, version, run)) : undefined;
     const loadMs = performance.now() - started;
     logger.info('model loaded', { model: entry.name, version, sha256, executionProvider, task: task?.task, loadMs: Math.round(loadMs), fetchMs: Math.round(fetchMs), sessionMs: Math.round(sessionMs) });
-    return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, fetchMs, sessionMs, executionProvider, task };
+    return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, fetchMs, sessionMs, executionProvider, task, batcher };
   } catch (error) {
     logger.error('model load failed', { model: entry.name, version, cause: describeError(error) });
     throw modelUnavailable(`model "${entry.name}" version ${version} cannot be loaded: ${describeError(error)}`, error);

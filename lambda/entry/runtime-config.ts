@@ -148,7 +148,7 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
   };
 }
 
-export interface RepositoryHooks extends Pick<ModelRepositoryOptions, 'onModelLoad'> {
+export interface RepositoryHooks extends Pick<ModelRepositoryOptions, 'onModelLoad' | 'dynamicBatching' | 'onBatch'> {
   /** Wraps the S3 client (the Powertools tracer records its calls). */
   readonly instrumentS3Client?: (client: S3Client) => S3Client;
 }
@@ -168,6 +168,8 @@ export function createModelSource(config: RuntimeConfig, instrument: (client: S3
 export function createRepository(config: RuntimeConfig, logger?: CoreLogger, hooks: RepositoryHooks = {}): ModelRepository {
   return new ModelRepository({
     onModelLoad: hooks.onModelLoad,
+    dynamicBatching: hooks.dynamicBatching,
+    onBatch: hooks.onBatch,
     source: createModelSource(config, hooks.instrumentS3Client),
     models: config.modelNames,
     expectedSha256: config.expectedSha256,

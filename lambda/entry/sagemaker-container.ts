@@ -71,6 +71,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       sessionOptions: defaultSessionOptions(config.intraOpThreads, config.allowSpinning),
       gpu: env.USE_GPU === 'true',
       onGpuFallback: ({ model }) => void publishGpuFallback(model),
+      // A long-running server with requests in flight: models whose config asks for it are batched.
+      dynamicBatching: true,
       logger,
     });
     const service = createService(config, repository, logger);
