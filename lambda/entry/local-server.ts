@@ -22,7 +22,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     const capturePercent = Number(env.CAPTURE_PERCENT ?? 0);
     if (!(capturePercent >= 0 && capturePercent <= 100)) throw new RuntimeConfigError(`CAPTURE_PERCENT must be a number from 0 to 100, got "${env.CAPTURE_PERCENT}"`);
     const local = await startLocalStack({
-      repository: (hooks) => createRepository(config, logger, { ...hooks, dynamicBatching: true }),
+      repository: (hooks) => createRepository(config, logger, hooks),
       dataDir: env.LOCAL_DATA_DIR ?? '.local',
       logger,
       capturePercent,

@@ -3,6 +3,7 @@
  * console statistics) built first, the repository and service given its hooks at construction, and
  * the console and the pipeline in front. The entry and the tests build it the same way.
  */
+import type { BatchRun } from '../core/batcher.ts';
 import type { CoreLogger } from '../core/logger.ts';
 import type { ModelLoadEvent, ModelRepository } from '../core/model-repository.ts';
 import { InferenceService } from '../core/inference-service.ts';
@@ -12,8 +13,8 @@ import { LocalRuntime, type LocalRuntimeOptions } from '../adapters/local/runtim
 import { apiKeyCheck, startLocalServer, type LocalServer } from '../adapters/local/server.ts';
 
 export interface LocalStackOptions extends LocalRuntimeOptions {
-  /** Builds the repository with the runtime's model-load hook. */
-  readonly repository: (hooks: { onModelLoad: (event: ModelLoadEvent) => void }) => ModelRepository;
+  /** Builds the repository with the runtime's hooks (model loads, batched runs) and dynamic batching on: the local server is long-running. */
+  readonly repository: (hooks: { onModelLoad: (event: ModelLoadEvent) => void; onBatch: (model: string, version: number, run: BatchRun) => void; dynamicBatching: true }) => ModelRepository;
   /** Body limit for models whose config sets none. @default 6 MiB */
   readonly maxRequestBytes?: number;
   /** The server's own body limit, checked before a body is read in full. @default maxRequestBytes */
@@ -44,9 +45,9 @@ export interface LocalStack {
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const runtime = new LocalRuntime(options);
-  const repository = options.repository({ onModelLoad: runtime.onModelLoad });
+  const repository = options.repository({ onModelLoad: runtime.onModelLoad, onBatch: runtime.onBatch, dynamicBatching: true });
   const service = new InferenceService({ repository, defaultMaxRequestBytes: options.maxRequestBytes, logger: options.logger, hooks: runtime.serviceHooks(repository) });
-  const localConsole = new LocalConsole(service, runtime.stats);
+  const localConsole = new LocalConsole(service, runtime.stats, runtime.batches);
   const keyCheck = options.apiKey === undefined ? undefined : apiKeyCheck(options.apiKey);
   const server = await startLocalServer({
     pipeline: createHttpPipeline(service, { logger: options.logger, onResponse: runtime.onResponse, authorize: keyCheck?.authorize, corsOrigins: options.corsOrigins }),

@@ -48,6 +48,12 @@ export const MetricName = {
   driftPsiMax: 'DriftPSIMax',
   /** Captured rows the drift job compared, per Model and Version. */
   driftRows: 'DriftRows',
+  /** Rows in each dynamically batched run, per Model and Version (a distribution: Average, p50, Maximum). */
+  batchSize: 'BatchSize',
+  /** Microseconds the oldest request of a batched run waited in its queue, per Model and Version. */
+  queueDelay: 'QueueDelay',
+  /** Batched runs (one per session.run of the batcher), per Model and Version. */
+  batchesRun: 'BatchesRun',
 } as const;
 
 /** Dimensions of every per-model metric: Powertools adds `service`; we add `Model`. */

@@ -4,6 +4,7 @@
  * local server writes the very same records to files under its data folder.
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { BatchRun } from '../core/batcher.ts';
 import type { ErrorReason } from '../core/errors.ts';
 import type { FeedbackEvent } from '../core/feedback.ts';
 import type { InferenceRecord } from '../core/session-run.ts';
@@ -190,6 +191,15 @@ export class Telemetry {
 
   capture(model: string, version: number, written: boolean): void {
     this.sink({ Model: model, Version: String(version) }, [[written ? MetricName.capturedRecords : MetricName.captureSkipped, MetricUnit.Count, 1]]);
+  }
+
+  /** One run of the dynamic batcher: its rows, the oldest request's queue delay, and a count. */
+  batch(model: string, version: number, run: BatchRun): void {
+    this.sink({ Model: model, Version: String(version) }, [
+      [MetricName.batchSize, MetricUnit.NoUnit, run.rows],
+      [MetricName.queueDelay, MetricUnit.Microseconds, run.queueDelayMicros],
+      [MetricName.batchesRun, MetricUnit.Count, 1],
+    ]);
   }
 
   initDuration(functionName: string, ms: number): void {

@@ -7,8 +7,28 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { InferenceService } from '../../core/inference-service.ts';
+import type { BatchRun } from '../../core/batcher.ts';
 import type { RequestObservation } from '../../observability/telemetry.ts';
 import { exampleRequest } from './examples.ts';
+
+/** Dynamic batching per model since the server started, for the console. */
+export class BatchStats {
+  private readonly models = new Map<string, { batches: number; requests: number; rows: number; queueDelayMicros: number; largest: number }>();
+
+  record(model: string, run: BatchRun): void {
+    let entry = this.models.get(model);
+    if (entry === undefined) this.models.set(model, (entry = { batches: 0, requests: 0, rows: 0, queueDelayMicros: 0, largest: 0 }));
+    entry.batches++;
+    entry.requests += run.requests;
+    entry.rows += run.rows;
+    entry.queueDelayMicros += run.queueDelayMicros;
+    entry.largest = Math.max(entry.largest, run.rows);
+  }
+
+  snapshot(): Record<string, { batches: number; requests: number; meanBatchRows: number; largestBatchRows: number; meanQueueDelayMs: number }> {
+    return Object.fromEntries([...this.models].map(([model, e]) => [model, { batches: e.batches, requests: e.requests, meanBatchRows: e.rows / e.batches, largestBatchRows: e.largest, meanQueueDelayMs: e.queueDelayMicros / e.batches / 1000 }]));
+  }
+}
 
 /** Per-second request statistics over a sliding window, for the console's charts. */
 export class RequestStats {
@@ -103,8 +123,11 @@ export class LocalConsole {
   readonly stats: RequestStats;
   private readonly service: InferenceService;
 
-  /** `stats`: the request statistics the pipeline's observations feed (LocalRuntime.stats). */
-  constructor(service: InferenceService, stats: RequestStats) {
+  readonly batches: BatchStats;
+
+  /** `stats`: the request statistics the pipeline's observations feed (LocalRuntime.stats); `batches`: the batcher's runs. */
+  constructor(service: InferenceService, stats: RequestStats, batches: BatchStats = new BatchStats()) {
+    this.batches = batches;
     this.service = service;
     this.stats = stats;
   }
@@ -121,7 +144,7 @@ export class LocalConsole {
     if (asset !== undefined) return { statusCode: 200, headers: { ...PAGE_HEADERS, 'Content-Type': asset.type }, body: await readFile(asset.file()), public: true };
     if (path === '/favicon.ico') return { statusCode: 204, headers: {}, body: '', public: true };
     if (!authorized) return undefined;
-    if (path === '/console/api/stats') return json(this.stats.snapshot());
+    if (path === '/console/api/stats') return json({ ...this.stats.snapshot(), batching: this.batches.snapshot() });
     if (path === '/console/api/models') return json(await this.models());
     return undefined;
   }

@@ -13,7 +13,8 @@ import type { ShadowResult } from '../../core/shadow.ts';
 import { captureHook, fileCaptureWriter } from '../../observability/capture-sink.ts';
 import { BatchingSink, powertoolsSink, Telemetry, type RequestObservation } from '../../observability/telemetry.ts';
 import { JsonlWriter } from '../../stores/jsonl-writer.ts';
-import { RequestStats } from './console.ts';
+import type { BatchRun } from '../../core/batcher.ts';
+import { BatchStats, RequestStats } from './console.ts';
 import { localDeliveryHooks } from './delivery.ts';
 
 export interface LocalRuntimeOptions {
@@ -38,6 +39,8 @@ export class LocalRuntime {
   readonly writer: JsonlWriter;
   /** Per-second request statistics, for the console's charts. */
   readonly stats = new RequestStats();
+  /** Dynamic batching per model, for the console. */
+  readonly batches = new BatchStats();
   readonly options: LocalRuntimeOptions;
   private readonly batching: BatchingSink;
 
@@ -52,6 +55,12 @@ export class LocalRuntime {
   metricsFile(date = new Date()): string {
     return join(this.options.dataDir, 'metrics', `${date.toISOString().slice(0, 10)}.jsonl`);
   }
+
+  /** For the repository: each dynamically batched run, as metrics and for the console. */
+  readonly onBatch = (model: string, version: number, run: BatchRun): void => {
+    this.telemetry.batch(model, version, run);
+    this.batches.record(model, run);
+  };
 
   /** For the repository: each model load, as the ModelLoadTime / ModelLoadFailures metrics. */
   readonly onModelLoad = ({ model, version, loadMs, error }: ModelLoadEvent): void => this.telemetry.modelLoad(model, version, loadMs, error !== undefined);

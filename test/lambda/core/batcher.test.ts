@@ -4,9 +4,10 @@
  * differ in shape or outputs never share a run; a model with a fixed first dimension is refused.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { BatchRun } from '../../../lambda/core/batcher.ts';
-import { createTestService, readGolden, SAMPLES_DIR, TempRepository } from '../../helpers.ts';
+import { createTestService, emfRecords, metricValues, readGolden, startTestLocalServer, TempRepository } from '../../helpers.ts';
 
 const batching = { dynamicBatching: { maxBatchSize: 16, maxQueueDelayMicroseconds: 5000 } };
 
@@ -63,5 +64,30 @@ describe('dynamic batching', () => {
   it('refuses at load a model whose first dimension is fixed, naming the input', async () => {
     const { batched } = services();
     await assert.rejects(batched.loadModel('fixed_batch'), (error: Error) => error.message.includes('input "x" has a fixed first dimension ([1,2])') && (error as { statusCode?: number }).statusCode === 503);
+  });
+});
+
+describe('dynamic batching on the local server', () => {
+  it('publishes batch size, queue delay and batches run per model, and the console\'s stats show them', async () => {
+    const repo = new TempRepository('batching-local-').sample('breast_cancer_classifier').config('breast_cancer_classifier', batching);
+    const server = await startTestLocalServer(repo.dir, { flushIntervalMs: 60_000 });
+    try {
+      const bodies = rowsOf('breast_cancer_classifier', 30).map((r) => JSON.stringify(r));
+      const answers = await Promise.all(bodies.map((body) => fetch(`${server.url}/v2/models/breast_cancer_classifier/infer`, { method: 'POST', body }).then((r) => r.status)));
+      assert.ok(answers.every((s) => s === 200));
+      await server.runtime.flush();
+      const records = emfRecords(readFileSync(server.runtime.metricsFile(), 'utf8'));
+      const dims = { Model: 'breast_cancer_classifier', Version: '1' };
+      const runsCount = metricValues(records, 'BatchesRun', dims).reduce((a, b) => a + b, 0);
+      const sizes = metricValues(records, 'BatchSize', dims);
+      assert.equal(sizes.length, runsCount);
+      assert.equal(sizes.reduce((a, b) => a + b, 0), 30, 'every row in exactly one run');
+      assert.ok(runsCount < 30, `${runsCount} runs for 30 concurrent requests`);
+      assert.equal(metricValues(records, 'QueueDelay', dims).length, runsCount);
+      const stats = (await (await fetch(`${server.url}/console/api/stats`)).json()) as { batching: Record<string, { batches: number; requests: number }> };
+      assert.deepEqual([stats.batching.breast_cancer_classifier.batches, stats.batching.breast_cancer_classifier.requests], [runsCount, 30]);
+    } finally {
+      await server.close();
+    }
   });
 });

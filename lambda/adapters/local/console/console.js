@@ -148,13 +148,17 @@ async function refresh() {
   try {
     const response = await fetch('/console/api/stats', { headers: headers() });
     if (!response.ok) return;
-    const { series, lastMinute } = await response.json();
+    const stats = await response.json();
+    const { series, lastMinute } = stats;
     charts.rate.setData([series.time, series.rate]);
     charts.errors.setData([series.time, series.clientErrorRate, series.serverErrorRate]);
     charts.latency.setData([series.time, series.p50, series.p95, series.p99]);
     $('summary').textContent = `last minute: ${lastMinute.requests} requests (${lastMinute.ratePerSecond.toFixed(2)}/s), errors ${lastMinute.errorRatePercent.toFixed(1)}%, latency p50 ${fmt(lastMinute.p50)} / p95 ${fmt(lastMinute.p95)} / p99 ${fmt(lastMinute.p99)} ms`;
     $('summary').dataset.requests = String(lastMinute.requests);
     $('summary').dataset.errorRate = String(lastMinute.errorRatePercent);
+    const batching = Object.entries(stats.batching ?? {});
+    $('batching').textContent = batching.length === 0 ? '' : `dynamic batching: ${batching.map(([model, b]) => `${model} ${b.batches} runs for ${b.requests} requests, mean ${b.meanBatchRows.toFixed(1)} rows (largest ${b.largestBatchRows}), mean queue delay ${b.meanQueueDelayMs.toFixed(2)} ms`).join('; ')}`;
+    $('batching').dataset.batches = String(batching.reduce((n, [, b]) => n + b.batches, 0));
   } catch {
     // The server may be restarting; the next tick tries again.
   }
