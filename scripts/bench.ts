@@ -14,6 +14,8 @@
  *   (e) memory: the local server's RSS and heap after a full GC every 10,000 requests over 300,000
  *   (i) images and text: a 224x224 JPEG and a sentence end to end vs a bare server doing sharp
  *       decode/resize + run and tokenize + run with the same libraries; JPEG vs v2 JSON payload size
+ *   (x) dynamic batching: a convolution on the SageMaker container at 1, 8 and 32 clients, with and
+ *       without batching
  *   (s) session options, and the image size.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -26,11 +28,11 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { stageImageContext } from '../lib/image-context.ts';
 import { createApiGatewayHandler } from '../lambda/adapters/api-gateway/handler.ts';
 import { defaultSessionOptions } from '../lambda/core/sessions.ts';
-import { createTestService, fakeLambdaContext, goldenRequest, readGolden, startTestS3, FIXTURE_MODELS_DIR, ROOT, SAMPLES_DIR } from '../test/helpers.ts';
+import { createTestService, fakeLambdaContext, goldenRequest, readGolden, startTestS3, TempRepository, FIXTURE_MODELS_DIR, ROOT, SAMPLES_DIR } from '../test/helpers.ts';
 import { Inspector, leastSquaresSlope } from '../test/inspector.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, s). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, x, s). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -463,6 +465,36 @@ if (runs('i')) {
   console.log(`  text (${sentence.length} characters): bare ${best('bareText').toFixed(2)} ms, ModelShip ${best('text').toFixed(2)} ms`);
   console.log(`  payload: the JPEG is ${(jpeg.length / 1024).toFixed(1)} KB; the same image as a v2 JSON FP32 tensor 1x3x224x224 is ${(tensorJson.length / 1024).toFixed(0)} KB, ${((3 * 224 * 224 * 4) / 1024).toFixed(0)} KB as a binary tensor`);
   report.tasks = { rounds, jpegBytes: jpeg.length, tensorJsonBytes: tensorJson.length, imageRatio: target('(i) image request / bare', best('image') / best('bareImage'), 1.2, 'lower'), textRatio: target('(i) text request / bare', best('text') / best('bareText'), 1.2, 'lower') };
+}
+
+// (x) ------------------------------------------------------------------------------------------
+if (runs('x')) {
+  const delayMicros = 2000;
+  console.log(`\n(x) dynamic batching: conv_large (1x3x320x320, binary) on the SageMaker container, ${QUICK ? 3 : 6} s per point; batching: maxBatchSize 32, maxQueueDelay ${delayMicros} us`);
+  const pixels = Float32Array.from({ length: 3 * 320 * 320 }, (_, i) => ((i * 7919) % 1000) / 1000);
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, 320, 320], parameters: { binary_data_size: pixels.byteLength } }] }));
+  const body = Buffer.concat([header, Buffer.from(pixels.buffer)]);
+  const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) };
+  const plain = new TempRepository('bench-batching-off-').fixture('conv_large').dir;
+  const batched = new TempRepository('bench-batching-on-').fixture('conv_large').config('conv_large', { dynamicBatching: { maxBatchSize: 32, maxQueueDelayMicroseconds: delayMicros } }).dir;
+  const points: Record<string, Record<string, Load>> = {};
+  for (const [label, dir] of [['off', plain], ['on', batched]] as const) {
+    const server = await startServer('sagemaker', 18130, { MODEL_DIR: dir, MODEL_NAME: 'conv_large' });
+    points[label] = {};
+    for (const clients of [1, 8, 32]) points[label][clients] = await load(`${server.url}/invocations`, body, { seconds: QUICK ? 3 : 6, connections: clients, headers, pid: server.child.pid });
+    await server.stop();
+  }
+  for (const clients of [1, 8, 32]) {
+    const [off, on] = [points.off[clients], points.on[clients]];
+    console.log(`  ${String(clients).padStart(2)} clients: without ${off.requestsPerSecond.toFixed(0).padStart(5)} req/s p99 ${off.p99} ms | with ${on.requestsPerSecond.toFixed(0).padStart(5)} req/s p99 ${on.p99} ms | ${(on.requestsPerSecond / off.requestsPerSecond).toFixed(2)}x`);
+  }
+  const oneRun = 1000 / points.off[1].requestsPerSecond;
+  report.batching = {
+    points,
+    throughput32: target('(x) 32 clients: throughput with batching / without', points.on[32].requestsPerSecond / points.off[32].requestsPerSecond, 2, 'higher'),
+    p99At32: target('(x) 32 clients: p99 with batching - p99 without, in ms, against maxQueueDelay + 2 run times', points.on[32].p99 - points.off[32].p99, delayMicros / 1000 + 2 * oneRun, 'lower'),
+    latencyAt1: target('(x) 1 client: p50 added by batching (ms), against maxQueueDelay', points.on[1].p50 - points.off[1].p50, delayMicros / 1000, 'lower'),
+  };
 }
 
 // (s) ------------------------------------------------------------------------------------------
