@@ -79,3 +79,14 @@ save("fixed_batch", helper.make_graph(
     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])]))
 print("wrote fixed_batch")
+
+# A lookup whose run fails for an index out of range (values pass validation): a failed batched run
+# must fail only the request that caused it.
+import numpy as np  # noqa: E402
+from onnx import numpy_helper  # noqa: E402
+save("gather_lookup", helper.make_graph(
+    [helper.make_node("Gather", ["table", "index"], ["value"], axis=0)], "gather_lookup",
+    [helper.make_tensor_value_info("index", TensorProto.INT64, ["batch", 1])],
+    [helper.make_tensor_value_info("value", TensorProto.FLOAT, ["batch", 1])],
+    [numpy_helper.from_array(np.array([10.0, 20.0, 30.0], dtype=np.float32), "table")]))
+print("wrote gather_lookup")

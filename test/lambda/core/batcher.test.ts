@@ -61,6 +61,21 @@ describe('dynamic batching', () => {
     assert.deepEqual(JSON.parse(together[1]).outputs.map((o: { name: string }) => o.name), ['probabilities']);
   });
 
+  it('keeps failures per request: when a batched run fails, each request runs alone and only the one at fault fails', async () => {
+    const repo = new TempRepository('batching-failure-').fixture('gather_lookup').config('gather_lookup', batching);
+    const runs: BatchRun[] = [];
+    const service = createTestService(repo.dir, { dynamicBatching: true, onBatch: (_m, _v, run) => runs.push(run) });
+    const model = await service.loadModel('gather_lookup');
+    const request = (index: number) => ({ inputs: [{ name: 'index', datatype: 'INT64', shape: [1, 1], data: [index] }] });
+    const answers = await Promise.allSettled([0, 1, 7, 2].map((i) => service.infer(model, request(i))));
+    assert.deepEqual(answers.map((a) => a.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(answers.filter((a) => a.status === 'fulfilled').map((a) => JSON.parse((a as PromiseFulfilledResult<string>).value).outputs[0].data), [[10], [20], [30]]);
+    const failure = (answers[2] as PromiseRejectedResult).reason as { statusCode: number; message: string };
+    assert.equal(failure.statusCode, 400);
+    assert.match(failure.message, /rejected the input: .*idx=7/);
+    assert.ok(runs.some((r) => r.requests > 1), 'they were queued together');
+  });
+
   it('refuses at load a model whose first dimension is fixed, naming the input', async () => {
     const { batched } = services();
     await assert.rejects(batched.loadModel('fixed_batch'), (error: Error) => error.message.includes('input "x" has a fixed first dimension ([1,2])') && (error as { statusCode?: number }).statusCode === 503);
