@@ -96,9 +96,9 @@ export class InferenceService implements RequestHandler {
     const model = await this.loadModel(name, version, observed);
     checkDeadline(request.deadline, 'before inference');
     const headerLength = request.headers?.[BINARY_HEADER];
+    const raw = this.checkBody(request, model);
     // Image and text models: a raw image or text body, or JSON in the Hugging Face task shape.
     if (headerLength === undefined) {
-      const raw = this.checkBody(request, model, true);
       const rawTask = rawTaskRequest(model, request, raw);
       const parsed = rawTask === undefined && model.task !== undefined ? parseJsonBody(bodyText(raw)) : undefined;
       const task = rawTask ?? (parsed === undefined ? undefined : jsonTaskRequest(model, parsed, kind));
@@ -114,7 +114,8 @@ export class InferenceService implements RequestHandler {
         return { statusCode: 200, headers: { ...JSON_HEADERS, 'X-Model-Name': model.name, 'X-Model-Version': String(model.version), ...answer.headers }, body: answer.json };
       }
     }
-    const body = this.checkBody(request, model);
+    // Raw bytes are JSON text unless the binary extension's header says otherwise.
+    const body = headerLength === undefined ? bodyText(raw) : raw;
     let answer: EncodedAnswer;
     let shadowBody: unknown;
     if (kind === 'predict') {
@@ -178,15 +179,14 @@ export class InferenceService implements RequestHandler {
     return jsonTaskRequest(model, typeof body === 'string' ? parseJsonBody(body) : body, kind);
   }
 
-  private checkBody(request: CoreRequest, model: LoadedModel, raw = false): string | Uint8Array {
+  /** The body as received, within the model's size limit and not empty. */
+  private checkBody(request: CoreRequest, model: LoadedModel): string | Uint8Array {
     const limit = model.config.maxRequestBytes ?? this.defaultMaxRequestBytes;
     const body = request.body;
     const bytes = request.bodyBytes ?? (typeof body === 'string' ? Buffer.byteLength(body) : (body?.length ?? 0));
     if (bytes > limit) throw payloadTooLarge(bytes, limit, `model "${model.name}"`);
     if (body === undefined || body.length === 0) throw badRequest(model.task === undefined ? 'request body is empty; expected a JSON object' : `request body is empty; expected ${model.task.image !== undefined ? 'an image' : 'text'} or a JSON object`, model.task?.text !== undefined ? 'invalid_text' : 'invalid_request');
-    if (raw) return body;
-    // Raw bytes are JSON text unless the binary extension's header says otherwise.
-    return request.headers?.[BINARY_HEADER] === undefined ? bodyText(body) : body;
+    return body;
   }
 }
 

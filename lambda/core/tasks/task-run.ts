@@ -237,10 +237,11 @@ export async function runTask(model: LoadedModel, request: TaskRequest, observer
       return ranked;
     });
   }
+  // What callers see of a class: its label and score (the index is for v2 answers and drift signals).
+  const shown = task.task === 'feature-extraction' ? answers : (answers as { label: string; score: number }[][]).map((r) => r.map(({ label, score }) => ({ label, score })));
   // Classifiers answer one input with its list of labels; embeddings are always number[][].
-  const value = request.single && !request.predict && task.task !== 'feature-extraction' ? answers[0] : answers;
-  const strip = (list: unknown[]) => (task.task === 'feature-extraction' ? list : (list as { label: string; score: number }[][]).map((r) => r.map(({ label, score }) => ({ label, score }))));
-  const json = request.v2 !== undefined ? v2Answer(model, request, answers) : JSON.stringify(request.predict ? { predictions: strip(answers) } : request.single && task.task !== 'feature-extraction' ? strip([value])[0] : strip(value as unknown[]));
+  const unwrap = request.single && !request.predict && task.task !== 'feature-extraction';
+  const json = request.v2 !== undefined ? v2Answer(model, request, answers) : JSON.stringify(request.predict ? { predictions: shown } : unwrap ? shown[0] : shown);
   observeTask(observers, model, inputs.items.length, { started, parsed, ran }, task.task === 'feature-extraction' ? undefined : classCounts);
   if (observers?.onCapture !== undefined && sampled(model, observers.capturePercent ?? 0)) {
     // Per input, what drift is watched on: the predicted class and its score (classifiers), the text's length (text models).
