@@ -470,13 +470,13 @@ if (runs('i')) {
 // (x) ------------------------------------------------------------------------------------------
 if (runs('x')) {
   const delayMicros = 2000;
-  console.log(`\n(x) dynamic batching: conv_large (1x3x320x320, binary) on the SageMaker container, ${QUICK ? 3 : 6} s per point; batching: maxBatchSize 32, maxQueueDelay ${delayMicros} us`);
+  console.log(`\n(x) dynamic batching: conv_large (1x3x320x320, binary) on the SageMaker container, ${QUICK ? 3 : 6} s per point; batching: maxBatchSize 32, preferredBatchSizes 8/16/32, maxQueueDelay ${delayMicros} us`);
   const pixels = Float32Array.from({ length: 3 * 320 * 320 }, (_, i) => ((i * 7919) % 1000) / 1000);
   const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 3, 320, 320], parameters: { binary_data_size: pixels.byteLength } }] }));
   const body = Buffer.concat([header, Buffer.from(pixels.buffer)]);
   const headers = { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) };
   const plain = new TempRepository('bench-batching-off-').fixture('conv_large').dir;
-  const batched = new TempRepository('bench-batching-on-').fixture('conv_large').config('conv_large', { dynamicBatching: { maxBatchSize: 32, maxQueueDelayMicroseconds: delayMicros } }).dir;
+  const batched = new TempRepository('bench-batching-on-').fixture('conv_large').config('conv_large', { dynamicBatching: { maxBatchSize: 32, maxQueueDelayMicroseconds: delayMicros, preferredBatchSizes: [8, 16, 32] } }).dir;
   const points: Record<string, Record<string, Load>> = {};
   for (const [label, dir] of [['off', plain], ['on', batched]] as const) {
     const server = await startServer('sagemaker', 18130, { MODEL_DIR: dir, MODEL_NAME: 'conv_large' });
@@ -488,9 +488,39 @@ if (runs('x')) {
     const [off, on] = [points.off[clients], points.on[clients]];
     console.log(`  ${String(clients).padStart(2)} clients: without ${off.requestsPerSecond.toFixed(0).padStart(5)} req/s p99 ${off.p99} ms | with ${on.requestsPerSecond.toFixed(0).padStart(5)} req/s p99 ${on.p99} ms | ${(on.requestsPerSecond / off.requestsPerSecond).toFixed(2)}x`);
   }
+  // A small MatMul model, where the run itself is a small part of a request.
+  const digitsBody = Buffer.from(JSON.stringify(goldenRequest(readGolden('digits_mlp'), 1)));
+  const small: Record<string, Load> = {};
+  for (const [label, batching] of [['off', undefined], ['on', { maxBatchSize: 32, maxQueueDelayMicroseconds: delayMicros, preferredBatchSizes: [8, 16, 32] }]] as const) {
+    const dir = new TempRepository(`bench-batching-digits-${label}-`).sample('digits_mlp').config('digits_mlp', batching === undefined ? {} : { dynamicBatching: batching }).dir;
+    const server = await startServer('sagemaker', 18131, { MODEL_DIR: dir, MODEL_NAME: 'digits_mlp' });
+    small[label] = await load(`${server.url}/invocations`, digitsBody, { seconds: QUICK ? 3 : 6, connections: 32, headers: { 'content-type': 'application/json' }, pid: server.child.pid });
+    await server.stop();
+  }
+  console.log(`  digits_mlp (1x8x8 JSON), 32 clients: without ${small.off.requestsPerSecond.toFixed(0)} req/s p99 ${small.off.p99} ms | with ${small.on.requestsPerSecond.toFixed(0)} req/s p99 ${small.on.p99} ms | ${(small.on.requestsPerSecond / small.off.requestsPerSecond).toFixed(2)}x`);
+  // The ceiling: what a batch saves in onnxruntime itself, per row, at the server's one intra-op thread.
+  console.log('  in process, session.run per row at 1 intra-op thread (the most batching can save here):');
+  const ceilings: Record<string, Record<number, number>> = {};
+  for (const [label, path, shape] of [['conv_large', join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), [3, 320, 320]], ['text_orientation', join(SAMPLES_DIR, 'text_orientation', '1', 'model.onnx'), [3, 48, 192]], ['digits_mlp', join(SAMPLES_DIR, 'digits_mlp', '1', 'model.onnx'), [8, 8]]] as const) {
+    const session = await InferenceSession.create(path, { intraOpNumThreads: 1, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+    ceilings[label] = {};
+    for (const rows of [1, 8, 32]) {
+      const size = rows * shape.reduce((a: number, b: number) => a * b, 1);
+      const feeds = { [session.inputNames[0]]: new Tensor('float32', Float32Array.from({ length: size }, (_, i) => (i % 255) / 255), [rows, ...shape]) };
+      for (let i = 0; i < 3; i++) await session.run(feeds);
+      const repeats = Math.max(5, Math.round((QUICK ? 64 : 256) / rows));
+      const started = performance.now();
+      for (let i = 0; i < repeats; i++) await session.run(feeds);
+      ceilings[label][rows] = ((performance.now() - started) * 1000) / repeats / rows;
+    }
+    console.log(`    ${label.padEnd(16)} batch 1: ${ceilings[label][1].toFixed(0).padStart(5)} us/row, 8: ${ceilings[label][8].toFixed(0).padStart(5)}, 32: ${ceilings[label][32].toFixed(0).padStart(5)} -> at most ${(ceilings[label][1] / ceilings[label][32]).toFixed(2)}x from batching`);
+    await session.release();
+  }
   const oneRun = 1000 / points.off[1].requestsPerSecond;
   report.batching = {
     points,
+    digits32: small,
+    ceilings,
     throughput32: target('(x) 32 clients: throughput with batching / without', points.on[32].requestsPerSecond / points.off[32].requestsPerSecond, 2, 'higher'),
     p99At32: target('(x) 32 clients: p99 with batching - p99 without, in ms, against maxQueueDelay + 2 run times', points.on[32].p99 - points.off[32].p99, delayMicros / 1000 + 2 * oneRun, 'lower'),
     latencyAt1: target('(x) 1 client: p50 added by batching (ms), against maxQueueDelay', points.on[1].p50 - points.off[1].p50, delayMicros / 1000, 'lower'),

@@ -48,16 +48,32 @@ function concat(parts: readonly Data[]): Data {
   return out;
 }
 
+interface Queue {
+  items: Pending[];
+  rows: number;
+  /** Ready to run: full, at a preferred size, or its oldest request has waited maxQueueDelay. */
+  due: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+/**
+ * As Triton's dynamic batcher with an instance group: at most `instances` batches run at once (the
+ * cores divided by each run's intra-op threads, so the cores stay busy), and while they all run the
+ * queue keeps growing, so a busy server forms larger batches instead of runs that wait for a core.
+ */
 export class DynamicBatcher {
-  private readonly queues = new Map<string, { items: Pending[]; rows: number; timer?: NodeJS.Timeout }>();
+  private readonly queues = new Map<string, Queue>();
   private readonly session: InferenceSession;
   private readonly config: DynamicBatchingConfig;
   private readonly onBatch?: (run: BatchRun) => void;
+  private readonly instances: number;
+  private inFlight = 0;
 
-  constructor(session: InferenceSession, config: DynamicBatchingConfig, onBatch?: (run: BatchRun) => void) {
+  constructor(session: InferenceSession, config: DynamicBatchingConfig, onBatch?: (run: BatchRun) => void, instances = 1) {
     this.session = session;
     this.config = config;
     this.onBatch = onBatch;
+    this.instances = Math.max(1, Math.floor(instances));
   }
 
   /** Runs one request's feeds, batched with others that can share its run. */
@@ -69,22 +85,57 @@ export class DynamicBatcher {
     const key = `${tensors.map(([name, t]) => `${name}:${t.type}:${t.dims.slice(1).join('x')}`).join('|')}>${[...outputNames].sort().join(',')}`;
     return new Promise((resolve, reject) => {
       let queue = this.queues.get(key);
-      if (queue !== undefined && queue.rows + rows > this.config.maxBatchSize) this.flush(key);
-      queue = this.queues.get(key);
-      if (queue === undefined) this.queues.set(key, (queue = { items: [], rows: 0 }));
+      if (queue === undefined) this.queues.set(key, (queue = { items: [], rows: 0, due: false }));
       queue.items.push({ feeds, outputNames, rows, queuedAt: performance.now(), resolve, reject });
       queue.rows += rows;
-      if (queue.rows >= this.config.maxBatchSize || this.config.preferredBatchSizes?.includes(queue.rows)) this.flush(key);
-      else queue.timer ??= setTimeout(() => this.flush(key), this.config.maxQueueDelayMicroseconds / 1000);
+      this.schedule(queue, 0);
+      this.dispatch();
     });
   }
 
-  private flush(key: string): void {
-    const queue = this.queues.get(key);
-    if (queue === undefined) return;
-    this.queues.delete(key);
-    clearTimeout(queue.timer);
-    void this.runBatch(queue.items, queue.rows);
+  /** Marks the queue due when it is full or at a preferred size, or times its oldest request's delay. */
+  private schedule(queue: Queue, waitedMs: number): void {
+    if (queue.rows >= this.config.maxBatchSize || this.config.preferredBatchSizes?.includes(queue.rows) === true || waitedMs * 1000 >= this.config.maxQueueDelayMicroseconds) {
+      clearTimeout(queue.timer);
+      queue.timer = undefined;
+      queue.due = true;
+    } else {
+      queue.timer ??= setTimeout(() => {
+        queue.timer = undefined;
+        queue.due = true;
+        this.dispatch();
+        // Node's timers fire on whole milliseconds of a loop clock that lags, up to a millisecond late:
+        // asking one less keeps maxQueueDelay a maximum, as it is in Triton.
+      }, Math.max(1, Math.ceil(this.config.maxQueueDelayMicroseconds / 1000 - waitedMs) - 1));
+    }
+  }
+
+  /** Starts the oldest due batches while an instance is free. */
+  private dispatch(): void {
+    while (this.inFlight < this.instances) {
+      let key: string | undefined;
+      let queue: Queue | undefined;
+      for (const [k, q] of this.queues) if (q.due && (queue === undefined || q.items[0].queuedAt < queue.items[0].queuedAt)) [key, queue] = [k, q];
+      if (key === undefined || queue === undefined) return;
+      // The oldest requests, up to maxBatchSize rows; the rest wait for the next free instance.
+      let rows = 0;
+      let count = 0;
+      while (count < queue.items.length && rows + queue.items[count].rows <= this.config.maxBatchSize) rows += queue.items[count++].rows;
+      const items = queue.items.splice(0, count);
+      queue.rows -= rows;
+      queue.due = false;
+      if (queue.items.length === 0) {
+        clearTimeout(queue.timer);
+        this.queues.delete(key);
+      } else {
+        this.schedule(queue, performance.now() - queue.items[0].queuedAt);
+      }
+      this.inFlight++;
+      void this.runBatch(items, rows).finally(() => {
+        this.inFlight--;
+        this.dispatch();
+      });
+    }
   }
 
   private async runBatch(items: readonly Pending[], rows: number): Promise<void> {

@@ -4,6 +4,7 @@
  * session (on the GPU when asked, falling back to CPU), and read its signature.
  */
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { InferenceSession } from 'onnxruntime-node';
 import { MODEL_FILE, type ModelEntry } from './catalog.ts';
 import type { ModelConfig } from './config.ts';
@@ -73,6 +74,11 @@ export function defaultSessionOptions(intraOpThreads = 1, allowSpinning = false)
   };
 }
 
+/** How many batched runs may run at once: the cores, divided by each run's intra-op threads. */
+export function batchInstances(sessionOptions: InferenceSession.SessionOptions | undefined): number {
+  return Math.max(1, Math.floor(availableParallelism() / Math.max(1, sessionOptions?.intraOpNumThreads ?? 1)));
+}
+
 /** Fetches, verifies and opens one version of a model. */
 export async function loadSession(entry: ModelEntry, version: number, options: SessionLoaderOptions): Promise<LoadedModel> {
   const { source, logger } = options;
@@ -117,7 +123,7 @@ export async function loadSession(entry: ModelEntry, version: number, options: S
       const fixed = signature.inputs.find((input) => input.shape.length === 0 || input.shape[0] !== -1);
       if (fixed !== undefined) throw new Error(`config.json sets dynamicBatching, but input "${fixed.name}" has a fixed first dimension (${JSON.stringify(fixed.shape)}): requests cannot be concatenated along it`);
     }
-    const batcher = batching !== undefined && options.dynamicBatching === true ? new DynamicBatcher(session, batching, (run) => options.onBatch?.(entry.name, version, run)) : undefined;
+    const batcher = batching !== undefined && options.dynamicBatching === true ? new DynamicBatcher(session, batching, (run) => options.onBatch?.(entry.name, version, run), batchInstances(options.sessionOptions)) : undefined;
     const loadMs = performance.now() - started;
     logger.info('model loaded', { model: entry.name, version, sha256, executionProvider, task: task?.task, loadMs: Math.round(loadMs), fetchMs: Math.round(fetchMs), sessionMs: Math.round(sessionMs) });
     return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, fetchMs, sessionMs, executionProvider, task, batcher };

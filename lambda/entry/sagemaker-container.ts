@@ -13,7 +13,10 @@ import { exitOnSignals } from '../adapters/http/node-server.ts';
 import { createHttpPipeline } from '../adapters/http/pipeline.ts';
 import { limitConcurrency, startSageMakerServer } from '../adapters/sagemaker/server.ts';
 import { consoleLogger } from '../observability/logging.ts';
+import type { PutMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchSink, type PutMetricDataInput } from '../observability/cloudwatch-sink.ts';
 import { METRICS_NAMESPACE } from '../observability/metrics.ts';
+import { Telemetry } from '../observability/telemetry.ts';
 import { DirectorySource } from '../stores/directory-source.ts';
 import { SingleModelSource } from '../stores/single-model-source.ts';
 import { createModelSource, createService, readRuntimeConfig, RuntimeConfigError } from './runtime-config.ts';
@@ -22,6 +25,18 @@ const logger = consoleLogger('modelship-sagemaker');
 
 /** A directory that is one model's own (version directories at its top), as /opt/ml/model is. */
 const isModelDirectory = (dir: string) => readdirSync(dir).some((entry) => /^[1-9]\d*$/.test(entry) && existsSync(join(dir, entry, 'model.onnx')));
+
+/** PutMetricData through one CloudWatch client, imported on the first call. */
+function putMetricData(): (input: PutMetricDataInput) => Promise<unknown> {
+  let client: Promise<(input: PutMetricDataInput) => Promise<unknown>> | undefined;
+  return async (input) => {
+    client ??= import('@aws-sdk/client-cloudwatch').then(({ CloudWatchClient, PutMetricDataCommand }) => {
+      const cloudWatch = new CloudWatchClient({});
+      return (i: PutMetricDataInput) => cloudWatch.send(new PutMetricDataCommand(i as PutMetricDataCommandInput));
+    });
+    return (await client)(input);
+  };
+}
 
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const publishGpuFallback = async (model: string): Promise<void> => {
@@ -61,7 +76,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
 
     // No per-request metric records here: SageMaker does not extract embedded-metric-format lines
     // from a container's logs. The API's proxy function publishes each request's metrics, and
-    // SageMaker its own endpoint metrics.
+    // SageMaker its own endpoint metrics. What only the container knows, its dynamic batching
+    // (BatchSize, QueueDelay, BatchesRun), goes to CloudWatch with PutMetricData once a minute.
+    const cloudWatch = env.PUBLISH_METRICS === 'cloudwatch' ? new CloudWatchSink({ logger, send: putMetricData() }) : undefined;
+    const telemetry = cloudWatch !== undefined ? new Telemetry(cloudWatch.sink) : undefined;
     const repository = new ModelRepository({
       source,
       models: [modelName],
@@ -73,6 +91,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       onGpuFallback: ({ model }) => void publishGpuFallback(model),
       // A long-running server with requests in flight: models whose config asks for it are batched.
       dynamicBatching: true,
+      onBatch: telemetry !== undefined ? (model, version, run) => telemetry.batch(model, version, run) : undefined,
       logger,
     });
     const service = createService(config, repository, logger);
@@ -81,7 +100,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     const pipeline = createHttpPipeline(limitConcurrency(service, { maxConcurrency }), { logger });
     const server = await startSageMakerServer({ pipeline, modelName, port, host: env.HOST ?? '0.0.0.0', maxBodyBytes: Math.max(config.maxRequestBytes, 25 * 1024 * 1024) });
     console.log(`ModelShip SageMaker server: model ${modelName} from ${source.location} on ${server.url} (GET /ping, POST /invocations)`);
-    exitOnSignals(() => server.close());
+    exitOnSignals(async () => {
+      await server.close();
+      await cloudWatch?.close();
+    });
   } catch (error) {
     console.error(`modelship-sagemaker: ${(error as Error).message}`);
     process.exit(1);

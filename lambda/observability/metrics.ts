@@ -50,7 +50,7 @@ export const MetricName = {
   driftRows: 'DriftRows',
   /** Rows in each dynamically batched run, per Model and Version (a distribution: Average, p50, Maximum). */
   batchSize: 'BatchSize',
-  /** Microseconds the oldest request of a batched run waited in its queue, per Model and Version. */
+  /** Microseconds the oldest request of a batched run waited in its queue (including for a free instance), per Model and Version. */
   queueDelay: 'QueueDelay',
   /** Batched runs (one per session.run of the batcher), per Model and Version. */
   batchesRun: 'BatchesRun',

@@ -5,9 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import type { BatchRun } from '../../../lambda/core/batcher.ts';
-import { createTestService, emfRecords, metricValues, readGolden, startTestLocalServer, TempRepository } from '../../helpers.ts';
+import { join } from 'node:path';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { DynamicBatcher, type BatchRun } from '../../../lambda/core/batcher.ts';
+import { createTestService, emfRecords, metricValues, readGolden, SAMPLES_DIR, spawnServer, startTestLocalServer, TempRepository } from '../../helpers.ts';
 
 const batching = { dynamicBatching: { maxBatchSize: 16, maxQueueDelayMicroseconds: 5000 } };
 
@@ -76,6 +80,31 @@ describe('dynamic batching', () => {
     assert.ok(runs.some((r) => r.requests > 1), 'they were queued together');
   });
 
+  it('runs at most one batch per instance at once, and lets the queue grow into larger batches meanwhile', async () => {
+    const session = await InferenceSession.create(readFileSync(join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx')), { intraOpNumThreads: 1 });
+    const input = readGolden('breast_cancer_classifier').inputs[0];
+    const row = (r: number) => ({ [input.name]: new Tensor('float32', Float32Array.from(input.data.slice(r * 30, r * 30 + 30) as number[]), [1, 30]) });
+    for (const instances of [1, 2]) {
+      let running = 0;
+      let most = 0;
+      // The real session, counted: how many runs overlap.
+      const counted = { run: async (...args: Parameters<InferenceSession['run']>) => {
+        most = Math.max(most, ++running);
+        try { return await session.run(...args); } finally { running--; }
+      } } as unknown as InferenceSession;
+      const runs: BatchRun[] = [];
+      const batcher = new DynamicBatcher(counted, { maxBatchSize: 8, maxQueueDelayMicroseconds: 50_000, preferredBatchSizes: [4] }, (run) => runs.push(run), instances);
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, r) => batcher.run(row(r % 10), [...session.outputNames])));
+      assert.equal(most, instances, `${instances} instance(s): runs at once`);
+      assert.equal(runs.reduce((n, r) => n + r.rows, 0), 20, 'every row ran once');
+      assert.ok(runs.every((r) => r.rows <= 8), `never over maxBatchSize: ${runs.map((r) => r.rows).join(', ')}`);
+      // The first run starts at the preferred size; the rest queue behind the busy instances and run as full batches.
+      assert.equal(runs.length < 20 / 4, true, `batches of ${runs.map((r) => r.rows).join(', ')}`);
+      const alone = await Promise.all(Array.from({ length: 20 }, (_, r) => session.run(row(r % 10), session.outputNames)));
+      assert.deepEqual(answers.map((a) => [...(a[session.outputNames[1]].data as Float32Array)]), alone.map((a) => [...(a[session.outputNames[1]].data as Float32Array)]));
+    }
+  });
+
   it('refuses at load a model whose first dimension is fixed, naming the input', async () => {
     const { batched } = services();
     await assert.rejects(batched.loadModel('fixed_batch'), (error: Error) => error.message.includes('input "x" has a fixed first dimension ([1,2])') && (error as { statusCode?: number }).statusCode === 503);
@@ -104,5 +133,51 @@ describe('dynamic batching on the local server', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('dynamic batching on the SageMaker container', () => {
+  it('publishes batch size, queue delay and batches run to CloudWatch with PutMetricData (SageMaker reads no EMF from container logs)', { timeout: 60_000 }, async () => {
+    // A CloudWatch stand-in: a real HTTP endpoint that records the SDK's PutMetricData calls (AWS JSON 1.0).
+    const calls: { target: string; body: { Namespace: string; MetricData: { MetricName: string; Dimensions: { Name: string; Value: string }[]; Values: number[]; Counts: number[]; Unit: string }[] } }[] = [];
+    const cloudWatch = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c) => (text += c)).on('end', () => {
+        calls.push({ target: String(req.headers['x-amz-target']), body: JSON.parse(text) });
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => cloudWatch.listen(0, '127.0.0.1', resolve));
+    const repo = new TempRepository('batching-sagemaker-').sample('breast_cancer_classifier').config('breast_cancer_classifier', batching);
+    const { child, url, output } = await spawnServer('serve-sagemaker.ts', {
+      MODEL_DIR: repo.dir, MODEL_NAME: 'breast_cancer_classifier', PUBLISH_METRICS: 'cloudwatch',
+      AWS_ENDPOINT_URL_CLOUDWATCH: `http://127.0.0.1:${(cloudWatch.address() as AddressInfo).port}`, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret',
+    });
+    try {
+      const bodies = rowsOf('breast_cancer_classifier', 30).map((r) => JSON.stringify(r));
+      const statuses = await Promise.all(bodies.map((body) => fetch(`${url}/invocations`, { method: 'POST', body, headers: { 'content-type': 'application/json' } }).then((r) => r.status)));
+      assert.ok(statuses.every((s) => s === 200), statuses.join(','));
+      // The minute's metrics are sent at shutdown too.
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    } finally {
+      child.kill();
+      cloudWatch.close();
+    }
+    assert.equal(calls.length, 1, output());
+    assert.equal(calls[0].target, 'GraniteServiceVersion20100801.PutMetricData');
+    assert.equal(calls[0].body.Namespace, 'ModelShip');
+    const metric = (name: string) => calls[0].body.MetricData.find((d) => d.MetricName === name)!;
+    for (const name of ['BatchSize', 'QueueDelay', 'BatchesRun']) assert.deepEqual(metric(name).Dimensions, [{ Name: 'Model', Value: 'breast_cancer_classifier' }, { Name: 'Version', Value: '1' }], name);
+    const sizes = metric('BatchSize');
+    const runsCount = metric('BatchesRun').Counts.reduce((a, b) => a + b, 0);
+    assert.equal(sizes.Values.reduce((n, v, i) => n + v * sizes.Counts[i], 0), 30, 'every row in exactly one run');
+    assert.equal(sizes.Counts.reduce((a, b) => a + b, 0), runsCount);
+    assert.ok(runsCount < 30, `${runsCount} runs for 30 concurrent requests`);
+    assert.equal(metric('QueueDelay').Unit, 'Microseconds');
+    // One delay per run, rounded to 0.1 ms; under load it includes the wait for a free instance.
+    assert.equal(metric('QueueDelay').Counts.reduce((a, b) => a + b, 0), runsCount);
+    assert.ok(metric('QueueDelay').Values.every((v) => v >= 0 && v % 100 === 0), metric('QueueDelay').Values.join(','));
   });
 });
