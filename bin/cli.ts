@@ -7,6 +7,8 @@
  *   batch-status --model NAME --job JOB [--work-dir .local | --bucket BUCKET]
  *   drift --model NAME --captures FILE|DIR [--version V] [--psi 0.2] [--models-dir models]   (exit 3 when a feature drifted;
  *         a DIR is read for *.jsonl files at any depth, e.g. .local/captures/<model>/<version>/)
+ *   optimize --model NAME (--int8 | --fp16 | --graph) [--from V] [--to V] [--op-types MatMul,Gemm,Conv,Gather] [--exclude NODE,...]
+ *         [--reduce-range] [--level basic|extended] [--models-dir models]   (writes the next version folder)
  * Models come from MODEL_DIR (default ./models) or MODEL_BUCKET; S3_ENDPOINT points at an S3-compatible store.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -20,13 +22,18 @@ import { pinVersion } from '../cli/rollback.ts';
 import { INPUT_PREFIX, readManifest, runJob } from '../lambda/jobs/batch-job.ts';
 import { DirectoryBatchStore, S3BatchStore, type BatchStore } from '../lambda/stores/batch-store.ts';
 import { createRepository, createService, readRuntimeConfig } from '../lambda/entry/runtime-config.ts';
+import { formatOptimization, optimize } from '../cli/optimize/optimize.ts';
+import { QUANTIZABLE_OPS } from '../cli/optimize/quantize.ts';
+
+import { silentLogger } from '../lambda/core/logger.ts';
 
 const USAGE = `usage:
   modelship ab-report --model NAME (--events FILE | --cloudwatch [--hours 24]) [--control V] [--alpha 0.05] [--power 0.8] [--mde 0.02]
   modelship rollback --model NAME --to VERSION [--models-dir models]
   modelship batch --model NAME --input FILE|s3://BUCKET/batch/input/NAME/FILE [--work-dir .local] [--lines-per-chunk 5000] [--batch-size 256]
   modelship batch-status --model NAME --job JOB [--work-dir .local | --bucket BUCKET]
-  modelship drift --model NAME --captures FILE|DIR [--version V] [--psi 0.2] [--models-dir models]`;
+  modelship drift --model NAME --captures FILE|DIR [--version V] [--psi 0.2] [--models-dir models]
+  modelship optimize --model NAME (--int8 | --fp16 | --graph) [--from V] [--to V] [--op-types MatMul,Gemm,Conv,Gather] [--exclude NODE,...] [--reduce-range] [--level basic|extended] [--models-dir models]`;
 
 function number(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -66,6 +73,8 @@ async function main(argv: string[]): Promise<void> {
       to: { type: 'string' }, 'models-dir': { type: 'string' },
       input: { type: 'string' }, 'work-dir': { type: 'string' }, 'lines-per-chunk': { type: 'string' }, 'batch-size': { type: 'string' },
       job: { type: 'string' }, bucket: { type: 'string' }, captures: { type: 'string' }, version: { type: 'string' }, psi: { type: 'string' },
+      int8: { type: 'boolean' }, fp16: { type: 'boolean' }, graph: { type: 'boolean' }, from: { type: 'string' }, 'op-types': { type: 'string' }, exclude: { type: 'string' },
+      'reduce-range': { type: 'boolean' }, level: { type: 'string' }, 'weight-bits': { type: 'string' },
     },
     strict: true,
   });
@@ -121,6 +130,34 @@ async function main(argv: string[]): Promise<void> {
     const report = driftReport(JSON.parse(readFileSync(baselineFile, 'utf8')) as Baseline, rows, threshold);
     console.log(formatDriftReport(values.model, version, report, rows.length, threshold));
     if (report.some((f) => f.drifted)) process.exitCode = 3;
+  } else if (command === 'optimize') {
+    if (!values.model) throw new Error('optimize needs --model');
+    const modes = (['int8', 'fp16', 'graph'] as const).filter((m) => values[m]);
+    if (modes.length !== 1) throw new Error('optimize needs exactly one of --int8, --fp16 or --graph');
+    const version = (flag: 'from' | 'to') => {
+      const text = values[flag];
+      if (text === undefined) return undefined;
+      if (!/^[1-9]\d*$/.test(text)) throw new Error(`--${flag} must be a positive integer version, got "${text}"`);
+      return Number(text);
+    };
+    if (values.level !== undefined && values.level !== 'basic' && values.level !== 'extended') throw new Error(`--level must be basic or extended (portable levels), got "${values.level}"`);
+    const opTypes = values['op-types']?.split(',').map((t) => t.trim()).filter(Boolean);
+    const unknownOps = opTypes?.filter((t) => !(QUANTIZABLE_OPS as readonly string[]).includes(t)) ?? [];
+    if (unknownOps.length > 0) throw new Error(`--op-types: ${unknownOps.join(', ')} cannot be quantized; choose from ${QUANTIZABLE_OPS.join(', ')}`);
+    const weightBits = values['weight-bits'] !== undefined ? number(values['weight-bits'], 'weight-bits', 8) : undefined;
+    if (weightBits !== undefined && !(Number.isInteger(weightBits) && weightBits >= 2 && weightBits <= 8)) throw new Error(`--weight-bits must be an integer from 2 to 8, got "${values['weight-bits']}"`);
+    const { report, directory } = await optimize({
+      modelsDir: values['models-dir'] ?? 'models', model: values.model, from: version('from'), to: version('to'), mode: modes[0],
+      opTypes, exclude: values.exclude?.split(',').map((t) => t.trim()).filter(Boolean), reduceRange: values['reduce-range'], weightBits,
+      graphLevel: values.level as 'basic' | 'extended' | undefined,
+      serviceFor: (modelsDir) => {
+        const config = readRuntimeConfig({ MODEL_DIR: modelsDir }, { intraOpThreads: 1 });
+        return createService(config, createRepository(config, silentLogger));
+      },
+    });
+    console.log(formatOptimization(report));
+    for (const warning of report.warnings) console.error(`modelship: warning: ${warning}`);
+    console.log(`written: ${directory} (model.onnx, golden.json, optimization.json and the source's other files). Deploy it: the golden gate checks it, then canary or shadow against the live version, then ab-report.`);
   } else {
     throw new Error(command === undefined ? 'no command given' : `unknown command "${command}"`);
   }

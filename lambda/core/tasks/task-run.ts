@@ -182,13 +182,10 @@ function scores(row: Float32Array, fn: 'softmax' | 'sigmoid' | 'none'): number[]
   return exps.map((e) => e / sum);
 }
 
-/** Runs one task request: inputs to tensors, one run, the answer; 400s name the input at fault. */
-export async function runTask(model: LoadedModel, request: TaskRequest, observers?: InferenceObservers): Promise<TaskAnswer> {
+/** The session's feeds for a task request: images decoded and normalized, or texts tokenized. */
+export async function taskFeeds(model: LoadedModel, request: Pick<TaskRequest, 'inputs' | 'single'>): Promise<{ feeds: Record<string, Tensor>; headers: Record<string, string>; mask?: BigInt64Array; length: number }> {
   const task = model.task!;
-  const started = performance.now();
   const { inputs } = request;
-  const maxBatch = model.config.maxBatchSize;
-  if (maxBatch !== undefined && inputs.items.length > maxBatch) throw badRequest(`${inputs.items.length} inputs in one request, over model "${model.name}"'s maxBatchSize of ${maxBatch}`, 'batch_too_large');
   const feeds: Record<string, Tensor> = {};
   const headers: Record<string, string> = {};
   let mask: BigInt64Array | undefined;
@@ -214,6 +211,17 @@ export async function runTask(model: LoadedModel, request: TaskRequest, observer
     mask = batch.attentionMask;
     length = batch.length;
   }
+  return { feeds, headers, mask, length };
+}
+
+/** Runs one task request: inputs to tensors, one run, the answer; 400s name the input at fault. */
+export async function runTask(model: LoadedModel, request: TaskRequest, observers?: InferenceObservers): Promise<TaskAnswer> {
+  const task = model.task!;
+  const started = performance.now();
+  const { inputs } = request;
+  const maxBatch = model.config.maxBatchSize;
+  if (maxBatch !== undefined && inputs.items.length > maxBatch) throw badRequest(`${inputs.items.length} inputs in one request, over model "${model.name}"'s maxBatchSize of ${maxBatch}`, 'batch_too_large');
+  const { feeds, headers, mask, length } = await taskFeeds(model, request);
   const parsed = performance.now();
   const results = await runSession(model, feeds, [task.output]);
   const ran = performance.now();
