@@ -32,7 +32,7 @@ import { createTestService, fakeLambdaContext, goldenRequest, readGolden, startT
 import { Inspector, leastSquaresSlope } from '../test/inspector.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, x, s). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, x, q, s). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -524,6 +524,51 @@ if (runs('x')) {
     throughput32: target('(x) 32 clients: throughput with batching / without', points.on[32].requestsPerSecond / points.off[32].requestsPerSecond, 2, 'higher'),
     p99At32: target('(x) 32 clients: p99 with batching - p99 without, in ms, against maxQueueDelay + 2 run times', points.on[32].p99 - points.off[32].p99, delayMicros / 1000 + 2 * oneRun, 'lower'),
     latencyAt1: target('(x) 1 client: p50 added by batching (ms), against maxQueueDelay', points.on[1].p50 - points.off[1].p50, delayMicros / 1000, 'lower'),
+  };
+}
+
+// (q) ------------------------------------------------------------------------------------------
+if (runs('q')) {
+  console.log('\n(q) modelship optimize: size and single-row session.run (median, 1 intra-op thread), FP32 against INT8 and --graph');
+  const { optimize } = await import('../cli/optimize/optimize.ts');
+  const { DataType, encodeModel, makeNode, makeTensor } = await import('../cli/optimize/onnx-model.ts');
+  // A MatMul-heavy model: an MLP of four 1024-wide layers (weights drawn once from a fixed seed), its golden set its own FP32 outputs.
+  const mlp = new TempRepository('bench-optimize-').sample('debian_sections').sample('text_orientation');
+  let seed = 1;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647 - 0.5) * 0.1;
+  const widths = [256, 1024, 1024, 1024, 10];
+  const nodes = [];
+  const initializers = [];
+  for (let l = 0; l < widths.length - 1; l++) {
+    initializers.push(makeTensor(`w${l}`, DataType.FLOAT, [widths[l], widths[l + 1]], Float32Array.from({ length: widths[l] * widths[l + 1] }, random)), makeTensor(`b${l}`, DataType.FLOAT, [widths[l + 1]], Float32Array.from({ length: widths[l + 1] }, random)));
+    nodes.push(makeNode('Gemm', [l === 0 ? 'x' : `h${l}`, `w${l}`, `b${l}`], [l === widths.length - 2 ? 'logits' : `g${l + 1}`], {}, `dense${l}`));
+    if (l < widths.length - 2) nodes.push(makeNode('Relu', [`g${l + 1}`], [`h${l + 1}`], {}, `relu${l}`));
+  }
+  const io = (name: string, width: number) => ({ name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimParam: 'batch' }, { dimValue: width }] } } } });
+  const mlpBytes = encodeModel({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph: { name: 'mlp', node: nodes, initializer: initializers, input: [io('x', 256)], output: [io('logits', 10)], valueInfo: [] } });
+  mkdirSync(join(mlp.dir, 'wide_mlp', '1'), { recursive: true });
+  writeFileSync(join(mlp.dir, 'wide_mlp', '1', 'model.onnx'), mlpBytes);
+  const rows = 64;
+  const x = Float32Array.from({ length: rows * 256 }, (_, i) => Math.sin(i));
+  const mlpSession = await InferenceSession.create(mlpBytes);
+  const logits = (await mlpSession.run({ x: new Tensor('float32', x, [rows, 256]) })).logits.data as Float32Array;
+  writeFileSync(join(mlp.dir, 'wide_mlp', '1', 'golden.json'), JSON.stringify({ inputs: [{ name: 'x', datatype: 'FP32', shape: [rows, 256], data: [...x] }], outputs: [{ name: 'logits', datatype: 'FP32', shape: [rows, 10], data: [...logits] }], targets: [], tolerance: { absolute: 1e-5, relative: 1e-4 } }));
+  const results: Record<string, unknown> = {};
+  for (const model of ['debian_sections', 'wide_mlp', 'text_orientation']) {
+    for (const [i, mode] of (['int8', 'graph'] as const).entries()) {
+      const { report: r } = await optimize({ modelsDir: mlp.dir, model, from: 1, to: 2 + i, mode, serviceFor: (dir) => createTestService(dir), latencyRuns: QUICK ? 200 : 1000 });
+      results[`${model}/${mode}`] = r;
+      const metric = Object.entries(r.metrics.delta).filter(([k]) => k === 'accuracy' || k === 'f1').map(([k, v]) => `${k} ${(v * 100).toFixed(2)} pt`).join(', ');
+      console.log(`  ${model.padEnd(16)} ${mode.padEnd(5)} ${(r.bytes.source / 1e6).toFixed(2)} MB -> ${(r.bytes.result / 1e6).toFixed(2)} MB (${r.bytes.ratio.toFixed(2)}x smaller); ${r.latencyMicros.source.toFixed(0)} -> ${r.latencyMicros.result.toFixed(0)} us (${(r.latencyMicros.source / r.latencyMicros.result).toFixed(2)}x faster); max |diff| ${Object.values(r.maxAbsDifference).map((v) => v.toExponential(1)).join(', ')}${metric ? `; ${metric}` : ''}${r.quantization ? `; quantized ${Object.entries(Object.groupBy(r.quantization.quantized, (q) => q.op)).map(([op, list]) => `${list!.length} ${op}`).join(', ')}` : ''}`);
+      for (const w of r.warnings) console.log(`    warning: ${w}`);
+    }
+  }
+  const int8 = (model: string) => results[`${model}/int8`] as { bytes: { ratio: number }; latencyMicros: { ratio: number }; metrics: { delta: { accuracy?: number } } };
+  report.optimize = {
+    results,
+    size: target('(q) debian_sections INT8: times smaller', int8('debian_sections').bytes.ratio, 3, 'higher'),
+    speed: target('(q) wide_mlp (MatMul-heavy) INT8: single-row speed-up', 1 / int8('wide_mlp').latencyMicros.ratio, 1, 'higher'),
+    metric: target('(q) debian_sections INT8: accuracy change on the golden set, points', Math.abs(int8('debian_sections').metrics.delta.accuracy ?? 0) * 100, 1, 'lower'),
   };
 }
 
