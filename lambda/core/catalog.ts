@@ -22,6 +22,8 @@ export interface ModelEntry {
   readonly problem?: string;
   /** Versions in the store that this deployment was not deployed with: refused (404), never loaded. */
   readonly undeployed?: readonly number[];
+  /** Each version's files, relative to its folder, from the store's listing: what a load reads. */
+  readonly files?: ReadonlyMap<number, ReadonlySet<string>>;
 }
 
 export interface CatalogOptions {
@@ -54,6 +56,7 @@ export async function readCatalog(options: CatalogOptions): Promise<Map<string, 
     throw modelUnavailable(`model store ${source.location} is unreachable: ${describeError(error)}`, error);
   }
   const versions = new Map<string, Set<number>>();
+  const versionFiles = new Map<string, Map<number, Set<string>>>();
   const configs = new Set<string>();
   for (const file of files) {
     const parts = file.split('/');
@@ -61,6 +64,11 @@ export async function readCatalog(options: CatalogOptions): Promise<Map<string, 
     if (!MODEL_NAME_PATTERN.test(name)) continue;
     if (models !== undefined && !models.includes(name)) continue;
     if (parts.length === 2 && parts[1] === 'config.json') configs.add(name);
+    if (parts.length >= 3 && VERSION_PATTERN.test(parts[1])) {
+      const byVersion = versionFiles.get(name) ?? versionFiles.set(name, new Map()).get(name)!;
+      const version = Number(parts[1]);
+      (byVersion.get(version) ?? byVersion.set(version, new Set()).get(version)!).add(parts.slice(2).join('/'));
+    }
     // <name>/<version>/model.onnx, or Optimum's <name>/<version>/onnx/model.onnx.
     const modelFile = (parts.length === 3 && parts[2] === MODEL_FILE) || (parts.length === 4 && parts[2] === 'onnx' && parts[3] === MODEL_FILE);
     if (modelFile && VERSION_PATTERN.test(parts[1])) {
@@ -87,7 +95,8 @@ export async function readCatalog(options: CatalogOptions): Promise<Map<string, 
       const then = expectedConfig === NO_CONFIG ? 'none was deployed' : `it was deployed with ${expectedConfig}`;
       entry = { name, config: DEFAULT_MODEL_CONFIG, versions: sorted, liveVersion: undefined, problem: `${name}/config.json ${now}, but ${then}; refusing a config changed after deploy (redeploy to ship it)` };
     } else entry = applyVersionPolicy(name, read.config, sorted, options.liveVersions?.[name]);
-    catalog.set(name, undeployed !== undefined && undeployed.length > 0 ? { ...entry, undeployed } : entry);
+    const files = versionFiles.get(name);
+    catalog.set(name, { ...entry, ...(undeployed !== undefined && undeployed.length > 0 ? { undeployed } : {}), ...(files !== undefined ? { files } : {}) });
   }
   options.logger.info('model catalog read', { location: source.location, models: [...catalog.keys()] });
   return catalog;

@@ -88,12 +88,16 @@ export async function loadSession(entry: ModelEntry, version: number, options: S
   let bytes: Uint8Array | undefined;
   const sideFiles = new Map<string, Uint8Array>();
   try {
-    // The model and the files beside it (a Hugging Face export's), read at once.
-    const [model, ...side] = await Promise.all([source.readFile(path), ...SIDE_FILES.map((file) => source.readFile(`${folder}/${file}`))]);
-    side.forEach((content, i) => content !== undefined && sideFiles.set(SIDE_FILES[i], content));
+    // The model and the files beside it (a Hugging Face export's), read at once: only those the
+    // catalog's listing holds (a tabular model on S3 pays no GET for absent tokenizer files).
+    const listed = entry.files?.get(version);
+    if (listed !== undefined && !listed.has(MODEL_FILE) && listed.has(`onnx/${MODEL_FILE}`)) path = `${folder}/onnx/${MODEL_FILE}`;
+    const present = listed === undefined ? SIDE_FILES : SIDE_FILES.filter((file) => listed.has(file));
+    const [model, ...side] = await Promise.all([source.readFile(path), ...present.map((file) => source.readFile(`${folder}/${file}`))]);
+    side.forEach((content, i) => content !== undefined && sideFiles.set(present[i], content));
     bytes = model;
-    // Optimum's layout: the model under onnx/.
-    if (bytes === undefined) bytes = await source.readFile((path = `${folder}/onnx/${MODEL_FILE}`));
+    // Optimum's layout: the model under onnx/ (when no listing said so).
+    if (bytes === undefined && listed === undefined) bytes = await source.readFile((path = `${folder}/onnx/${MODEL_FILE}`));
   } catch (error) {
     logger.error('model store unreachable', { model: entry.name, version, cause: describeError(error) });
     throw modelUnavailable(`model "${entry.name}" version ${version} cannot be read from ${source.location}: ${describeError(error)}`, error);

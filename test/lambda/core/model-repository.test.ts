@@ -59,6 +59,17 @@ describe('model config validation', () => {
 });
 
 describe('model repository', () => {
+  it('reads only the files the catalog listed beside a model: no reads of absent tokenizer files', async () => {
+    const reads: string[] = [];
+    const directory = new DirectorySource(SAMPLES_DIR);
+    const counting = { location: directory.location, listFiles: (under?: string) => directory.listFiles(under), readFile: (path: string) => (reads.push(path), directory.readFile(path)) };
+    const service = createTestService(counting);
+    await service.loadModel('digits_mlp');
+    assert.deepEqual(reads.filter((p) => p.startsWith('digits_mlp/1/')), ['digits_mlp/1/model.onnx']);
+    await service.loadModel('debian_sections');
+    assert.deepEqual(reads.filter((p) => p.startsWith('debian_sections/1/')).sort(), ['debian_sections/1/config.json', 'debian_sections/1/model.onnx', 'debian_sections/1/tokenizer.json', 'debian_sections/1/tokenizer_config.json']);
+  });
+
   it('serves a model dropped in with no config, its signature read from the model', async () => {
     const dir = new TempRepository().copy(join(SAMPLES_DIR, 'iris_forest', '1', 'model.onnx'), 'bare/7/model.onnx').dir;
     const service = createTestService(dir);
