@@ -15,7 +15,7 @@ const OUTPUT_TYPE: Record<string, (node: Node) => number | undefined> = {
   Shape: () => DataType.INT64, Size: () => DataType.INT64, ArgMax: () => DataType.INT64, ArgMin: () => DataType.INT64, NonZero: () => DataType.INT64,
   Equal: () => DataType.BOOL, Less: () => DataType.BOOL, Greater: () => DataType.BOOL, LessOrEqual: () => DataType.BOOL, GreaterOrEqual: () => DataType.BOOL, Not: () => DataType.BOOL, And: () => DataType.BOOL, Or: () => DataType.BOOL, IsNaN: () => DataType.BOOL, IsInf: () => DataType.BOOL,
   Cast: (node) => num(node.attribute.find((a) => a.name === 'to')?.i),
-  Where: () => undefined,
+  Constant: (node) => node.attribute.find((a) => a.name === 'value')?.t?.dataType,
 };
 
 const toHalf = (values: Float32Array): Uint16Array => {
@@ -39,9 +39,8 @@ export function convertToFloat16(model: Model): Float16Report {
   // Types before conversion, followed through the graph in order (ONNX graphs are topologically sorted).
   for (const node of graph.node) {
     const rule = OUTPUT_TYPE[node.opType];
-    let type = rule !== undefined ? rule(node) : types.get(node.input[0]);
-    if (node.opType === 'Where') type = types.get(node.input[1]);
-    if (node.opType === 'Constant') type = node.attribute.find((a) => a.name === 'value')?.t?.dataType;
+    // Where's type is its branches' (input 1); the other ops' without a rule, their first input's.
+    const type = rule !== undefined ? rule(node) : types.get(node.input[node.opType === 'Where' ? 1 : 0]);
     if ((node.domain ?? '') === 'ai.onnx.ml' && node.output.length > 1) {
       // Classifiers: labels first (int64 or string), then FP32 scores.
       types.set(node.output[1], DataType.FLOAT);
@@ -57,7 +56,8 @@ export function convertToFloat16(model: Model): Float16Report {
   for (const t of graph.initializer) {
     if (t.dataType !== DataType.FLOAT) continue;
     // Weights read only by blocked ops stay FP32.
-    if (graph.node.filter((n) => n.input.includes(t.name)).every(blocked) && graph.node.some((n) => n.input.includes(t.name))) continue;
+    const readers = graph.node.filter((n) => n.input.includes(t.name));
+    if (readers.length > 0 && readers.every(blocked)) continue;
     weights.set(t.name, t);
   }
   graph.initializer = graph.initializer.map((t) => {

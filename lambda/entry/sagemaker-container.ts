@@ -39,12 +39,12 @@ function putMetricData(): (input: PutMetricDataInput) => Promise<unknown> {
 }
 
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  // One CloudWatch client for the GpuFallback metric and the batching metrics, imported on first use.
+  const send = putMetricData();
   const publishGpuFallback = async (model: string): Promise<void> => {
     if (env.PUBLISH_METRICS !== 'cloudwatch') return;
     try {
-      // Imported here: only a GPU fallback needs it.
-      const { CloudWatchClient, PutMetricDataCommand } = await import('@aws-sdk/client-cloudwatch');
-      await new CloudWatchClient({}).send(new PutMetricDataCommand({ Namespace: METRICS_NAMESPACE, MetricData: [{ MetricName: 'GpuFallback', Dimensions: [{ Name: 'Model', Value: model }], Unit: 'Count', Value: 1 }] }));
+      await send({ Namespace: METRICS_NAMESPACE, MetricData: [{ MetricName: 'GpuFallback', Dimensions: [{ Name: 'Model', Value: model }], Timestamp: new Date(), Unit: 'Count', Values: [1], Counts: [1] }] });
     } catch (error) {
       logger.warn('could not publish the GpuFallback metric', { cause: (error as Error).message });
     }
@@ -78,7 +78,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     // from a container's logs. The API's proxy function publishes each request's metrics, and
     // SageMaker its own endpoint metrics. What only the container knows, its dynamic batching
     // (BatchSize, QueueDelay, BatchesRun), goes to CloudWatch with PutMetricData once a minute.
-    const cloudWatch = env.PUBLISH_METRICS === 'cloudwatch' ? new CloudWatchSink({ logger, send: putMetricData() }) : undefined;
+    const cloudWatch = env.PUBLISH_METRICS === 'cloudwatch' ? new CloudWatchSink({ logger, send }) : undefined;
     const telemetry = cloudWatch !== undefined ? new Telemetry(cloudWatch.sink) : undefined;
     const repository = new ModelRepository({
       source,
