@@ -98,9 +98,11 @@ export class InferenceService implements RequestHandler {
     const headerLength = request.headers?.[BINARY_HEADER];
     const raw = this.checkBody(request, model);
     // Image and text models: a raw image or text body, or JSON in the Hugging Face task shape.
+    let parsed: unknown;
     if (headerLength === undefined) {
       const rawTask = rawTaskRequest(model, request, raw);
-      const parsed = rawTask === undefined && model.task !== undefined ? parseJsonBody(bodyText(raw)) : undefined;
+      // Parsed as the tensor path parses it, so a JSON tensor request to a task model is read once.
+      parsed = rawTask === undefined && model.task !== undefined ? parseJsonBody(bodyText(raw), { exactIntegers: takesExactIntegers(model.signature) }) : undefined;
       const task = rawTask ?? (parsed === undefined ? undefined : jsonTaskRequest(model, parsed, kind));
       if (task !== undefined) {
         const answer = await runTask(model, task, this.hooks);
@@ -115,7 +117,7 @@ export class InferenceService implements RequestHandler {
       }
     }
     // Raw bytes are JSON text unless the binary extension's header says otherwise.
-    const body = headerLength === undefined ? bodyText(raw) : raw;
+    const body = parsed ?? (headerLength === undefined ? bodyText(raw) : raw);
     let answer: EncodedAnswer;
     let shadowBody: unknown;
     if (kind === 'predict') {
