@@ -135,7 +135,7 @@ export function quantizeDynamic(model: Model, options: QuantizeOptions = {}): Qu
   const graphInputs = new Set(graph.input.map((i) => i.name));
   // A weight that is also a graph input can be overridden at run time: it is not a constant.
   const constant = (name: string | undefined) => (name !== undefined && !graphInputs.has(name) ? initializers.get(name) : undefined);
-  const report: QuantizeReport & { skipped: QuantizeReport['skipped'] } = { quantized: [], skipped: [], ...(opsetRaisedFrom !== undefined ? { opsetRaisedFrom } : {}) };
+  const report: QuantizeReport = { quantized: [], skipped: [], ...(opsetRaisedFrom !== undefined ? { opsetRaisedFrom } : {}) };
   const added: Tensor[] = [];
   const quantizedActivations = new Map<string, [string, string, string]>();
   const out: Node[] = [];
