@@ -12,6 +12,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { InferenceService } from '../../lambda/core/inference-service.ts';
 import { evaluateGolden, goldenInferRequest, isTaskGolden, type GoldenFile, type MetricName, type TaskGoldenFile } from '../../lambda/jobs/golden-gate.ts';
 import { taskFeeds } from '../../lambda/core/tasks/task-run.ts';
+import { quantizedByOp, type RecordedOptimization } from '../../lambda/adapters/local/optimizations.ts';
 import { convertToFloat16, type Float16Report } from './float16.ts';
 import { decodeModel, encodeModel } from './onnx-model.ts';
 import { quantizeDynamic, type QuantizeReport } from './quantize.ts';
@@ -40,7 +41,8 @@ export interface OptimizeOptions {
   readonly latencyRuns?: number;
 }
 
-export interface OptimizationReport {
+/** optimization.json; the local console reads it back through RecordedOptimization's schema. */
+export interface OptimizationReport extends RecordedOptimization {
   readonly model: string;
   readonly from: number;
   readonly version: number;
@@ -253,9 +255,7 @@ export function formatOptimization(report: OptimizationReport): string {
     `  golden tolerance: ${JSON.stringify(report.tolerance)}`,
   ];
   if (report.quantization) {
-    const byHow = new Map<string, number>();
-    for (const q of report.quantization.quantized) byHow.set(`${q.op} (${q.as})`, (byHow.get(`${q.op} (${q.as})`) ?? 0) + 1);
-    lines.push(`  quantized: ${[...byHow].map(([k, n]) => `${n} ${k}`).join(', ')}`);
+    lines.push(`  quantized: ${quantizedByOp(report.quantization.quantized).map(({ op, as, count }) => `${count} ${op} (${as})`).join(', ')}`);
     if (report.quantization.skipped.length > 0) lines.push(`  left in FP32: ${report.quantization.skipped.map((s) => `${s.node} (${s.op}: ${s.why})`).join(', ')}`);
     if (report.quantization.opsetRaisedFrom !== undefined) lines.push(`  opset raised from ${report.quantization.opsetRaisedFrom} to 11 (DynamicQuantizeLinear's)`);
   }

@@ -250,12 +250,18 @@ export function parseModelConfig(text: string | undefined, file: string): ModelC
   }
   const result = z.safeParse(modelConfigSchema, raw);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
+    throw new ModelConfigError(`${file}: ${schemaProblems(result.error)}`);
+  }
+  return result.data;
+}
+
+/** A schema failure as one line naming every offending field, e.g. `field "maxBatchSize": expected number, received string`. */
+export function schemaProblems(error: z.core.$ZodError): string {
+  return error.issues
+    .map((issue) => {
       const field = issue.path.length > 0 ? `field "${issue.path.join('.')}"` : 'top level';
       const keys = issue.code === 'unrecognized_keys' ? ` (${issue.keys.map((k) => `"${k}"`).join(', ')})` : '';
       return `${field}: ${issue.message}${keys}`;
-    });
-    throw new ModelConfigError(`${file}: ${problems.join('; ')}`);
-  }
-  return result.data;
+    })
+    .join('; ');
 }

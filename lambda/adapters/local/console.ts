@@ -1,7 +1,8 @@
 /**
  * The local console: a page at / that lists the models with their signatures, sends a request
  * from a form, and plots live request rate, error rate and latency percentiles, from the same
- * request observations the metrics come from.
+ * request observations the metrics come from; and, for versions `modelship optimize` wrote, how each
+ * compares with its source (optimization.json).
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -10,6 +11,7 @@ import type { InferenceService } from '../../core/inference-service.ts';
 import type { BatchRun } from '../../core/batcher.ts';
 import type { RequestObservation } from '../../observability/telemetry.ts';
 import { exampleRequest } from './examples.ts';
+import { readOptimizations } from './optimizations.ts';
 
 /** Dynamic batching per model since the server started, for the console. */
 export class BatchStats {
@@ -149,12 +151,16 @@ export class LocalConsole {
     return undefined;
   }
 
-  /** Every model: versions, the live version's signature and an example request, or why it cannot load. */
+  /**
+   * Every model: versions, the live version's signature and an example request, or why it cannot load;
+   * and each version `modelship optimize` wrote, against its source.
+   */
   async models() {
     const catalog = await this.service.repository.catalog();
     return Promise.all(
       [...catalog.values()].map(async (entry) => {
-        const base = { name: entry.name, versions: entry.versions, liveVersion: entry.liveVersion, description: entry.config.description };
+        const optimizations = await readOptimizations(this.service.repository.source, entry);
+        const base = { name: entry.name, versions: entry.versions, liveVersion: entry.liveVersion, description: entry.config.description, optimizations };
         if (entry.problem !== undefined || entry.liveVersion === undefined) return { ...base, problem: entry.problem ?? 'no versions' };
         try {
           const model = await this.service.repository.load(entry.name, entry.liveVersion);

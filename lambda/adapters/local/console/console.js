@@ -14,21 +14,60 @@ function cell(text) {
   return td;
 }
 
-function tensorTable(title, tensors) {
-  const table = document.createElement('table');
+function table(headings, rows) {
+  const element = document.createElement('table');
   const head = document.createElement('tr');
-  for (const name of [title, 'datatype', 'shape']) {
-    const th = document.createElement('th');
-    th.textContent = name;
-    head.append(th);
-  }
-  table.append(head);
-  for (const t of tensors) {
+  for (const name of headings) head.append(Object.assign(document.createElement('th'), { textContent: name }));
+  element.append(head);
+  for (const values of rows) {
     const row = document.createElement('tr');
-    row.append(cell(t.name), cell(t.datatype), cell(`[${t.shape.join(', ')}]`));
-    table.append(row);
+    row.append(...values.map(cell));
+    element.append(row);
   }
-  return table;
+  return element;
+}
+
+function tensorTable(title, tensors) {
+  return table([title, 'datatype', 'shape'], tensors.map((t) => [t.name, t.datatype, `[${t.shape.join(', ')}]`]));
+}
+
+const size = (bytes) => (bytes >= 1e6 ? `${(bytes / 1e6).toFixed(2)} MB` : `${(bytes / 1e3).toFixed(1)} kB`);
+const signed = (value, digits) => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(digits)}`;
+/** Metrics where lower is better (as the golden gate's): their change reads the other way. */
+const LOWER_IS_BETTER = new Set(['logLoss', 'rmse', 'mae']);
+
+/** One version `modelship optimize` wrote, against its source: what optimization.json records. */
+function optimizationBlock(o) {
+  const div = Object.assign(document.createElement('div'), { className: 'optimization' });
+  div.dataset.version = String(o.version);
+  if (o.problem) {
+    div.append(Object.assign(document.createElement('div'), { className: 'problem', textContent: `v${o.version}: ${o.problem}` }));
+    return div;
+  }
+  const how = `${o.optimization}${o.graphLevel ? ` (${o.graphLevel})` : ''}`;
+  div.append(Object.assign(document.createElement('h4'), { textContent: `v${o.version}: ${how} of v${o.from}, ${o.createdAt.slice(0, 10)}` }));
+  const latency = o.latencyMicros.ratio <= 1 ? `${(1 / o.latencyMicros.ratio).toFixed(2)}× faster` : `${o.latencyMicros.ratio.toFixed(2)}× slower`;
+  const rows = [
+    ['size', size(o.bytes.source), size(o.bytes.result), `${o.bytes.ratio.toFixed(2)}× smaller`],
+    ['latency, 1 row', `${o.latencyMicros.source.toFixed(0)} µs`, `${o.latencyMicros.result.toFixed(0)} µs`, latency],
+    ...Object.entries(o.metrics.result).map(([metric, result]) => {
+      const delta = o.metrics.delta[metric];
+      const [scale, digits, unit] = ['accuracy', 'precision', 'recall', 'f1'].includes(metric) ? [100, 2, ' pt'] : [1, 4, ''];
+      // Rounded first: a change too small to show is neither worse nor better.
+      const shown = Number((delta * scale).toFixed(digits));
+      const worse = LOWER_IS_BETTER.has(metric) ? shown > 0 : shown < 0;
+      return [metric, o.metrics.source[metric]?.toFixed(4) ?? '–', result.toFixed(4), `${shown === 0 ? (0).toFixed(digits) : signed(shown, digits)}${unit}${worse ? ' (worse)' : ''}`];
+    }),
+    ...Object.entries(o.maxAbsDifference).map(([output, diff]) => [`max |diff| ${output}`, '', diff.toExponential(2), 'on the golden inputs']),
+  ];
+  div.append(table(['', `v${o.from}`, `v${o.version}`, 'change'], rows));
+  const notes = [];
+  if (o.quantized.length > 0) notes.push(`quantized: ${o.quantized.map((q) => `${q.count} ${q.op} (${q.as})`).join(', ')}`);
+  if (o.opsetRaisedFrom !== undefined) notes.push(`opset raised from ${o.opsetRaisedFrom} to 11`);
+  if (o.keptInFloat32.length > 0) notes.push(`kept in FP32: ${o.keptInFloat32.join(', ')}`);
+  for (const text of notes) div.append(Object.assign(document.createElement('div'), { className: 'note', textContent: text }));
+  for (const text of o.warnings) div.append(Object.assign(document.createElement('div'), { className: 'warning', textContent: `warning: ${text}` }));
+  return div;
 }
 
 async function loadModels() {
@@ -58,6 +97,9 @@ async function loadModels() {
       div.append(tensorTable('input', m.inputs), tensorTable('output', m.outputs));
       if (m.labels) div.append(Object.assign(document.createElement('div'), { textContent: `labels: ${m.labels.join(', ')}` }));
       select.append(new Option(m.name, m.name));
+    }
+    if (m.optimizations?.length > 0) {
+      div.append(Object.assign(document.createElement('h4'), { textContent: 'optimized versions (optimization.json)' }), ...m.optimizations.map(optimizationBlock));
     }
     container.append(div);
   }

@@ -3,8 +3,10 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { percentile, RequestStats } from '../../../../lambda/adapters/local/console.ts';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, SAMPLE_MODELS, SAMPLES_DIR, startTestLocalServer } from '../../../helpers.ts';
+import { optimize } from '../../../../cli/optimize/optimize.ts';
+import { createTestService, ROOT, SAMPLE_MODELS, SAMPLES_DIR, startTestLocalServer, TempRepository } from '../../../helpers.ts';
 
 /** Debian's Chromium (installed by scripts/ensure-chromium.ts), headless, offline-safe flags; Playwright gives it a fresh profile. */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -146,6 +148,55 @@ describe('local console in headless Chromium', () => {
       assert.equal(((await withKey.json()) as unknown[]).length, SAMPLE_MODELS.length);
     } finally {
       await keyedPage.close();
+      await local.close();
+    }
+  });
+});
+
+describe('local console: optimized versions against their source', () => {
+  it('shows what modelship optimize recorded (size, latency, metrics, differences, quantized ops) and names a bad record', { timeout: 120_000 }, async () => {
+    // A real INT8 version of a real sample, then a copy whose record was edited into nonsense.
+    const repo = new TempRepository('console-optimized-').sample('digits_mlp').sample('iris_forest');
+    const { report, directory } = await optimize({ modelsDir: repo.dir, model: 'digits_mlp', mode: 'int8', serviceFor: (dir) => createTestService(dir), latencyRuns: 20 });
+    assert.equal(report.version, 2);
+    const broken = { ...JSON.parse(readFileSync(join(directory, 'optimization.json'), 'utf8')), version: 3, bytes: { source: 'large' } };
+    repo.copy(directory, 'digits_mlp/3').file('digits_mlp/3/optimization.json', JSON.stringify(broken));
+    const local = await startTestLocalServer(repo.dir);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    try {
+      // The data: only versions with a record; each one summarised, the bad one named.
+      const list = (await (await fetch(`${local.url}/console/api/models`)).json()) as { name: string; optimizations: any[] }[];
+      assert.deepEqual(list.find((m) => m.name === 'iris_forest')!.optimizations, []);
+      const [good, bad] = list.find((m) => m.name === 'digits_mlp')!.optimizations;
+      assert.equal(good.version, 2);
+      assert.deepEqual([good.from, good.optimization, good.bytes, good.latencyMicros, good.metrics, good.maxAbsDifference], [1, 'int8', report.bytes, report.latencyMicros, report.metrics, report.maxAbsDifference]);
+      assert.deepEqual(good.quantized, [{ op: 'Gemm', as: report.quantization!.quantized[0].as, count: report.quantization!.quantized.length }]);
+      assert.equal(bad.version, 3);
+      assert.match(bad.problem, /optimization\.json is not a modelship optimize report: field "bytes\.source": .*number/);
+
+      // The page: the comparison table, source against result.
+      const page = await browser.newPage({ viewport: { width: 1300, height: 1000 } });
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto(`${local.url}/`);
+      const block = page.locator('[data-model="digits_mlp"] .optimization[data-version="2"]');
+      await block.locator('table').waitFor();
+      const rows = await block.locator('tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+      assert.deepEqual(rows[0], ['', 'v1', 'v2', 'change']);
+      // digits_mlp is small: its sizes read in kB.
+      assert.deepEqual(rows[1], ['size', `${(report.bytes.source / 1e3).toFixed(1)} kB`, `${(report.bytes.result / 1e3).toFixed(1)} kB`, `${report.bytes.ratio.toFixed(2)}× smaller`]);
+      assert.equal(rows[2][0], 'latency, 1 row');
+      assert.match(rows[2][3]!, /^\d+\.\d\d× (faster|slower)$/);
+      const accuracy = rows.find((r) => r[0] === 'accuracy')!;
+      assert.deepEqual(accuracy.slice(1, 3), [report.metrics.source.accuracy!.toFixed(4), report.metrics.result.accuracy!.toFixed(4)]);
+      assert.match(accuracy[3]!, new RegExp(`^[+−]?${Math.abs(report.metrics.delta.accuracy! * 100).toFixed(2)} pt`));
+      assert.ok(rows.some((r) => r[0] === 'max |diff| probabilities' && r[2] === report.maxAbsDifference.probabilities.toExponential(2)), JSON.stringify(rows));
+      assert.match((await block.textContent())!, /v2: int8 of v1.*quantized: \d+ Gemm \(/s);
+      assert.match((await page.textContent('[data-model="digits_mlp"] .optimization[data-version="3"]'))!, /v3: optimization\.json is not a modelship optimize report: field "bytes\.source"/);
+      assert.equal(await page.locator('[data-model="iris_forest"] .optimization').count(), 0);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
       await local.close();
     }
   });
