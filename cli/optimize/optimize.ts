@@ -12,7 +12,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { InferenceService } from '../../lambda/core/inference-service.ts';
 import { evaluateGolden, goldenInferRequest, isTaskGolden, type GoldenFile, type MetricName, type TaskGoldenFile } from '../../lambda/jobs/golden-gate.ts';
 import { taskFeeds } from '../../lambda/core/tasks/task-run.ts';
-import { quantizedByOp, type RecordedOptimization } from '../../lambda/adapters/local/optimizations.ts';
+import { quantizedByOp, type RecordedOptimization } from '../../lambda/core/optimization-record.ts';
 import { convertToFloat16, type Float16Report } from './float16.ts';
 import { decodeModel, encodeModel } from './onnx-model.ts';
 import { quantizeDynamic, type QuantizeReport } from './quantize.ts';

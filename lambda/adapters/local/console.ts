@@ -11,7 +11,7 @@ import type { InferenceService } from '../../core/inference-service.ts';
 import type { BatchRun } from '../../core/batcher.ts';
 import type { RequestObservation } from '../../observability/telemetry.ts';
 import { exampleRequest } from './examples.ts';
-import { readOptimizations } from './optimizations.ts';
+import { readOptimizations } from '../../core/optimization-record.ts';
 
 /** Dynamic batching per model since the server started, for the console. */
 export class BatchStats {

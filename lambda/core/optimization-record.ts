@@ -5,10 +5,10 @@
  * through a schema and a bad one is named, never trusted.
  */
 import * as z from 'zod/mini';
-import { schemaProblems } from '../../core/config.ts';
-import { describeError } from '../../core/errors.ts';
-import type { ModelEntry } from '../../core/catalog.ts';
-import type { ModelSource } from '../../core/model-source.ts';
+import { schemaProblems } from './config.ts';
+import { describeError } from './errors.ts';
+import type { ModelEntry } from './catalog.ts';
+import type { ModelSource } from './model-source.ts';
 
 export const OPTIMIZATION_FILE = 'optimization.json';
 

@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { findEntry, readCatalog } from '../../../../lambda/core/catalog.ts';
-import { silentLogger } from '../../../../lambda/core/logger.ts';
-import { optimizationView, quantizedByOp, readOptimizations, type RecordedOptimization } from '../../../../lambda/adapters/local/optimizations.ts';
-import { DirectorySource } from '../../../../lambda/stores/directory-source.ts';
-import { SAMPLES_DIR, TempRepository } from '../../../helpers.ts';
+import { findEntry, readCatalog } from '../../../lambda/core/catalog.ts';
+import { silentLogger } from '../../../lambda/core/logger.ts';
+import { optimizationView, quantizedByOp, readOptimizations, type RecordedOptimization } from '../../../lambda/core/optimization-record.ts';
+import { DirectorySource } from '../../../lambda/stores/directory-source.ts';
+import { SAMPLES_DIR, TempRepository } from '../../helpers.ts';
 
 const record: RecordedOptimization = {
   model: 'digits_mlp',
