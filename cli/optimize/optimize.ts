@@ -12,7 +12,7 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { InferenceService } from '../../lambda/core/inference-service.ts';
 import { evaluateGolden, goldenInferRequest, isTaskGolden, type GoldenFile, type MetricName, type TaskGoldenFile } from '../../lambda/jobs/golden-gate.ts';
 import { taskFeeds } from '../../lambda/core/tasks/task-run.ts';
-import { quantizedByOp, type RecordedOptimization } from '../../lambda/core/optimization-record.ts';
+import { OPTIMIZATION_FILE, quantizedByOp, type RecordedOptimization } from '../../lambda/core/optimization-record.ts';
 import { convertToFloat16, type Float16Report } from './float16.ts';
 import { decodeModel, encodeModel } from './onnx-model.ts';
 import { quantizeDynamic, type QuantizeReport } from './quantize.ts';
@@ -41,26 +41,19 @@ export interface OptimizeOptions {
   readonly latencyRuns?: number;
 }
 
-/** optimization.json; the local console reads it back through RecordedOptimization's schema. */
+/**
+ * optimization.json: the fields the local console reads back are typed by RecordedOptimization's
+ * schema (sizes, latencies as the median single-row session.run in µs on one intra-op thread, the
+ * largest |difference| per output on the golden inputs); this narrows them and adds the rest.
+ */
 export interface OptimizationReport extends RecordedOptimization {
-  readonly model: string;
-  readonly from: number;
-  readonly version: number;
   readonly optimization: Optimization;
-  readonly createdAt: string;
-  readonly bytes: { readonly source: number; readonly result: number; readonly ratio: number };
-  /** Median single-row session.run, microseconds, one intra-op thread. */
-  readonly latencyMicros: { readonly source: number; readonly result: number; readonly ratio: number };
-  /** On the golden inputs: largest absolute difference per output, result against source. */
-  readonly maxAbsDifference: Record<string, number>;
   readonly metrics: { readonly source: Partial<Record<MetricName, number>>; readonly result: Partial<Record<MetricName, number>>; readonly delta: Partial<Record<MetricName, number>> };
   readonly tolerance: unknown;
   /** Image and text models: the share of top labels that must agree with training's. */
   readonly minAgreement?: number;
   readonly quantization?: QuantizeReport;
   readonly float16?: Float16Report;
-  readonly graphLevel?: string;
-  readonly warnings: string[];
 }
 
 const MODEL_PATHS = ['model.onnx', join('onnx', 'model.onnx')];
@@ -235,7 +228,7 @@ export async function optimize(options: OptimizeOptions): Promise<{ version: num
       warnings,
     };
     writeFileSync(join(candidateDir, 'golden.json'), `${JSON.stringify({ ...golden, tolerance, ...agreement }, null, 1)}\n`);
-    writeFileSync(join(candidateDir, 'optimization.json'), `${JSON.stringify(report, null, 1)}\n`);
+    writeFileSync(join(candidateDir, OPTIMIZATION_FILE), `${JSON.stringify(report, null, 1)}\n`);
     // Written in one step: a half-written version folder never appears in the repository.
     renameSync(candidateDir, target);
     return { version, directory: target, report };

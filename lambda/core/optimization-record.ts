@@ -26,8 +26,9 @@ export const recordedOptimizationSchema = z.object({
   graphLevel: z.optional(z.string()),
   createdAt: z.string(),
   bytes: pair(),
-  /** Median single-row session.run, microseconds. */
+  /** Median single-row session.run, microseconds, one intra-op thread. */
   latencyMicros: pair(),
+  /** On the golden inputs: largest absolute difference per output, result against source. */
   maxAbsDifference: z.record(z.string(), finite()),
   metrics: z.object({ source: metricValues(), result: metricValues(), delta: metricValues() }),
   quantization: z.optional(
