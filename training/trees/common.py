@@ -96,6 +96,28 @@ def penguins():
     return x, y, species
 
 
+def cars():
+    """The auto-mpg table (StatLib; Quinlan 1993) as the vega_datasets package ships it offline (406 cars,
+    8 with no MPG, 6 with no horsepower). Features: make (the first word of the name: 38 spellings, real
+    typos included, so categorical splits need bit sets wider than 32), origin (3 regions), and numbers.
+    Target: miles per gallon; cars without one are dropped."""
+    from vega_datasets import local_data  # in the 3.x virtual environment only
+
+    df = local_data.cars()
+    df = df[df["Miles_per_Gallon"].notna()].reset_index(drop=True)
+    x = pd.DataFrame({
+        "make": df["Name"].str.split().str[0].astype("category"),
+        "cylinders": df["Cylinders"].astype(np.int64),
+        "displacement": df["Displacement"].astype(np.float64),
+        "horsepower": df["Horsepower"].astype(np.float64),
+        "weight": df["Weight_in_lbs"].astype(np.float64),
+        "acceleration": df["Acceleration"].astype(np.float64),
+        "year": pd.to_datetime(df["Year"]).dt.year.astype(np.int64),
+        "origin": df["Origin"].astype("category"),
+    })
+    return x, df["Miles_per_Gallon"].to_numpy(dtype=np.float64)
+
+
 def split(x, y, test=60, seed=SEED):
     """Shuffle once and hold out `test` rows; returns x_train, x_test, y_train, y_test."""
     order = np.random.RandomState(seed).permutation(len(x))

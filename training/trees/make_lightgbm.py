@@ -4,7 +4,7 @@
 LightGBM from PyPI, pinned, in the same gitignored virtual environment as make_xgboost.py's 3.x run:
 
     python3 -m venv .venv-trees
-    .venv-trees/bin/pip install xgboost==3.2.0 lightgbm==4.7.0 scikit-learn==1.7.2 pandas==2.3.3 palmerpenguins==0.1.6
+    .venv-trees/bin/pip install xgboost==3.2.0 lightgbm==4.7.0 scikit-learn==1.7.2 pandas==2.3.3 palmerpenguins==0.1.6 vega_datasets==0.9.0
     .venv-trees/bin/python training/trees/make_lightgbm.py
 
 Optional arguments name the cases to (re)make; none makes them all. Training is deterministic
@@ -30,10 +30,11 @@ BASE = {"num_leaves": 8, "learning_rate": 0.2, "min_data_in_leaf": 5, "verbose":
         "num_threads": 1, "seed": common.SEED, "force_col_wise": True}
 
 
-def numeric_splits(booster):
-    """(feature name, threshold) of every numerical split, thresholds as the doubles model.txt holds."""
+def numeric_splits(booster, columns):
+    """(column, threshold) of every numerical split, thresholds as the doubles model.txt holds; `columns`
+    name the training frame's columns in the model's feature order."""
     text = booster.model_to_string()
-    names = re.search(r"^feature_names=(.*)$", text, re.M).group(1).split(" ")
+    names = list(columns)
     out = []
     for block in text.split("\nTree=")[1:]:
         fields = dict(line.split("=", 1) for line in block.split("\n") if "=" in line)
@@ -64,32 +65,45 @@ def frame_for_predict(rows, cats):
 
 
 def make_case(name, params, x_train, y_train, x_test, rounds, extra_rows=(), source="", group=None,
-              threshold_limit=20, classes=None):
+              threshold_limit=20, classes=None, matrix=None):
+    """Train, save, and write expected.json for one case. `matrix`: train and score from a plain float
+    matrix, as from numpy: {"names": False} leaves LightGBM to name the columns Column_0...; "categorical"
+    lists columns that are categorical integer codes (no pandas_categorical in the model)."""
     case = "lgb_" + name
     if SELECTED and case not in SELECTED:
         return
     cats = {c: list(x_train[c].cat.categories) for c in x_train.columns if str(x_train[c].dtype) == "category"}
     p = dict(BASE, **params)
-    ds = lgb.Dataset(x_train, label=y_train, group=group, categorical_feature=list(cats) or "auto", free_raw_data=False)
+    if matrix is not None:
+        code_cols = [list(x_train.columns).index(c) for c in matrix.get("categorical", [])]
+        ds = lgb.Dataset(x_train.to_numpy(dtype=np.float64), label=y_train, group=group, free_raw_data=False,
+                         feature_name=list(x_train.columns) if matrix.get("names", True) else "auto",
+                         categorical_feature=code_cols or "auto")
+    else:
+        ds = lgb.Dataset(x_train, label=y_train, group=group, categorical_feature=list(cats) or "auto",
+                         free_raw_data=False)
     booster = lgb.train(p, ds, num_boost_round=rounds)
     directory = common.case_dir(case)
     path = os.path.join(directory, "model.txt")
     booster.save_model(path)
 
-    splits = common.spread(numeric_splits(booster), threshold_limit)
+    splits = common.spread(numeric_splits(booster, x_train.columns), threshold_limit)
     rows = common.add_rows(x_test, list(extra_rows) + common.threshold_rows(x_test, splits, threshold_limit))
     rows = rows.iloc[:common.MAX_ROWS].reset_index(drop=True)
     # The model as written, not the in-memory booster, is what the fixture pins.
     native = lgb.Booster(model_file=path)
-    df = frame_for_predict(rows, cats)
+    df = rows.to_numpy(dtype=np.float64) if matrix is not None else frame_for_predict(rows, cats)
     n = len(rows)
     margin = native.predict(df, raw_score=True)
     pred = native.predict(df)
     assert np.array_equal(np.asarray(pred), np.asarray(booster.predict(df))), "saved model differs from the trained one"
 
     features = []
+    coded = set(matrix.get("categorical", [])) if matrix is not None else set()
+    if native.feature_name() != list(rows.columns):
+        rows = rows.set_axis(native.feature_name(), axis=1)
     for fname in native.feature_name():
-        f = {"name": fname, "type": "categorical" if fname in cats else "numeric"}
+        f = {"name": fname, "type": "categorical" if fname in cats or fname in coded else "numeric"}
         if fname in cats:
             f["categories"] = [str(c) for c in cats[fname]]
         features.append(f)
@@ -160,6 +174,20 @@ def main():
               xtr, ytr, xte, 8, ex, src)
     make_case("use_missing_false", {"objective": "regression", "use_missing": False}, xtr, ytr, xte, 10, ex, src)
 
+    # ---- a plain matrix with no feature names (LightGBM names them Column_0, ...)
+    make_case("regression_unnamed", {"objective": "regression"}, xtr, ytr, xte, 8, ex, src + " (numpy, no names)",
+              matrix={"names": False})
+    # ---- categorical integer codes from a plain matrix (no pandas_categorical): sex 1/2 as codes 0/1;
+    # rows include an unseen code (5), a negative one (-1) and a missing one
+    xc = x.copy()
+    xc["sex"] = xc["sex"] - 1
+    xctr, xcte, yctr, _ = common.split(xc, y, test=60)
+    make_case("regression_cat_codes", {"objective": "regression", "max_cat_to_onehot": 1, "min_data_per_group": 5,
+                                       "cat_smooth": 1.0, "cat_l2": 0.5},
+              xctr, yctr, xcte, 15, numeric_extra(xctr) + [{"sex": 5.0}, {"sex": -1.0}, {"sex": None}, {"sex": 0.0},
+                                                           {"sex": 1.0}],
+              src + " (sex as categorical codes 0/1)", matrix={"categorical": ["sex"]})
+
     # ---- ranking: queries of 20 rows, relevance = progression quartile
     rel = common.relevance(y)
     xtr, xte, rtr, rte = common.split(x, rel, test=60)
@@ -212,7 +240,18 @@ def main():
                                  "cat_smooth": 1.0},
               xm, xtr["body_mass_g"].to_numpy()[keep], xte.drop(columns=["body_mass_g"]), 15,
               penguin_extra(drop=("body_mass_g",)), src + " (body mass)")
+    # 38 makes of car: categorical bit sets wider than one 32-bit word
+    x, y = common.cars()
+    xtr, xte, ytr, yte = common.split(x, y, test=70)
+    make_case("regression_many_cats", {"objective": "regression", "max_cat_to_onehot": 1, "min_data_per_group": 2,
+                                       "cat_smooth": 1.0, "cat_l2": 0.5, "max_cat_threshold": 64,
+                                       "min_data_in_leaf": 3},
+              xtr, ytr, xte, 20, [{"make": "tesla"}, {"make": None, "horsepower": None}, {"make": "vw"},
+                                  {"make": "volvo"}, {"origin": "Mars"}], "vega_datasets cars (auto-mpg)")
+
     # year as an integer-valued categorical: pandas_categorical holds numbers, rows carry them as strings
+    x, y, species = common.penguins()
+    xtr, xte, ytr, yte = common.split(x, y, test=70)
     xy = xtr.copy()
     xy["year"] = xy["year"].astype("category")
     xe = xte.copy()

@@ -13,7 +13,7 @@ XGBoost 1.7 (Debian bookworm's python3-xgboost 1.7.4, numpy 1.24, scikit-learn 1
 XGBoost 3.x (PyPI, pinned; the virtual environment is gitignored):
 
     python3 -m venv .venv-trees
-    .venv-trees/bin/pip install xgboost==3.2.0 lightgbm==4.7.0 scikit-learn==1.7.2 pandas==2.3.3 palmerpenguins==0.1.6
+    .venv-trees/bin/pip install xgboost==3.2.0 lightgbm==4.7.0 scikit-learn==1.7.2 pandas==2.3.3 palmerpenguins==0.1.6 vega_datasets==0.9.0
     .venv-trees/bin/python training/trees/make_xgboost.py
 
 Optional arguments name the cases to (re)make; none makes all of the running version's cases.
@@ -43,12 +43,12 @@ def model_json(booster):
     return json.loads(bytes(raw).decode("utf-8"))
 
 
-def numeric_splits(booster):
-    """(feature name, threshold) of every numeric split, thresholds as the float32 the model holds."""
+def numeric_splits(booster, columns):
+    """(column, threshold) of every numeric split, thresholds as the float32 the model holds; `columns` name
+    the training frame's columns, in the model's feature order."""
     doc = model_json(booster)
-    learner = doc["learner"]
-    names = learner.get("feature_names") or ["f%d" % i for i in range(int(learner["learner_model_param"]["num_feature"]))]
-    gb = learner["gradient_booster"]
+    names = list(columns)
+    gb = doc["learner"]["gradient_booster"]
     model = gb["gbtree"]["model"] if "gbtree" in gb else gb.get("model", {})
     out = []
     for tree in model.get("trees", []):
@@ -95,11 +95,22 @@ def coded_matrix(rows, x_train, cats):
     return np.asarray(cols, dtype=np.float64).T
 
 
-def fit(params, x, y, rounds, qid=None, weights=None):
+def numpy_dmatrix(x, matrix, label=None, qid=None):
+    """A DMatrix from a plain float matrix, as from numpy: `matrix` says whether the columns are named and
+    which XGBoost feature types they have ('c' = categorical codes; no category names reach the model)."""
+    names = list(x.columns) if matrix.get("names", True) else None
+    return xgb.DMatrix(x.to_numpy(dtype=np.float64), label=label, qid=qid, feature_names=names,
+                       feature_types=matrix.get("types"), enable_categorical=True)
+
+
+def fit(params, x, y, rounds, qid=None, matrix=None):
     p = dict(params)
     p.setdefault("seed", common.SEED)
     p.setdefault("nthread", 1)
-    dm = xgb.DMatrix(x, label=y, enable_categorical=True, qid=qid, weight=weights)
+    if matrix is not None:
+        dm = numpy_dmatrix(x, matrix, label=y, qid=qid)
+    else:
+        dm = xgb.DMatrix(x, label=y, enable_categorical=True, qid=qid)
     return xgb.train(p, dm, num_boost_round=rounds)
 
 
@@ -115,23 +126,26 @@ def header(params, rounds, fmt, source):
 
 
 def make_case(name, params, x_train, y_train, x_test, rounds, fmt="json", qid=None, extra_rows=(),
-              source="", threshold_limit=20):
-    """Train, save, and write expected.json for one case."""
+              source="", threshold_limit=20, matrix=None):
+    """Train, save, and write expected.json for one case. `matrix`: train and score from a plain matrix
+    (see numpy_dmatrix) instead of a DataFrame."""
     case = "%s_%s" % (PREFIX, name)
     if SELECTED and case not in SELECTED:
         return
     cats = category_lists(x_train)
-    booster = fit(params, x_train, y_train, rounds, qid=qid)
+    booster = fit(params, x_train, y_train, rounds, qid=qid, matrix=matrix)
     directory = common.case_dir(case)
     booster.save_model(os.path.join(directory, "model." + fmt))
 
-    splits = common.spread(numeric_splits(booster), threshold_limit)
+    splits = common.spread(numeric_splits(booster, x_train.columns), threshold_limit)
     rows = common.add_rows(x_test, list(extra_rows) + common.threshold_rows(x_test, splits, threshold_limit))
     rows = rows.iloc[:common.MAX_ROWS].reset_index(drop=True)
     n = len(rows)
     if cats:
         dm = xgb.DMatrix(coded_matrix(rows, x_train, cats), feature_names=list(x_train.columns),
                          feature_types=booster.feature_types, enable_categorical=True)
+    elif matrix is not None:
+        dm = numpy_dmatrix(rows.astype(np.float64), matrix)
     else:
         dm = xgb.DMatrix(frame_for_predict(rows, x_train, cats))
     margin = booster.predict(dm, output_margin=True)
@@ -139,8 +153,10 @@ def make_case(name, params, x_train, y_train, x_test, rounds, fmt="json", qid=No
     if cats:
         check_recoding(booster, rows, cats, margin, x_train)
 
-    names = booster.feature_names or list(x_train.columns)
+    names = booster.feature_names or ["f%d" % i for i in range(booster.num_features())]
     ftypes = booster.feature_types or ["float"] * len(names)
+    if booster.feature_names is None:
+        rows = rows.set_axis(names, axis=1)
     features = []
     for fname, ft in zip(names, ftypes):
         f = {"name": fname, "type": TYPES.get(ft, "numeric")}
@@ -335,6 +351,33 @@ def main():
                                                     multi_strategy="multi_output_tree", tree_method="hist"),
                   x, y, x.copy(), 10, fmt="ubj", extra_rows=numeric_extra(x), source="sklearn linnerud")
 
+    # ---- no feature names (a model trained from a numpy array): features are f0, f1, ...
+    x, y, names = common.wine()
+    xtr, xte, ytr, yte = common.split(x, y, test=50)
+    make_case("multi_softprob_unnamed", dict(small, objective="multi:softprob", num_class=3), xtr, ytr, xte, 6,
+              fmt="ubj", extra_rows=numeric_extra(xtr), source="sklearn wine (numpy, no feature names)",
+              matrix={"names": False})
+    CLASSES["%s_dart_multiclass" % PREFIX] = names
+    make_case("dart_multiclass", dict(small, objective="multi:softprob", num_class=3, booster="dart", rate_drop=0.2,
+                                      skip_drop=0.0), xtr, ytr, xte, 8,
+              fmt="json", extra_rows=numeric_extra(xtr), source="sklearn wine")
+    if MAJOR >= 3:
+        CLASSES["xgb3_multi_softprob_vector_leaf"] = names
+        make_case("multi_softprob_vector_leaf", dict(small, objective="multi:softprob", num_class=3,
+                                                      multi_strategy="multi_output_tree", tree_method="hist"),
+                  xtr, ytr, xte, 6, fmt="json", extra_rows=numeric_extra(xtr), source="sklearn wine")
+
+    # ---- categorical codes from a plain matrix (feature type 'c', no category names in the model):
+    # diabetes' sex recorded as 1/2, fed as codes 0/1; rows include an unseen code (5) and a missing one
+    x, y = common.diabetes()
+    x["sex"] = x["sex"] - 1
+    xtr, xte, ytr, yte = common.split(x, y, test=60)
+    types = ["c" if c == "sex" else "q" for c in x.columns]
+    make_case("reg_squarederror_cat_codes", dict(small, objective="reg:squarederror", max_cat_to_onehot=1,
+                                                 tree_method="hist"), xtr, ytr, xte, 15,
+              fmt="json", extra_rows=numeric_extra(xtr) + [{"sex": 5.0}, {"sex": None}, {"sex": 0.0}, {"sex": 1.0}],
+              source="sklearn diabetes (sex as categorical codes 0/1)", matrix={"types": types})
+
     # ---- XGBoost 3.x native categories (`cats`) on the Palmer penguins (real missing values)
     if MAJOR >= 3:
         x, y, species = common.penguins()
@@ -353,6 +396,16 @@ def main():
         make_case("multi_softmax_cat", dict(small, objective="multi:softmax", num_class=3, max_cat_to_onehot=1,
                                             tree_method="approx"),
                   xtr, ytr, xte, 8, fmt="ubj", extra_rows=penguin_extra(), source="palmerpenguins (species)")
+        # 38 makes of car: partition splits whose category sets span more than one 32-bit word
+        x, y = common.cars()
+        xtr, xte, ytr, yte = common.split(x, y, test=70)
+        make_case("reg_squarederror_many_cats", dict(small, objective="reg:squarederror", max_cat_to_onehot=1,
+                                                     max_cat_threshold=64, tree_method="hist", max_depth=4),
+                  xtr, ytr, xte, 20, fmt="ubj", extra_rows=[{"make": "tesla"}, {"make": None, "horsepower": None},
+                                                            {"make": "vw"}, {"make": "volvo"}, {"origin": "Mars"}],
+                  source="vega_datasets cars (auto-mpg)")
+        x, y, species = common.penguins()
+        xtr, xte, ytr, yte = common.split(x, y, test=70)
         mass_x = xtr.drop(columns=["body_mass_g"])
         keep = ~np.isnan(xtr["body_mass_g"].to_numpy())
         make_case("reg_squarederror_cat", dict(small, objective="reg:squarederror", max_cat_to_onehot=1, tree_method="hist"),
