@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { DEFAULT_MODEL_CONFIG, MODEL_NAME_PATTERN, parseModelConfig, type ModelConfig } from './config.ts';
 import { badRequest, describeError, modelNotFound, modelUnavailable } from './errors.ts';
 import type { CoreLogger } from './logger.ts';
+import { isModelFile } from './model-folder.ts';
 import type { ModelSource } from './model-source.ts';
 
 export const MODEL_FILE = 'model.onnx';
@@ -38,6 +39,8 @@ export interface CatalogOptions {
    * the versions named here, and only with the config it was deployed with. @default - anything in the store
    */
   readonly deployed?: Readonly<Record<string, string>>;
+  /** Native model files that make a folder a version (lambda/convert/registry.ts's NATIVE_MODEL_FILES). @default - none: only model.onnx */
+  readonly nativeModelFiles?: readonly string[];
   readonly logger: CoreLogger;
 }
 
@@ -69,8 +72,9 @@ export async function readCatalog(options: CatalogOptions): Promise<Map<string, 
       const version = Number(parts[1]);
       (byVersion.get(version) ?? byVersion.set(version, new Set()).get(version)!).add(parts.slice(2).join('/'));
     }
-    // <name>/<version>/model.onnx, or Optimum's <name>/<version>/onnx/model.onnx.
-    const modelFile = (parts.length === 3 && parts[2] === MODEL_FILE) || (parts.length === 4 && parts[2] === 'onnx' && parts[3] === MODEL_FILE);
+    // <name>/<version>/model.onnx, Optimum's <name>/<version>/onnx/model.onnx, a native model (model.json, ...), or a
+    // pickle (a version, so that loading it is refused by name).
+    const modelFile = parts.length >= 3 && isModelFile(parts.slice(2).join('/'), options.nativeModelFiles);
     if (modelFile && VERSION_PATTERN.test(parts[1])) {
       if (!versions.has(name)) versions.set(name, new Set());
       versions.get(name)!.add(Number(parts[1]));
@@ -126,7 +130,7 @@ function deployedVersionsOf(deployed: Readonly<Record<string, string>> | undefin
  */
 export function applyVersionPolicy(name: string, config: ModelConfig, versions: readonly number[], override?: number): ModelEntry {
   const unservable = (problem: string): ModelEntry => ({ name, config, versions, liveVersion: undefined, problem });
-  if (versions.length === 0) return unservable(`no version directory holds a ${MODEL_FILE} (expected ${name}/<version>/${MODEL_FILE})`);
+  if (versions.length === 0) return unservable(`no version directory holds a ${MODEL_FILE} or a native model file (expected ${name}/<version>/${MODEL_FILE})`);
   const policy = override !== undefined ? { pinned: override } : config.versionPolicy;
   if (policy !== 'latest' && !versions.includes(policy.pinned)) {
     const why = override !== undefined ? `this deployment serves version ${override}` : `${name}/config.json pins version ${policy.pinned}`;

@@ -1,6 +1,7 @@
 /** What the server and each model say about themselves (v2 server and model metadata). */
 import type { ModelEntry } from './catalog.ts';
 import type { LoadedModel } from './sessions.ts';
+import { classLabels, describeFeatures, type TabularModel } from './tasks/tabular.ts';
 
 export const SERVER_NAME = 'modelship';
 export const SERVER_VERSION = '0.1.0';
@@ -10,7 +11,10 @@ export const SERVER_METADATA = { name: SERVER_NAME, version: SERVER_VERSION, ext
 
 /** v2 model metadata: versions, platform, and each tensor's name, datatype and shape (-1 where free). */
 export function modelMetadata(model: LoadedModel, entry: ModelEntry): Record<string, unknown> {
-  const tensors = (specs: LoadedModel['signature']['inputs']) => specs.map((s) => ({ name: s.name, datatype: s.datatype.v2, shape: s.shape }));
+  // A converted classifier whose classes have names answers its label as BYTES (v2-response.ts).
+  const named = model.tabular !== undefined && classLabels(model) !== undefined;
+  const labelOutput = model.config.labelOutput ?? 'label';
+  const tensors = (specs: LoadedModel['signature']['inputs']) => specs.map((s) => ({ name: s.name, datatype: named && s.name === labelOutput && s.datatype.kind !== 'float' ? 'BYTES' : s.datatype.v2, shape: s.shape }));
   const { description, labels, task, maxBatchSize } = model.config;
   return {
     name: model.name,
@@ -24,11 +28,19 @@ export function modelMetadata(model: LoadedModel, entry: ModelEntry): Record<str
       sha256: model.sha256,
       execution_provider: model.executionProvider,
       description,
-      task: model.task?.task ?? task,
-      labels: model.task?.labels ?? labels,
+      task: model.task?.task ?? task ?? model.tabular?.record.task,
+      labels: model.task?.labels ?? (model.tabular !== undefined ? classLabels(model) : labels),
       max_batch_size: maxBatchSize,
       // Image and text models: what they take as a raw body, and their preprocessing in brief.
+      // Converted models: the source, and the features a request names (types, categories).
+      ...(model.tabular === undefined ? {} : tabularMetadata(model.tabular)),
       ...(model.task === undefined ? {} : { content_types: model.task.contentTypes, ...(model.task.text !== undefined ? { max_length: model.task.text.encoder.maxLength } : {}), ...(model.task.pooling !== undefined ? { pooling: model.task.pooling.mode, normalize: model.task.pooling.normalize } : {}) }),
     },
   };
+}
+
+/** What metadata says of a converted model: its source, what it computes, and its features. */
+function tabularMetadata(model: TabularModel): Record<string, unknown> {
+  const { format, source, objective, link, trees, classes, inexact } = model.record;
+  return { source_format: format, source_file: source.file, source_producer: source.producer, objective, link, trees, classes, inexact, features: describeFeatures(model) };
 }

@@ -52,7 +52,7 @@ export class ModelRepository {
 
   /** The models in the store, read once; a store failure answers 503 and is retried after a pause. */
   catalog(): Promise<Map<string, ModelEntry>> {
-    return this.catalogs.get('catalog', () => readCatalog({ source: this.source, models: this.options.models, liveVersions: this.options.liveVersions, deployed: this.options.expectedSha256, logger: this.logger }));
+    return this.catalogs.get('catalog', () => readCatalog({ source: this.source, models: this.options.models, nativeModelFiles: this.options.nativeModelFiles, liveVersions: this.options.liveVersions, deployed: this.options.expectedSha256, logger: this.logger }));
   }
 
   /** A model's catalog entry, or 404 naming the models there are. */

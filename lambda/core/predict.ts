@@ -11,6 +11,7 @@ import { observeInference, runSession, type InferenceObservers } from './session
 import { takesExactIntegers } from './signature.ts';
 import { tensorValues } from './tensor-values.ts';
 import { decodeTensor } from './v2-request.ts';
+import { classLabels, rowsToFeatures } from './tasks/tabular.ts';
 
 export async function runPredict(model: LoadedModel, body: unknown, observers?: InferenceObservers): Promise<string> {
   const started = performance.now();
@@ -20,7 +21,9 @@ export async function runPredict(model: LoadedModel, body: unknown, observers?: 
   }
   const instances = (parsed as { instances?: unknown }).instances;
   if (!Array.isArray(instances) || instances.length === 0) throw badRequest('"instances" must be a non-empty list of rows');
-  const feeds = rowsToFeeds(instances, model);
+  const maxBatch = model.config.maxBatchSize;
+  if (model.tabular !== undefined && maxBatch !== undefined && instances.length > maxBatch) throw badRequest(`${instances.length} instances in one request, over model "${model.name}"'s maxBatchSize of ${maxBatch}; split the request or use batch prediction`, 'batch_too_large');
+  const feeds = model.tabular !== undefined ? { [model.tabular.input]: rowsToFeatures(model.tabular, model.name, instances) } : rowsToFeeds(instances, model);
   const parsedAt = performance.now();
   const outputNames = model.signature.outputs.map((s) => s.name);
   const results = await runSession(model, feeds, outputNames);
@@ -77,7 +80,7 @@ export function rowsToFeeds(instances: unknown[], model: LoadedModel): Record<st
 
 /** Outputs back into rows: one value per row, or an object of outputs per row for several outputs. */
 export function resultsToRows(results: Record<string, Tensor>, outputNames: string[], rows: number, model: LoadedModel): unknown[] {
-  const labels = model.config.labels;
+  const labels = classLabels(model);
   const labelOutput = model.config.labelOutput ?? 'label';
   const perOutput = outputNames.map((name) => {
     const tensor = results[name];

@@ -6,6 +6,7 @@ import type { Tensor } from 'onnxruntime-node';
 import { pendingCapture, sampled, type PendingCapture } from './capture.ts';
 import { describeError, InferenceError } from './errors.ts';
 import type { LoadedModel } from './sessions.ts';
+import { classLabels } from './tasks/tabular.ts';
 
 /** What one inference did, for logs and metrics. */
 export interface InferenceRecord {
@@ -74,7 +75,7 @@ export function summarize(results: Record<string, Tensor>, model: LoadedModel): 
   if (labels !== undefined && (labels.type === 'int64' || labels.type === 'int32')) {
     const counts: Record<string, number> = {};
     for (const value of labels.data as Iterable<number | bigint>) {
-      const name = model.config.labels?.[Number(value)] ?? String(value);
+      const name = classLabels(model)?.[Number(value)] ?? String(value);
       counts[name] = (counts[name] ?? 0) + 1;
     }
     return { classCounts: counts };

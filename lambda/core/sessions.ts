@@ -6,14 +6,16 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { InferenceSession } from 'onnxruntime-node';
-import { MODEL_FILE, type ModelEntry } from './catalog.ts';
+import type { ModelEntry } from './catalog.ts';
 import type { ModelConfig } from './config.ts';
 import { describeError, modelUnavailable } from './errors.ts';
 import type { CoreLogger } from './logger.ts';
 import type { ModelSource } from './model-source.ts';
 import { readSignature, type Signature } from './signature.ts';
 import { DynamicBatcher, type BatchRun } from './batcher.ts';
-import { readTaskModel, SIDE_FILES, sideFilesDigest, type TaskModel } from './tasks/hf-folder.ts';
+import { readTaskModel, sideFilesDigest, type TaskModel } from './tasks/hf-folder.ts';
+import { readModelFolder, type FolderReadOptions } from './model-folder.ts';
+import { readTabularModel, type TabularModel } from './tasks/tabular.ts';
 
 export interface LoadedModel {
   readonly name: string;
@@ -30,11 +32,13 @@ export interface LoadedModel {
   readonly executionProvider: 'cuda' | 'cpu';
   /** Image and text models: the task, its preprocessing and answers (undefined: a tensor model). */
   readonly task?: TaskModel;
+  /** Models converted from a native format: their features by name, from conversion.json (undefined: an ONNX model). */
+  readonly tabular?: TabularModel;
   /** Runs requests together (config.json dynamicBatching, on servers that batch). */
   readonly batcher?: DynamicBatcher;
 }
 
-export interface SessionLoaderOptions {
+export interface SessionLoaderOptions extends Omit<FolderReadOptions, 'logger'> {
   readonly source: ModelSource;
   /** onnxruntime session options for every model. @default defaultSessionOptions() */
   readonly sessionOptions?: InferenceSession.SessionOptions;
@@ -84,30 +88,15 @@ export async function loadSession(entry: ModelEntry, version: number, options: S
   const { source, logger } = options;
   const started = performance.now();
   const folder = `${entry.name}/${version}`;
-  let path = `${folder}/${MODEL_FILE}`;
-  let bytes: Uint8Array | undefined;
-  const sideFiles = new Map<string, Uint8Array>();
-  try {
-    // The model and the files beside it (a Hugging Face export's), read at once: only those the
-    // catalog's listing holds (a tabular model on S3 pays no GET for absent tokenizer files).
-    const listed = entry.files?.get(version);
-    if (listed !== undefined && !listed.has(MODEL_FILE) && listed.has(`onnx/${MODEL_FILE}`)) path = `${folder}/onnx/${MODEL_FILE}`;
-    const present = listed === undefined ? SIDE_FILES : SIDE_FILES.filter((file) => listed.has(file));
-    const [model, ...side] = await Promise.all([source.readFile(path), ...present.map((file) => source.readFile(`${folder}/${file}`))]);
-    side.forEach((content, i) => content !== undefined && sideFiles.set(present[i], content));
-    bytes = model;
-    // Optimum's layout: the model under onnx/ (when no listing said so).
-    if (bytes === undefined && listed === undefined) bytes = await source.readFile((path = `${folder}/onnx/${MODEL_FILE}`));
-  } catch (error) {
-    logger.error('model store unreachable', { model: entry.name, version, cause: describeError(error) });
-    throw modelUnavailable(`model "${entry.name}" version ${version} cannot be read from ${source.location}: ${describeError(error)}`, error);
-  }
-  if (bytes === undefined) throw modelUnavailable(`model "${entry.name}" version ${version}: ${folder}/${MODEL_FILE} is no longer in ${source.location}`);
+  const { path, onnx: bytes, sideFiles, record } = await readModelFolder(entry, version, options).catch((error: unknown) => {
+    logger.error('model load failed', { model: entry.name, version, cause: describeError(error) });
+    throw error;
+  });
   const expectedFiles = options.expectedSha256?.[`${folder}/files`];
   const filesDigest = sideFilesDigest(sideFiles);
   if (expectedFiles !== undefined && expectedFiles !== filesDigest) {
     logger.error('model side files do not match their deployed hash', { model: entry.name, version, digest: filesDigest, expected: expectedFiles, files: [...sideFiles.keys()] });
-    throw modelUnavailable(`model "${entry.name}" version ${version}: the files beside model.onnx (${[...sideFiles.keys()].join(', ') || 'none'}) are not the ones it was deployed with; refusing to load changed preprocessing (redeploy to ship it)`);
+    throw modelUnavailable(`model "${entry.name}" version ${version}: the files beside model.onnx (${[...sideFiles.keys()].join(', ') || 'none'}) are not the ones it was deployed with; refusing to load changed preprocessing or a changed conversion (redeploy to ship it)`);
   }
   const fetchMs = performance.now() - started;
   const sha256 = createHash('sha256').update(bytes).digest('hex');
@@ -121,7 +110,9 @@ export async function loadSession(entry: ModelEntry, version: number, options: S
     const { session, executionProvider } = await createSession(bytes, entry.name, version, options);
     const sessionMs = performance.now() - sessionStarted;
     const signature = readSignature(session);
-    const task = readTaskModel(entry.config, sideFiles, signature, `${source.location}/${folder}`);
+    const where = `${source.location}/${folder}`;
+    const tabular = record === undefined ? undefined : readTabularModel(record, entry.config, signature, where);
+    const task = tabular === undefined ? readTaskModel(entry.config, sideFiles, signature, where) : undefined;
     const batching = entry.config.dynamicBatching;
     if (batching !== undefined) {
       const fixed = signature.inputs.find((input) => input.shape.length === 0 || input.shape[0] !== -1);
@@ -130,7 +121,7 @@ export async function loadSession(entry: ModelEntry, version: number, options: S
     const batcher = batching !== undefined && options.dynamicBatching === true ? new DynamicBatcher(session, batching, (run) => options.onBatch?.(entry.name, version, run), batchInstances(options.sessionOptions)) : undefined;
     const loadMs = performance.now() - started;
     logger.info('model loaded', { model: entry.name, version, sha256, executionProvider, task: task?.task, loadMs: Math.round(loadMs), fetchMs: Math.round(fetchMs), sessionMs: Math.round(sessionMs) });
-    return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, fetchMs, sessionMs, executionProvider, task, batcher };
+    return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, fetchMs, sessionMs, executionProvider, task, tabular, batcher };
   } catch (error) {
     logger.error('model load failed', { model: entry.name, version, cause: describeError(error) });
     throw modelUnavailable(`model "${entry.name}" version ${version} cannot be loaded: ${describeError(error)}`, error);

@@ -12,6 +12,7 @@ import type { LoadedModel } from './sessions.ts';
 import { checkAgainstSpec } from './signature-policy.ts';
 import { formatShape, type TensorSpec } from './signature.ts';
 import { convertValues, flattenData } from './tensor-values.ts';
+import { namedInputsToFeatures, namesFeatures } from './tasks/tabular.ts';
 
 export interface DecodedRequest {
   readonly id: string | undefined;
@@ -50,7 +51,19 @@ export function decodeInferRequest(body: unknown, model: LoadedModel, binary?: U
   const feeds: Record<string, Tensor> = {};
   let batchSize = 0;
   let offset = 0;
-  inputs.forEach((input: unknown, index: number) => {
+  const tabular = model.tabular;
+  if (tabular !== undefined && namesFeatures(tabular, inputs.map((input: unknown, index: number) => checkRequestInput(input, index, true)))) {
+    // A converted model's features, one input each: assembled into its one features matrix.
+    const named = inputs.map((input: unknown, index: number) => {
+      if (isObject(input) && isObject(input.parameters) && input.parameters.binary_data_size !== undefined) throw badRequest(`input "${String(input.name)}" is sent as binary data; a feature's input travels as JSON (binary data is taken for the "${tabular.input}" tensor)`);
+      return checkRequestInput(input, index);
+    });
+    const matrix = namedInputsToFeatures(tabular, model.name, named);
+    const maxBatch = model.config.maxBatchSize;
+    if (maxBatch !== undefined && matrix.dims[0] > maxBatch) throw badRequest(`${matrix.dims[0]} rows in one request, over model "${model.name}"'s maxBatchSize of ${maxBatch}; split the request or use batch prediction`, 'batch_too_large');
+    feeds[tabular.input] = matrix;
+    batchSize = matrix.dims[0];
+  } else inputs.forEach((input: unknown, index: number) => {
     const size = isObject(input) && isObject(input.parameters) ? input.parameters.binary_data_size : undefined;
     let checked = checkRequestInput(input, index, size !== undefined);
     if (size !== undefined) {
@@ -65,6 +78,8 @@ export function decodeInferRequest(body: unknown, model: LoadedModel, binary?: U
       throw badRequest(`unknown input "${checked.name}" for model "${model.name}"; it expects: ${model.signature.inputs.map((s) => s.name).join(', ')}`, 'input_mismatch');
     }
     if (feeds[checked.name] !== undefined) throw badRequest(`input "${checked.name}" is given twice`);
+    // A converted model's features tensor takes FP32 or FP64 values as JSON, whatever its element type (XGBoost rounds to FP32 itself).
+    if (tabular !== undefined && checked.binary === undefined && (checked.datatype === 'FP32' || checked.datatype === 'FP64')) checked = { ...checked, datatype: spec.datatype.v2 };
     feeds[checked.name] = decodeTensor(checked, spec, model);
     if (index === 0) batchSize = checked.shape[0] ?? 1;
   });
