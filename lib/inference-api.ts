@@ -102,11 +102,14 @@ export class InferenceApi extends Construct {
   readonly usagePlan?: apigw.UsagePlan;
   readonly webAcl?: wafv2.CfnWebACL;
   readonly authMode: AuthMode;
+  /** The API stage's name. */
+  readonly stageName: string;
 
   constructor(scope: Construct, id: string, props: InferenceApiProps) {
     super(scope, id);
     if (props.backends.length === 0) throw new Error('InferenceApi needs at least one backend');
     this.authMode = props.authMode ?? 'iam';
+    this.stageName = props.stageName ?? 'prod';
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetentionDays ?? 30 });
 
     this.api = new apigw.RestApi(this, 'Resource', {
@@ -116,7 +119,7 @@ export class InferenceApi extends Construct {
       // Binary tensors, and images sent as themselves (text/plain stays text).
       binaryMediaTypes: ['application/octet-stream', 'image/jpeg', 'image/png', 'image/webp', 'application/x-image'],
       deployOptions: {
-        stageName: props.stageName ?? 'prod',
+        stageName: this.stageName,
         throttlingRateLimit: props.throttleRateLimit ?? 100,
         throttlingBurstLimit: props.throttleBurstLimit ?? 200,
         accessLogDestination: new apigw.LogGroupLogDestination(this.accessLogGroup),
@@ -242,7 +245,11 @@ export class InferenceApi extends Construct {
     return new cloudwatch.Metric({
       namespace: 'AWS/ApiGateway',
       metricName,
-      dimensionsMap: { ApiName: this.api.restApiName, Stage: this.api.deploymentStage.stageName, Resource: resourcePath, Method: method },
+      // The stage by its name, not a reference to the stage: an alarm on this metric gates the
+      // functions' CodeDeploy deployments, and the alias a deployment shifts is behind the stage, so
+      // a reference would close a dependency cycle (Alias → DeploymentGroup → Alarm → Stage → Alias)
+      // that CloudFormation rejects (cfn-lint E3004).
+      dimensionsMap: { ApiName: this.api.restApiName, Stage: this.stageName, Resource: resourcePath, Method: method },
       period: Duration.minutes(1),
       ...props,
     });

@@ -25,6 +25,14 @@ describe('InferenceMonitoring', () => {
     }
   });
 
+  it('names the API stage in alarm dimensions instead of referencing it, so a deployment gate closes no dependency cycle', () => {
+    // CodeDeploy shifts the live alias, which sits behind the stage; an alarm gating that shift must not depend on the stage.
+    const stageIds = Object.keys(template.findResources('AWS::ApiGateway::Stage'));
+    assert.equal(stageIds.length, 1);
+    for (const alarm of alarms()) assert.ok(!JSON.stringify(alarm).includes(`"${stageIds[0]}"`), JSON.stringify(alarm.Properties.Metrics ?? alarm.Properties.Dimensions));
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Latency', Dimensions: Match.arrayWith([{ Name: 'Stage', Value: 'prod' }]) });
+  });
+
   it('alarms on p99 latency over the latency objective in the model config', () => {
     const dir = repositoryWith({ fast: { latencyObjectiveMs: 42 } });
     buildStack({ 'modelship:modelsDir': dir }).template.hasResourceProperties('AWS::CloudWatch::Alarm', {
