@@ -531,7 +531,7 @@ if (runs('x')) {
 if (runs('q')) {
   console.log('\n(q) modelship optimize: size and single-row session.run (median, 1 intra-op thread), FP32 against INT8 and --graph');
   const { optimize } = await import('../cli/optimize/optimize.ts');
-  const { DataType, encodeModel, makeNode, makeTensor } = await import('../cli/optimize/onnx-model.ts');
+  const { DataType, encodeModel, makeNode, makeTensor } = await import('../lambda/convert/onnx/onnx-model.ts');
   // A MatMul-heavy model: an MLP of four 1024-wide layers (weights drawn once from a fixed seed), its golden set its own FP32 outputs.
   const mlp = new TempRepository('bench-optimize-').sample('debian_sections').sample('text_orientation');
   let seed = 1;

@@ -6,7 +6,7 @@
  * in FP32, with casts around them. Tensor types are followed through the graph to know which
  * inputs of those ops are floats.
  */
-import { DataType, floatValues, makeNode, makeTensor, num, type Model, type Node, type Tensor } from './onnx-model.ts';
+import { DataType, floatValues, makeNode, makeTensor, num, type Model, type Node, type Tensor } from '../../lambda/convert/onnx/onnx-model.ts';
 
 /** onnxconverter-common's DEFAULT_OP_BLOCK_LIST, for the ai.onnx domain. */
 const BLOCKED = new Set(['ArrayFeatureExtractor', 'Binarizer', 'CastMap', 'CategoryMapper', 'DictVectorizer', 'FeatureVectorizer', 'Imputer', 'LabelEncoder', 'LinearClassifier', 'LinearRegressor', 'Normalizer', 'OneHotEncoder', 'RandomUniformLike', 'SVMClassifier', 'SVMRegressor', 'Scaler', 'TreeEnsembleClassifier', 'TreeEnsembleRegressor', 'ZipMap', 'NonMaxSuppression', 'TopK', 'RoiAlign', 'Resize', 'Range', 'CumSum', 'Min', 'Max', 'Upsample']);

@@ -14,7 +14,7 @@ import { evaluateGolden, goldenInferRequest, isTaskGolden, type GoldenFile, type
 import { taskFeeds } from '../../lambda/core/tasks/task-run.ts';
 import { OPTIMIZATION_FILE, quantizedByOp, type RecordedOptimization } from '../../lambda/core/optimization-record.ts';
 import { convertToFloat16, type Float16Report } from './float16.ts';
-import { decodeModel, encodeModel } from './onnx-model.ts';
+import { decodeModel, encodeModel } from '../../lambda/convert/onnx/onnx-model.ts';
 import { quantizeDynamic, type QuantizeReport } from './quantize.ts';
 
 export type Optimization = 'int8' | 'fp16' | 'graph';

@@ -10,7 +10,7 @@
  * after the Gather restores the type). Written by hand, in TypeScript, because onnxruntime's
  * quantizer is Python only, and building, serving and testing here never need Python.
  */
-import { attribute, DataType, floatAttribute, floatValues, intAttribute, intValues, makeNode, makeTensor, num, opsetVersion, setOpsetVersion, type Graph, type Model, type Node, type Tensor } from './onnx-model.ts';
+import { attribute, DataType, floatAttribute, floatValues, intAttribute, intValues, makeNode, makeTensor, num, opsetVersion, setOpsetVersion, type Graph, type Model, type Node, type Tensor } from '../../lambda/convert/onnx/onnx-model.ts';
 
 export const QUANTIZABLE_OPS = ['MatMul', 'Gemm', 'Conv', 'Gather'] as const;
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { optimize, type Optimization, type OptimizationReport } from '../../../cli/optimize/optimize.ts';
-import { decodeModel } from '../../../cli/optimize/onnx-model.ts';
+import { decodeModel } from '../../../lambda/convert/onnx/onnx-model.ts';
 import { evaluateGolden, goldenInferRequest, type GoldenFile, type TaskGoldenFile } from '../../../lambda/jobs/golden-gate.ts';
 import { createTestService, ROOT, TempRepository } from '../../helpers.ts';
 

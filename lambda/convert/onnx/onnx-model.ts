@@ -8,13 +8,18 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
-const root = protobuf.loadSync(join(dirname(fileURLToPath(import.meta.url)), 'onnx-ml.proto'));
-const ModelProto = root.lookupType('onnx.ModelProto');
+// Loaded on first use, so that importing this module (e.g. into a bundle that never converts) reads no file.
+let modelProto: protobuf.Type | undefined;
+const ModelProto = {
+  get type(): protobuf.Type {
+    return (modelProto ??= protobuf.loadSync(join(dirname(fileURLToPath(import.meta.url)), 'onnx-ml.proto')).lookupType('onnx.ModelProto'));
+  },
+};
 
 /** TensorProto.DataType. */
 export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, UINT16: 4, INT16: 5, INT32: 6, INT64: 7, BOOL: 9, FLOAT16: 10, DOUBLE: 11, UINT32: 12, UINT64: 13 } as const;
 /** AttributeProto.AttributeType. */
-const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7 } as const;
+export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
 /** protobuf's own limit on one message, which a model written as one file must stay under. */
 export const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;
 
@@ -43,6 +48,7 @@ export interface Attribute {
   t?: Tensor;
   floats?: number[];
   ints?: Int[];
+  strings?: Uint8Array[];
   g?: Graph;
 }
 
@@ -81,7 +87,7 @@ export interface Model {
 export function decodeModel(bytes: Uint8Array, dir?: string): Model {
   let model: Model;
   try {
-    model = ModelProto.toObject(ModelProto.decode(bytes), { defaults: false, arrays: true }) as unknown as Model;
+    model = ModelProto.type.toObject(ModelProto.type.decode(bytes), { defaults: false, arrays: true }) as unknown as Model;
   } catch (error) {
     throw new Error(`not an ONNX model: ${(error as Error).message}`);
   }
@@ -110,7 +116,7 @@ export function decodeModel(bytes: Uint8Array, dir?: string): Model {
 
 /** Encodes a model as one file (protobuf's 2 GB limit applies: larger results are refused, named). */
 export function encodeModel(model: Model): Uint8Array {
-  const bytes = ModelProto.encode(ModelProto.fromObject(model as unknown as Record<string, unknown>)).finish();
+  const bytes = ModelProto.type.encode(ModelProto.type.fromObject(model as unknown as Record<string, unknown>)).finish();
   if (bytes.length > MAX_PROTOBUF_BYTES) throw new Error(`the result is ${bytes.length} bytes, over protobuf's 2 GB limit for one file`);
   return bytes;
 }

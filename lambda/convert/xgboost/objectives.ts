@@ -1,0 +1,56 @@
+/**
+ * XGBoost objectives: how each turns the margin into what `Booster.predict` returns, and how the
+ * saved base_score (in output space) becomes a margin. Sources: xgboost src/objective/regression_loss.h
+ * and regression_obj.cu (PredTransform, ProbToMargin), logistic_obj.h (LogisticProbToMargin:
+ * -log(1/x - 1)), poisson/gamma/tweedie (log), multiclass_obj.cu (softmax), hinge.cu (x > 0).
+ * An objective not listed here is refused by name: survival:aft and survival:cox predict times whose
+ * transforms depend on parameters the model file does not keep in a form we can check.
+ */
+import type { Head, Link } from '../links.ts';
+
+export interface XgbObjective {
+  readonly head: (outputs: number) => Head;
+  /** base_score (output space, float32) → margin (float32). */
+  readonly toMargin: (score: number) => number;
+}
+
+const f = Math.fround;
+const identity = (x: number) => x;
+const logit = (x: number) => f(-Math.log(f(f(1 / x) - 1)));
+const log = (x: number) => f(Math.log(x));
+
+const regression = (link: Link, toMargin: (x: number) => number = identity): XgbObjective => ({ head: () => ({ task: 'regression', link }), toMargin });
+const ranking: XgbObjective = { head: () => ({ task: 'ranking', link: { kind: 'identity' } }), toMargin: identity };
+const binary = (link: Link, toMargin: (x: number) => number): XgbObjective => ({
+  // With several targets (multi-label) each column is its own probability: a regression of K outputs.
+  head: (outputs) => (outputs === 1 ? { task: 'classification', classes: 2, binary: true, link } : { task: 'regression', link }),
+  toMargin,
+});
+const multiclass: XgbObjective = { head: (outputs) => ({ task: 'classification', classes: outputs, link: { kind: 'softmax' } }), toMargin: identity };
+
+export const XGB_OBJECTIVES: Record<string, XgbObjective> = {
+  'binary:logistic': binary({ kind: 'sigmoid' }, logit),
+  'binary:hinge': binary({ kind: 'hinge' }, identity),
+  // The raw logit: predict() returns the margin itself, so it is served as a value, not a probability.
+  'binary:logitraw': regression({ kind: 'identity' }),
+  'multi:softprob': multiclass,
+  'multi:softmax': multiclass,
+  'reg:squarederror': regression({ kind: 'identity' }),
+  'reg:linear': regression({ kind: 'identity' }),
+  'reg:squaredlogerror': regression({ kind: 'identity' }),
+  'reg:pseudohubererror': regression({ kind: 'identity' }),
+  'reg:absoluteerror': regression({ kind: 'identity' }),
+  'reg:quantileerror': regression({ kind: 'identity' }),
+  'reg:logistic': regression({ kind: 'sigmoid' }, logit),
+  'count:poisson': regression({ kind: 'exp' }, log),
+  'reg:gamma': regression({ kind: 'exp' }, log),
+  'reg:tweedie': regression({ kind: 'exp' }, log),
+  'rank:pairwise': ranking,
+  'rank:ndcg': ranking,
+  'rank:map': ranking,
+};
+
+export const REFUSED_OBJECTIVES: Record<string, string> = {
+  'survival:aft': 'survival:aft (accelerated failure time) is not converted: its prediction is exp(margin) of a distribution whose parameters we cannot verify exactly; serve it from XGBoost, or export it with onnxmltools and check it yourself',
+  'survival:cox': 'survival:cox (Cox proportional hazards) is not converted: its prediction is a hazard ratio relative to a baseline the model file does not hold',
+};
