@@ -9,6 +9,7 @@
  *         a DIR is read for *.jsonl files at any depth, e.g. .local/captures/<model>/<version>/)
  *   optimize --model NAME (--int8 | --fp16 | --graph) [--from V] [--to V] [--op-types MatMul,Gemm,Conv,Gather] [--exclude NODE,...]
  *         [--reduce-range] [--level basic|extended] [--models-dir models]   (writes the next version folder)
+ *   convert --model NAME [--version V] [--models-dir models]   (model.json / model.ubj / model.txt → model.onnx + conversion.json beside it)
  * Models come from MODEL_DIR (default ./models) or MODEL_BUCKET; S3_ENDPOINT points at an S3-compatible store.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { DirectoryBatchStore, S3BatchStore, type BatchStore } from '../lambda/st
 import { createRepository, createService, readRuntimeConfig } from '../lambda/entry/runtime-config.ts';
 import { formatOptimization, optimize } from '../cli/optimize/optimize.ts';
 import { QUANTIZABLE_OPS } from '../cli/optimize/quantize.ts';
+import { convertVersionFolder, formatConversion } from '../cli/convert.ts';
 
 import { silentLogger } from '../lambda/core/logger.ts';
 
@@ -33,7 +35,8 @@ const USAGE = `usage:
   modelship batch --model NAME --input FILE|s3://BUCKET/batch/input/NAME/FILE [--work-dir .local] [--lines-per-chunk 5000] [--batch-size 256]
   modelship batch-status --model NAME --job JOB [--work-dir .local | --bucket BUCKET]
   modelship drift --model NAME --captures FILE|DIR [--version V] [--psi 0.2] [--models-dir models]
-  modelship optimize --model NAME (--int8 | --fp16 | --graph) [--from V] [--to V] [--op-types MatMul,Gemm,Conv,Gather] [--exclude NODE,...] [--reduce-range] [--level basic|extended] [--models-dir models]`;
+  modelship optimize --model NAME (--int8 | --fp16 | --graph) [--from V] [--to V] [--op-types MatMul,Gemm,Conv,Gather] [--exclude NODE,...] [--reduce-range] [--level basic|extended] [--models-dir models]
+  modelship convert --model NAME [--version V] [--models-dir models]`;
 
 function number(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -158,12 +161,17 @@ async function main(argv: string[]): Promise<void> {
     console.log(formatOptimization(report));
     for (const warning of report.warnings) console.error(`modelship: warning: ${warning}`);
     console.log(`written: ${directory} (model.onnx, golden.json, optimization.json and the source's other files). Deploy it: the golden gate checks it, then canary or shadow against the live version, then ab-report.`);
+  } else if (command === 'convert') {
+    if (!values.model) throw new Error('convert needs --model');
+    if (values.version !== undefined && !/^[1-9]\d*$/.test(values.version)) throw new Error(`--version must be a positive integer version, got "${values.version}"`);
+    console.log(formatConversion(convertVersionFolder(values['models-dir'] ?? 'models', values.model, values.version === undefined ? undefined : Number(values.version))));
   } else {
     throw new Error(command === undefined ? 'no command given' : `unknown command "${command}"`);
   }
 }
 
 main(process.argv.slice(2)).catch((error: Error) => {
-  console.error(`modelship: ${error.message}\n${USAGE}`);
+  // convert answers bad input with one line (issue 24); the other commands add the usage.
+  console.error(process.argv[2] === 'convert' ? `modelship: ${error.message}` : `modelship: ${error.message}\n${USAGE}`);
   process.exit(2);
 });

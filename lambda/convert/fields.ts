@@ -25,10 +25,10 @@ export class Fields {
     return v;
   }
 
-  number(v: unknown, path: string): number {
+  number(v: unknown, path: string, options: { nan?: boolean } = {}): number {
     // XGBoost's JSON writes numbers, or in some versions numeric strings ("5E-1").
     const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-    if (typeof n !== 'number' || Number.isNaN(n)) this.fail(path, `expected a number, found ${kind(v)}`);
+    if (typeof n !== 'number' || (Number.isNaN(n) && !(options.nan === true && (v === 'NaN' || typeof v === 'number')))) this.fail(path, `expected a number, found ${kind(v)}`);
     return n as number;
   }
 
@@ -43,8 +43,8 @@ export class Fields {
     return v;
   }
 
-  numbers(v: unknown, path: string, length?: number): number[] {
-    return this.array(v, path, length).map((x, i) => this.number(typeof x === 'boolean' ? Number(x) : x, `${path}[${i}]`));
+  numbers(v: unknown, path: string, length?: number, options: { nan?: boolean } = {}): number[] {
+    return this.array(v, path, length).map((x, i) => this.number(typeof x === 'boolean' ? Number(x) : x, `${path}[${i}]`, options));
   }
 
   ints(v: unknown, path: string, length?: number, min = -Infinity, max = Infinity): number[] {

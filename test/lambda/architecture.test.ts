@@ -54,13 +54,14 @@ const RULES: Record<string, { roles: RegExp; packages: RegExp }> = {
   'adapters/api-gateway': { roles: /^(core|observability|adapters\/http|adapters\/api-gateway)$/, packages: /^(node:.*|aws-lambda)$/ },
   'adapters/sagemaker': { roles: /^(core|observability|adapters\/http|adapters\/sagemaker)$/, packages: /^(node:.*|@aws-sdk\/.*)$/ },
   'adapters/local': { roles: /^(core|observability|stores|adapters\/http|adapters\/local)$/, packages: /^(node:.*)$/ },
-  entry: { roles: /^(core|stores|observability|adapters\/.*|jobs|entry)$/, packages: /.*/ },
+  convert: { roles: /^(core|convert)$/, packages: /^(node:.*|protobufjs)$/ },
+  entry: { roles: /^(core|stores|observability|adapters\/.*|jobs|convert|entry)$/, packages: /.*/ },
 };
 
 describe('lambda/ layout', () => {
   it('puts every file in a role folder', () => {
     const loose = FILES.filter((f) => RULES[f.role] === undefined).map((f) => f.path);
-    assert.deepEqual(loose, [], 'files outside core/, stores/, observability/, adapters/{http,api-gateway,sagemaker,local}/, jobs/, entry/');
+    assert.deepEqual(loose, [], 'files outside core/, stores/, observability/, adapters/{http,api-gateway,sagemaker,local}/, jobs/, convert/, entry/');
   });
 
   for (const [role, rule] of Object.entries(RULES)) {

@@ -278,7 +278,7 @@ export function describeLightgbm(file: string, bytes: Uint8Array): ModelDescript
   return {
     format: 'lightgbm',
     producer: `LightGBM text model ${h.get('version') ?? '(no version line)'}`,
-    objective: objectiveText.trim(),
+    objective: objectiveName,
     booster: model.parameters.get('boosting') ?? (averaged ? 'rf' : 'gbdt'),
     features: featureRecords,
     head,

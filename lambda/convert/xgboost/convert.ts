@@ -41,10 +41,42 @@ export function parseXgboost(file: string, bytes: Uint8Array): unknown {
     throw new ConversionError(file, 'not UTF-8 text, so not an XGBoost JSON model (a binary UBJSON model must be named model.ubj)');
   }
   try {
-    return JSON.parse(text);
+    return JSON.parse(withNonFiniteAsStrings(text));
   } catch (error) {
     throw new ConversionError(file, `not valid JSON (${(error as Error).message}); the file may be truncated: save it again with Booster.save_model("model.json")`);
   }
+}
+
+/**
+ * XGBoost's JSON writer prints non-finite floats bare (NaN, Infinity, -Infinity: 1.7 writes NaN as the
+ * split condition of a categorical split), which JSON.parse refuses; outside strings they become the
+ * strings "NaN" / "Infinity" / "-Infinity", which the field readers turn back into numbers.
+ */
+function withNonFiniteAsStrings(text: string): string {
+  if (!/NaN|Infinity/.test(text)) return text;
+  let out = '';
+  let from = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    else if (c === 'N' && text.startsWith('NaN', i)) {
+      out += `${text.slice(from, i)}"NaN"`;
+      from = i + 3;
+      i += 2;
+    } else if ((c === 'I' || c === '-') && text.startsWith(c === 'I' ? 'Infinity' : '-Infinity', i)) {
+      const token = c === 'I' ? 'Infinity' : '-Infinity';
+      out += `${text.slice(from, i)}"${token}"`;
+      from = i + token.length;
+      i += token.length - 1;
+    }
+  }
+  return out + text.slice(from);
 }
 
 const FEATURE_TYPES: Record<string, FeatureType> = { float: 'numeric', q: 'numeric', int: 'integer', i: 'integer', c: 'categorical', indicator: 'boolean' };
@@ -92,20 +124,25 @@ interface TreeContext {
   readonly features: number;
   readonly categorical: (feature: number) => number;
   readonly maxCategory: Map<number, number>;
+  readonly outputs: number;
 }
 
 /** One tree from its arrays, checked: children in range, each node reached once (no cycles). */
-function readTree(ctx: TreeContext, v: unknown, path: string, weight: number | undefined): TreeNode {
+function readTree(ctx: TreeContext, v: unknown, path: string, weight: number | undefined, target: number): Tree[] {
   const F: Fields = ctx.F;
   const t = F.object(v, path);
   const param = F.object(t.tree_param, `${path}.tree_param`);
   const n = F.int(param.num_nodes, `${path}.tree_param.num_nodes`, 1, 1 << 30);
-  const leafVector = F.int(param.size_leaf_vector ?? '1', `${path}.tree_param.size_leaf_vector`, 0);
-  if (leafVector > 1) F.fail(path, `vector leaves (size_leaf_vector ${leafVector}, multi_strategy="multi_output_tree") are not converted; train with multi_strategy="one_output_per_tree"`);
+  const leafVector = Math.max(1, F.int(param.size_leaf_vector ?? '1', `${path}.tree_param.size_leaf_vector`, 0, 1 << 16));
+  if (leafVector !== 1 && leafVector !== ctx.outputs) F.fail(`${path}.tree_param.size_leaf_vector`, `${leafVector} leaf values for ${ctx.outputs} outputs`);
+  // Vector leaves (multi_strategy="multi_output_tree", src/tree/multi_target_tree_model.cc): a leaf's
+  // right_children entry indexes leaf_weights, which holds size_leaf_vector values per leaf.
+  const leafWeights = leafVector > 1 ? F.numbers(t.leaf_weights, `${path}.leaf_weights`, undefined, { nan: true }) : [];
   const left = F.ints(t.left_children, `${path}.left_children`, n, -1, n - 1);
-  const right = F.ints(t.right_children, `${path}.right_children`, n, -1, n - 1);
+  const right = F.ints(t.right_children, `${path}.right_children`, n, -1, leafVector > 1 ? Math.max(n - 1, Math.floor(leafWeights.length / leafVector) - 1) : n - 1);
   const feature = F.ints(t.split_indices, `${path}.split_indices`, n, 0, Math.max(0, ctx.features - 1));
-  const cond = F.numbers(t.split_conditions, `${path}.split_conditions`, n);
+  // NaN is kept: XGBoost 1.7 writes it for categorical splits, and x < NaN is false in both XGBoost and ONNX.
+  const cond = F.numbers(t.split_conditions, `${path}.split_conditions`, n, { nan: true });
   const defaultLeft = F.ints(t.default_left, `${path}.default_left`, n, 0, 1);
   const splitType = t.split_type === undefined ? new Array<number>(n).fill(0) : F.ints(t.split_type, `${path}.split_type`, n, 0, 1);
   const catNodes = F.ints(t.categories_nodes ?? [], `${path}.categories_nodes`, undefined, 0, n - 1);
@@ -119,7 +156,7 @@ function readTree(ctx: TreeContext, v: unknown, path: string, weight: number | u
   });
 
   const seen = new Uint8Array(n);
-  const build = (root: number): TreeNode => {
+  const build = (root: number, output: number): TreeNode => {
     // Iterative post-order, so a deep (or malicious) tree cannot exhaust the call stack.
     const done = new Map<number, TreeNode>();
     const stack = [root];
@@ -127,14 +164,17 @@ function readTree(ctx: TreeContext, v: unknown, path: string, weight: number | u
       const i = stack[stack.length - 1];
       if (seen[i] === 0) {
         seen[i] = 1;
-        if (left[i] === -1 || right[i] === -1) {
-          if (left[i] !== right[i]) F.fail(`${path} node ${i}`, 'has one child');
-          const value = weight === undefined ? cond[i] : f32(f32(cond[i]) * weight);
+        if (leafVector > 1 ? left[i] === -1 : left[i] === -1 || right[i] === -1) {
+          if (leafVector === 1 && left[i] !== right[i]) F.fail(`${path} node ${i}`, 'has one child');
+          const raw = leafVector > 1 ? leafWeights[right[i] * leafVector + output] : cond[i];
+          if (raw === undefined) F.fail(`${path} node ${i}`, `leaf ${right[i]} has no leaf_weights`);
+          const value = weight === undefined ? raw : f32(f32(raw) * weight);
           done.set(i, { value: f32(value) });
           stack.pop();
           continue;
         }
         for (const c of [left[i], right[i]]) {
+          if (c < 0) F.fail(`${path} node ${i}`, 'has one child');
           if (seen[c] !== 0) F.fail(`${path} node ${i}`, `child ${c} is reached twice (the tree has a cycle or shared node)`);
           stack.push(c);
         }
@@ -158,7 +198,12 @@ function readTree(ctx: TreeContext, v: unknown, path: string, weight: number | u
     }
     return done.get(root)!;
   };
-  return build(0);
+  if (leafVector === 1) return [{ root: build(0, 0), target }];
+  // One tree per output, each with that output's leaf values (TreeEnsemble leaves carry one target).
+  return Array.from({ length: leafVector }, (_, k) => {
+    seen.fill(0);
+    return { root: build(0, k), target: k };
+  });
 }
 
 export function describeXgboost(file: string, doc: unknown): ModelDescription {
@@ -220,6 +265,7 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
   const ctx: TreeContext = {
     F,
     features,
+    outputs,
     maxCategory: new Map(),
     categorical: (feature) => {
       let index = derivedIndex.get(feature);
@@ -231,7 +277,7 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
       return index;
     },
   };
-  const trees: Tree[] = rawTrees.map((t, i) => ({ root: readTree(ctx, t, `${modelPath}.trees[${i}]`, weights?.[i]), target: treeInfo[i] }));
+  const trees: Tree[] = rawTrees.flatMap((t, i) => readTree(ctx, t, `${modelPath}.trees[${i}]`, weights?.[i], treeInfo[i]));
 
   const cats = categoryNames(F, model.cats, features);
   const featureRecords = featureTypes.map((type, i): FeatureRecord => {
@@ -242,14 +288,15 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
     // An unseen category: an invalid code, which XGBoost sends left at every categorical split (categorical.h InvalidCat).
     return { name, type, categories, unseen: -1 };
   });
-  return { ...common, features: featureRecords, trees: trees.length, ensemble: { elementType: 'FP32', features, derived, targets: outputs, trees, base } };
+  return { ...common, features: featureRecords, trees: rawTrees.length, ensemble: { elementType: 'FP32', features, derived, targets: outputs, trees, base } };
 }
 
 /** gblinear: bias + Σ weight·x over the features present (a missing one contributes nothing), + base. */
 function linearMargin(g: GraphBuilder, input: string, features: number, outputs: number, weights: number[], base: number[]): string {
   const present = g.op('Where', [g.op('IsNaN', [input]), g.scalar('FP32', 0), input]);
   const w = g.constant('FP32', [features, outputs], weights.slice(0, features * outputs), 'gblinear_weights');
-  const bias = weights.slice(features * outputs).map((b, k) => f32(b + base[k]));
+  // Every output group starts from base_score(0) (src/gbm/gblinear.cc, PredictBatchInternal), not its own.
+  const bias = weights.slice(features * outputs).map((b) => f32(b + base[0]));
   return g.op('Add', [g.op('MatMul', [present, w]), g.constant('FP32', [outputs], bias, 'gblinear_bias')]);
 }
 

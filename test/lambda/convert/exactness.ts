@@ -78,7 +78,10 @@ export async function checkCase(dir: string, name: string): Promise<CaseResult> 
     const values = record.task === 'classification' ? result.probabilities : result.prediction;
     const width = values.dims[1] as number;
     const data = values.data as Float32Array | Float64Array;
-    expected.prediction.forEach((native, r) => {
+    // multi:softmax's native prediction is the class index; its probabilities are the softmax of the native margin.
+    const softmaxLabels = record.objective === 'multi:softmax';
+    const nativeValues = softmaxLabels ? expected.margin!.map(softmax) : expected.prediction;
+    nativeValues.forEach((native, r) => {
       // A binary classifier's native prediction is the positive class's probability alone.
       const columns = native.length === width ? native.map((_, c) => c) : native.length === 1 && width === 2 ? [1] : undefined;
       if (columns === undefined) throw new Error(`${name}: row ${r} has ${native.length} native values for ${width} ONNX columns`);
@@ -92,7 +95,7 @@ export async function checkCase(dir: string, name: string): Promise<CaseResult> 
     });
     if (record.task === 'classification') {
       const labels = result.label.data as BigInt64Array;
-      (expected.label ?? []).forEach((l, r) => {
+      (softmaxLabels ? expected.prediction.map((p) => p[0]) : (expected.label ?? [])).forEach((l, r) => {
         if (Number(labels[r]) !== l) labelMismatches.push(r);
       });
       if (expected.label === undefined) throw new Error(`${name}: a classifier's fixture has no labels`);
@@ -101,4 +104,11 @@ export async function checkCase(dir: string, name: string): Promise<CaseResult> 
   } finally {
     await session.release();
   }
+}
+
+function softmax(row: readonly number[]): number[] {
+  const max = Math.max(...row);
+  const e = row.map((x) => Math.exp(x - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((x) => x / sum);
 }

@@ -1,0 +1,80 @@
+/**
+ * Exactness of the native-model converter (issue 24): every fixture under test/fixtures/trees/ (made by
+ * training/trees/ with the real XGBoost 1.7 / 3.x and LightGBM) is converted, run in a real onnxruntime
+ * session on its held-out rows, and compared with the library's own predictions: the label identical,
+ * values within 1e-5 relative for XGBoost (float32) and 1e-9 for LightGBM (double).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT } from '../../helpers.ts';
+import { convertNativeModel, ConversionError } from '../../../lambda/convert/registry.ts';
+import { checkCase, modelFile, type Expected } from './exactness.ts';
+
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'trees');
+const REFUSED = join(ROOT, 'test', 'fixtures', 'trees-refused');
+const cases = readdirSync(FIXTURES).filter((name) => existsSync(join(FIXTURES, name, 'expected.json'))).sort();
+
+describe('native models → ONNX, against the native libraries', () => {
+  it('has fixtures of both libraries to compare with', () => {
+    assert.ok(cases.some((c) => c.startsWith('xgb')) && cases.some((c) => c.startsWith('lgb')), `fixtures found: ${cases.join(', ')}`);
+  });
+
+  for (const name of cases) {
+    it(`${name}: same labels and values as the native library`, async () => {
+      const dir = join(FIXTURES, name);
+      const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Expected & { features?: { name: string; type: string; categories?: string[] }[] };
+      const result = await checkCase(dir, name);
+      assert.deepEqual(result.failures, [], `values beyond ${result.record.format === 'lightgbm' ? '1e-9' : '1e-5'} relative: [row, column, onnx, native]`);
+      assert.deepEqual(result.labelMismatches, [], 'rows whose label differs');
+      assert.equal(result.record.format, expected.library);
+      assert.equal(result.record.inputType, expected.library === 'xgboost' ? 'FP32' : 'FP64');
+      assert.deepEqual(result.record.inexact, []);
+      // The features the fixture was trained on, by name and with their category names where it records them.
+      for (const f of expected.features ?? []) {
+        const record = result.record.features.find((r) => r.name === f.name);
+        assert.ok(record !== undefined, `feature ${f.name} is in conversion.json`);
+        if (f.type === 'categorical' && f.categories !== undefined && record.categories !== undefined && expected.library === 'lightgbm') assert.deepEqual(record.categories, f.categories);
+      }
+    });
+  }
+});
+
+describe('refusals', () => {
+  for (const name of existsSync(REFUSED) ? readdirSync(REFUSED).sort() : []) {
+    it(`${name}: refused, naming the file and the objective`, () => {
+      const dir = join(REFUSED, name);
+      const file = modelFile(dir);
+      const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { refusal: { mentions: string[] } };
+      assert.throws(() => convertNativeModel(file, readFileSync(join(dir, file))), (error: Error) => {
+        assert.ok(error instanceof ConversionError, String(error));
+        assert.ok(error.message.startsWith(`${file}: `), error.message);
+        for (const word of expected.refusal.mentions) assert.match(error.message, new RegExp(word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+        return true;
+      });
+    });
+  }
+
+  it('refuses an unknown file name, an empty file and a truncated one, naming each', () => {
+    assert.throws(() => convertNativeModel('model.bin', new Uint8Array([1])), /^ConversionError: model\.bin: not a native model file/);
+    assert.throws(() => convertNativeModel('model.json', new Uint8Array()), /model\.json: the file is empty/);
+    const json = readFileSync(join(FIXTURES, cases.find((c) => c.startsWith('xgb3'))!, 'model.json'));
+    assert.throws(() => convertNativeModel('model.json', json.subarray(0, json.length / 2)), /model\.json: not valid JSON .*truncated/);
+    const ubj = cases.map((c) => join(FIXTURES, c, 'model.ubj')).find(existsSync)!;
+    assert.throws(() => convertNativeModel('model.ubj', readFileSync(ubj).subarray(0, 100)), /model\.ubj: not a valid XGBoost UBJSON model \(the file ends inside a value/);
+    const txt = readFileSync(join(FIXTURES, 'lgb_binary', 'model.txt'), 'utf8');
+    assert.throws(() => convertNativeModel('model.txt', Buffer.from(txt.slice(0, txt.indexOf('Tree=1')))), /model\.txt: no "end of trees" line: the file is truncated/);
+  });
+
+  it('refuses an unknown objective and an unknown booster by name', () => {
+    const doc = JSON.parse(readFileSync(join(FIXTURES, 'xgb3_reg_squarederror', 'model.json'), 'utf8'));
+    doc.learner.objective.name = 'reg:madeup';
+    assert.throws(() => convertNativeModel('model.json', Buffer.from(JSON.stringify(doc))), /model\.json: learner\.objective: unknown objective "reg:madeup"/);
+    doc.learner.objective.name = 'reg:squarederror';
+    doc.learner.gradient_booster.name = 'gbforest';
+    assert.throws(() => convertNativeModel('model.json', Buffer.from(JSON.stringify(doc))), /unknown booster "gbforest"/);
+    const txt = readFileSync(join(FIXTURES, 'lgb_regression', 'model.txt'), 'utf8').replace(/^objective=\S+/m, 'objective=custom');
+    assert.throws(() => convertNativeModel('model.txt', Buffer.from(txt)), /model\.txt: objective: unknown objective "custom"/);
+  });
+});
