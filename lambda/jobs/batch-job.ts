@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { textRow, type TabularModel } from '../core/tasks/tabular.ts';
 import { describeError, isInferenceError } from '../core/errors.ts';
 import type { InferenceService } from '../core/inference-service.ts';
 import type { BatchStore } from '../stores/batch-store.ts';
@@ -202,7 +203,7 @@ export async function planJob(store: BatchStore, input: string, limits: PlanLimi
 
 type Row = { line: number; value: unknown } | { line: number; request: unknown } | { line: number; error: string };
 
-function parseLine(text: string, line: number, format: BatchFormat, columns: string[] | undefined): Row | undefined {
+function parseLine(text: string, line: number, format: BatchFormat, columns: string[] | undefined, tabular: TabularModel | undefined): Row | undefined {
   const trimmed = text.replace(/\r$/, '');
   if (trimmed.trim() === '') return undefined;
   if (format === 'csv') {
@@ -213,6 +214,8 @@ function parseLine(text: string, line: number, format: BatchFormat, columns: str
       return { line, error: `not valid CSV: ${describeError(error)}` };
     }
     if (cells.length !== columns!.length) return { line, error: `has ${cells.length} columns but the header has ${columns!.length}` };
+    // A converted model's features by the header's names: text cells for categories, empty cells missing.
+    if (tabular !== undefined) return { line, value: textRow(tabular, columns!, cells) };
     const values = cells.map(Number);
     const bad = values.findIndex((v, i) => !Number.isFinite(v) || cells[i].trim() === '');
     if (bad >= 0) return { line, error: `column "${columns![bad]}" is "${cells[bad]}", not a number` };
@@ -241,7 +244,7 @@ const lineError = (error: unknown): string => (isInferenceError(error) ? error.m
 export async function scoreLines(service: InferenceService, model: string, text: string, firstLine: number, format: BatchFormat, header: string | undefined, batchSize: number) {
   const columns = format === 'csv' ? ((parseCsv(header ?? '') as string[][])[0] ?? []) : undefined;
   const loaded = await service.loadModel(model);
-  const rows = text.split('\n').map((t, i) => parseLine(t, firstLine + i, format, columns)).filter((r): r is Row => r !== undefined);
+  const rows = text.split('\n').map((t, i) => parseLine(t, firstLine + i, format, columns, loaded.tabular)).filter((r): r is Row => r !== undefined);
   const results: { line: number; text: string }[] = [];
   const errors: { line: number; text: string }[] = [];
   const fail = (line: number, error: string) => errors.push({ line, text: JSON.stringify({ line, error }) });

@@ -13,8 +13,41 @@ export interface FeatureBaseline {
   readonly quantiles: readonly number[];
 }
 
+/**
+ * A categorical feature of a converted model: each category's share of the training rows, in the
+ * model's code order (conversion.json's `categories`), which is what a captured row carries.
+ */
+export interface CategoricalBaseline {
+  readonly name: string;
+  readonly index: number;
+  readonly type: 'categorical';
+  readonly categories: readonly string[];
+  readonly categoryProportions: readonly number[];
+}
+
 export interface Baseline {
-  readonly features: readonly FeatureBaseline[];
+  readonly features: readonly (FeatureBaseline | CategoricalBaseline)[];
+}
+
+const isCategorical = (feature: FeatureBaseline | CategoricalBaseline): feature is CategoricalBaseline => (feature as CategoricalBaseline).type === 'categorical';
+
+/**
+ * PSI over category frequencies, and (in the KS column) the largest gap between one category's share
+ * in the values and in training: categories have no order, so no CDF to compare.
+ */
+export function categoryDrift(feature: CategoricalBaseline, codes: readonly number[]): { psi: number; ks: number } {
+  if (codes.length === 0) throw new Error('no values to compare with the baseline');
+  const counts = new Array<number>(feature.categories.length).fill(0);
+  for (const code of codes) counts[code]++;
+  let psi = 0;
+  let ks = 0;
+  feature.categoryProportions.forEach((share, i) => {
+    const actual = Math.max(counts[i] / codes.length, EPSILON);
+    const expected = Math.max(share, EPSILON);
+    psi += (actual - expected) * Math.log(actual / expected);
+    ks = Math.max(ks, Math.abs(counts[i] / codes.length - share));
+  });
+  return { psi, ks };
 }
 
 export interface FeatureDrift {
@@ -75,16 +108,27 @@ export function kolmogorovSmirnov(quantiles: readonly number[], values: readonly
   return d;
 }
 
-/** Drift of every baseline feature over rows of captured inputs (one value per feature per row). */
-export function driftReport(baseline: Baseline, rows: readonly (readonly number[])[], psiThreshold = 0.2): FeatureDrift[] {
-  return baseline.features.map((feature) => {
-    const values = rows.map((row, r) => {
+/** Whether a captured value stands for a missing one (a converted model's NaN, written "NaN" in JSON). */
+const isMissing = (value: unknown): boolean => value === 'NaN' || value === null || (typeof value === 'number' && Number.isNaN(value));
+
+/**
+ * Drift of every baseline feature over rows of captured inputs (one value per feature per row).
+ * Missing values (NaN: a converted model's missing feature, or a category it never saw) are left
+ * out: drift is measured on the values present; a feature with none present is not reported.
+ */
+export function driftReport(baseline: Baseline, rows: readonly (readonly unknown[])[], psiThreshold = 0.2): FeatureDrift[] {
+  return baseline.features.flatMap((feature) => {
+    const values: number[] = [];
+    rows.forEach((row, r) => {
       const value = row[feature.index];
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`row ${r + 1} has no number for feature "${feature.name}" (position ${feature.index})`);
-      return value;
+      if (isMissing(value)) return;
+      const valid = typeof value === 'number' && Number.isFinite(value) && (!isCategorical(feature) || (Number.isInteger(value) && value >= 0 && value < feature.categories.length));
+      if (!valid) throw new Error(`row ${r + 1} has no ${isCategorical(feature) ? 'category code' : 'number'} for feature "${feature.name}" (position ${feature.index})`);
+      values.push(value);
     });
-    const psi = populationStabilityIndex(feature, values);
-    return { name: feature.name, psi, ks: kolmogorovSmirnov(feature.quantiles, values), drifted: psi > psiThreshold };
+    if (values.length === 0) return [];
+    const { psi, ks } = isCategorical(feature) ? categoryDrift(feature, values) : { psi: populationStabilityIndex(feature, values), ks: kolmogorovSmirnov(feature.quantiles, values) };
+    return [{ name: feature.name, psi, ks, drifted: psi > psiThreshold }];
   });
 }
 

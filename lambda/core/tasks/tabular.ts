@@ -142,6 +142,27 @@ export function rowsToFeatures(model: TabularModel, modelName: string, instances
   return new Tensor(model.inputType === 'FP32' ? 'float32' : 'float64', out, [instances.length, n]);
 }
 
+const TRUE_TEXT = new Set(['true', 'True', 'TRUE', '1']);
+const FALSE_TEXT = new Set(['false', 'False', 'FALSE', '0']);
+
+/**
+ * A row of text cells (a CSV line under its header) as an object keyed by feature name: an empty
+ * cell is missing, numbers and booleans read from their text, categories kept as written ("8" finds
+ * the category "8"). A column the model does not know is kept, so the row's 400 names it.
+ */
+export function textRow(model: TabularModel, columns: readonly string[], cells: readonly string[]): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  columns.forEach((column, i) => {
+    const cell = cells[i].trim();
+    const feature = model.features[model.byName.get(column) ?? -1];
+    if (cell === '') row[column] = null;
+    else if (feature === undefined || feature.type === 'categorical') row[column] = cells[i];
+    else if (feature.type === 'boolean') row[column] = TRUE_TEXT.has(cell) ? true : FALSE_TEXT.has(cell) ? false : cell;
+    else row[column] = Number.isFinite(Number(cell)) ? Number(cell) : cell;
+  });
+  return row;
+}
+
 /** One v2 input, as the tensor path has it before decoding. */
 export interface NamedInput {
   readonly name: string;

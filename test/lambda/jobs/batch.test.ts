@@ -8,6 +8,8 @@ import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { finalizeJob, isFolderImage, jobPrefix, planJob, processChunk, readManifest, runJob, startJob } from '../../../lambda/jobs/batch-job.ts';
 import { S3BatchStore } from '../../../lambda/stores/batch-store.ts';
+import { LEAF_YES } from '../../fixtures/tabular-models.ts';
+import { tabularRepository } from '../../fixtures/tabular-repository.ts';
 import { createTestService, readGolden, ROOT, SAMPLES_DIR, startTestS3, type TestS3 } from '../../helpers.ts';
 
 const exec = promisify(execFile);
@@ -64,6 +66,19 @@ describe('batch prediction against a real S3 API server', () => {
     const [answer] = await jsonl(v2.results);
     assert.equal(answer.response.id, 'r1');
     assert.deepEqual(answer.response.outputs[0].data, golden.outputs[0].data.slice(0, 2));
+  });
+
+  it('scores a converted model from JSON Lines of objects and CSV with a header, by feature name', async () => {
+    const tabular = createTestService(tabularRepository('batch-').dir);
+    const objects = [{ age: 25, color: 'green' }, { age: 40, member: true, color: null }, { age: 'old' }, { age: 40, color: 'red', member: false }];
+    await put('batch/input/trees_classifier/rows.jsonl', objects.map((o) => JSON.stringify(o)).join('\n') + '\n');
+    const manifest = await runJob(store, tabular, 'batch/input/trees_classifier/rows.jsonl', { linesPerChunk: 3, batchSize: 4 });
+    assert.deepEqual((await jsonl(manifest.results)).map((r) => [r.line, r.prediction.label]), [[1, 'yes'], [2, 'yes'], [4, 'no']]);
+    assert.match((await jsonl(manifest.errors))[0].error, /^instances\[0\]: feature "age" is numeric; expected a number/);
+    // Columns in any order, by name; an empty cell is missing; booleans and categories as text.
+    await put('batch/input/trees_classifier/rows.csv', ['member,color,age', 'false,green,25', 'true,,40', ',,', 'False,blue,40'].join('\n') + '\n');
+    const csv = await runJob(store, tabular, 'batch/input/trees_classifier/rows.csv', { linesPerChunk: 2 });
+    assert.deepEqual((await jsonl(csv.results)).map((r) => [r.line, r.prediction.label, r.prediction.probabilities[1]]), [[2, 'yes', Math.fround(LEAF_YES.greenYoung)], [3, 'yes', Math.fround(LEAF_YES.member)], [4, 'no', Math.fround(LEAF_YES.otherYoung)], [5, 'no', Math.fround(LEAF_YES.nonMember)]]);
   });
 
   it('scores JSON Lines of texts and of base64 images for text and image models, a bad line named in the errors', async () => {

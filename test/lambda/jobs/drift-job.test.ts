@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { runDriftJob } from '../../../lambda/jobs/drift-job.ts';
-import type { Baseline } from '../../../lambda/jobs/drift.ts';
+import type { Baseline, FeatureBaseline } from '../../../lambda/jobs/drift.ts';
 import { S3BatchStore } from '../../../lambda/stores/batch-store.ts';
 import { CAPTURE_MARKER } from '../../../lambda/observability/capture-sink.ts';
 import { capturePrefix } from '../../../lambda/core/capture-layout.ts';
@@ -44,7 +44,7 @@ describe('scheduled drift job, against S3', () => {
     const golden = readGolden(MODEL);
     heldOut = Array.from({ length: golden.inputs[0].shape[0] }, (_, r) => golden.inputs[0].data.slice(r * 30, r * 30 + 30) as number[]);
     const baseline = JSON.parse(readFileSync(join(SAMPLES_DIR, MODEL, '1', 'baseline.json'), 'utf8')) as Baseline;
-    const radius = baseline.features.find((f) => f.name === 'mean radius')!;
+    const radius = baseline.features.find((f) => f.name === 'mean radius')! as FeatureBaseline;
     const std = (radius.quantiles[84] - radius.quantiles[16]) / 2;
     shifted = heldOut.map((row) => row.map((v, i) => (i === radius.index ? v + 2 * std : v)));
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { driftReport, kolmogorovSmirnov, populationStabilityIndex, type Baseline } from '../../../lambda/jobs/drift.ts';
+import { driftReport, kolmogorovSmirnov, populationStabilityIndex, type Baseline, type FeatureBaseline } from '../../../lambda/jobs/drift.ts';
 import { readGolden, SAMPLES_DIR } from '../../helpers.ts';
 
 const close = (actual: number, expected: number, tolerance: number) => assert.ok(Math.abs(actual - expected) <= tolerance, `${actual} vs ${expected}`);
@@ -43,7 +43,7 @@ describe('drift report on a real sample', () => {
   });
 
   it('flags a feature whose values were shifted, and only that one', () => {
-    const shift = baseline.features.find((f) => f.name === 'mean radius')!;
+    const shift = baseline.features.find((f) => f.name === 'mean radius')! as FeatureBaseline;
     const std = (shift.quantiles[84] - shift.quantiles[16]) / 2;
     const shifted = rows.map((row) => row.map((v, i) => (i === shift.index ? v + 2 * std : v)));
     const report = driftReport(baseline, shifted);
@@ -53,6 +53,30 @@ describe('drift report on a real sample', () => {
 
   it('names the row and feature of a missing value', () => {
     assert.throws(() => driftReport(baseline, [[1, 2]]), /row 1 has no number for feature "mean perimeter" \(position 2\)/);
+  });
+});
+
+describe('drift of a converted model', () => {
+  // Feature 0 numeric, feature 1 categorical (codes into red, green, blue), as a captured features tensor carries them.
+  const baseline: Baseline = {
+    features: [
+      { name: 'age', index: 0, binEdges: [0, 30, 60, 90], binProportions: [0.5, 0.3, 0.2], quantiles: Array.from({ length: 101 }, (_, i) => (i * 90) / 100) },
+      { name: 'color', index: 1, type: 'categorical', categories: ['red', 'green', 'blue'], categoryProportions: [0.5, 0.3, 0.2] },
+    ],
+  };
+  const rows = (colors: number[]) => colors.map((c, i) => [i % 2 === 0 ? 20 : 'NaN', c]);
+
+  it('measures a categorical feature by category frequency, and leaves missing values out', () => {
+    const same = driftReport(baseline, rows([...Array(50).fill(0), ...Array(30).fill(1), ...Array(20).fill(2), 'NaN' as unknown as number]));
+    assert.deepEqual(same.find((f) => f.name === 'color'), { name: 'color', psi: 0, ks: 0, drifted: false });
+    const moved = driftReport(baseline, rows([...Array(10).fill(0), ...Array(20).fill(1), ...Array(70).fill(2)])).find((f) => f.name === 'color')!;
+    // PSI = Σ (a - e) ln(a / e) over the three categories; the KS column is the largest gap in one share.
+    const psi = (0.1 - 0.5) * Math.log(0.1 / 0.5) + (0.2 - 0.3) * Math.log(0.2 / 0.3) + (0.7 - 0.2) * Math.log(0.7 / 0.2);
+    assert.ok(Math.abs(moved.psi - psi) < 1e-12 && moved.drifted && Math.abs(moved.ks - 0.5) < 1e-12);
+  });
+
+  it('refuses a category code the baseline does not have, naming the feature', () => {
+    assert.throws(() => driftReport(baseline, [[20, 3]]), /row 1 has no category code for feature "color" \(position 1\)/);
   });
 });
 

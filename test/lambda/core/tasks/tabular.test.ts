@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { rmSync } from 'node:fs';
+import type { PendingCapture } from '../../../../lambda/core/capture.ts';
+import { driftReport, rowsFromCaptures, type Baseline } from '../../../../lambda/jobs/drift.ts';
 import { parseConversionRecord } from '../../../../lambda/core/conversion-record.ts';
 import type { CoreRequest } from '../../../../lambda/core/request.ts';
 import { featureValue, type TabularFeature } from '../../../../lambda/core/tasks/tabular.ts';
@@ -105,6 +107,21 @@ describe('converted models: features by name', () => {
     assert.deepEqual(metadata.outputs, [{ name: 'label', datatype: 'BYTES', shape: [-1] }, { name: 'probabilities', datatype: 'FP32', shape: [-1, 2] }]);
     assert.deepEqual(metadata.parameters.features, [{ name: 'age', type: 'numeric' }, { name: 'color', type: 'categorical', categories: ['red', 'green', 'blue'] }, { name: 'member', type: 'boolean' }]);
     assert.deepEqual([metadata.parameters.source_format, metadata.parameters.task, metadata.parameters.trees, metadata.parameters.labels], ['xgboost', 'classification', 1, ['no', 'yes']]);
+  });
+});
+
+describe('converted models: capture and drift per feature', () => {
+  it('captures the features as the model saw them (category codes, NaN for missing), which drift reads per feature', async () => {
+    const repo = tabularRepository('capture-');
+    const captures: PendingCapture[] = [];
+    const service = createTestService(repo.dir, {}, { onCapture: (c) => captures.push(c), capturePercent: 100 });
+    const instances = [...Array(6).fill({ age: 25, color: 'red' }), ...Array(4).fill({ age: 40, color: 'blue', member: true }), { color: 'purple' }];
+    assert.equal((await service.handle(post('/v1/models/trees_classifier:predict', { instances }))).statusCode, 200);
+    const rows = rowsFromCaptures(captures.map((c) => c.encode()).join('\n'), 'captures.jsonl');
+    assert.deepEqual(rows.slice(9), [[40, 2, 1], ['NaN', 'NaN', 'NaN']]);
+    const baseline: Baseline = { features: [{ name: 'color', index: 1, type: 'categorical', categories: ['red', 'green', 'blue'], categoryProportions: [0.6, 0, 0.4] }] };
+    assert.deepEqual(driftReport(baseline, rows), [{ name: 'color', psi: 0, ks: 0, drifted: false }]);
+    rmSync(repo.dir, { recursive: true, force: true });
   });
 });
 
