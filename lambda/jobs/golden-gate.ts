@@ -19,6 +19,8 @@ export interface GoldenFile {
    * `modelship optimize` from what it measured, as a quantized classifier may flip a borderline label.
    */
   readonly tolerance: { readonly absolute: number; readonly relative: number; readonly mismatchShare?: number };
+  /** Class names in index order, for a model answering its label by name (a converted classifier): the answer's names are read back as indices. */
+  readonly classes?: readonly string[];
 }
 
 /**
@@ -163,11 +165,21 @@ export function computeMetrics(outputs: readonly { name: string; shape: readonly
   return { rmse: Math.sqrt(sse / n), mae: predictions.reduce((s, p, i) => s + Math.abs(p - targets[i]), 0) / n, r2: 1 - sse / sst };
 }
 
+/** A label answered by class name (BYTES), as the class indices golden files hold; an unknown name is a problem, named. */
+function labelIndices(output: { name: string; datatype?: string; shape: number[]; data: unknown[] }, golden: GoldenFile, problems: string[]): { name: string; shape: number[]; data: number[] } {
+  if (output.datatype !== 'BYTES') return output as { name: string; shape: number[]; data: number[] };
+  const classes = golden.classes ?? [];
+  const data = output.data.map((name) => classes.indexOf(String(name)));
+  const unknown = output.data.find((_, i) => data[i] < 0);
+  if (unknown !== undefined) problems.push(`output "${output.name}" answers class ${JSON.stringify(unknown)}, which golden.json's "classes" (${classes.length > 0 ? classes.join(', ') : 'none'}) does not name`);
+  return { ...output, data };
+}
+
 /** Checks an inference response on the golden rows against the golden outputs and the threshold. */
-export function evaluateGolden(golden: GoldenFile | TaskGoldenFile, response: { outputs?: { name: string; shape: number[]; data: number[] }[] }, threshold?: GateThreshold): GateResult {
+export function evaluateGolden(golden: GoldenFile | TaskGoldenFile, response: { outputs?: { name: string; datatype?: string; shape: number[]; data: unknown[] }[] }, threshold?: GateThreshold): GateResult {
   if (isTaskGolden(golden)) return evaluateTaskGolden(golden, response.outputs ?? [], threshold);
   const problems: string[] = [];
-  const outputs = response.outputs ?? [];
+  const outputs = (response.outputs ?? []).map((output) => labelIndices(output, golden, problems));
   const { absolute, relative } = golden.tolerance;
   for (const expected of golden.outputs) {
     const actual = outputs.find((o) => o.name === expected.name);

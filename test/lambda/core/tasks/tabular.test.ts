@@ -8,10 +8,12 @@ import { after, describe, it } from 'node:test';
 import { rmSync } from 'node:fs';
 import type { PendingCapture } from '../../../../lambda/core/capture.ts';
 import { driftReport, rowsFromCaptures, type Baseline } from '../../../../lambda/jobs/drift.ts';
+import { evaluateGolden, goldenInferRequest, type GoldenFile } from '../../../../lambda/jobs/golden-gate.ts';
+import { runShadow, type ShadowJob } from '../../../../lambda/core/shadow.ts';
 import { parseConversionRecord } from '../../../../lambda/core/conversion-record.ts';
 import type { CoreRequest } from '../../../../lambda/core/request.ts';
 import { featureValue, type TabularFeature } from '../../../../lambda/core/tasks/tabular.ts';
-import { LEAF_VALUE, LEAF_YES, tabularClassifier } from '../../../fixtures/tabular-models.ts';
+import { LEAF_VALUE, LEAF_YES, tabularClassifier, tabularRegressor } from '../../../fixtures/tabular-models.ts';
 import { tabularRepository } from '../../../fixtures/tabular-repository.ts';
 import { createTestService } from '../../../helpers.ts';
 
@@ -121,6 +123,42 @@ describe('converted models: capture and drift per feature', () => {
     assert.deepEqual(rows.slice(9), [[40, 2, 1], ['NaN', 'NaN', 'NaN']]);
     const baseline: Baseline = { features: [{ name: 'color', index: 1, type: 'categorical', categories: ['red', 'green', 'blue'], categoryProportions: [0.6, 0, 0.4] }] };
     assert.deepEqual(driftReport(baseline, rows), [{ name: 'color', psi: 0, ks: 0, drifted: false }]);
+    rmSync(repo.dir, { recursive: true, force: true });
+  });
+});
+
+describe('converted models: the golden gate', () => {
+  it('reads a classifier answering class names back as indices through golden.json\'s classes', async () => {
+    const repo = tabularRepository('golden-');
+    const service = createTestService(repo.dir);
+    const model = await service.loadModel('trees_classifier');
+    const golden: GoldenFile = {
+      inputs: [{ name: 'features', datatype: 'FP32', shape: [3, 3], data: [25, 1, 0, 25, 0, 0, 40, 2, 1] }],
+      outputs: [{ name: 'label', datatype: 'INT64', shape: [3], data: [1, 0, 1] }, { name: 'probabilities', datatype: 'FP32', shape: [3, 2], data: [LEAF_YES.greenYoung, LEAF_YES.otherYoung, LEAF_YES.member].flatMap((p) => [1 - p, p]) }],
+      targets: [1, 0, 0],
+      tolerance: { absolute: 1e-6, relative: 1e-6 },
+      classes: ['no', 'yes'],
+    };
+    const answer = JSON.parse(await service.infer(model, goldenInferRequest(golden)));
+    const gate = evaluateGolden(golden, answer, { metric: 'accuracy', min: 0.6 });
+    assert.deepEqual([gate.passed, gate.problems, gate.metrics.accuracy], [true, [], 2 / 3]);
+    const unnamed = evaluateGolden({ ...golden, classes: undefined }, answer);
+    assert.match(unnamed.problems[0], /^output "label" answers class "yes", which golden.json's "classes" \(none\) does not name/);
+    rmSync(repo.dir, { recursive: true, force: true });
+  });
+});
+
+describe('converted models: shadow', () => {
+  it('copies a request by feature name to the shadow version, which answers it the same way', async () => {
+    const { onnx, record } = tabularRegressor();
+    const repo = tabularRepository('shadow-').file('trees_classifier/2/model.onnx', onnx).file('trees_classifier/2/conversion.json', JSON.stringify(record)).config('trees_classifier', { versionPolicy: { pinned: 1 }, shadow: { version: 2, percent: 100 } });
+    const jobs: ShadowJob[] = [];
+    const service = createTestService(repo.dir, {}, { onShadow: (job) => jobs.push(job) });
+    assert.equal((await service.handle(post('/v1/models/trees_classifier:predict', { instances: [{ age: 25, color: 'green' }] }))).statusCode, 200);
+    const result = await runShadow(service.repository, jobs[0]);
+    // Version 2 is the regressor over the same features: it reads the same named row, and answers a value, not a class.
+    assert.deepEqual([result.liveVersion, result.shadowVersion, result.agree], [1, 2, false]);
+    assert.match(result.difference!, /^prediction value 0 differs: "yes" vs 110$/);
     rmSync(repo.dir, { recursive: true, force: true });
   });
 });
