@@ -98,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
   } else if (command === 'batch') {
     if (!values.model || !values.input) throw new Error('batch needs --model and --input');
     const { store, key } = await batchInput(values.input, values.model, values['work-dir'] ?? '.local');
-    const config = readRuntimeConfig(process.env, { modelDir: 'models' });
+    const config = readRuntimeConfig(process.env, { modelDir: 'models', convertNative: true });
     const service = createService(config, createRepository(config));
     const started = performance.now();
     const manifest = await runJob(store, service, key, {
@@ -154,7 +154,7 @@ async function main(argv: string[]): Promise<void> {
       opTypes, exclude: values.exclude?.split(',').map((t) => t.trim()).filter(Boolean), reduceRange: values['reduce-range'], weightBits,
       graphLevel: values.level as 'basic' | 'extended' | undefined,
       serviceFor: (modelsDir) => {
-        const config = readRuntimeConfig({ MODEL_DIR: modelsDir }, { intraOpThreads: 1 });
+        const config = readRuntimeConfig({ MODEL_DIR: modelsDir }, { intraOpThreads: 1, convertNative: true });
         return createService(config, createRepository(config, silentLogger));
       },
     });

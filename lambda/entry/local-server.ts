@@ -16,7 +16,7 @@ import { createRepository, readRuntimeConfig, RuntimeConfigError } from './runti
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const logger = consoleLogger();
   try {
-    const config = readRuntimeConfig(env, { modelDir: 'models', preload: true, intraOpThreads: 1 });
+    const config = readRuntimeConfig(env, { modelDir: 'models', preload: true, intraOpThreads: 1, convertNative: true });
     const port = Number(env.PORT ?? 8080);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RuntimeConfigError(`PORT must be a port number, got "${env.PORT}"`);
     const capturePercent = Number(env.CAPTURE_PERCENT ?? 0);

@@ -12,6 +12,7 @@ import type { CoreLogger } from '../core/logger.ts';
 import { ModelRepository, type ModelRepositoryOptions } from '../core/model-repository.ts';
 import { defaultSessionOptions } from '../core/sessions.ts';
 import type { ModelSource } from '../core/model-source.ts';
+import { convertNativeModel, NATIVE_MODEL_FILES } from '../convert/registry.ts';
 import { DirectorySource } from '../stores/directory-source.ts';
 import { S3Source } from '../stores/s3-source.ts';
 
@@ -51,6 +52,12 @@ export interface RuntimeConfig {
    * @default all four
    */
   readonly observe: ReadonlySet<Observer>;
+  /**
+   * Convert a native model (model.json, model.ubj, model.txt) found without its converted model.onnx,
+   * once, when it loads: the long-running servers (npm start, the SageMaker container). A Lambda
+   * function never converts at cold start: it serves the model.onnx that cdk synth staged. @default false
+   */
+  readonly convertNative: boolean;
 }
 
 export class RuntimeConfigError extends Error {}
@@ -99,7 +106,7 @@ function parseJsonEnv(env: NodeJS.ProcessEnv, name: string, what: string): unkno
  *   2 threads per run cost the container 18% of its small-request throughput and gained nothing on a
  *   convolution).
  */
-export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?: string; preload?: boolean; intraOpThreads?: number } = {}): RuntimeConfig {
+export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?: string; preload?: boolean; intraOpThreads?: number; convertNative?: boolean } = {}): RuntimeConfig {
   const modelBucket = env.MODEL_BUCKET || undefined;
   const modelDir = env.MODEL_DIR || (modelBucket === undefined ? defaults.modelDir : undefined);
   if (modelDir !== undefined && modelBucket !== undefined) {
@@ -145,6 +152,7 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
     intraOpThreads: positiveInt(env, 'ORT_INTRA_OP_THREADS', defaults.intraOpThreads ?? availableParallelism()),
     allowSpinning: flag(env, 'ORT_ALLOW_SPINNING', false),
     observe: observers(env),
+    convertNative: defaults.convertNative ?? false,
   };
 }
 
@@ -175,6 +183,8 @@ export function createRepository(config: RuntimeConfig, logger?: CoreLogger, hoo
     expectedSha256: config.expectedSha256,
     liveVersions: config.modelVersion !== undefined ? { ...config.modelVersions, [config.modelNames![0]]: config.modelVersion } : config.modelVersions,
     sessionOptions: defaultSessionOptions(config.intraOpThreads, config.allowSpinning),
+    nativeModelFiles: NATIVE_MODEL_FILES,
+    ...(config.convertNative ? { convertNative: convertNativeModel } : {}),
     logger,
   });
 }

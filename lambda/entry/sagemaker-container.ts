@@ -17,6 +17,8 @@ import type { PutMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchSink, type PutMetricDataInput } from '../observability/cloudwatch-sink.ts';
 import { METRICS_NAMESPACE } from '../observability/metrics.ts';
 import { Telemetry } from '../observability/telemetry.ts';
+import { MODEL_FILE } from '../core/catalog.ts';
+import { convertNativeModel, NATIVE_MODEL_FILES } from '../convert/registry.ts';
 import { DirectorySource } from '../stores/directory-source.ts';
 import { SingleModelSource } from '../stores/single-model-source.ts';
 import { createModelSource, createService, readRuntimeConfig, RuntimeConfigError } from './runtime-config.ts';
@@ -24,7 +26,7 @@ import { createModelSource, createService, readRuntimeConfig, RuntimeConfigError
 const logger = consoleLogger('modelship-sagemaker');
 
 /** A directory that is one model's own (version directories at its top), as /opt/ml/model is. */
-const isModelDirectory = (dir: string) => readdirSync(dir).some((entry) => /^[1-9]\d*$/.test(entry) && existsSync(join(dir, entry, 'model.onnx')));
+const isModelDirectory = (dir: string) => readdirSync(dir).some((entry) => /^[1-9]\d*$/.test(entry) && [MODEL_FILE, ...NATIVE_MODEL_FILES].some((file) => existsSync(join(dir, entry, file))));
 
 /** PutMetricData through one CloudWatch client, imported on the first call. */
 function putMetricData(): (input: PutMetricDataInput) => Promise<unknown> {
@@ -51,7 +53,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   };
   try {
     const defaultDir = existsSync('/opt/ml/model') ? '/opt/ml/model' : 'models';
-    const config = readRuntimeConfig(env, { modelDir: defaultDir, preload: true, intraOpThreads: 1 });
+    const config = readRuntimeConfig(env, { modelDir: defaultDir, preload: true, intraOpThreads: 1, convertNative: true });
     const portText = env.SAGEMAKER_BIND_TO_PORT ?? env.PORT ?? '8080';
     const port = Number(portText);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RuntimeConfigError(`SAGEMAKER_BIND_TO_PORT/PORT must be a port number, got "${portText}"`);
@@ -87,6 +89,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       // The hashes recorded at deploy (the endpoint's environment): a replaced or added file is refused here too.
       expectedSha256: config.expectedSha256,
       sessionOptions: defaultSessionOptions(config.intraOpThreads, config.allowSpinning),
+      // A native model (model.json, model.txt, ...) is converted once, at start, where no model.onnx was staged beside it.
+      nativeModelFiles: NATIVE_MODEL_FILES,
+      ...(config.convertNative ? { convertNative: convertNativeModel } : {}),
       gpu: env.USE_GPU === 'true',
       onGpuFallback: ({ model }) => void publishGpuFallback(model),
       // A long-running server with requests in flight: models whose config asks for it are batched.
