@@ -26,7 +26,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       size += chunk.length;
       if (size > limit) {
         req.off('data', onData);
-        req.resume();
         reject(new BodyTooLargeError(size));
         return;
       }
@@ -39,11 +38,42 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /**
- * A Node request as the pipeline's: headers as Node gives them (lower-cased), the path decoded once,
- * the body read up to `limit` bytes (over it, the request carries a 413 rejection and the connection
- * is closed after the answer, since the rest of the body is not read).
+ * How much of an over-limit body is read and thrown away after the 413 is decided. A server that
+ * answers and closes while the client is still writing leaves unread bytes in its socket, so its
+ * close is a TCP reset, which may reach the client before the answer does (EPIPE or ECONNRESET
+ * instead of the 413). Mature servers read on: Go's net/http discards up to 256 KiB, nginx lingers
+ * up to 30 s. Here: whatever a client sends after the limit, up to 64 MiB or 10 s, whichever comes
+ * first. 64 MiB covers any body a client may mean for these servers (the largest limit is
+ * SageMaker's 25 MiB, and a client sending more than twice that is not waiting for an answer), and
+ * reading and discarding it keeps nothing in memory (on loopback, tens of milliseconds). Clients that
+ * read while they write (curl, undici, browsers) stop at the 413 and close long before either bound.
  */
-export async function toHttpRequest(req: IncomingMessage, res: ServerResponse, limit: number, options: { path?: string; deadline?: number } = {}): Promise<HttpRequest> {
+export const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
+export const DISCARD_MAX_MS = 10_000;
+
+/** Reads and drops the rest of an over-limit body (see DISCARD_MAX_BYTES); past the bound, closes the connection. */
+function discardRest(req: IncomingMessage): void {
+  let discarded = 0;
+  const stop = () => {
+    clearTimeout(timer);
+    req.socket.destroy();
+  };
+  const timer = setTimeout(stop, DISCARD_MAX_MS).unref();
+  req.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_MAX_BYTES) stop();
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
+}
+
+/**
+ * A Node request as the pipeline's: headers as Node gives them (lower-cased), the path decoded once,
+ * the body read up to `limit` bytes. Over it, the request carries a 413 rejection and the rest of the
+ * body is discarded (within bounds) while the answer goes out, so the client can read it.
+ */
+export async function toHttpRequest(req: IncomingMessage, limit: number, options: { path?: string; deadline?: number } = {}): Promise<HttpRequest> {
   const rawPath = options.path ?? (req.url ?? '/').split('?', 1)[0];
   const path = decodePath(rawPath);
   const common = { method: req.method ?? 'GET', path: typeof path === 'string' ? path : '/', headers: req.headers as Record<string, string | undefined>, requestId: randomUUID(), deadline: options.deadline };
@@ -56,7 +86,7 @@ export async function toHttpRequest(req: IncomingMessage, res: ServerResponse, l
     return { ...common, body: body.length === 0 ? undefined : body, bodyBytes: body.length };
   } catch (error) {
     if (!(error instanceof BodyTooLargeError)) throw error;
-    res.setHeader('Connection', 'close');
+    discardRest(req);
     return { ...common, bodyBytes: error.bytes, rejection: bodyOverLimit(error.bytes, limit) };
   }
 }

@@ -118,7 +118,7 @@ export function startLocalServer(options: LocalServerOptions): Promise<LocalServ
           return;
         }
       }
-      sendHttpResponse(res, await options.pipeline(await toHttpRequest(req, res, limit, { deadline: Date.now() + timeoutMs })));
+      sendHttpResponse(res, await options.pipeline(await toHttpRequest(req, limit, { deadline: Date.now() + timeoutMs })));
     } catch (error) {
       // The pipeline answers every request; this is a failure outside it (the console's files, say).
       console.error('local server error', error);

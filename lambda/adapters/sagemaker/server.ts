@@ -120,17 +120,17 @@ export function startSageMakerServer(options: SageMakerServerOptions): Promise<S
     // SageMaker gives an invocation 60 s; answer 504 ourselves before that.
     const deadline = Date.now() + 55_000;
     if (path === '/ping') {
-      const request = await toHttpRequest(req, res, limit, { path: `/v2/models/${modelName}/ready`, deadline });
+      const request = await toHttpRequest(req, limit, { path: `/v2/models/${modelName}/ready`, deadline });
       const rejection = req.method === 'GET' ? request.rejection : new InferenceError(405, `method ${req.method} is not allowed on /ping; allowed: GET`, { headers: { Allow: 'GET' } });
       sendHttpResponse(res, await pipeline({ ...request, rejection }));
       return;
     }
     if (path !== '/invocations') {
-      const request = await toHttpRequest(req, res, limit, { deadline });
+      const request = await toHttpRequest(req, limit, { deadline });
       sendHttpResponse(res, await pipeline({ ...request, rejection: new InferenceError(404, `no route for ${req.method} ${path}; a SageMaker container answers GET /ping and POST /invocations`) }));
       return;
     }
-    const request = await toHttpRequest(req, res, limit, { path: '/invocations', deadline });
+    const request = await toHttpRequest(req, limit, { path: '/invocations', deadline });
     if (req.method !== 'POST') {
       sendHttpResponse(res, await pipeline({ ...request, rejection: request.rejection ?? new InferenceError(405, `method ${req.method} is not allowed on /invocations; allowed: POST`, { headers: { Allow: 'POST' } }) }));
       return;
