@@ -70,6 +70,10 @@ export function imageSpec(preprocessor: Record<string, unknown> | undefined, con
   };
 }
 
+/** Width and height once the EXIF orientation is applied (orientations 5 to 8 swap them). */
+const orientedSize = (meta: { width?: number; height?: number; orientation?: number }): [number, number] =>
+  (meta.orientation ?? 1) >= 5 ? [meta.height ?? 0, meta.width ?? 0] : [meta.width ?? 0, meta.height ?? 0];
+
 type SharpFactory = (input?: Uint8Array, options?: SharpOptions) => Sharp;
 let sharpModule: Promise<SharpFactory> | undefined;
 /** sharp, imported on the first image: tabular deployments never load libvips. */
@@ -81,7 +85,7 @@ const FORMATS = new Set(['jpeg', 'png', 'webp']);
 export async function imageToPixels(bytes: Uint8Array, spec: ImageSpec, what = 'the image'): Promise<Float32Array> {
   const sharp = await loadSharp();
   // The header alone first: the format, and the pixel count before anything is decoded.
-  let meta: { format?: string; width?: number; height?: number };
+  let meta: { format?: string; width?: number; height?: number; orientation?: number };
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
@@ -96,12 +100,17 @@ export async function imageToPixels(bytes: Uint8Array, spec: ImageSpec, what = '
     let pipeline = sharp(bytes, { limitInputPixels: spec.maxPixels, failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb');
     if ('width' in spec.resize) pipeline = pipeline.resize(width, height, { fit: 'fill', kernel: spec.kernel });
     else {
+      // As transformers: get_resize_output_image_size (default_to_square=False) truncates the long
+      // side, int(edge * long / short); center_crop floors the offsets, top = (height - crop) // 2
+      // (src/transformers/image_transforms.py). Rounding either shifts the picture by a pixel when the
+      // leftover is odd.
       const edge = spec.resize.shortestEdge;
-      pipeline = pipeline.resize(edge, edge, { fit: 'outside', kernel: spec.kernel });
-      // Center crop, as the image processors do after a shortest-edge resize.
+      const [inW, inH] = orientedSize(meta);
+      const [resizedW, resizedH] = inW <= inH ? [edge, Math.trunc((edge * inH) / inW)] : [Math.trunc((edge * inW) / inH), edge];
+      pipeline = pipeline.resize(resizedW, resizedH, { fit: 'fill', kernel: spec.kernel });
       const resized = await pipeline.raw().toBuffer({ resolveWithObject: true });
-      const left = Math.max(0, Math.round((resized.info.width - width) / 2));
-      const top = Math.max(0, Math.round((resized.info.height - height) / 2));
+      const left = Math.max(0, Math.floor((resized.info.width - width) / 2));
+      const top = Math.max(0, Math.floor((resized.info.height - height) / 2));
       pipeline = sharp(resized.data, { raw: { width: resized.info.width, height: resized.info.height, channels: resized.info.channels as 3 } }).extract({ left, top, width: Math.min(width, resized.info.width), height: Math.min(height, resized.info.height) }).resize(width, height, { fit: 'fill', kernel: spec.kernel });
     }
     const out = await pipeline.raw().toBuffer({ resolveWithObject: true });

@@ -24,6 +24,18 @@ const IMAGES = join(ROOT, 'test', 'fixtures', 'images');
 const image = (name: string) => readFileSync(join(IMAGES, name));
 type Label = { label: string; score: number };
 
+/** Pixels against a reference tensor: the largest and the mean difference within the tolerance. */
+function assertPixelsClose(name: string, actual: Float32Array, expected: Float32Array, tolerance: { maxAbs: number; meanAbs: number }): void {
+  let max = 0;
+  let sum = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    max = Math.max(max, d);
+    sum += d;
+  }
+  assert.ok(max <= tolerance.maxAbs && sum / actual.length <= tolerance.meanAbs, `${name}: max |diff| ${max.toFixed(4)}, mean ${(sum / actual.length).toFixed(5)} (tolerance ${JSON.stringify(tolerance)})`);
+}
+
 describe('image and text models: preprocessing, tasks, answers', () => {
   let server: LocalStack;
   before(async () => {
@@ -41,14 +53,20 @@ describe('image and text models: preprocessing, tasks, answers', () => {
       const expected = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
       const actual = await imageToPixels(image(name), spec);
       assert.equal(actual.length, shape.reduce((a, b) => a * b, 1), name);
-      let max = 0;
-      let sum = 0;
-      for (let i = 0; i < actual.length; i++) {
-        const d = Math.abs(actual[i] - expected[i]);
-        max = Math.max(max, d);
-        sum += d;
-      }
-      assert.ok(max <= reference.tolerance.maxAbs && sum / actual.length <= reference.tolerance.meanAbs, `${name}: max |diff| ${max.toFixed(4)}, mean ${(sum / actual.length).toFixed(5)} (tolerance ${JSON.stringify(reference.tolerance)})`);
+      assertPixelsClose(name, actual, expected, reference.tolerance);
+    }
+  });
+
+  it('resizes the shortest edge and centre-crops as transformers does: long side truncated, crop offset floored (odd leftovers)', async () => {
+    type Crop = { file: string; shape: number[]; preprocessor: Record<string, unknown>; tolerance: { maxAbs: number; meanAbs: number } };
+    const reference = JSON.parse(readFileSync(join(IMAGES, 'crop-reference.json'), 'utf8')) as { images: Record<string, Crop> };
+    for (const [name, { file, shape, preprocessor, tolerance }] of Object.entries(reference.images)) {
+      const spec = imageSpec(preprocessor, parseModelConfig(undefined, 'none'), [-1, 3, -1, -1], name);
+      const bytes = readFileSync(join(IMAGES, file));
+      const expected = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+      const actual = await imageToPixels(image(name), spec);
+      assert.equal(actual.length, shape.reduce((a, b) => a * b, 1), name);
+      assertPixelsClose(name, actual, expected, tolerance);
     }
   });
 
