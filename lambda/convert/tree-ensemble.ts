@@ -69,6 +69,19 @@ export interface TreeEnsemble {
   readonly trees: readonly Tree[];
   /** Added to each target after the trees' sum (XGBoost base_score in margin space); none when absent. */
   readonly base?: readonly number[];
+  /**
+   * Start each target's sum from its base instead of adding it at the end: the base is folded into the
+   * leaves of the target's first tree, so the running sum is ((base + t0) + t1) + …, XGBoost's order of
+   * float32 additions (src/predictor/cpu_predictor.cc, the margin starts at base_score).
+   */
+  readonly baseFirst?: boolean;
+  /**
+   * Sum the trees one after another, in order, in the element type (XGBoost's float32 running sum):
+   * the ensemble yields each tree's leaf, then CumSum adds them left to right. onnxruntime's own
+   * aggregation adds in another order (and in parallel over trees), which on 500 trees drifts by ~10
+   * float32 ulps, enough to break 1e-5 relative on a small probability.
+   */
+  readonly sequentialSum?: boolean;
   /** The sum (plus base) is divided by it: averaging forests (LightGBM boosting=rf). */
   readonly divisor?: number;
 }
@@ -188,6 +201,20 @@ function sumByTarget(g: GraphBuilder, perTree: string, e: TreeEnsemble): string 
   return g.op('MatMul', [perTree, g.constant(e.elementType, [e.trees.length, e.targets], matrix, 'tree_to_target')]);
 }
 
+/** Each tree's leaf [N, trees], then per target a running sum over its trees in order (CumSum), the last column. */
+function sumInOrder(g: GraphBuilder, treeInput: string, e: TreeEnsemble): string {
+  const perTree = treeEnsembleNode(g, treeInput, e.elementType, e.trees.length, flatten(e.trees, (leaf, tree) => ({ target: tree, weight: leaf.value })));
+  const axis = g.scalar('INT64', 1, 'axis');
+  const columns = Array.from({ length: e.targets }, (_, k) => {
+    const trees = e.trees.flatMap((tree, t) => (tree.target === k ? [t] : []));
+    if (trees.length === 0) return g.op('Mul', [g.op('Slice', [perTree, g.constant('INT64', [1], [0]), g.constant('INT64', [1], [1]), g.constant('INT64', [1], [1])]), g.scalar(e.elementType, 0)]);
+    const own = e.targets === 1 ? perTree : g.op('Gather', [perTree, g.constant('INT64', [trees.length], trees, 'trees_of_target')], { axis: { int: 1 } });
+    const running = g.op('CumSum', [own, axis]);
+    return g.op('Slice', [running, g.constant('INT64', [1], [trees.length - 1]), g.constant('INT64', [1], [trees.length]), g.constant('INT64', [1], [1])]);
+  });
+  return columns.length === 1 ? columns[0] : g.op('Concat', columns, { axis: { int: 1 } });
+}
+
 /** LightGBM linear leaves (see the file header): each tree's output, [N, trees]. */
 function emitLinearTrees(g: GraphBuilder, input: string, treeInput: string, e: TreeEnsemble): string {
   const t = e.elementType;
@@ -214,15 +241,36 @@ function emitLinearTrees(g: GraphBuilder, input: string, treeInput: string, e: T
 }
 
 /** Emits the ensemble; returns the name of its [N, targets] output (the margin, before any link). */
-export function emitTreeEnsemble(g: GraphBuilder, input: string, e: TreeEnsemble): string {
+export function emitTreeEnsemble(g: GraphBuilder, input: string, ensemble: TreeEnsemble): string {
+  const e = ensemble.baseFirst === true && ensemble.base !== undefined ? foldBase(ensemble, ensemble.base) : ensemble;
   const treeInput = withDerivedColumns(g, input, e);
   const linear = e.trees.some((tree) => hasLinearLeaf(tree.root));
   let margin = linear
     ? sumByTarget(g, emitLinearTrees(g, input, treeInput, e), e)
-    : treeEnsembleNode(g, treeInput, e.elementType, e.targets, flatten(e.trees, (leaf, tree) => ({ target: e.trees[tree].target, weight: leaf.value })));
+    : e.sequentialSum === true && e.trees.length > 0
+      ? sumInOrder(g, treeInput, e)
+      : treeEnsembleNode(g, treeInput, e.elementType, e.targets, flatten(e.trees, (leaf, tree) => ({ target: e.trees[tree].target, weight: leaf.value })));
   if (e.base !== undefined && e.base.some((b) => b !== 0)) margin = g.op('Add', [margin, g.constant(e.elementType, [e.targets], e.base, 'base_score')]);
   if (e.divisor !== undefined && e.divisor !== 1) margin = g.op('Div', [margin, g.scalar(e.elementType, e.divisor, 'average_over')]);
   return margin;
+}
+
+/** The base added into each target's first tree (in the element type's precision); targets without a tree keep it. */
+function foldBase(e: TreeEnsemble, base: readonly number[]): TreeEnsemble {
+  const round = e.elementType === 'FP32' ? Math.fround : (x: number) => x;
+  const rest = [...base];
+  const trees = e.trees.map((tree) => {
+    const b = rest[tree.target];
+    if (b === 0 || tree.root === undefined || hasLinearLeaf(tree.root)) return tree;
+    rest[tree.target] = 0;
+    return { ...tree, root: mapLeaves(tree.root, (value) => round(round(b) + value)) };
+  });
+  return { ...e, trees, base: rest, baseFirst: false };
+}
+
+function mapLeaves(node: TreeNode, f: (value: number) => number): TreeNode {
+  if (isLeaf(node)) return { ...node, value: f(node.value) };
+  return { ...node, whenTrue: mapLeaves(node.whenTrue, f), whenFalse: mapLeaves(node.whenFalse, f) };
 }
 
 function hasLinearLeaf(root: TreeNode): boolean {

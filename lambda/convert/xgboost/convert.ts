@@ -92,23 +92,23 @@ function baseScores(F: Fields, v: unknown, outputs: number): number[] {
 }
 
 /** Category names of the native categorical features (3.x `cats`), by feature index. */
-function categoryNames(F: Fields, cats: unknown, features: number): Map<number, string[]> {
+function categoryNames(F: Fields, cats: unknown, features: number, at: string): Map<number, string[]> {
   const names = new Map<number, string[]>();
   if (cats === undefined) return names;
-  const c = F.object(cats, 'cats');
-  const enc = F.array(c.enc, 'cats.enc');
-  if (enc.length !== features && enc.length !== 0) F.fail('cats.enc', `${enc.length} columns for ${features} features`);
+  const c = F.object(cats, at);
+  const enc = F.array(c.enc, `${at}.enc`);
+  if (enc.length !== features && enc.length !== 0) F.fail(`${at}.enc`, `${enc.length} columns for ${features} features`);
   const utf8 = new TextDecoder('utf-8', { fatal: false });
   enc.forEach((column, i) => {
-    const col = F.object(column, `cats.enc[${i}]`);
-    const values = F.numbers(col.values ?? [], `cats.enc[${i}].values`);
-    const offsets = F.ints(col.offsets ?? [], `cats.enc[${i}].offsets`, undefined, 0, values.length);
+    const col = F.object(column, `${at}.enc[${i}]`);
+    const values = F.numbers(col.values ?? [], `${at}.enc[${i}].values`);
+    const offsets = F.ints(col.offsets ?? [], `${at}.enc[${i}].offsets`, undefined, 0, values.length);
     if (offsets.length > 0) {
       // Strings: UTF-8 bytes in `values`, the i-th between offsets[i] and offsets[i+1].
       const bytes = Uint8Array.from(values);
       const list: string[] = [];
       for (let k = 1; k < offsets.length; k++) {
-        if (offsets[k] < offsets[k - 1]) F.fail(`cats.enc[${i}].offsets`, 'not increasing');
+        if (offsets[k] < offsets[k - 1]) F.fail(`${at}.enc[${i}].offsets`, 'not increasing');
         list.push(utf8.decode(bytes.subarray(offsets[k - 1], offsets[k])));
       }
       names.set(i, list);
@@ -279,7 +279,7 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
   };
   const trees: Tree[] = rawTrees.flatMap((t, i) => readTree(ctx, t, `${modelPath}.trees[${i}]`, weights?.[i], treeInfo[i]));
 
-  const cats = categoryNames(F, model.cats, features);
+  const cats = categoryNames(F, model.cats, features, `${modelPath}.cats`);
   const featureRecords = featureTypes.map((type, i): FeatureRecord => {
     const name = names[i] ?? `f${i}`;
     if (type !== 'categorical') return { name, type };
@@ -288,7 +288,7 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
     // An unseen category: an invalid code, which XGBoost sends left at every categorical split (categorical.h InvalidCat).
     return { name, type, categories, unseen: -1 };
   });
-  return { ...common, features: featureRecords, trees: rawTrees.length, ensemble: { elementType: 'FP32', features, derived, targets: outputs, trees, base } };
+  return { ...common, features: featureRecords, trees: rawTrees.length, ensemble: { elementType: 'FP32', features, derived, targets: outputs, trees, base, baseFirst: true, sequentialSum: true } };
 }
 
 /** gblinear: bias + Σ weight·x over the features present (a missing one contributes nothing), + base. */
