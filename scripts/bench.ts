@@ -16,6 +16,10 @@
  *       decode/resize + run and tokenize + run with the same libraries; JPEG vs v2 JSON payload size
  *   (x) dynamic batching: a convolution on the SageMaker container at 1, 8 and 32 clients, with and
  *       without batching
+ *   (q) modelship optimize: size and latency of INT8 and graph-optimized models
+ *   (g) native tree models (XGBoost, LightGBM; 500 trees of depth 8): conversion time, ONNX size
+ *       against the source, and the in-process handler against the library's own predict in Python
+ *       (single row and 1,000 rows), one thread each
  *   (s) session options, and the image size.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -32,7 +36,7 @@ import { createTestService, fakeLambdaContext, goldenRequest, readGolden, startT
 import { Inspector, leastSquaresSlope } from '../test/inspector.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, x, q, s). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, x, q, g, s). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -570,6 +574,93 @@ if (runs('q')) {
     speed: target('(q) wide_mlp (MatMul-heavy) INT8: single-row speed-up', 1 / int8('wide_mlp').latencyMicros.ratio, 1, 'higher'),
     metric: target('(q) debian_sections INT8: accuracy change on the golden set, points', Math.abs(int8('debian_sections').metrics.delta.accuracy ?? 0) * 100, 1, 'lower'),
   };
+}
+
+// (g) ------------------------------------------------------------------------------------------
+const TREES_PACKAGES = ['xgboost==3.2.0', 'lightgbm==4.7.0', 'scikit-learn==1.7.2'];
+const TREES_PYTHON = join(ROOT, '.venv-trees', 'bin', 'python');
+/** A Python with XGBoost, LightGBM and scikit-learn: the tree fixtures' virtual environment (training/trees/README.md), made now, pinned, where missing. */
+function ensureTreesPython(): string | undefined {
+  const usable = (python: string) => spawnSync(python, ['-c', 'import xgboost, lightgbm, sklearn']).status === 0;
+  if (usable(TREES_PYTHON)) return TREES_PYTHON;
+  const line = `python3 -m venv .venv-trees && .venv-trees/bin/pip install ${TREES_PACKAGES.join(' ')}`;
+  console.log(`  the native side needs XGBoost and LightGBM in Python: ${line}`);
+  if (process.env.BENCH_NO_INSTALL === '1' || spawnSync('python3', ['--version']).status !== 0) return undefined;
+  console.log('  installing them now (BENCH_NO_INSTALL=1 skips this)...');
+  spawnSync('python3', ['-m', 'venv', join(ROOT, '.venv-trees')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  spawnSync(join(ROOT, '.venv-trees', 'bin', 'pip'), ['install', '-q', ...TREES_PACKAGES], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return usable(TREES_PYTHON) ? TREES_PYTHON : undefined;
+}
+
+if (runs('g')) {
+  console.log('\n(g) native tree models, 500 trees of depth 8 (XGBoost binary:logistic, LightGBM binary): conversion, ONNX size, and the');
+  console.log('    in-process Lambda handler (staged model.onnx, v2 features tensor) against the library\'s own predict in Python, one thread each');
+  const python = ensureTreesPython();
+  if (python === undefined) {
+    console.log('  skipped: no Python with xgboost and lightgbm');
+    report.trees = { skipped: 'no Python with xgboost and lightgbm' };
+  } else {
+    const { convertNativeModel, NATIVE_MODEL_FILES } = await import('../lambda/convert/registry.ts');
+    const dir = join(ROOT, '.bench', 'trees');
+    console.log('  training (once; cached in .bench/trees) and timing the native predict...');
+    const run = spawnSync(python, [join(ROOT, 'scripts', 'bench', 'trees_native.py'), dir, ...(QUICK ? ['--quick'] : [])], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    if (run.status !== 0) throw new Error(`scripts/bench/trees_native.py exited ${run.status}`);
+    const native = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as Record<'xgboost' | 'lightgbm', { version: string; trees: number; singleRowMicros: number; batchMicros: number; singleRowDMatrixMicros?: number; first: number[] }> & { rows: number };
+    const rows = JSON.parse(readFileSync(join(dir, 'rows.json'), 'utf8')) as (number | null)[][];
+    const width = rows[0].length;
+    const results: Record<string, unknown> = {};
+    for (const [library, file] of [['xgboost', 'model.json'], ['lightgbm', 'model.txt']] as const) {
+      const source = readFileSync(join(dir, library, file));
+      const conversionTimes: number[] = [];
+      let conversion: ReturnType<typeof convertNativeModel> | undefined;
+      for (let i = 0; i < (QUICK ? 1 : 3); i++) {
+        const started = performance.now();
+        conversion = convertNativeModel(file, source);
+        conversionTimes.push(performance.now() - started);
+      }
+      const { onnx, record } = conversion!;
+      // The folder as cdk synth stages it: the native file, its model.onnx and conversion.json (a Lambda function never converts).
+      const name = `trees_${library}`;
+      const repo = new TempRepository(`bench-trees-${library}-`).file(`${name}/1/${file}`, source).file(`${name}/1/model.onnx`, onnx).file(`${name}/1/conversion.json`, JSON.stringify(record)).config(name, { maxBatchSize: 1000 });
+      const service = createTestService(repo.dir, { nativeModelFiles: NATIVE_MODEL_FILES });
+      const handler = createApiGatewayHandler(service);
+      const context = fakeLambdaContext(3_600_000);
+      const event = (n: number) => ({ httpMethod: 'POST', path: `/v2/models/${name}/infer`, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'features', datatype: record.inputType, shape: [n, width], data: rows.slice(0, n).flat().map((v) => (v === null ? 'NaN' : v)) }] }), isBase64Encoded: false, requestContext: {} }) as unknown as APIGatewayProxyEvent;
+      const [one, all] = [event(1), event(rows.length)];
+      // The answers first: the converted model gives what the library gave for the same rows.
+      const answer = JSON.parse((await handler(event(3), context)).body) as { outputs: { name: string; data: number[] }[] };
+      const probabilities = answer.outputs.find((o) => o.name === 'probabilities')!.data;
+      const got = [0, 1, 2].map((r) => probabilities[r * 2 + 1]);
+      const worst = Math.max(...got.map((v, r) => Math.abs(v - native[library].first[r]) / Math.max(1e-12, Math.abs(native[library].first[r]))));
+      for (let i = 0; i < 300; i++) await handler(one, context);
+      const single = await medianMs(() => handler(one, context), QUICK ? 300 : 2000, 0);
+      // onnxruntime alone on the same row: what the handler adds to the tree ensemble's own time.
+      const loaded = await service.loadModel(name);
+      const feeds = { features: new Tensor(record.inputType === 'FP32' ? 'float32' : 'float64', rows[0].map((v) => (v === null ? Number.NaN : v)), [1, width]) };
+      const raw = await medianMs(() => loaded.session.run(feeds), QUICK ? 300 : 2000, 100);
+      const batch = await medianMs(() => handler(all, context), QUICK ? 10 : 40, 3);
+      const n = native[library];
+      console.log(`  ${library.padEnd(8)} ${n.version}: ${record.trees} trees; convert ${median(conversionTimes).toFixed(0)} ms; ${(source.length / 1e6).toFixed(2)} MB ${file} -> ${(onnx.length / 1e6).toFixed(2)} MB model.onnx (${(onnx.length / source.length).toFixed(2)}x); max rel. diff on 3 rows ${worst.toExponential(1)}`);
+      console.log(`           1 row: native ${n.singleRowMicros.toFixed(0)} us${n.singleRowDMatrixMicros === undefined ? '' : ` (with a DMatrix ${n.singleRowDMatrixMicros.toFixed(0)} us)`}, ModelShip handler ${(single * 1000).toFixed(0)} us (${((single * 1000) / n.singleRowMicros).toFixed(2)}x; session.run alone ${(raw * 1000).toFixed(0)} us); ${rows.length} rows: native ${(n.batchMicros / 1000).toFixed(2)} ms, handler ${batch.toFixed(2)} ms (${((batch * 1000) / n.batchMicros).toFixed(2)}x)`);
+      results[library] = {
+        version: n.version,
+        trees: record.trees,
+        sourceBytes: source.length,
+        onnxBytes: onnx.length,
+        conversionMs: median(conversionTimes),
+        nativeSingleRowMicros: n.singleRowMicros,
+        handlerSingleRowMicros: single * 1000,
+        sessionRunSingleRowMicros: raw * 1000,
+        nativeBatchMicros: n.batchMicros,
+        handlerBatchMicros: batch * 1000,
+        maxRelativeDifference: worst,
+        convert: target(`(g) ${library}: conversion seconds`, median(conversionTimes) / 1000, 5, 'lower'),
+        singleRow: target(`(g) ${library}: 1 row, handler / native predict`, (single * 1000) / n.singleRowMicros, 1, 'lower'),
+        batchRows: target(`(g) ${library}: ${rows.length} rows, handler / native predict`, (batch * 1000) / n.batchMicros, 2, 'lower'),
+      };
+    }
+    report.trees = results;
+  }
 }
 
 // (s) ------------------------------------------------------------------------------------------
