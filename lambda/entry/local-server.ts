@@ -2,7 +2,10 @@
  * npm start's wiring: every model under ./models on http://127.0.0.1:8080 through the same pipeline
  * and core as Lambda. PORT, HOST and MODEL_DIR override the address and repository; MODEL_BUCKET
  * (with MODEL_PREFIX and S3_ENDPOINT for an S3-compatible store) serves from S3 instead. API_KEY
- * requires that key in x-api-key. Under LOCAL_DATA_DIR (default .local): metric records
+ * requires that key in x-api-key. AUTH=iam requires AWS Signature Version 4 as the deployed API does
+ * (IAM authorization), checked against LOCAL_ACCESS_KEY_ID / LOCAL_SECRET_ACCESS_KEY (and
+ * LOCAL_SESSION_TOKEN for temporary credentials) for the region AWS_REGION (default us-east-1) and the
+ * service execute-api. Under LOCAL_DATA_DIR (default .local): metric records
  * (metrics/<date>.jsonl, the function's EMF records), captures
  * (captures/<model>/<version>/<date>/captures.jsonl; CAPTURE_PERCENT samples models whose config
  * sets no capture) and feedback (feedback/<model>.jsonl). The console is at /.
@@ -21,12 +24,14 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RuntimeConfigError(`PORT must be a port number, got "${env.PORT}"`);
     const capturePercent = Number(env.CAPTURE_PERCENT ?? 0);
     if (!(capturePercent >= 0 && capturePercent <= 100)) throw new RuntimeConfigError(`CAPTURE_PERCENT must be a number from 0 to 100, got "${env.CAPTURE_PERCENT}"`);
+    const iam = readIamAuth(env);
     const local = await startLocalStack({
       repository: (hooks) => createRepository(config, logger, hooks),
       dataDir: env.LOCAL_DATA_DIR ?? '.local',
       logger,
       capturePercent,
       apiKey: env.API_KEY || undefined,
+      iam,
       corsOrigins: env.CORS_ORIGINS ? env.CORS_ORIGINS.split(',').map((o) => o.trim()) : undefined,
       port,
       host: env.HOST ?? '127.0.0.1',
@@ -56,9 +61,21 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         console.log(`\nTry it:\n  ${line}\n`);
       }
     }
+    if (iam !== undefined) console.log(`Requests must be signed (SigV4, service execute-api, region ${iam.region}) with the access key ${iam.credentials.accessKeyId}.`);
     console.log(`Console: ${server.url}/`);
   } catch (error) {
     console.error(`modelship: ${(error as Error).message}`);
     process.exit(1);
   }
+}
+
+/** AUTH=iam's credentials and region; undefined when AUTH is unset or "none". */
+function readIamAuth(env: NodeJS.ProcessEnv) {
+  const auth = env.AUTH ?? 'none';
+  if (auth === 'none') return undefined;
+  if (auth !== 'iam') throw new RuntimeConfigError(`AUTH must be "iam" or "none", got "${auth}" (an API key is set with API_KEY)`);
+  const accessKeyId = env.LOCAL_ACCESS_KEY_ID;
+  const secretAccessKey = env.LOCAL_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) throw new RuntimeConfigError('AUTH=iam needs LOCAL_ACCESS_KEY_ID and LOCAL_SECRET_ACCESS_KEY (the credentials clients sign with; LOCAL_SESSION_TOKEN too for temporary ones)');
+  return { credentials: { accessKeyId, secretAccessKey, sessionToken: env.LOCAL_SESSION_TOKEN || undefined }, region: env.AWS_REGION || 'us-east-1' };
 }

@@ -11,6 +11,7 @@ import { createHttpPipeline } from '../adapters/http/pipeline.ts';
 import { LocalConsole } from '../adapters/local/console.ts';
 import { LocalRuntime, type LocalRuntimeOptions } from '../adapters/local/runtime.ts';
 import { apiKeyCheck, startLocalServer, type LocalServer } from '../adapters/local/server.ts';
+import { SigV4Verifier, type SigV4Credentials } from '../adapters/local/sigv4.ts';
 
 export interface LocalStackOptions extends LocalRuntimeOptions {
   /** Builds the repository with the runtime's hooks (model loads, batched runs) and dynamic batching on: the local server is long-running. */
@@ -21,6 +22,8 @@ export interface LocalStackOptions extends LocalRuntimeOptions {
   readonly maxBodyBytes?: number;
   /** Require this key in the x-api-key header. @default - no key */
   readonly apiKey?: string;
+  /** Require AWS Signature Version 4 with these credentials, as API Gateway's IAM authorization does (AUTH=iam). @default - no signature */
+  readonly iam?: { readonly credentials: SigV4Credentials; /** @default 'us-east-1' */ readonly region?: string };
   /** Origins allowed by CORS, and to send state-changing requests. @default - none: only the server's own pages */
   readonly corsOrigins?: string[];
   /** @default 8080 */
@@ -54,6 +57,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     routes: (method, path, authorized) => localConsole.route(method, path, authorized),
     authorized: keyCheck?.authorized,
     corsOrigins: options.corsOrigins,
+    signatures: options.iam === undefined ? undefined : new SigV4Verifier({ credentials: options.iam.credentials, region: options.iam.region, service: 'execute-api' }),
     port: options.port,
     host: options.host,
     maxBodyBytes: options.maxBodyBytes ?? options.maxRequestBytes,

@@ -53,7 +53,7 @@ const RULES: Record<string, { roles: RegExp; packages: RegExp }> = {
   'adapters/http': { roles: /^(core|observability|adapters\/http)$/, packages: /^(node:.*|@middy\/.*|aws-lambda)$/ },
   'adapters/api-gateway': { roles: /^(core|observability|adapters\/http|adapters\/api-gateway)$/, packages: /^(node:.*|aws-lambda)$/ },
   'adapters/sagemaker': { roles: /^(core|observability|adapters\/http|adapters\/sagemaker)$/, packages: /^(node:.*|@aws-sdk\/.*)$/ },
-  'adapters/local': { roles: /^(core|observability|stores|adapters\/http|adapters\/local)$/, packages: /^(node:.*)$/ },
+  'adapters/local': { roles: /^(core|observability|stores|adapters\/http|adapters\/local)$/, packages: /^(node:.*|@smithy\/signature-v4|@smithy\/core)$/ },
   convert: { roles: /^(core|convert)$/, packages: /^(node:.*|protobufjs)$/ },
   entry: { roles: /^(core|stores|observability|adapters\/.*|jobs|convert|entry)$/, packages: /.*/ },
 };

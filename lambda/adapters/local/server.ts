@@ -8,6 +8,7 @@ import { InferenceError } from '../../core/errors.ts';
 import { closeServer, sendHttpResponse, serverUrl, toHttpRequest } from '../http/node-server.ts';
 import type { HttpPipeline, HttpRequest } from '../http/pipeline.ts';
 import type { ConsoleResponse } from './console.ts';
+import { headerPairs, type SigV4Refusal, type SigV4Verifier } from './sigv4.ts';
 
 export interface LocalServerOptions {
   readonly pipeline: HttpPipeline;
@@ -28,6 +29,13 @@ export interface LocalServerOptions {
   readonly authorized?: (request: Pick<HttpRequest, 'headers'>) => boolean;
   /** Origins allowed to send state-changing (non-GET) requests besides the server's own. @default - none */
   readonly corsOrigins?: readonly string[];
+  /**
+   * Requires every request to be signed with AWS Signature Version 4 (AUTH=iam), checked as API
+   * Gateway checks it, before anything else reads the request: a refused request is answered as API
+   * Gateway answers it (403, `{"message"}`, x-amzn-ErrorType) and reaches neither the console's data
+   * nor the pipeline. @default - no signature needed
+   */
+  readonly signatures?: SigV4Verifier;
 }
 
 export interface LocalServer {
@@ -97,34 +105,57 @@ function browserAttack(req: IncomingMessage, configuredHost: string, corsOrigins
   return new InferenceError(403, `cross-origin ${req.method} from ${origin.slice(0, 100)} refused; start the server with CORS_ORIGINS=${origin.slice(0, 100)} to allow that origin`, { reason: 'unauthorized' });
 }
 
+/** A refused signature as API Gateway answers it: its body, its error type header, its request id header. */
+function apiGatewayRefusal(refusal: SigV4Refusal, requestId: string) {
+  return { statusCode: refusal.statusCode, headers: { 'Content-Type': 'application/json', 'x-amzn-ErrorType': refusal.errorType, 'x-amzn-RequestId': requestId }, body: JSON.stringify({ message: refusal.message }) };
+}
+
 export function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const limit = options.maxBodyBytes ?? 6 * 1024 * 1024;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const configuredHost = options.host ?? '127.0.0.1';
   const server = createServer(async (req, res) => {
     try {
+      const method = req.method ?? 'GET';
       const refused = browserAttack(req, configuredHost, options.corsOrigins ?? []);
       if (refused !== undefined) {
         req.resume();
-        sendHttpResponse(res, await options.pipeline({ method: req.method ?? 'GET', path: (req.url ?? '/').split('?', 1)[0], headers: req.headers as Record<string, string | undefined>, bodyBytes: 0, requestId: randomUUID(), rejection: refused }));
+        sendHttpResponse(res, await options.pipeline({ method, path: (req.url ?? '/').split('?', 1)[0], headers: req.headers as Record<string, string | undefined>, bodyBytes: 0, requestId: randomUUID(), rejection: refused }));
         return;
       }
-      if (options.routes !== undefined) {
-        const authorized = options.authorized?.({ headers: req.headers as Record<string, string | undefined> }) ?? true;
-        const own = await options.routes(req.method ?? 'GET', (req.url ?? '/').split('?', 1)[0], authorized);
-        if (own !== undefined) {
-          req.resume();
-          sendHttpResponse(res, own);
+      const keyAuthorized = () => options.authorized?.({ headers: req.headers as Record<string, string | undefined> }) ?? true;
+      if (options.signatures === undefined) {
+        if (await answeredByRoutes(res, method, req.url, keyAuthorized())) return;
+        sendHttpResponse(res, await options.pipeline(await toHttpRequest(req, limit, { deadline: Date.now() + timeoutMs })));
+        return;
+      }
+      // The signature covers the body, so it is read first (up to the limit; over it, the pipeline answers 413).
+      const request = await toHttpRequest(req, limit, { deadline: Date.now() + timeoutMs });
+      if (request.rejection === undefined) {
+        const body = request.body === undefined ? undefined : typeof request.body === 'string' ? Buffer.from(request.body) : request.body;
+        const refusal = await options.signatures.verify({ method, target: req.url ?? '/', headers: headerPairs(req.rawHeaders), body });
+        if (await answeredByRoutes(res, method, req.url, refusal === undefined && keyAuthorized())) return;
+        if (refusal !== undefined) {
+          sendHttpResponse(res, apiGatewayRefusal(refusal, request.requestId));
           return;
         }
       }
-      sendHttpResponse(res, await options.pipeline(await toHttpRequest(req, limit, { deadline: Date.now() + timeoutMs })));
+      sendHttpResponse(res, await options.pipeline(request));
     } catch (error) {
       // The pipeline answers every request; this is a failure outside it (the console's files, say).
       console.error('local server error', error);
       sendHttpResponse(res, { statusCode: 500, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ error: 'internal error in the local server' }) });
     }
   });
+  /** The console's own paths, answered before the pipeline; false when the request is not one of them. */
+  const answeredByRoutes = async (res: import('node:http').ServerResponse, method: string, url: string | undefined, authorized: boolean): Promise<boolean> => {
+    if (options.routes === undefined) return false;
+    const own = await options.routes(method, (url ?? '/').split('?', 1)[0], authorized);
+    if (own === undefined) return false;
+    res.req.resume();
+    sendHttpResponse(res, own);
+    return true;
+  };
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => {

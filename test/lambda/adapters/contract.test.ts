@@ -1,6 +1,7 @@
 /**
  * The contract every adapter keeps: one table of requests, good and bad, JSON and binary, over every
- * route, sent through the local server (HTTP), the Lambda handler (REST API and HTTP API events, as
+ * route, sent through the local server (HTTP; and signed, through the local server with AUTH=iam, as
+ * a deployed API with IAM authorization takes them), the Lambda handler (REST API and HTTP API events, as
  * API Gateway builds them) and the SageMaker container (POST /invocations, the route in the custom
  * attributes, as the API's proxy sends it). Each answer must match the row, and all transports must
  * give the same status, body and headers that matter.
@@ -9,6 +10,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyResult } from 'aws-lambda';
+import aws4 from 'aws4';
 import { createApiGatewayHandler } from '../../../lambda/adapters/api-gateway/handler.ts';
 import type { LocalStack } from '../../../lambda/entry/local-stack.ts';
 import type { SageMakerServer } from '../../../lambda/adapters/sagemaker/server.ts';
@@ -103,6 +105,8 @@ const TABLE: Row[] = [
   },
 ];
 
+const IAM_CREDENTIALS = { accessKeyId: 'AKIDCONTRACT', secretAccessKey: 'contract/secret' };
+
 /** Masks what legitimately differs per transport: the request id in 5xx answers. */
 const masked = (answer: Answer) => ({
   status: answer.status,
@@ -113,17 +117,20 @@ const masked = (answer: Answer) => ({
 describe('one contract, every adapter', () => {
   let repo: TempRepository;
   let local: LocalStack;
+  let signedLocal: LocalStack;
   let sagemaker: SageMakerServer;
   let lambda: ReturnType<typeof createApiGatewayHandler>;
   before(async () => {
     // iris v1 (the sample, live by pin) and v2 (a file that cannot load); a small body limit.
     repo = new TempRepository('contract-').sample('iris_forest').file('iris_forest/2/model.onnx', 'not a model').config('iris_forest', { versionPolicy: { pinned: 1 }, maxRequestBytes: 4096 });
     local = await startTestLocalServer(repo.dir);
+    signedLocal = await startTestLocalServer(repo.dir, { iam: { credentials: IAM_CREDENTIALS } });
     sagemaker = await startTestSageMakerServer(createTestService(new SingleModelSource(new DirectorySource(join(repo.dir, 'iris_forest')), 'iris_forest')), 'iris_forest');
     lambda = createApiGatewayHandler(createTestService(repo.dir));
   });
   after(async () => {
     await local?.close();
+    await signedLocal?.close();
     await sagemaker?.close();
   });
 
@@ -137,6 +144,13 @@ describe('one contract, every adapter', () => {
 
   const transports: Record<string, (row: Row) => Promise<Answer>> = {
     'local server': async (row) => fromFetch(await fetch(`${local.url}${row.path}`, { method: row.method, headers: row.headers, body: row.body })),
+    'local server, signed (AUTH=iam)': async (row) => {
+      // Signed by the aws4 npm package (not the signer the server verifies with), as a client of an IAM-authorized API signs.
+      const url = new URL(`${signedLocal.url}${row.path}`);
+      const signed = aws4.sign({ host: url.host, path: row.path, method: row.method, service: 'execute-api', region: 'us-east-1', headers: { ...row.headers }, body: row.body }, IAM_CREDENTIALS);
+      const headers = Object.fromEntries(Object.entries(signed.headers ?? {}).filter(([k]) => !/^(host|content-length)$/i.test(k)).map(([k, v]) => [k, String(v)]));
+      return fromFetch(await fetch(url, { method: row.method, headers, body: row.body }));
+    },
     'Lambda, REST API event': async (row) => {
       // REST APIs pass the path percent-encoded, the headers as sent, binary bodies base64-encoded.
       const event = { httpMethod: row.method, path: row.path, resource: '/{proxy+}', headers: { 'Content-Type': 'application/json', ...row.headers }, body: row.body === undefined ? null : binary(row) ? (row.body as Buffer).toString('base64') : row.body, isBase64Encoded: binary(row), requestContext: { stage: 'prod' } };
