@@ -98,7 +98,7 @@ def penguins():
 
 def cars():
     """The auto-mpg table (StatLib; Quinlan 1993) as the vega_datasets package ships it offline (406 cars,
-    8 with no MPG, 6 with no horsepower). Features: make (the first word of the name: 38 spellings, real
+    8 with no MPG, 6 with no horsepower). Features: make (the first word of the name: 37 spellings among the cars with an MPG, real
     typos included, so categorical splits need bit sets wider than 32), origin (3 regions), and numbers.
     Target: miles per gallon; cars without one are dropped."""
     from vega_datasets import local_data  # in the 3.x virtual environment only

@@ -240,7 +240,7 @@ def main():
                                  "cat_smooth": 1.0},
               xm, xtr["body_mass_g"].to_numpy()[keep], xte.drop(columns=["body_mass_g"]), 15,
               penguin_extra(drop=("body_mass_g",)), src + " (body mass)")
-    # 38 makes of car: categorical bit sets wider than one 32-bit word
+    # 37 makes of car: categorical bit sets wider than one 32-bit word
     x, y = common.cars()
     xtr, xte, ytr, yte = common.split(x, y, test=70)
     make_case("regression_many_cats", {"objective": "regression", "max_cat_to_onehot": 1, "min_data_per_group": 2,

@@ -396,7 +396,7 @@ def main():
         make_case("multi_softmax_cat", dict(small, objective="multi:softmax", num_class=3, max_cat_to_onehot=1,
                                             tree_method="approx"),
                   xtr, ytr, xte, 8, fmt="ubj", extra_rows=penguin_extra(), source="palmerpenguins (species)")
-        # 38 makes of car: partition splits whose category sets span more than one 32-bit word
+        # 37 makes of car: partition splits whose category sets span more than one 32-bit word
         x, y = common.cars()
         xtr, xte, ytr, yte = common.split(x, y, test=70)
         make_case("reg_squarederror_many_cats", dict(small, objective="reg:squarederror", max_cat_to_onehot=1,
