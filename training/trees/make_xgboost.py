@@ -104,6 +104,14 @@ def numpy_dmatrix(x, matrix, label=None, qid=None):
 
 
 def fit(params, x, y, rounds, qid=None, matrix=None):
+    if params.get("sklearn"):
+        # The scikit-learn wrapper: its save_model adds learner.attributes.scikit_learn (the estimator's
+        # parameters and classes) to the same booster.
+        p = {k: v for k, v in params.items() if k not in ("sklearn", "objective", "eta", "num_class")}
+        estimator = xgb.XGBClassifier(n_estimators=rounds, learning_rate=params.get("eta", 0.3), random_state=common.SEED,
+                                      n_jobs=1, enable_categorical=MAJOR >= 3, **p)
+        estimator.fit(x, y)
+        return estimator.get_booster(), estimator
     p = dict(params)
     p.setdefault("seed", common.SEED)
     p.setdefault("nthread", 1)
@@ -111,7 +119,17 @@ def fit(params, x, y, rounds, qid=None, matrix=None):
         dm = numpy_dmatrix(x, matrix, label=y, qid=qid)
     else:
         dm = xgb.DMatrix(x, label=y, enable_categorical=True, qid=qid)
-    return xgb.train(p, dm, num_boost_round=rounds)
+    return xgb.train(p, dm, num_boost_round=rounds), None
+
+
+def booleans_json(rows, columns):
+    """Indicator features (XGBoost type 'i': "boolean columns") as JSON booleans, as a client sends them."""
+    for row in rows:
+        for c in columns:
+            if row[c] is not None:
+                assert row[c] in (0.0, 1.0), (c, row[c])
+                row[c] = row[c] == 1.0
+    return rows
 
 
 def header(params, rounds, fmt, source):
@@ -133,9 +151,9 @@ def make_case(name, params, x_train, y_train, x_test, rounds, fmt="json", qid=No
     if SELECTED and case not in SELECTED:
         return
     cats = category_lists(x_train)
-    booster = fit(params, x_train, y_train, rounds, qid=qid, matrix=matrix)
+    booster, estimator = fit(params, x_train, y_train, rounds, qid=qid, matrix=matrix)
     directory = common.case_dir(case)
-    booster.save_model(os.path.join(directory, "model." + fmt))
+    (estimator or booster).save_model(os.path.join(directory, "model." + fmt))
 
     splits = common.spread(numeric_splits(booster, x_train.columns), threshold_limit)
     rows = common.add_rows(x_test, list(extra_rows) + common.threshold_rows(x_test, splits, threshold_limit))
@@ -152,6 +170,9 @@ def make_case(name, params, x_train, y_train, x_test, rounds, fmt="json", qid=No
     pred = booster.predict(dm)
     if cats:
         check_recoding(booster, rows, cats, margin, x_train)
+    if estimator is not None:
+        # The wrapper's own predict_proba on the same rows gives the booster's answer.
+        assert np.array_equal(estimator.predict_proba(frame_for_predict(rows, x_train, cats)), np.asarray(pred).reshape(len(rows), -1))
 
     names = booster.feature_names or ["f%d" % i for i in range(booster.num_features())]
     ftypes = booster.feature_types or ["float"] * len(names)
@@ -165,7 +186,7 @@ def make_case(name, params, x_train, y_train, x_test, rounds, fmt="json", qid=No
         features.append(f)
     doc = dict(header(params, rounds, fmt, source), **{
         "features": features,
-        "rows": common.rows_json(rows, cats),
+        "rows": booleans_json(common.rows_json(rows, cats), [f for f, t in zip(names, ftypes) if t == "i"]),
         "margin": common.matrix(margin, n),
         "prediction": common.matrix(pred, n),
     })
@@ -333,6 +354,9 @@ def main():
         CLASSES["%s_%s" % (PREFIX, obj.replace(":", "_"))] = names
         make_case(obj.replace(":", "_"), dict(small, objective=obj, num_class=3), xtr, ytr, xte, 10, fmt=fmt,
                   extra_rows=numeric_extra(xtr), source="sklearn wine")
+    CLASSES["%s_sklearn_classifier" % PREFIX] = names
+    make_case("sklearn_classifier", dict(objective="multi:softprob", sklearn=True, max_depth=3, eta=0.3), xtr, ytr, xte, 8,
+              fmt="json", extra_rows=numeric_extra(xtr), source="sklearn wine (XGBClassifier.save_model)")
     CLASSES["%s_rf_multiclass" % PREFIX] = names
     make_case("rf_multiclass", dict(objective="multi:softprob", num_class=3, max_depth=3, eta=0.8, num_parallel_tree=3,
                                     subsample=0.8, colsample_bynode=0.7), xtr, ytr, xte, 3,
@@ -377,6 +401,15 @@ def main():
                                                  tree_method="hist"), xtr, ytr, xte, 15,
               fmt="json", extra_rows=numeric_extra(xtr) + [{"sex": 5.0}, {"sex": None}, {"sex": 0.0}, {"sex": 1.0}],
               source="sklearn diabetes (sex as categorical codes 0/1)", matrix={"types": types})
+
+    # ---- an indicator (boolean) feature, XGBoost type 'i': diabetes' sex recorded 1/2, fed as male = 0/1
+    x, y = common.diabetes()
+    x["sex"] = (x["sex"] == 2).astype(np.float64)
+    xtr, xte, ytr, yte = common.split(x, y, test=60)
+    make_case("reg_squarederror_indicator", dict(small, objective="reg:squarederror"), xtr, ytr, xte, 12,
+              fmt="ubj", extra_rows=numeric_extra(xtr) + [{"sex": None}, {"sex": 0.0}, {"sex": 1.0}],
+              source="sklearn diabetes (sex as an indicator)",
+              matrix={"types": ["i" if c == "sex" else "float" for c in x.columns]})
 
     # ---- XGBoost 3.x native categories (`cats`) on the Palmer penguins (real missing values)
     if MAJOR >= 3:
