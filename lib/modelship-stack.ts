@@ -17,7 +17,7 @@ import { hasSharpBinaries, PROJECT_ROOT, sharpInstallLine, stageImageContext, st
 import { InferenceApi } from './inference-api.ts';
 import { InferenceFunction } from './inference-function.ts';
 import { capturedLogsKey } from './log-encryption.ts';
-import { discoverModels, type DiscoveredModel } from './model-discovery.ts';
+import { discoverModels, stageModels, type DiscoveredModel } from './model-discovery.ts';
 import { ModelStore } from './model-store.ts';
 import { InferenceMonitoring } from './monitoring.ts';
 import { readSettings, type ModelShipSettings } from './settings.ts';
@@ -52,7 +52,8 @@ export class ModelShipStack extends Stack {
     this.models = discoverModels(modelsDir);
 
     this.store = new ModelStore(this, 'ModelStore', {
-      modelsDir,
+      // Native models are uploaded with their conversion beside them: a function never converts at cold start.
+      modelsDir: stageModels(modelsDir, this.models, join(PROJECT_ROOT, 'build')),
       kmsEncryption: settings.storeEncryption === 'kms',
       noncurrentVersionDays: settings.noncurrentVersionDays,
       retain: settings.retainModelStore,
