@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { InferenceService } from '../../core/inference-service.ts';
+import { classLabels, describeFeatures, type TabularModel } from '../../core/tasks/tabular.ts';
 import type { BatchRun } from '../../core/batcher.ts';
 import type { RequestObservation } from '../../observability/telemetry.ts';
 import { exampleRequest } from './examples.ts';
@@ -166,7 +167,9 @@ export class LocalConsole {
           const model = await this.service.repository.load(entry.name, entry.liveVersion);
           const metadata = await this.service.metadata(entry.name);
           const task = model.task === undefined ? undefined : { task: model.task.task, contentTypes: model.task.contentTypes };
-          return { ...base, inputs: metadata.inputs, outputs: metadata.outputs, labels: model.task?.labels ?? model.config.labels, task, example: await exampleRequest(this.service, model) };
+          // A converted model: its source, what it computes, and its features (the form gives each one a field).
+          const converted = model.tabular === undefined ? {} : { source: sourceOf(model.tabular), features: describeFeatures(model.tabular) };
+          return { ...base, inputs: metadata.inputs, outputs: metadata.outputs, labels: model.task?.labels ?? classLabels(model), task, ...converted, example: await exampleRequest(this.service, model) };
         } catch (error) {
           return { ...base, problem: (error as Error).message };
         }
@@ -174,5 +177,8 @@ export class LocalConsole {
     );
   }
 }
+
+/** A converted model's source as the console shows it. */
+const sourceOf = ({ record }: TabularModel) => ({ format: record.format, file: record.source.file, producer: record.source.producer, objective: record.objective, link: record.link, task: record.task, trees: record.trees, inputType: record.inputType, inexact: record.inexact });
 
 const json = (value: unknown): ConsoleResponse => ({ statusCode: 200, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' }, body: JSON.stringify(value) });

@@ -17,6 +17,14 @@ export async function exampleRequest(service: InferenceService, model: LoadedMod
   const bytes = await service.repository.source.readFile(`${model.name}/${model.version}/golden.json`).catch(() => undefined);
   const parsed = bytes === undefined ? undefined : (JSON.parse(Buffer.from(bytes).toString('utf8')) as { inputs?: GoldenTensor[]; texts?: string[] });
   if (model.task !== undefined) return model.task.text !== undefined ? { inputs: parsed?.texts?.[0] ?? 'an example text' } : undefined;
+  // A converted model: one v2 input per feature, by name (a category by its name, as BYTES).
+  if (model.tabular !== undefined) {
+    return {
+      inputs: model.tabular.features.map((f) =>
+        f.type === 'categorical' ? { name: f.name, datatype: 'BYTES', shape: [1], data: [f.categories?.[0] ?? ''] } : f.type === 'boolean' ? { name: f.name, datatype: 'BOOL', shape: [1], data: [false] } : { name: f.name, datatype: model.tabular!.inputType, shape: [1], data: [0] },
+      ),
+    };
+  }
   if (parsed !== undefined && Array.isArray(parsed.inputs)) {
     const golden = parsed as { inputs: GoldenTensor[] };
     return {

@@ -96,6 +96,7 @@ async function loadModels() {
     } else {
       div.append(tensorTable('input', m.inputs), tensorTable('output', m.outputs));
       if (m.labels) div.append(Object.assign(document.createElement('div'), { textContent: `labels: ${m.labels.join(', ')}` }));
+      if (m.source) div.append(sourceBlock(m.source), featureTable(m.features));
       select.append(new Option(m.name, m.name));
     }
     if (m.optimizations?.length > 0) {
@@ -106,13 +107,59 @@ async function loadModels() {
   fillExample();
 }
 
-/** What the form sends for the selected model: v2 JSON, text (text models) or an image file (image models). */
+/** A converted model's source: format, file, producer, objective and trees, and anything not exact. */
+function sourceBlock(source) {
+  const text = `converted from ${source.format} ${source.file}${source.producer ? ` (${source.producer})` : ''}: ${source.task}, ${source.objective ?? 'objective not recorded'}${source.link ? `, link ${source.link}` : ''}${source.trees !== undefined ? `, ${source.trees} trees` : ''}, input ${source.inputType}`;
+  const div = Object.assign(document.createElement('div'), { className: 'source', textContent: text });
+  if (source.inexact?.length > 0) div.append(Object.assign(document.createElement('div'), { className: 'problem', textContent: `not exact: ${source.inexact.join('; ')}` }));
+  return div;
+}
+
+function featureTable(features) {
+  return table(['feature', 'type', 'categories'], features.map((f) => [f.name, f.type, f.categories ? f.categories.join(', ') : '']));
+}
+
+/** One field per feature of a converted model: a number, a category from its list, or true/false; empty is missing. */
+function featureFields(m) {
+  const container = $('features-input');
+  container.replaceChildren();
+  m.features.forEach((f, i) => {
+    const id = `feature-${i}`;
+    const label = Object.assign(document.createElement('label'), { htmlFor: id, textContent: `${f.name} (${f.type})` });
+    let field;
+    if (f.type === 'categorical' || f.type === 'boolean') {
+      field = document.createElement('select');
+      field.append(new Option('(missing)', ''), ...(f.type === 'boolean' ? ['true', 'false'] : f.categories).map((c) => new Option(c, c)));
+    } else field = Object.assign(document.createElement('input'), { type: 'number', step: 'any', placeholder: 'missing' });
+    Object.assign(field, { id, name: f.name });
+    field.dataset.feature = f.name;
+    field.dataset.type = f.type;
+    const wrap = Object.assign(document.createElement('div'), { className: 'feature' });
+    wrap.append(label, field);
+    container.append(wrap);
+  });
+}
+
+/** The row the feature fields describe, keyed by feature name (an empty field is left out: missing). */
+function featureRow() {
+  const row = {};
+  for (const field of $('features-input').querySelectorAll('[data-feature]')) {
+    if (field.value === '') continue;
+    const type = field.dataset.type;
+    row[field.dataset.feature] = type === 'boolean' ? field.value === 'true' : type === 'categorical' ? field.value : Number(field.value);
+  }
+  return row;
+}
+
+/** What the form sends for the selected model: v2 JSON, text (text models), an image file (image models), or a converted model's features. */
 function fillExample() {
   const m = models.get($('model').value);
-  const kind = m?.task?.contentTypes?.includes('text/plain') ? 'text' : m?.task ? 'image' : 'tensors';
+  const kind = m?.features ? 'features' : m?.task?.contentTypes?.includes('text/plain') ? 'text' : m?.task ? 'image' : 'tensors';
   $('image-input').hidden = kind !== 'image';
-  $('body').hidden = kind === 'image';
-  $('body-label').textContent = kind === 'text' ? `Text (${m.task.task})` : kind === 'image' ? `Image (${m.task.task})` : 'Body (Open Inference Protocol v2)';
+  $('features-input').hidden = kind !== 'features';
+  $('body').hidden = kind === 'image' || kind === 'features';
+  if (kind === 'features') featureFields(m);
+  $('body-label').textContent = kind === 'text' ? `Text (${m.task.task})` : kind === 'image' ? `Image (${m.task.task})` : kind === 'features' ? 'Features (empty: missing)' : 'Body (Open Inference Protocol v2)';
   if (kind === 'text') $('body').value = typeof m.example?.inputs === 'string' ? m.example.inputs : '';
   else if (m?.example) $('body').value = JSON.stringify(m.example, null, 2);
 }
@@ -131,6 +178,15 @@ function showAnswer(value) {
       row.append(Object.assign(document.createElement('span'), { textContent: label }), bar, Object.assign(document.createElement('em'), { textContent: score.toFixed(3) }));
       answer.append(row);
     }
+  } else if (value?.predictions?.[0]?.probabilities) {
+    // A converted classifier's row: each class's probability as a bar, the predicted one first.
+    const { label, probabilities } = value.predictions[0];
+    const names = models.get($('model').value)?.labels;
+    const rows = probabilities.map((score, i) => ({ label: names?.[i] ?? String(i), score })).sort((a, b) => b.score - a.score);
+    showAnswer(rows);
+    answer.prepend(Object.assign(document.createElement('div'), { textContent: `label: ${label}` }));
+  } else if (value?.predictions?.[0] !== undefined) {
+    answer.textContent = `prediction: ${JSON.stringify(value.predictions[0])}`;
   } else if (Array.isArray(first) && typeof first[0] === 'number') {
     answer.textContent = `embedding of ${first.length} dimensions (${value.length} text${value.length === 1 ? '' : 's'})`;
   }
@@ -146,8 +202,10 @@ async function send(event) {
     const file = $('image').files?.[0];
     const isImage = m?.task && !m.task.contentTypes.includes('text/plain');
     if (isImage && !file) throw new Error('choose an image first');
-    const [type, body] = isImage ? [file.type || 'image/jpeg', file] : m?.task ? ['text/plain', $('body').value] : ['application/json', $('body').value];
-    const response = await fetch(`/v2/models/${encodeURIComponent(name)}/infer`, { method: 'POST', headers: { 'Content-Type': type, ...headers() }, body });
+    const [type, body] = isImage ? [file.type || 'image/jpeg', file] : m?.task ? ['text/plain', $('body').value] : m?.features ? ['application/json', JSON.stringify({ instances: [featureRow()] })] : ['application/json', $('body').value];
+    // A converted model's one row goes to :predict, by feature name; everything else is a v2 inference.
+    const url = m?.features ? `/v1/models/${encodeURIComponent(name)}:predict` : `/v2/models/${encodeURIComponent(name)}/infer`;
+    const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': type, ...headers() }, body });
     const text = await response.text();
     const ms = (performance.now() - started).toFixed(1);
     $('status').textContent = `HTTP ${response.status} in ${ms} ms`;

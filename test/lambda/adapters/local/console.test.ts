@@ -6,6 +6,8 @@ import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { optimize } from '../../../../cli/optimize/optimize.ts';
+import { convertNativeModel, NATIVE_MODEL_FILES } from '../../../../lambda/convert/registry.ts';
+import { tabularRepository } from '../../../fixtures/tabular-repository.ts';
 import { createTestService, ROOT, SAMPLE_MODELS, SAMPLES_DIR, startTestLocalServer, TempRepository } from '../../../helpers.ts';
 
 /** Debian's Chromium (installed by scripts/ensure-chromium.ts), headless, offline-safe flags; Playwright gives it a fresh profile. */
@@ -199,5 +201,46 @@ describe('local console: optimized versions against their source', () => {
       await browser.close();
       await local.close();
     }
+  });
+});
+
+describe('local console with native models, in headless Chromium', () => {
+  let server: LocalStack;
+  let browser: Browser;
+  const pageErrors: string[] = [];
+  before(async () => {
+    // A LightGBM model converted at start, and the hand-written converted classifier with named classes.
+    const repo = tabularRepository('console-native-').copy(join(ROOT, 'test', 'fixtures', 'trees', 'lgb_multiclass_cat'), 'penguins/1');
+    server = await startTestLocalServer(repo.dir, { repository: { nativeModelFiles: NATIVE_MODEL_FILES, convertNative: convertNativeModel } });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('shows the source format, trees and features, and a form with one field per feature that scores a row', async () => {
+    const page = await browser.newPage();
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    await page.goto(`${server.url}/`);
+    await page.waitForSelector('[data-model="penguins"] .source');
+    assert.match((await page.textContent('[data-model="penguins"] .source'))!, /^converted from lightgbm model\.txt \(LightGBM[^)]*\): classification, multiclass, link softmax, \d+ trees, input FP64$/);
+    assert.match((await page.textContent('[data-model="penguins"]'))!, /island\s*categorical\s*Biscoe, Dream, Torgersen/);
+
+    await page.selectOption('#model', 'trees_classifier');
+    assert.equal(await page.isVisible('#body'), false, 'no JSON body: one field per feature');
+    assert.deepEqual(await page.locator('#features-input [data-feature]').evaluateAll((fields) => fields.map((f) => `${f.getAttribute('data-feature')}:${f.tagName}`)), ['age:INPUT', 'color:SELECT', 'member:SELECT']);
+    await page.fill('#feature-0', '25');
+    await page.selectOption('#feature-1', 'green');
+    await page.click('#send');
+    await page.locator('#answer', { hasText: 'label: yes' }).waitFor();
+    assert.equal(await page.locator('#answer .bar').first().getAttribute('data-label'), 'yes');
+    assert.deepEqual(JSON.parse((await page.textContent('#response'))!).predictions[0].label, 'yes');
+    // A missing age (the field left empty) goes left, as the tree sends it; a member alone decides nothing there.
+    await page.fill('#feature-0', '');
+    await page.selectOption('#feature-1', 'red');
+    await page.click('#send');
+    await page.locator('#answer', { hasText: 'label: no' }).waitFor();
+    assert.deepEqual(pageErrors, []);
   });
 });
