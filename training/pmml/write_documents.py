@@ -1,0 +1,301 @@
+"""Writes the hand-made PMML documents of training/pmml/documents/ (what sklearn2pmml never emits:
+other normalizations, transformations, tree missing-value strategies, segmentation methods), each with
+a <case>.rows.json of input rows. make_fixtures.py then scores them with JPMML-Evaluator.
+
+    python3 training/pmml/write_documents.py
+"""
+import json
+import os
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "documents")
+HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<PMML xmlns="http://www.dmg.org/PMML-4_{v}" version="4.{v}">\n<Header description="hand-written fixture"><Application name="modelship fixtures" version="1"/></Header>\n'
+
+
+def write(case, body, spec, version=4):
+    os.makedirs(HERE, exist_ok=True)
+    with open(os.path.join(HERE, case + ".pmml"), "w") as f:
+        f.write(HEAD.format(v=version) + body + "</PMML>\n")
+    with open(os.path.join(HERE, case + ".rows.json"), "w") as f:
+        json.dump(spec, f, indent=1)
+        f.write("\n")
+
+
+# ---------------------------------------------------------------- RegressionModel normalizations
+
+LINK_DD = """<DataDictionary>
+ <DataField name="y" optype="categorical" dataType="string"><Value value="yes"/><Value value="no"/></DataField>
+ <DataField name="x1" optype="continuous" dataType="double"/>
+ <DataField name="x2" optype="continuous" dataType="double"/>
+ <DataField name="color" optype="categorical" dataType="string"><Value value="red"/><Value value="green"/><Value value="blue"/></DataField>
+</DataDictionary>
+"""
+LINK_ROWS = [
+    {"x1": x1, "x2": x2, "color": c}
+    for x1, x2, c in [(0.0, 0.0, "red"), (1.5, -0.5, "green"), (-2.25, 3.0, "blue"), (0.3, 0.7, "red"), (4.0, 1.0, "green"), (-1.0, -1.0, "blue"), (0.05, 2.5, "red"), (2.0, -3.0, "blue")]
+] + [{"x1": None, "x2": 1.0, "color": "red"}, {"x1": 1.0, "x2": 1.0, "color": None}]
+LINK_FEATURES = [{"name": "x1", "type": "numeric"}, {"name": "x2", "type": "numeric"}, {"name": "color", "type": "categorical"}]
+
+
+def regression_links():
+    for method in ["logit", "probit", "cloglog", "loglog", "cauchit"]:
+        body = LINK_DD + f"""<RegressionModel functionName="classification" normalizationMethod="{method}">
+ <MiningSchema><MiningField name="y" usageType="target"/><MiningField name="x1"/><MiningField name="x2"/><MiningField name="color"/></MiningSchema>
+ <RegressionTable intercept="-0.25" targetCategory="yes">
+  <NumericPredictor name="x1" coefficient="0.8"/>
+  <NumericPredictor name="x2" exponent="2" coefficient="-0.15"/>
+  <CategoricalPredictor name="color" value="green" coefficient="0.6"/>
+  <CategoricalPredictor name="color" value="blue" coefficient="-0.4"/>
+  <PredictorTerm coefficient="0.1"><FieldRef field="x1"/><FieldRef field="x2"/></PredictorTerm>
+ </RegressionTable>
+ <RegressionTable intercept="0" targetCategory="no"/>
+</RegressionModel>
+"""
+        write(f"hand_regression_{method}", body, {"task": "classification", "objective": f"RegressionModel classification, normalizationMethod {method}", "classes": ["yes", "no"], "features": LINK_FEATURES, "rows": LINK_ROWS})
+    # Regression with the exp normalization (a log-link GLM written as a RegressionModel), Targets rescaling and casting.
+    body = LINK_DD.replace('<DataField name="y" optype="categorical" dataType="string"><Value value="yes"/><Value value="no"/></DataField>', '<DataField name="y" optype="continuous" dataType="double"/>') + """<RegressionModel functionName="regression" normalizationMethod="exp">
+ <MiningSchema><MiningField name="y" usageType="target"/><MiningField name="x1" missingValueReplacement="0.5"/><MiningField name="x2"/><MiningField name="color" missingValueReplacement="blue"/></MiningSchema>
+ <Targets><Target field="y" rescaleFactor="2.5" rescaleConstant="1.0" min="1.5" max="40"/></Targets>
+ <RegressionTable intercept="0.1">
+  <NumericPredictor name="x1" coefficient="0.3"/>
+  <NumericPredictor name="x2" coefficient="-0.2"/>
+  <CategoricalPredictor name="color" value="red" coefficient="0.25"/>
+ </RegressionTable>
+</RegressionModel>
+"""
+    write("hand_regression_exp_targets", body, {"task": "regression", "objective": "RegressionModel regression, normalizationMethod exp, Targets rescale and clamp, missingValueReplacement", "features": LINK_FEATURES, "rows": LINK_ROWS})
+
+
+# ---------------------------------------------------------------- transformations
+
+def transformations():
+    dd = """<DataDictionary>
+ <DataField name="target" optype="continuous" dataType="double"/>
+ <DataField name="age" optype="continuous" dataType="double"><Interval closure="closedClosed" leftMargin="0" rightMargin="120"/><Value value="-999" property="missing"/></DataField>
+ <DataField name="income" optype="continuous" dataType="double"/>
+ <DataField name="kids" optype="continuous" dataType="integer"/>
+ <DataField name="region" optype="categorical" dataType="string"><Value value="north"/><Value value="south"/><Value value="east"/><Value value="west"/><Value value="?" property="missing"/></DataField>
+ <DataField name="member" optype="categorical" dataType="boolean"/>
+</DataDictionary>
+"""
+    td = """<TransformationDictionary>
+ <DerivedField name="age_norm" optype="continuous" dataType="double">
+  <NormContinuous field="age" outliers="asExtremeValues" mapMissingTo="0.5"><LinearNorm orig="18" norm="0"/><LinearNorm orig="40" norm="0.6"/><LinearNorm orig="80" norm="1"/></NormContinuous>
+ </DerivedField>
+ <DerivedField name="income_norm" optype="continuous" dataType="double">
+  <NormContinuous field="income" outliers="asIs"><LinearNorm orig="0" norm="-1"/><LinearNorm orig="50000" norm="0"/><LinearNorm orig="200000" norm="2"/></NormContinuous>
+ </DerivedField>
+ <DerivedField name="is_south" optype="continuous" dataType="double"><NormDiscrete field="region" value="south" mapMissingTo="0"/></DerivedField>
+ <DerivedField name="age_band" optype="categorical" dataType="string">
+  <Discretize field="age" defaultValue="other" mapMissingTo="unknown">
+   <DiscretizeBin binValue="young"><Interval closure="closedOpen" leftMargin="0" rightMargin="30"/></DiscretizeBin>
+   <DiscretizeBin binValue="mid"><Interval closure="closedOpen" leftMargin="30" rightMargin="60"/></DiscretizeBin>
+   <DiscretizeBin binValue="senior"><Interval closure="closedClosed" leftMargin="60" rightMargin="100"/></DiscretizeBin>
+  </Discretize>
+ </DerivedField>
+ <DerivedField name="region_weight" optype="continuous" dataType="double">
+  <MapValues outputColumn="w" defaultValue="1.5" mapMissingTo="-1">
+   <FieldColumnPair field="region" column="r"/>
+   <InlineTable><row><r>north</r><w>0.25</w></row><row><r>south</r><w>-0.75</w></row><row><r>east</r><w>2</w></row></InlineTable>
+  </MapValues>
+ </DerivedField>
+ <DerivedField name="ratio" optype="continuous" dataType="double">
+  <Apply function="/"><Apply function="+"><FieldRef field="income"/><Constant dataType="double">1000</Constant></Apply><Apply function="max"><FieldRef field="age"/><Constant dataType="double">1</Constant></Apply></Apply>
+ </DerivedField>
+ <DerivedField name="log_income" optype="continuous" dataType="double">
+  <Apply function="if">
+   <Apply function="greaterThan"><FieldRef field="income"/><Constant dataType="double">0</Constant></Apply>
+   <Apply function="ln"><FieldRef field="income"/></Apply>
+   <Constant dataType="double">0</Constant>
+  </Apply>
+ </DerivedField>
+ <DerivedField name="mix" optype="continuous" dataType="double">
+  <Apply function="sum">
+   <Apply function="sqrt"><Apply function="abs"><Apply function="-"><FieldRef field="age"/><Constant dataType="double">50</Constant></Apply></Apply></Apply>
+   <Apply function="pow"><FieldRef field="kids"/><Constant dataType="double">2</Constant></Apply>
+   <Apply function="exp"><Apply function="*"><FieldRef field="age_norm"/><Constant dataType="double">-0.5</Constant></Apply></Apply>
+   <Apply function="floor"><Apply function="/"><FieldRef field="income"/><Constant dataType="double">30000</Constant></Apply></Apply>
+   <Apply function="ceil"><Apply function="/"><FieldRef field="income"/><Constant dataType="double">70000</Constant></Apply></Apply>
+   <Apply function="round"><Apply function="*"><FieldRef field="ratio"/><Constant dataType="double">10</Constant></Apply></Apply>
+   <Apply function="threshold"><FieldRef field="age"/><Constant dataType="double">45</Constant></Apply>
+  </Apply>
+ </DerivedField>
+ <DerivedField name="flags" optype="continuous" dataType="double">
+  <Apply function="avg">
+   <Apply function="if"><Apply function="and"><FieldRef field="member"/><Apply function="isIn"><FieldRef field="region"/><Constant>north</Constant><Constant>east</Constant></Apply></Apply><Constant dataType="double">3</Constant><Constant dataType="double">0</Constant></Apply>
+   <Apply function="if"><Apply function="or"><Apply function="not"><FieldRef field="member"/></Apply><Apply function="equal"><FieldRef field="kids"/><Constant dataType="integer">0</Constant></Apply></Apply><Constant dataType="double">1</Constant><Constant dataType="double">-1</Constant></Apply>
+   <Apply function="if"><Apply function="isMissing"><FieldRef field="region"/></Apply><Constant dataType="double">5</Constant><Constant dataType="double">0.5</Constant></Apply>
+   <Apply function="min"><Apply function="log10"><Apply function="+"><FieldRef field="income"/><Constant dataType="double">10</Constant></Apply></Apply><Constant dataType="double">4.5</Constant></Apply>
+  </Apply>
+ </DerivedField>
+</TransformationDictionary>
+"""
+    model = """<RegressionModel functionName="regression">
+ <MiningSchema>
+  <MiningField name="target" usageType="target"/>
+  <MiningField name="age" invalidValueTreatment="asMissing"/>
+  <MiningField name="income" missingValueReplacement="40000"/>
+  <MiningField name="kids" missingValueReplacement="1" outliers="asExtremeValues" lowValue="0" highValue="6"/>
+  <MiningField name="region" invalidValueTreatment="asIs"/>
+  <MiningField name="member" missingValueReplacement="false"/>
+ </MiningSchema>
+ <LocalTransformations>
+  <DerivedField name="band_score" optype="continuous" dataType="double">
+   <MapValues outputColumn="s" defaultValue="0" mapMissingTo="0"><FieldColumnPair field="age_band" column="b"/>
+    <InlineTable><row><b>young</b><s>-1</s></row><row><b>mid</b><s>0.5</s></row><row><b>senior</b><s>2</s></row><row><b>unknown</b><s>7</s></row></InlineTable>
+   </MapValues>
+  </DerivedField>
+ </LocalTransformations>
+ <RegressionTable intercept="1.25">
+  <NumericPredictor name="age_norm" coefficient="2.0"/>
+  <NumericPredictor name="income_norm" coefficient="-0.5"/>
+  <NumericPredictor name="is_south" coefficient="0.75"/>
+  <NumericPredictor name="region_weight" coefficient="1.1"/>
+  <NumericPredictor name="log_income" coefficient="0.05"/>
+  <NumericPredictor name="mix" coefficient="0.01"/>
+  <NumericPredictor name="flags" coefficient="0.3"/>
+  <NumericPredictor name="band_score" coefficient="0.2"/>
+  <CategoricalPredictor name="age_band" value="other" coefficient="-3"/>
+ </RegressionTable>
+</RegressionModel>
+"""
+    rows = [
+        {"age": 35, "income": 52000, "kids": 2, "region": "north", "member": True},
+        {"age": 17, "income": 0, "kids": 0, "region": "south", "member": False},
+        {"age": 64, "income": 250000, "kids": 9, "region": "east", "member": True},
+        {"age": 101, "income": 12000, "kids": 1, "region": "west", "member": False},
+        {"age": 150, "income": 80000, "kids": 3, "region": "north", "member": True},
+        {"age": -999, "income": 61000, "kids": 2, "region": "south", "member": True},
+        {"age": 45, "income": None, "kids": None, "region": None, "member": None},
+        {"age": 30, "income": 30000, "kids": 4, "region": "?", "member": True},
+        {"age": 60, "income": 70000, "kids": 0, "region": "atlantis", "member": False},
+        {"age": 80, "income": 210000, "kids": 5, "region": "east", "member": False},
+        {"age": 18, "income": 49999.5, "kids": 1, "region": "west", "member": True},
+        {"age": None, "income": 1000, "kids": 2, "region": "north", "member": False},
+    ]
+    features = [{"name": "age", "type": "numeric"}, {"name": "income", "type": "numeric"}, {"name": "kids", "type": "integer"}, {"name": "region", "type": "categorical"}, {"name": "member", "type": "boolean"}]
+    write("hand_transformations", dd + td + model, {"task": "regression", "objective": "RegressionModel over NormContinuous, NormDiscrete, Discretize, MapValues and Apply", "features": features, "rows": rows})
+
+
+# ---------------------------------------------------------------- tree missing-value strategies
+
+TREE_DD = """<DataDictionary>
+ <DataField name="risk" optype="categorical" dataType="string"><Value value="low"/><Value value="medium"/><Value value="high"/></DataField>
+ <DataField name="temp" optype="continuous" dataType="double"/>
+ <DataField name="humidity" optype="continuous" dataType="double"/>
+ <DataField name="outlook" optype="categorical" dataType="string"><Value value="sunny"/><Value value="overcast"/><Value value="rain"/></DataField>
+</DataDictionary>
+"""
+TREE_ROWS = [
+    {"temp": t, "humidity": h, "outlook": o}
+    for t, h, o in [(20, 50, "sunny"), (30, 80, "rain"), (15, 90, "overcast"), (25, 70, "sunny"), (25, 70, "rain"), (40, 30, "overcast"), (None, 60, "sunny"), (22, None, "rain"),
+                    (28, 75, None), (None, None, None), (18, 85, "sunny"), (35, None, "overcast"), (24.5, 70, "sunny"), (10, 40, "rain")]
+]
+TREE_FEATURES = [{"name": "temp", "type": "numeric"}, {"name": "humidity", "type": "numeric"}, {"name": "outlook", "type": "categorical"}]
+
+
+def sd(low, medium, high, conf=None):
+    total = low + medium + high
+    out = ""
+    for value, n in (("low", low), ("medium", medium), ("high", high)):
+        c = f' confidence="{conf[value]}"' if conf else ""
+        out += f'<ScoreDistribution value="{value}" recordCount="{n}"{c}/>'
+    return out
+
+
+def tree_body(strategy, no_true):
+    return TREE_DD + f"""<TreeModel functionName="classification" missingValueStrategy="{strategy}" noTrueChildStrategy="{no_true}" splitCharacteristic="multiSplit">
+ <MiningSchema><MiningField name="risk" usageType="target"/><MiningField name="temp"/><MiningField name="humidity"/><MiningField name="outlook"/></MiningSchema>
+ <Node id="0" score="low" recordCount="100" defaultChild="1">{sd(50, 30, 20)}
+  <True/>
+  <Node id="1" score="low" recordCount="60" defaultChild="11">{sd(40, 15, 5, {"low": 0.6, "medium": 0.3, "high": 0.1})}
+   <SimpleSetPredicate field="outlook" booleanOperator="isIn"><Array n="2" type="string">sunny overcast</Array></SimpleSetPredicate>
+   <Node id="11" score="low" recordCount="35">{sd(30, 4, 1, {"low": 0.8, "medium": 0.15, "high": 0.05})}
+    <CompoundPredicate booleanOperator="and"><SimplePredicate field="temp" operator="lessOrEqual" value="25"/><SimplePredicate field="humidity" operator="lessThan" value="75"/></CompoundPredicate>
+   </Node>
+   <Node id="12" score="medium" recordCount="20">{sd(8, 10, 2, {"low": 0.35, "medium": 0.55, "high": 0.1})}
+    <CompoundPredicate booleanOperator="surrogate"><SimplePredicate field="humidity" operator="greaterOrEqual" value="75"/><SimplePredicate field="temp" operator="lessThan" value="20"/><True/></CompoundPredicate>
+   </Node>
+   <Node id="13" score="high" recordCount="5">{sd(2, 1, 2, {"low": 0.3, "medium": 0.3, "high": 0.4})}
+    <SimplePredicate field="temp" operator="greaterThan" value="35"/>
+   </Node>
+  </Node>
+  <Node id="2" score="high" recordCount="40" defaultChild="21">{sd(10, 15, 15, {"low": 0.2, "medium": 0.4, "high": 0.4})}
+   <SimplePredicate field="outlook" operator="equal" value="rain"/>
+   <Node id="21" score="medium" recordCount="25">{sd(8, 12, 5, {"low": 0.3, "medium": 0.5, "high": 0.2})}
+    <CompoundPredicate booleanOperator="or"><SimplePredicate field="temp" operator="lessThan" value="22"/><SimplePredicate field="humidity" operator="lessOrEqual" value="60"/></CompoundPredicate>
+   </Node>
+   <Node id="22" score="high" recordCount="15">{sd(2, 3, 10, {"low": 0.1, "medium": 0.2, "high": 0.7})}
+    <CompoundPredicate booleanOperator="xor"><SimplePredicate field="temp" operator="greaterOrEqual" value="22"/><SimplePredicate field="humidity" operator="notEqual" value="80"/></CompoundPredicate>
+   </Node>
+  </Node>
+ </Node>
+</TreeModel>
+"""
+
+
+def tree_strategies():
+    for strategy, no_true in [("none", "returnLastPrediction"), ("lastPrediction", "returnNullPrediction"), ("nullPrediction", "returnLastPrediction"), ("defaultChild", "returnLastPrediction"), ("weightedConfidence", "returnLastPrediction"), ("aggregateNodes", "returnLastPrediction")]:
+        write(f"hand_tree_{strategy}", tree_body(strategy, no_true), {"task": "classification", "objective": f"TreeModel missingValueStrategy {strategy}, noTrueChildStrategy {no_true}", "classes": ["low", "medium", "high"], "features": TREE_FEATURES, "rows": TREE_ROWS})
+
+
+# ---------------------------------------------------------------- segmentation methods
+
+def small_tree(field, cut, left, right, fn="classification"):
+    if fn == "classification":
+        return f"""<TreeModel functionName="classification" missingValueStrategy="lastPrediction" noTrueChildStrategy="returnLastPrediction">
+ <MiningSchema><MiningField name="risk" usageType="target"/><MiningField name="{field}"/></MiningSchema>
+ <Node score="{left}"><True/>
+  <Node score="{left}"><SimplePredicate field="{field}" operator="lessOrEqual" value="{cut}"/></Node>
+  <Node score="{right}"><SimplePredicate field="{field}" operator="greaterThan" value="{cut}"/></Node>
+ </Node>
+</TreeModel>"""
+    return f"""<TreeModel functionName="regression" missingValueStrategy="nullPrediction">
+ <MiningSchema><MiningField name="level" usageType="target"/><MiningField name="{field}"/></MiningSchema>
+ <Node score="0"><True/>
+  <Node score="{left}"><SimplePredicate field="{field}" operator="lessOrEqual" value="{cut}"/></Node>
+  <Node score="{right}"><SimplePredicate field="{field}" operator="greaterThan" value="{cut}"/></Node>
+ </Node>
+</TreeModel>"""
+
+
+def segmentation():
+    trees = [("temp", 24, "low", "high"), ("humidity", 65, "medium", "high"), ("temp", 30, "low", "medium"), ("humidity", 80, "low", "high"), ("temp", 18, "medium", "low")]
+    weights = [1.0, 2.5, 0.5, 1.5, 1.0]
+    for method in ["majorityVote", "weightedMajorityVote", "average", "weightedAverage"]:
+        segs = "".join(f'<Segment id="{i}" weight="{w}"><True/>{small_tree(*t)}</Segment>\n' for i, (t, w) in enumerate(zip(trees, weights)))
+        body = TREE_DD + f"""<MiningModel functionName="classification">
+ <MiningSchema><MiningField name="risk" usageType="target"/><MiningField name="temp"/><MiningField name="humidity"/><MiningField name="outlook"/></MiningSchema>
+ <Segmentation multipleModelMethod="{method}">
+{segs} </Segmentation>
+</MiningModel>
+"""
+        write(f"hand_segmentation_{method}", body, {"task": "classification", "objective": f"MiningModel classification {method}", "classes": ["low", "medium", "high"], "features": TREE_FEATURES, "rows": [r for r in TREE_ROWS if r["temp"] is not None and r["humidity"] is not None]})
+    reg_dd = TREE_DD.replace('<DataField name="risk" optype="categorical" dataType="string"><Value value="low"/><Value value="medium"/><Value value="high"/></DataField>', '<DataField name="level" optype="continuous" dataType="double"/>')
+    reg_trees = [("temp", 24, 1.5, 4.0), ("humidity", 65, -2.0, 3.5), ("temp", 30, 0.25, 8.0), ("humidity", 80, 2.0, -1.0), ("temp", 18, 5.0, 0.5)]
+    for method in ["median", "max", "sum", "weightedAverage"]:
+        segs = "".join(f'<Segment id="{i}" weight="{w}"><True/>{small_tree(*t, fn="regression")}</Segment>\n' for i, (t, w) in enumerate(zip(reg_trees, weights)))
+        body = reg_dd + f"""<MiningModel functionName="regression">
+ <MiningSchema><MiningField name="level" usageType="target"/><MiningField name="temp"/><MiningField name="humidity"/><MiningField name="outlook"/></MiningSchema>
+ <Segmentation multipleModelMethod="{method}">
+{segs} </Segmentation>
+</MiningModel>
+"""
+        write(f"hand_segmentation_reg_{method}", body, {"task": "regression", "objective": f"MiningModel regression {method}", "features": TREE_FEATURES, "rows": TREE_ROWS})
+    # selectFirst: the segment whose predicate holds first answers.
+    body = reg_dd + f"""<MiningModel functionName="regression">
+ <MiningSchema><MiningField name="level" usageType="target"/><MiningField name="temp"/><MiningField name="humidity"/><MiningField name="outlook"/></MiningSchema>
+ <Segmentation multipleModelMethod="selectFirst">
+  <Segment id="sunny"><SimplePredicate field="outlook" operator="equal" value="sunny"/>{small_tree("temp", 24, 1.5, 4.0, "regression")}</Segment>
+  <Segment id="wet"><SimpleSetPredicate field="outlook" booleanOperator="isIn"><Array type="string">rain overcast</Array></SimpleSetPredicate>{small_tree("humidity", 65, -2.0, 3.5, "regression")}</Segment>
+  <Segment id="rest"><True/><RegressionModel functionName="regression"><MiningSchema><MiningField name="level" usageType="target"/><MiningField name="temp"/></MiningSchema><RegressionTable intercept="10"><NumericPredictor name="temp" coefficient="0.5"/></RegressionTable></RegressionModel></Segment>
+ </Segmentation>
+</MiningModel>
+"""
+    write("hand_segmentation_selectFirst", body, {"task": "regression", "objective": "MiningModel regression selectFirst", "features": TREE_FEATURES, "rows": TREE_ROWS})
+
+
+if __name__ == "__main__":
+    regression_links()
+    transformations()
+    tree_strategies()
+    segmentation()
