@@ -11,6 +11,11 @@ HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "documents")
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n<PMML xmlns="http://www.dmg.org/PMML-4_{v}" version="4.{v}">\n<Header description="hand-written fixture"><Application name="modelship fixtures" version="1"/></Header>\n'
 
 
+def output(classes):
+    """The probabilities as Output fields (JPMML-Evaluator returns only the target without them)."""
+    return "<Output>" + "".join(f'<OutputField name="probability({c})" optype="continuous" dataType="double" feature="probability" value="{c}"/>' for c in classes) + "</Output>\n"
+
+
 def write(case, body, spec, version=4):
     os.makedirs(HERE, exist_ok=True)
     with open(os.path.join(HERE, case + ".pmml"), "w") as f:
@@ -40,7 +45,7 @@ def regression_links():
     for method in ["logit", "probit", "cloglog", "loglog", "cauchit"]:
         body = LINK_DD + f"""<RegressionModel functionName="classification" normalizationMethod="{method}">
  <MiningSchema><MiningField name="y" usageType="target"/><MiningField name="x1"/><MiningField name="x2"/><MiningField name="color"/></MiningSchema>
- <RegressionTable intercept="-0.25" targetCategory="yes">
+ {output(["yes", "no"])}<RegressionTable intercept="-0.25" targetCategory="yes">
   <NumericPredictor name="x1" coefficient="0.8"/>
   <NumericPredictor name="x2" exponent="2" coefficient="-0.15"/>
   <CategoricalPredictor name="color" value="green" coefficient="0.6"/>
@@ -205,7 +210,7 @@ def sd(low, medium, high, conf=None):
 def tree_body(strategy, no_true):
     return TREE_DD + f"""<TreeModel functionName="classification" missingValueStrategy="{strategy}" noTrueChildStrategy="{no_true}" splitCharacteristic="multiSplit">
  <MiningSchema><MiningField name="risk" usageType="target"/><MiningField name="temp"/><MiningField name="humidity"/><MiningField name="outlook"/></MiningSchema>
- <Node id="0" score="low" recordCount="100" defaultChild="1">{sd(50, 30, 20)}
+ {output(["low", "medium", "high"])}<Node id="0" score="low" recordCount="100" defaultChild="1">{sd(50, 30, 20)}
   <True/>
   <Node id="1" score="low" recordCount="60" defaultChild="11">{sd(40, 15, 5, {"low": 0.6, "medium": 0.3, "high": 0.1})}
    <SimpleSetPredicate field="outlook" booleanOperator="isIn"><Array n="2" type="string">sunny overcast</Array></SimpleSetPredicate>
@@ -234,19 +239,26 @@ def tree_body(strategy, no_true):
 
 
 def tree_strategies():
-    for strategy, no_true in [("none", "returnLastPrediction"), ("lastPrediction", "returnNullPrediction"), ("nullPrediction", "returnLastPrediction"), ("defaultChild", "returnLastPrediction"), ("weightedConfidence", "returnLastPrediction"), ("aggregateNodes", "returnLastPrediction")]:
+    # weightedConfidence and aggregateNodes are left out: JPMML-Evaluator refuses them (UnsupportedAttributeException),
+    # so there is no reference to compare with, and the converter refuses them too.
+    for strategy, no_true in [("none", "returnLastPrediction"), ("lastPrediction", "returnNullPrediction"), ("nullPrediction", "returnLastPrediction"), ("defaultChild", "returnLastPrediction")]:
         write(f"hand_tree_{strategy}", tree_body(strategy, no_true), {"task": "classification", "objective": f"TreeModel missingValueStrategy {strategy}, noTrueChildStrategy {no_true}", "classes": ["low", "medium", "high"], "features": TREE_FEATURES, "rows": TREE_ROWS})
 
 
 # ---------------------------------------------------------------- segmentation methods
 
+def leaf_sd(score):
+    counts = {c: (14 if c == score else 3) for c in ("low", "medium", "high")}
+    return "".join(f'<ScoreDistribution value="{c}" recordCount="{n}"/>' for c, n in counts.items())
+
+
 def small_tree(field, cut, left, right, fn="classification"):
     if fn == "classification":
         return f"""<TreeModel functionName="classification" missingValueStrategy="lastPrediction" noTrueChildStrategy="returnLastPrediction">
  <MiningSchema><MiningField name="risk" usageType="target"/><MiningField name="{field}"/></MiningSchema>
- <Node score="{left}"><True/>
-  <Node score="{left}"><SimplePredicate field="{field}" operator="lessOrEqual" value="{cut}"/></Node>
-  <Node score="{right}"><SimplePredicate field="{field}" operator="greaterThan" value="{cut}"/></Node>
+ <Node score="{left}"><True/>{leaf_sd(left)}
+  <Node score="{left}"><SimplePredicate field="{field}" operator="lessOrEqual" value="{cut}"/>{leaf_sd(left)}</Node>
+  <Node score="{right}"><SimplePredicate field="{field}" operator="greaterThan" value="{cut}"/>{leaf_sd(right)}</Node>
  </Node>
 </TreeModel>"""
     return f"""<TreeModel functionName="regression" missingValueStrategy="nullPrediction">
@@ -265,14 +277,14 @@ def segmentation():
         segs = "".join(f'<Segment id="{i}" weight="{w}"><True/>{small_tree(*t)}</Segment>\n' for i, (t, w) in enumerate(zip(trees, weights)))
         body = TREE_DD + f"""<MiningModel functionName="classification">
  <MiningSchema><MiningField name="risk" usageType="target"/><MiningField name="temp"/><MiningField name="humidity"/><MiningField name="outlook"/></MiningSchema>
- <Segmentation multipleModelMethod="{method}">
+ {output(["low", "medium", "high"])}<Segmentation multipleModelMethod="{method}">
 {segs} </Segmentation>
 </MiningModel>
 """
         write(f"hand_segmentation_{method}", body, {"task": "classification", "objective": f"MiningModel classification {method}", "classes": ["low", "medium", "high"], "features": TREE_FEATURES, "rows": [r for r in TREE_ROWS if r["temp"] is not None and r["humidity"] is not None]})
     reg_dd = TREE_DD.replace('<DataField name="risk" optype="categorical" dataType="string"><Value value="low"/><Value value="medium"/><Value value="high"/></DataField>', '<DataField name="level" optype="continuous" dataType="double"/>')
     reg_trees = [("temp", 24, 1.5, 4.0), ("humidity", 65, -2.0, 3.5), ("temp", 30, 0.25, 8.0), ("humidity", 80, 2.0, -1.0), ("temp", 18, 5.0, 0.5)]
-    for method in ["median", "max", "sum", "weightedAverage"]:
+    for method in ["median", "sum", "weightedAverage"]:
         segs = "".join(f'<Segment id="{i}" weight="{w}"><True/>{small_tree(*t, fn="regression")}</Segment>\n' for i, (t, w) in enumerate(zip(reg_trees, weights)))
         body = reg_dd + f"""<MiningModel functionName="regression">
  <MiningSchema><MiningField name="level" usageType="target"/><MiningField name="temp"/><MiningField name="humidity"/><MiningField name="outlook"/></MiningSchema>

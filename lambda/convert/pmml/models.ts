@@ -96,7 +96,8 @@ function regressionTable(scope: Scope, table: Element): string {
   for (const p of childrenNamed(table, 'CategoricalPredictor')) {
     const v = scope.get(attr(p, 'name'));
     const literal = literalFor(v, attr(p, 'value'), `value of <CategoricalPredictor name="${p.attrs.name}"> (line ${p.line})`);
-    const hit = g.nanWhere(g.isNaN(v.t), g.compare('Equal', v.t, g.scalar(literal)));
+    // A missing value matches no category: the term adds nothing (as JPMML-Evaluator scores it).
+    const hit = g.compare('Equal', v.t, g.scalar(literal));
     terms.push(g.mul(hit, g.scalar(numberAttr(p, 'coefficient'))));
   }
   for (const p of childrenNamed(table, 'PredictorTerm')) {
@@ -335,7 +336,14 @@ function combineStack(ctx: Context, stack: SegmentStack, method: string, fn: Fun
       const onehot = g.compare('Equal', g.op('Unsqueeze', [L, g.int64([2])]), g.constant(classes.map((_, i) => i), [1, 1, C]));
       const votes = g.reduce('ReduceSum', g.mul(onehot, g.op('Unsqueeze', [W, g.int64([2])])), [1], 0);
       probs = g.div(votes, g.reduce('ReduceSum', W, [1]));
-      break;
+      // Ties go to the class voted for first (JPMML-Evaluator counts votes in an insertion-ordered map).
+      const order = g.constant(Array.from({ length: K }, (_, k) => k), [1, K, 1]);
+      const firstVote = g.reduce('ReduceMin', g.where(g.toBool(g.mul(onehot, g.op('Unsqueeze', [stack.active, g.int64([2])]))), order, g.scalar(K)), [1], 0); // [N, C]
+      const top = g.op('Equal', [votes, g.reduce('ReduceMax', votes, [1])]);
+      const label = g.toDouble(g.op('ArgMax', [g.where(top, g.neg(firstVote), g.scalar(-Infinity))], { axis: 1, keepdims: 1 }));
+      const missingVotes = g.op('Greater', [g.reduce('ReduceSum', g.mul(g.toDouble(g.isNaN(L)), stack.active), [1]), g.scalar(0)]);
+      const noAnswer = g.op('Or', [missingVotes, none]);
+      return { kind: 'classification', probs: g.nanWhere(noAnswer, probs), label: g.nanWhere(noAnswer, label), classes };
     }
     case 'max': {
       // The segment whose winning probability is largest answers (the first, on ties).
@@ -376,13 +384,14 @@ function applyTargets(e: Element, scope: Scope, r: Result): Result {
   const t = list[0];
   const { g } = scope.ctx;
   if (r.kind === 'regression') {
+    // PMML 4.4, Targets: the value is first clamped to [min, max], then rescaled, then cast.
     let y = r.value;
+    if (t.attrs.min !== undefined) y = g.op('Max', [y, g.scalar(numberAttr(t, 'min'))]);
+    if (t.attrs.max !== undefined) y = g.op('Min', [y, g.scalar(numberAttr(t, 'max'))]);
     const factor = numberAttr(t, 'rescaleFactor', 1);
     const constant = numberAttr(t, 'rescaleConstant', 0);
     if (factor !== 1) y = g.mul(y, g.scalar(factor));
     if (constant !== 0) y = g.add(y, g.scalar(constant));
-    if (t.attrs.min !== undefined) y = g.op('Max', [y, g.scalar(numberAttr(t, 'min'))]);
-    if (t.attrs.max !== undefined) y = g.op('Min', [y, g.scalar(numberAttr(t, 'max'))]);
     const cast = t.attrs.castInteger;
     if (cast !== undefined) {
       if (cast === 'round') y = g.op('Floor', [g.add(y, g.scalar(0.5))]);

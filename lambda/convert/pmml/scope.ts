@@ -451,9 +451,11 @@ function apply(scope: Scope, e: Element): Val {
     result = boolVal(g.nanWhere(g.op('Or', [g.isNaN(x), g.isNaN(y)]), t));
   } else if (fn === 'and' || fn === 'or') {
     if (args.length < 2) throw new PmmlError(`<Apply function="${fn}"> (line ${e.line}) needs at least two arguments`);
+    // Three-valued: false and missing is false, true or missing is true; otherwise a missing argument makes it missing.
     const ts = vals().map(num);
-    const t = fn === 'and' ? g.op('Min', ts) : g.op('Max', ts);
-    result = boolVal(g.nanWhere(anyMissing(ts), t));
+    const decisive = fn === 'and' ? 0 : 1;
+    const decided = ts.map((t) => g.op('Equal', [t, g.scalar(decisive)])).reduce((a, b) => g.op('Or', [a, b]));
+    result = boolVal(g.where(decided, g.scalar(decisive), g.where(anyMissing(ts), g.scalar(NaN), g.scalar(1 - decisive))));
   } else if (fn === 'not') {
     arity(1);
     result = boolVal(g.complement(num(vals()[0])));
@@ -470,9 +472,10 @@ function apply(scope: Scope, e: Element): Val {
       const eq = g.op('Equal', [x, y]);
       hit = hit === undefined ? eq : g.op('Or', [hit, eq]);
     }
+    // A missing value is in no set (isIn false, isNotIn true), as JPMML-Evaluator answers.
     let t = g.toDouble(hit!);
     if (fn === 'isNotIn') t = g.complement(t);
-    result = boolVal(g.nanWhere(g.isNaN(a.t), t));
+    result = boolVal(t);
   } else if (fn === 'if') {
     arity([2, 3]);
     const [cond, then, otherwise] = vals();

@@ -64,7 +64,11 @@ export function evaluateForest(trees: readonly TreeInput[], functionName: 'regre
   trees.forEach(({ element, scope }, t) => {
     const strategy = (element.attrs.missingValueStrategy ?? 'none') as Strategy;
     if (!STRATEGIES.has(strategy)) throw new PmmlError(`<TreeModel> (line ${element.line}) has missingValueStrategy "${strategy}"; PMML knows ${[...STRATEGIES].join(', ')}`);
-    if (functionName === 'regression' && (strategy === 'weightedConfidence' || strategy === 'aggregateNodes')) throw new PmmlError(`<TreeModel> (line ${element.line}): missingValueStrategy ${strategy} is defined for classification trees only`);
+    if (strategy === 'weightedConfidence' || strategy === 'aggregateNodes') {
+      // No reference evaluator scores these (JPMML-Evaluator and PyPMML both refuse them), so equality with
+      // one could not be shown; the converter refuses rather than guess.
+      throw new PmmlError(`<TreeModel> (line ${element.line}) has missingValueStrategy "${strategy}", which the converter does not support (no reference PMML evaluator implements it to check against); supported: none, lastPrediction, nullPrediction, defaultChild`);
+    }
     const noTrue = element.attrs.noTrueChildStrategy ?? 'returnNullPrediction';
     if (noTrue !== 'returnNullPrediction' && noTrue !== 'returnLastPrediction') throw new PmmlError(`<TreeModel> (line ${element.line}) has noTrueChildStrategy "${noTrue}"; PMML knows returnNullPrediction and returnLastPrediction`);
     strategies.push(strategy);
