@@ -71,6 +71,9 @@ export function convertPmml(bytes: Uint8Array, fileName = PMML_FILE, limits?: Xm
   const models = root.children.filter((c) => MODEL_ELEMENTS.has(c.name));
   if (models.length === 0) throw new PmmlError(`the document holds no model; the converter takes ${SUPPORTED_MODELS.join(', ')}`);
   const model = models.find((m) => m.attrs.isScorable !== 'false') ?? models[0];
+  if (!(SUPPORTED_MODELS as readonly string[]).includes(model.name)) {
+    throw new PmmlError(`<${model.name}> models are not supported; the converter takes ${SUPPORTED_MODELS.join(', ')}`);
+  }
   const fn = functionOf(model);
 
   const globalDerived = new Map<string, Element>();
