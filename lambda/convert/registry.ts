@@ -6,6 +6,7 @@ import { ConversionError } from './errors.ts';
 import type { Conversion } from './describe.ts';
 import { convertXgboost } from './xgboost/convert.ts';
 import { convertLightgbm } from './lightgbm/convert.ts';
+import { convertPmmlModel } from './pmml/convert.ts';
 
 export type { Conversion } from './describe.ts';
 export type { ConversionRecord, FeatureRecord, OutputRecord } from './record.ts';
@@ -18,9 +19,10 @@ const CONVERTERS = new Map<string, Converter>([
   ['model.json', convertXgboost],
   ['model.ubj', convertXgboost],
   ['model.txt', convertLightgbm],
+  ['model.pmml', convertPmmlModel],
 ]);
 
-/** The native source file names the registry knows (model.pmml once the PMML converter registers). */
+/** The native source file names the registry knows. */
 export const NATIVE_MODEL_FILES: readonly string[] = [...CONVERTERS.keys()];
 
 /** Throws ConversionError (naming the file, the problem and the fix) for anything it cannot convert exactly. */

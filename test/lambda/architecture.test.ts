@@ -54,7 +54,7 @@ const RULES: Record<string, { roles: RegExp; packages: RegExp }> = {
   'adapters/api-gateway': { roles: /^(core|observability|adapters\/http|adapters\/api-gateway)$/, packages: /^(node:.*|aws-lambda)$/ },
   'adapters/sagemaker': { roles: /^(core|observability|adapters\/http|adapters\/sagemaker)$/, packages: /^(node:.*|@aws-sdk\/.*)$/ },
   'adapters/local': { roles: /^(core|observability|stores|adapters\/http|adapters\/local)$/, packages: /^(node:.*|@smithy\/signature-v4|@smithy\/core)$/ },
-  convert: { roles: /^(core|convert)$/, packages: /^(node:.*|protobufjs)$/ },
+  convert: { roles: /^(core|convert)$/, packages: /^(node:.*|protobufjs|saxes)$/ },
   entry: { roles: /^(core|stores|observability|adapters\/.*|jobs|convert|entry)$/, packages: /.*/ },
 };
 

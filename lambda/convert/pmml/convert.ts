@@ -5,7 +5,9 @@
  * the record's feature order (categorical values as their index in the recorded categories, missing
  * as NaN) and answers `label` + `probabilities` (classification) or `prediction` (regression).
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from '../describe.ts';
+import { ConversionError } from '../errors.ts';
+import { CONVERTER, type ConversionRecord, type OutputRecord } from '../record.ts';
 import { MODEL_ELEMENTS, SUPPORTED_MODELS } from './catalog.ts';
 import { readDataDictionary, readMiningSchema, type DataFieldDef, type MiningFieldDef } from './dictionary.ts';
 import { PmmlError } from './errors.ts';
@@ -39,27 +41,28 @@ export interface PmmlFeature {
   readonly missingValueReplacement?: string;
 }
 
-export interface PmmlRecord {
+export interface PmmlRecord extends ConversionRecord {
   readonly format: 'pmml';
-  readonly source: { readonly file: string; readonly sha256: string; readonly producer?: string };
-  readonly converter: string;
   readonly task: 'classification' | 'regression';
-  readonly objective: string;
-  readonly link: string;
   readonly inputType: 'FP64';
   readonly features: readonly PmmlFeature[];
-  readonly classes?: readonly string[];
-  readonly targets: number;
-  readonly trees: number;
-  readonly outputs: readonly { name: string; datatype: string; shape: number[] }[];
-  readonly inexact: readonly string[];
-  /** PMML specifics: the version, the model element and its function. */
+  /** PMML specifics: the version, the model element and its target field. */
   readonly pmml: { readonly version: string; readonly model: string; readonly target?: string };
 }
 
 export interface PmmlConversion {
   readonly onnx: Uint8Array;
   readonly record: PmmlRecord;
+}
+
+/** The registry's entry (lambda/convert/registry.ts): a PmmlError becomes the ConversionError naming the file. */
+export function convertPmmlModel(fileName: string, bytes: Uint8Array): PmmlConversion {
+  try {
+    return convertPmml(bytes, fileName);
+  } catch (error) {
+    if (error instanceof PmmlError) throw new ConversionError(fileName, error.message);
+    throw error;
+  }
 }
 
 /** Converts a PMML document; throws PmmlError naming the problem. */
@@ -110,7 +113,7 @@ export function convertPmml(bytes: Uint8Array, fileName = PMML_FILE, limits?: Xm
 
   const { result } = compileModel(model, scope);
   const invalid = ctx.invalidMasks.length === 0 ? undefined : ctx.invalidMasks.reduce((a, b) => g.op('Or', [a, b]));
-  let outputs: PmmlRecord['outputs'];
+  let outputs: OutputRecord[];
   let classes: string[] | undefined;
   if (result.kind === 'classification') {
     const probs = invalid === undefined ? result.probs : g.nanWhere(invalid, result.probs);
@@ -131,8 +134,8 @@ export function convertPmml(bytes: Uint8Array, fileName = PMML_FILE, limits?: Xm
   const trees = countElements(model, 'TreeModel');
   const record: PmmlRecord = {
     format: 'pmml',
-    source: { file: fileName, sha256: createHash('sha256').update(bytes).digest('hex'), ...(producer ? { producer } : {}) },
-    converter: 'modelship-convert 1',
+    source: { file: fileName, sha256: sha256(bytes), producer: producer || 'unknown (the PMML Header names no Application)' },
+    converter: CONVERTER,
     task: fn,
     objective: describeModel(model),
     link: linkOf(model),

@@ -3,7 +3,7 @@
  * a DOUBLE tensor (PMML computes in double), rows on axis 0. Names are generated; constants are
  * initializers.
  */
-import { DataType, encodeModel, type Attribute, type Model, type Node, type Tensor, type ValueInfo } from '../../../cli/optimize/onnx-model.ts';
+import { DataType, encodeModel, type Attribute, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/onnx-model.ts';
 
 /** ONNX opset the graph is written for (Reduce* take axes as an input from 18). */
 export const OPSET = 18;

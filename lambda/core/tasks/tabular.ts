@@ -12,6 +12,7 @@ import type { ModelConfig } from '../config.ts';
 import type { ConversionRecord, FeatureType } from '../conversion-record.ts';
 import { datatypeFromV2 } from '../datatypes.ts';
 import { badRequest, showValue } from '../errors.ts';
+import { invalidValueReason, readValidity, type ValidityRecord } from '../feature-validity.ts';
 import { formatShape, type Signature } from '../signature.ts';
 import { flattenData } from '../tensor-values.ts';
 
@@ -24,6 +25,8 @@ export interface TabularFeature {
   readonly codes?: ReadonlyMap<string, number>;
   /** Categorical: what a category not in the list is fed as (NaN: missing). */
   readonly unseen: number;
+  /** PMML's validity rules, where the record carries invalidValueTreatment returnInvalid (a bad value is a 400). */
+  readonly validity?: ValidityRecord;
 }
 
 /** What a converted model takes and answers, built once when the version loads. */
@@ -61,9 +64,11 @@ export function readTabularModel(record: ConversionRecord, config: ModelConfig, 
     throw new Error(`${where}: conversion.json records ${n} features of ${record.inputType}, but model.onnx's input "${FEATURES_INPUT}" is ${input.datatype.v2} ${formatShape(input.shape)} (convert it again with modelship convert)`);
   }
   const features = record.features.map((f): TabularFeature => {
-    if (f.type !== 'categorical') return { name: f.name, type: f.type, unseen: Number.NaN };
+    const validity = readValidity(f);
+    const checked = validity !== undefined ? { validity } : {};
+    if (f.type !== 'categorical') return { name: f.name, type: f.type, unseen: Number.NaN, ...checked };
     const categories = f.categories ?? [];
-    return { name: f.name, type: f.type, categories, codes: new Map(categories.map((c, i) => [c, i])), unseen: f.unseen ?? Number.NaN };
+    return { name: f.name, type: f.type, categories, codes: new Map(categories.map((c, i) => [c, i])), unseen: f.unseen ?? Number.NaN, ...checked };
   });
   return { record, input: input.name, inputType: record.inputType, features, byName: new Map(features.map((f, i) => [f.name, i])), classNames: classNamesOf(record, config) };
 }
@@ -78,6 +83,10 @@ const pythonBool = (value: boolean): string => (value ? 'True' : 'False');
  */
 export function featureValue(feature: TabularFeature, value: unknown, where: string): number {
   if (value === null || value === undefined) return Number.NaN;
+  if (feature.validity !== undefined) {
+    const reason = invalidValueReason(feature.validity, value);
+    if (reason !== undefined) throw badRequest(`${where}: ${reason}`, 'invalid_value');
+  }
   const wrong = (expected: string): never => {
     throw badRequest(`${where}: feature "${feature.name}" is ${feature.type}; expected ${expected}, got ${showValue(value)}`, 'invalid_value');
   };

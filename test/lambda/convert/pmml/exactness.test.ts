@@ -10,9 +10,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { convertPmml, type PmmlFeature } from '../../../lambda/convert/pmml/convert.ts';
-import { invalidValueReason } from '../../../lambda/convert/pmml/validity.ts';
-import { ROOT } from '../../helpers.ts';
+import { convertPmml, type PmmlFeature } from '../../../../lambda/convert/pmml/convert.ts';
+import { invalidValueReason } from '../../../../lambda/core/feature-validity.ts';
+import { ROOT } from '../../../helpers.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'pmml');
 

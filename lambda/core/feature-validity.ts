@@ -2,7 +2,7 @@
  * PMML's invalidValueTreatment="returnInvalid" at the request: a value the DataDictionary does not
  * accept (a category it does not list, a number outside its intervals, a value it declares invalid, a
  * fraction for an integer field) is answered 400, naming the field and the value, before the model
- * runs. Reads only conversion.json's feature record, so serving can call it with what it has.
+ * runs. Reads only conversion.json's feature record (the PMML converter's optional fields).
  */
 
 export interface ValidityRecord {
@@ -46,4 +46,22 @@ export function invalidValueReason(feature: ValidityRecord, value: unknown): str
     }
   }
   return undefined;
+}
+
+/** A feature record's validity rules, when it asks for returnInvalid; undefined otherwise (nothing to check). */
+export function readValidity(feature: { readonly name: string; readonly type: string; readonly categories?: readonly string[] } & Record<string, unknown>): ValidityRecord | undefined {
+  if (feature.invalidValueTreatment !== 'returnInvalid') return undefined;
+  const strings = (v: unknown): readonly string[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : undefined);
+  const intervals = Array.isArray(feature.intervals)
+    ? feature.intervals.filter((i): i is { closure: string; left: number | null; right: number | null } => typeof i === 'object' && i !== null && typeof (i as { closure?: unknown }).closure === 'string')
+    : undefined;
+  return {
+    name: feature.name,
+    type: feature.type,
+    invalidValueTreatment: 'returnInvalid',
+    ...(feature.categories !== undefined ? { categories: feature.categories } : {}),
+    ...(intervals !== undefined ? { intervals } : {}),
+    ...(strings(feature.invalidValues) !== undefined ? { invalidValues: strings(feature.invalidValues) } : {}),
+    ...(strings(feature.missingValues) !== undefined ? { missingValues: strings(feature.missingValues) } : {}),
+  };
 }

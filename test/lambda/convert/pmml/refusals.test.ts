@@ -10,10 +10,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { convertPmml } from '../../../lambda/convert/pmml/convert.ts';
-import { PmmlError } from '../../../lambda/convert/pmml/errors.ts';
-import { parseXml, type Element } from '../../../lambda/convert/pmml/xml.ts';
-import { ROOT } from '../../helpers.ts';
+import { convertPmml } from '../../../../lambda/convert/pmml/convert.ts';
+import { PmmlError } from '../../../../lambda/convert/pmml/errors.ts';
+import { parseXml, type Element } from '../../../../lambda/convert/pmml/xml.ts';
+import { ROOT } from '../../../helpers.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'pmml');
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
