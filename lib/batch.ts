@@ -19,7 +19,7 @@ import { Construct } from 'constructs';
 import { INPUT_PREFIX, OUTPUT_PREFIX } from '../lambda/jobs/batch-job.ts';
 import { METRICS_SERVICE } from '../lambda/observability/metrics.ts';
 import type { ImageArchitecture } from './image-context.ts';
-import { sha256Environment, vcpusForMemory, type ServedModel } from './inference-function.ts';
+import { deploymentPin, vcpusForMemory, type ServedModel } from './inference-function.ts';
 import { createFunctionRole } from './function-role.ts';
 import type { ModelStore } from './model-store.ts';
 
@@ -73,15 +73,21 @@ export class BatchScoring extends Construct {
     }
     Validations.of(this.deadLetterQueue).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason: 'This queue is itself the dead-letter queue; its messages are kept 14 days and raise an alarm.' });
 
+    // Pinned as the API's functions are: only the deployed models, at their live versions, verified
+    // by the hashes recorded at deploy; never whatever is newest in the store.
+    const pin = deploymentPin(props.models.map((m) => ({ ...m, sha256: m.sha256 === undefined ? undefined : { [m.liveVersion]: m.sha256[m.liveVersion] } })));
+    const names = props.models.map((m) => m.name).join(',');
+    const versions = JSON.stringify(Object.fromEntries(props.models.map((m) => [m.name, m.liveVersion])));
+    // The names and live versions, when they fit the environment beside the pin; past that the pin
+    // goes to a deployment manifest, which names the models and holds only their live versions.
+    const pinned = (role: iam.IGrantable, scope: Construct) => {
+      const env = store.pinEnvironment(pin, role, scope);
+      return env.MODEL_MANIFEST !== undefined && names.length + versions.length > 1000 ? env : { MODEL_NAMES: names, MODEL_VERSIONS: versions, ...env };
+    };
     const image = (cmd: string) => lambda.DockerImageCode.fromImageAsset(props.imageDirectory, { cmd: [cmd] });
     const environment = {
       MODEL_BUCKET: store.bucket.bucketName,
       MODEL_PREFIX: store.prefix,
-      // Pinned as the API's functions are: only the deployed models, at their live versions, verified
-      // by the hashes recorded at deploy; never whatever is newest in the store.
-      MODEL_NAMES: props.models.map((m) => m.name).join(','),
-      MODEL_VERSIONS: JSON.stringify(Object.fromEntries(props.models.map((m) => [m.name, m.liveVersion]))),
-      ...sha256Environment(props.models.map((m) => ({ ...m, sha256: m.sha256 === undefined ? undefined : { [m.liveVersion]: m.sha256[m.liveVersion] } }))),
       POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
       BATCH_LINES_PER_CHUNK: String(props.linesPerChunk ?? 5000),
       BATCH_SIZE: String(props.batchSize ?? 256),
@@ -122,7 +128,7 @@ export class BatchScoring extends Construct {
         tracing: lambda.Tracing.ACTIVE,
         logGroup,
         loggingFormat: lambda.LoggingFormat.JSON,
-        environment: { ...environment, ORT_INTRA_OP_THREADS: String(vcpusForMemory(memoryMb)), ...extra },
+        environment: { ...environment, ...pinned(role, this), ORT_INTRA_OP_THREADS: String(vcpusForMemory(memoryMb)), ...extra },
       });
     };
 

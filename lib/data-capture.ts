@@ -114,9 +114,10 @@ export class DataCapture extends Construct {
     });
     logsRole.addToPolicy(new iam.PolicyStatement({ actions: ['firehose:PutRecord', 'firehose:PutRecordBatch'], resources: [this.stream.attrArn] }));
     const destination: logs.ILogSubscriptionDestination = { bind: () => ({ arn: this.stream.attrArn, role: logsRole }) };
+    // Named by the function (not its position), so capturing another model leaves these in place.
     this.subscriptions = props.functions.map(
-      (fn, i) =>
-        new logs.SubscriptionFilter(this, `Subscription${i}`, {
+      (fn) =>
+        new logs.SubscriptionFilter(this, `Subscription-${fn.node.id}`, {
           logGroup: fn.logGroup,
           destination,
           // Only capture lines ({"modelship": "capture", ...}); logs and metrics stay out.

@@ -14,7 +14,7 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
 import { createFunctionRole } from './function-role.ts';
 import { PROJECT_ROOT } from './image-context.ts';
-import type { InferenceFunction } from './inference-function.ts';
+import { describeModels, type InferenceFunction } from './inference-function.ts';
 import type { ModelStore } from './model-store.ts';
 
 export interface ModelDeliveryProps {
@@ -50,11 +50,11 @@ export class ModelDelivery extends Construct {
     const { role: hookRole, logGroup: hookLogs } = createFunctionRole(this, {
       roleId: 'HookRole',
       logsId: 'HookLogs',
-      description: `ModelShip golden gate for ${fn.models.map((m) => m.name).join(', ')}`,
+      description: describeModels('ModelShip golden gate for ', fn.models.map((m) => m.name)),
       logRetentionDays: props.logRetentionDays,
     });
     this.preTrafficHook = new nodejs.NodejsFunction(this, 'PreTrafficHook', {
-      description: `ModelShip pre-traffic golden gate for ${fn.models.map((m) => m.name).join(', ')}`,
+      description: describeModels('ModelShip pre-traffic golden gate for ', fn.models.map((m) => m.name)),
       entry: join(PROJECT_ROOT, 'lambda', 'entry', 'pre-traffic-hook.ts'),
       handler: 'handler',
       runtime: lambda.Runtime.NODEJS_24_X,
@@ -79,7 +79,7 @@ export class ModelDelivery extends Construct {
     fn.function.currentVersion.grantInvoke(hookRole);
     for (const model of fn.models) {
       store.grantReadModel(hookRole, model.name);
-      Validations.of(hookRole).acknowledge({ id: store.modelObjectsFinding(model.name), reason: `The gate reads the golden file of model ${model.name}, under its own prefix only.` });
+      Validations.of(hookRole).acknowledge({ id: store.modelObjectsFinding(model.name, this), reason: `The gate reads the golden file of model ${model.name}, under its own prefix only.` });
     }
     Validations.of(this.preTrafficHook).acknowledge({
       id: 'Serverless-LambdaDLQ',

@@ -91,14 +91,14 @@ export class GpuEndpoint extends Construct {
     }));
     const capturePrefix = captureModelPrefix(model.name);
     Validations.of(this.role).acknowledge({
-      id: store.modelObjectsFinding(model.name),
+      id: store.modelObjectsFinding(model.name, this),
       reason: `SageMaker copies the objects of model ${model.name} only (every key under its own prefix) into /opt/ml/model.`,
     });
     if (realtime.dataCapturePercent !== undefined && !this.serverless) {
       this.role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [store.bucket.arnForObjects(`${capturePrefix}*`)] }));
       store.encryptionKey?.grantEncrypt(this.role);
       Validations.of(this.role).acknowledge({
-        id: store.objectsFinding(`${capturePrefix}*`),
+        id: store.objectsFinding(`${capturePrefix}*`, this),
         reason: `Data capture writes objects named by SageMaker (date and time) under ${capturePrefix} only.`,
       });
     }

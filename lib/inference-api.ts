@@ -7,6 +7,7 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
@@ -41,6 +42,30 @@ export interface InferenceApiProps {
   readonly wafRateLimit?: number;
   /** @default 30 */
   readonly logRetentionDays?: number;
+  /** Create the account's CloudWatch role for API Gateway logging here; false when another stack sets it (the API then depends on it being set). @default true */
+  readonly cloudWatchRole?: boolean;
+  /** In apiKey mode, the key callers present, shared with other APIs. @default - a key of its own */
+  readonly apiKey?: apigw.IApiKey;
+  /** With waf, the web ACL to associate, shared with other APIs. @default - a web ACL of its own */
+  readonly webAclArn?: string;
+}
+
+/** A REGIONAL web ACL with one rule: block an IP past `limit` requests in 5 minutes. */
+export function rateLimitWebAcl(scope: Construct, id: string, limit: number): wafv2.CfnWebACL {
+  return new wafv2.CfnWebACL(scope, id, {
+    scope: 'REGIONAL',
+    defaultAction: { allow: {} },
+    visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: 'ModelShipWebAcl', sampledRequestsEnabled: true },
+    rules: [
+      {
+        name: 'RateLimitPerIp',
+        priority: 0,
+        action: { block: {} },
+        statement: { rateBasedStatement: { limit, aggregateKeyType: 'IP' } },
+        visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: 'ModelShipRateLimit', sampledRequestsEnabled: true },
+      },
+    ],
+  });
 }
 
 /** The JSON schema API Gateway checks a v2 inference body against before invoking a function. */
@@ -95,6 +120,31 @@ const FEEDBACK_REQUEST_SCHEMA: apigw.JsonSchema = {
   },
 };
 
+export const API_KEY_DESCRIPTION = 'ModelShip API key; read its value with aws apigateway get-api-key --include-value';
+
+/** The account-level role API Gateway writes execution logs with (aws-cdk-lib's cloudWatchRole), acknowledged. */
+export function acknowledgeCloudWatchRole(scope: Construct): void {
+  Validations.of(scope).acknowledge({
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+    reason: 'The account-level role API Gateway needs to write execution logs; AWS documents this managed policy for it.',
+  });
+}
+
+/**
+ * API Gateway's account-level logging role, set once for APIs in other (nested) stacks, as
+ * RestApi's cloudWatchRole does for one API: several APIs each setting it would fight over it.
+ */
+export function apiGatewayAccountLogging(scope: Construct): apigw.CfnAccount {
+  const role = new iam.Role(scope, 'ApiGatewayCloudWatchRole', {
+    assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+    managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs')],
+  });
+  acknowledgeCloudWatchRole(role);
+  const account = new apigw.CfnAccount(scope, 'ApiGatewayAccount', { cloudWatchRoleArn: role.roleArn });
+  account.node.addDependency(role);
+  return account;
+}
+
 export class InferenceApi extends Construct {
   readonly api: apigw.RestApi;
   readonly accessLogGroup: logs.LogGroup;
@@ -115,7 +165,7 @@ export class InferenceApi extends Construct {
     this.api = new apigw.RestApi(this, 'Resource', {
       description: 'ModelShip inference API (Open Inference Protocol v2 and :predict)',
       endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
-      cloudWatchRole: true,
+      cloudWatchRole: props.cloudWatchRole ?? true,
       // Binary tensors, and images sent as themselves (text/plain stays text).
       binaryMediaTypes: ['application/octet-stream', 'image/jpeg', 'image/png', 'image/webp', 'application/x-image'],
       deployOptions: {
@@ -135,10 +185,7 @@ export class InferenceApi extends Construct {
         this.authMode === 'iam' ? { authorizationType: apigw.AuthorizationType.IAM } : { apiKeyRequired: true, authorizationType: apigw.AuthorizationType.NONE },
     });
 
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-      reason: 'The account-level role API Gateway needs to write execution logs; AWS documents this managed policy for it.',
-    });
+    if (props.cloudWatchRole ?? true) acknowledgeCloudWatchRole(this.api);
     this.addGatewayResponses();
     const validator = this.api.addRequestValidator('BodyValidator', { validateRequestBody: true, validateRequestParameters: true });
     const inferModel = this.api.addModel('InferenceRequest', { contentType: 'application/json', schema: INFER_REQUEST_SCHEMA });
@@ -186,7 +233,7 @@ export class InferenceApi extends Construct {
         quota: { limit: props.apiKeyQuotaPerDay ?? 100_000, period: apigw.Period.DAY },
         apiStages: [{ stage: this.api.deploymentStage }],
       });
-      this.apiKey = this.api.addApiKey('ApiKey', { description: 'ModelShip API key; read its value with aws apigateway get-api-key --include-value' });
+      this.apiKey = props.apiKey ?? this.api.addApiKey('ApiKey', { description: API_KEY_DESCRIPTION });
       this.usagePlan.addApiKey(this.apiKey);
       Validations.of(this.api).acknowledge({
         id: 'AwsSolutions-APIG4',
@@ -199,21 +246,8 @@ export class InferenceApi extends Construct {
     });
 
     if (props.waf) {
-      this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
-        scope: 'REGIONAL',
-        defaultAction: { allow: {} },
-        visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: 'ModelShipWebAcl', sampledRequestsEnabled: true },
-        rules: [
-          {
-            name: 'RateLimitPerIp',
-            priority: 0,
-            action: { block: {} },
-            statement: { rateBasedStatement: { limit: props.wafRateLimit ?? 2000, aggregateKeyType: 'IP' } },
-            visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: 'ModelShipRateLimit', sampledRequestsEnabled: true },
-          },
-        ],
-      });
-      new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn: this.webAcl.attrArn });
+      if (props.webAclArn === undefined) this.webAcl = rateLimitWebAcl(this, 'WebAcl', props.wafRateLimit ?? 2000);
+      new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn: props.webAclArn ?? this.webAcl!.attrArn });
     } else {
       Validations.of(this.api).acknowledge({
         id: 'AwsSolutions-APIG3',

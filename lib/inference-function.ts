@@ -41,20 +41,40 @@ export interface ServedModel {
 }
 
 /**
- * MODEL_SHA256S for the runtime: what was deployed, {"<name>/<version>": sha256} of every version
- * served and {"<name>/config.json": sha256}. The runtime serves only those versions, with that config.
+ * The pin for the runtime: what was deployed, {"<name>/<version>": sha256} of every version served,
+ * {"<name>/<version>/files": digest} of their side files and {"<name>/config.json": sha256}. The
+ * runtime serves only those versions, with that config. Every version is in it, however many.
  */
-export function sha256Environment(models: readonly ServedModel[]): Record<string, string> {
+export function deploymentPin(models: readonly ServedModel[]): Record<string, string> {
   const configs = models.filter((m) => m.configSha256 !== undefined).map((m) => [`${m.name}/config.json`, m.configSha256!] as const);
   const files = (m: ServedModel, v: string | number) => (m.filesSha256?.[Number(v)] === undefined ? [] : [[`${m.name}/${v}/files`, m.filesSha256[Number(v)]] as const]);
   const versions = models.flatMap((m) => Object.entries(m.sha256 ?? {}).flatMap(([v, hash]) => [[`${m.name}/${v}`, hash] as const, ...files(m, v)]));
   if (versions.length === 0) return {};
-  const value = JSON.stringify(Object.fromEntries([...versions, ...configs]));
-  // Lambda allows 4 KB of environment in all; past ~3 KB keep the live versions' hashes only (the
-  // other versions are then not served by this function).
-  if (value.length <= 3000) return { MODEL_SHA256S: value };
-  const live = models.filter((m) => m.sha256?.[m.liveVersion]).flatMap((m) => [[`${m.name}/${m.liveVersion}`, m.sha256![m.liveVersion]] as const, ...files(m, m.liveVersion)]);
-  return { MODEL_SHA256S: JSON.stringify(Object.fromEntries([...live, ...configs])) };
+  return Object.fromEntries([...versions, ...configs]);
+}
+
+/** MODEL_SHA256S: the pin itself in the environment (SageMaker models, and tests). */
+export function sha256Environment(models: readonly ServedModel[]): Record<string, string> {
+  const pin = deploymentPin(models);
+  return Object.keys(pin).length === 0 ? {} : { MODEL_SHA256S: JSON.stringify(pin) };
+}
+
+/** Lambda's limit on a function's description. */
+const DESCRIPTION_LIMIT = 256;
+
+/**
+ * A description naming the models, within `limit` characters: as many names as fit, then how many
+ * more ("and 7 more"). Lambda refuses a description over 256 characters, which a function group of
+ * ten models passed.
+ */
+export function describeModels(prefix: string, names: readonly string[], limit = DESCRIPTION_LIMIT): string {
+  const all = `${prefix}${names.join(', ')}`;
+  if (all.length <= limit) return all;
+  for (let shown = names.length - 1; shown >= 0; shown--) {
+    const text = `${prefix}${names.slice(0, shown).join(', ')}${shown > 0 ? ', ' : ''}and ${names.length - shown} more`;
+    if (text.length <= limit) return text;
+  }
+  return `${prefix}${names.length} models`.slice(0, limit);
 }
 
 export interface InferenceFunctionProps {
@@ -101,7 +121,7 @@ export class InferenceFunction extends Construct {
     const { role, logGroup } = createFunctionRole(this, {
       roleId: 'Role',
       logsId: 'Logs',
-      description: `ModelShip inference function for ${names.join(', ')}`,
+      description: describeModels('ModelShip inference function for ', names),
       logRetentionDays: props.logRetentionDays ?? FUNCTION_DEFAULTS.logRetentionDays,
       containerImage: true,
       logEncryptionKey: props.logEncryptionKey,
@@ -110,7 +130,7 @@ export class InferenceFunction extends Construct {
 
     this.function = new lambda.DockerImageFunction(this, 'Resource', {
       role,
-      description: `ModelShip inference: ${names.join(', ')}`,
+      description: describeModels('ModelShip inference: ', names),
       code: lambda.DockerImageCode.fromImageAsset(props.imageDirectory),
       architecture: props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
       memorySize: memorySizeMb,
@@ -130,7 +150,7 @@ export class InferenceFunction extends Construct {
         // version keeps serving the model version it was deployed with (canary and rollback).
         ...(props.models.length === 1 ? { MODEL_VERSION: String(props.models[0].liveVersion) } : {}),
         PRELOAD_MODELS: 'true',
-        ...sha256Environment(props.models),
+        ...props.store.pinEnvironment(deploymentPin(props.models), role, this),
         ORT_INTRA_OP_THREADS: String(vcpusForMemory(memorySizeMb)),
         POWERTOOLS_SERVICE_NAME: METRICS_SERVICE,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
@@ -140,7 +160,7 @@ export class InferenceFunction extends Construct {
     for (const name of names) {
       props.store.grantReadModel(this.function, name);
       Validations.of(role).acknowledge({
-        id: props.store.modelObjectsFinding(name),
+        id: props.store.modelObjectsFinding(name, this),
         reason: `The function reads the objects of model ${name} only: every key under its own prefix (versions, config); model object keys are not known at synth.`,
       });
     }

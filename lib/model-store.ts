@@ -2,12 +2,23 @@
  * ModelStore: the S3 bucket that holds the model repository (same layout as ./models, under a
  * prefix), secure by default, and the deployment that uploads ./models into it on `cdk deploy`.
  */
-import { DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { createHash } from 'node:crypto';
+import { DefaultStackSynthesizer, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+
+/** Where deployment manifests live, under the repository prefix (no model is named so: names start with a letter or digit). */
+export const MANIFEST_FOLDER = '.modelship/manifests/';
+
+/**
+ * The largest pin (JSON characters) that travels in a function's environment itself; a larger one
+ * goes to a deployment manifest. Lambda allows 4 KB of environment in all; MODEL_NAMES of a
+ * group of ten long names takes about 650 characters of it.
+ */
+export const PIN_ENVIRONMENT_LIMIT = 2048;
 
 export interface ModelStoreProps {
   /** Local model repository uploaded on deploy. @default - nothing uploaded */
@@ -99,6 +110,32 @@ export class ModelStore extends Construct {
     }
   }
 
+  /**
+   * The environment that pins what a function serves, {"<name>/<version>": sha256, ...}: the pin
+   * itself (MODEL_SHA256S) while it is small, else a deployment manifest written into the store
+   * with the models, named by its own sha256, whose path and sha256 alone travel in the
+   * environment (MODEL_MANIFEST, MODEL_MANIFEST_SHA256). Every version stays pinned either way.
+   * The grantee may read that one object; `dependent` is deployed after the upload that writes it.
+   */
+  pinEnvironment(pin: Readonly<Record<string, string>>, grantee: iam.IGrantable, dependent: Construct): Record<string, string> {
+    if (Object.keys(pin).length === 0) return {};
+    const text = JSON.stringify(pin);
+    if (text.length <= PIN_ENVIRONMENT_LIMIT) return { MODEL_SHA256S: text };
+    if (this.deployment === undefined) throw new Error(`a pin of ${text.length} characters needs a deployment manifest, which the model store writes only when it uploads a repository (modelsDir)`);
+    const sha256 = createHash('sha256').update(text).digest('hex');
+    const path = `${MANIFEST_FOLDER}${sha256}.json`;
+    if (!this.manifests.has(path)) {
+      this.manifests.add(path);
+      this.deployment.addSource(s3deploy.Source.data(path, text));
+    }
+    iam.Grant.addToPrincipal({ grantee, actions: ['s3:GetObject'], resourceArns: [this.bucket.arnForObjects(`${this.prefix}${path}`)] });
+    this.encryptionKey?.grantDecrypt(grantee);
+    dependent.node.addDependency(this.deployment);
+    return { MODEL_MANIFEST: path, MODEL_MANIFEST_SHA256: sha256 };
+  }
+
+  private readonly manifests = new Set<string>();
+
   /** The key prefix of one model's objects. */
   modelPrefix(model: string): string {
     return `${this.prefix}${model}/`;
@@ -121,15 +158,21 @@ export class ModelStore extends Construct {
     return read;
   }
 
-  /** The finding id cdk-nag gives a grant on one model's objects, for acknowledging it. */
-  modelObjectsFinding(model: string): string {
-    return this.objectsFinding(`${this.modelPrefix(model)}*`);
+  /** The finding id cdk-nag gives a grant on one model's objects, for acknowledging it (in the stack of `scope`). */
+  modelObjectsFinding(model: string, scope: Construct = this): string {
+    return this.objectsFinding(`${this.modelPrefix(model)}*`, scope);
   }
 
-  /** The finding id cdk-nag gives a grant on the objects matching a key pattern of this bucket. */
-  objectsFinding(keyPattern: string): string {
-    const logicalId = Stack.of(this).resolve(Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket)) as string;
-    return `AwsSolutions-IAM5[Resource::<${logicalId}.Arn>/${keyPattern}]`;
+  /**
+   * The finding id cdk-nag gives a grant on the objects matching a key pattern of this bucket, as
+   * seen from the stack of `scope`: the bucket's logical id there, or in a nested stack the
+   * parameter that carries its ARN in (named by aws-cdk-lib after the bucket's unique id).
+   */
+  objectsFinding(keyPattern: string, scope: Construct = this): string {
+    const cfnBucket = this.bucket.node.defaultChild as s3.CfnBucket;
+    const home = Stack.of(this);
+    const arn = Stack.of(scope) === home ? `${home.resolve(home.getLogicalId(cfnBucket)) as string}.Arn` : `referenceto${Names.uniqueId(cfnBucket)}Arn`;
+    return `AwsSolutions-IAM5[Resource::<${arn}>/${keyPattern}]`;
   }
 }
 

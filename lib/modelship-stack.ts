@@ -11,11 +11,13 @@ import { Construct } from 'constructs';
 import { BatchScoring } from './batch.ts';
 import { DataCapture } from './data-capture.ts';
 import { DriftDetection } from './drift-detection.ts';
-import { ModelDelivery } from './delivery.ts';
-import { GpuEndpoint } from './gpu-endpoint.ts';
+import type { ModelDelivery } from './delivery.ts';
+import type { GpuEndpoint } from './gpu-endpoint.ts';
 import { hasSharpBinaries, PROJECT_ROOT, sharpInstallLine, stageImageContext, stageSageMakerImageContext } from './image-context.ts';
-import { InferenceApi } from './inference-api.ts';
-import { InferenceFunction } from './inference-function.ts';
+import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import { API_KEY_DESCRIPTION, apiGatewayAccountLogging, rateLimitWebAcl, type InferenceApi } from './inference-api.ts';
+import { describeModels, type InferenceFunction } from './inference-function.ts';
+import { functionsOf, ModelServing, ModelStack, modelStackId, modelStackOf } from './model-stacks.ts';
 import { capturedLogsKey } from './log-encryption.ts';
 import { discoverModels, stageModels, type DiscoveredModel } from './model-discovery.ts';
 import { ModelStore } from './model-store.ts';
@@ -35,9 +37,13 @@ export class ModelShipStack extends Stack {
   readonly store: ModelStore;
   readonly functions: InferenceFunction[];
   readonly endpoints: GpuEndpoint[];
-  readonly api: InferenceApi;
+  /** The API, when the models are in this stack (modelship:modelStacks=0); else each nested stack has its own. */
+  readonly api?: InferenceApi;
+  /** The alarm topic and dashboard (with the models' alarms when they are in this stack). */
   readonly monitoring: InferenceMonitoring;
   readonly deliveries: ModelDelivery[];
+  /** What serves the models: one for this stack, or one per nested stack. */
+  readonly serving: ModelServing[];
   readonly batch?: BatchScoring;
   /** The key of the log groups that carry captured payloads, with modelship:logEncryption=kms. */
   readonly logKey?: kms.Key;
@@ -73,61 +79,59 @@ export class ModelShipStack extends Stack {
     const imageDirectory =
       lambdaModels.length === 0 && watched.length === 0 ? '' : props.imageDirectory ?? stageImageContext({ outDir: join(PROJECT_ROOT, 'build', `image-${settings.architecture}`), architecture: settings.architecture }).directory;
 
-    // One function per Lambda model, except models that name a shared functionGroup.
-    const groups = new Map<string, DiscoveredModel[]>();
-    for (const model of this.models.filter((m) => m.config.target === 'lambda')) {
-      const key = model.config.functionGroup ?? `model:${model.name}`;
-      groups.set(key, [...(groups.get(key) ?? []), model]);
-    }
     // Logs that carry captured payloads may get a key of their own (modelship:logEncryption=kms).
     this.logKey = captured.length > 0 && settings.logEncryption === 'kms' ? capturedLogsKey(this) : undefined;
-    const carriesCaptures = (models: readonly DiscoveredModel[]) => models.some((m) => captured.includes(m));
-    this.functions = [...groups.entries()].map(([key, models]) => {
-      const id = key.startsWith('model:') ? `Model-${models[0].name}` : `Group-${key}`;
-      return new InferenceFunction(this, id, {
-        models,
-        store: this.store,
-        imageDirectory,
-        architecture: settings.architecture,
-        logRetentionDays: settings.logRetentionDays,
-        corsOrigins: settings.corsOrigins,
-        logEncryptionKey: carriesCaptures(models) ? this.logKey : undefined,
-      });
-    });
-
     // Models whose config targets SageMaker get an endpoint and a proxy function instead.
     const gpuModels = this.models.filter((m) => m.config.target !== 'lambda');
-    const sageMakerImage =
+    const sageMakerImageDirectory =
       gpuModels.length === 0 ? undefined : (props.sageMakerImageDirectory ?? stageSageMakerImageContext(join(PROJECT_ROOT, 'build', 'image-sagemaker')).directory);
-    this.endpoints = gpuModels.map(
-      (model) => new GpuEndpoint(this, `Endpoint-${model.name}`, { model, store: this.store, imageDirectory: sageMakerImage!, logRetentionDays: settings.logRetentionDays }),
-    );
+    const functions = functionsOf(this.models);
+    const serving = { store: this.store, settings, imageDirectory, sageMakerImageDirectory, captured, logKey: this.logKey };
 
-    this.api = new InferenceApi(this, 'Api', {
-      backends: [...this.functions, ...this.endpoints],
-      authMode: settings.authMode,
-      stageName: settings.stageName,
-      throttleRateLimit: settings.throttleRateLimit,
-      throttleBurstLimit: settings.throttleBurstLimit,
-      apiKeyQuotaPerDay: settings.apiKeyQuotaPerDay,
-      corsOrigins: settings.corsOrigins,
-      waf: settings.waf,
-      wafRateLimit: settings.wafRateLimit,
-      logRetentionDays: settings.logRetentionDays,
-    });
-
-    this.monitoring = new InferenceMonitoring(this, 'Monitoring', {
-      api: this.api,
-      functions: this.functions,
-      endpoints: this.endpoints,
-      alarmEmail: settings.alarmEmail,
-    });
-
-    // Each model function ships new versions through CodeDeploy, gated and watched by its alarms.
-    this.deliveries = this.functions.map((fn) => {
-      const alarms = fn.models.flatMap((m) => Object.values(this.monitoring.alarms.get(m.name) ?? {}));
-      return new ModelDelivery(fn, 'Delivery', { fn, store: this.store, alarms, logRetentionDays: settings.logRetentionDays });
-    });
+    if (settings.modelStacks === 0) {
+      const main = new ModelServing(this, { ...serving, functions, endpointModels: gpuModels });
+      this.serving = [main];
+      this.api = main.api;
+      this.monitoring = main.monitoring;
+    } else {
+      // The alarm topic, API key, web ACL and API Gateway's account logging role are shared by the
+      // nested stacks; each nested stack holds its models whole (functions, API, alarms, dashboard).
+      this.monitoring = new InferenceMonitoring(this, 'Monitoring', {
+        functions: [],
+        alarmEmail: settings.alarmEmail,
+        title: '# ModelShip\nJobs of the whole stack (batch, drift). Each nested stack ModelsNN has a dashboard of its models.',
+      });
+      const apiKey = settings.authMode === 'apiKey' ? new apigw.ApiKey(this, 'ApiKey', { description: API_KEY_DESCRIPTION }) : undefined;
+      const webAcl = settings.waf ? rateLimitWebAcl(this, 'WebAcl', settings.wafRateLimit) : undefined;
+      const logging = apiGatewayAccountLogging(this);
+      const count = settings.modelStacks;
+      this.serving = [];
+      for (let index = 0; index < count; index++) {
+        const mine = functions.filter((f) => modelStackOf(f.key, count) === index);
+        const endpointModels = gpuModels.filter((m) => modelStackOf(`endpoint:${m.name}`, count) === index);
+        if (mine.length + endpointModels.length === 0) continue;
+        const names = [...mine.flatMap((f) => f.models), ...endpointModels].map((m) => m.name);
+        const nested = new ModelStack(this, modelStackId(index), {
+          ...serving,
+          functions: mine,
+          endpointModels,
+          topic: this.monitoring.topic,
+          apiKey,
+          webAclArn: webAcl?.attrArn,
+          cloudWatchRole: false,
+          description: describeModels('ModelShip models: ', names, 1024),
+          dashboardTitle: `# ModelShip ${modelStackId(index)}\nPer model: API traffic, errors and latency; the function behind it; model load and inference time. Alarms go to the stack's SNS topic.`,
+        });
+        // Stages log to CloudWatch only once the account's role is set.
+        nested.node.addDependency(logging);
+        this.serving.push(nested.serving);
+        new CfnOutput(this, `ApiUrl${modelStackId(index)}`, { value: nested.serving.api.api.url, description: describeModels('Base URL of the inference API of ', names, 1024) });
+      }
+      if (apiKey !== undefined) new CfnOutput(this, 'ApiKeyId', { value: apiKey.keyId, description: 'aws apigateway get-api-key --include-value --api-key <id>' });
+    }
+    this.functions = this.serving.flatMap((s) => s.functions);
+    this.endpoints = this.serving.flatMap((s) => s.endpoints);
+    this.deliveries = this.serving.flatMap((s) => s.deliveries);
 
     // Batch prediction runs on the inference image, so it exists where Lambda models do.
     this.batch =
@@ -158,11 +162,11 @@ export class ModelShipStack extends Stack {
       for (const model of watched) this.monitoring.addDriftWidgets(model.name, this.drift.alarms.get(model.name)!, model.config.drift.psiThreshold, this.drift.period);
     }
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the inference API' });
+    if (this.api !== undefined) new CfnOutput(this, 'ApiUrl', { value: this.api.api.url, description: 'Base URL of the inference API' });
     new CfnOutput(this, 'ModelBucketName', { value: this.store.bucket.bucketName, description: 'The model store' });
     new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl(), description: 'The CloudWatch dashboard' });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn, description: 'Alarms notify this topic: subscribe on-call here' });
-    if (this.api.apiKey !== undefined) {
+    if (this.api?.apiKey !== undefined) {
       new CfnOutput(this, 'ApiKeyId', { value: this.api.apiKey.keyId, description: 'aws apigateway get-api-key --include-value --api-key <id>' });
     }
   }

@@ -18,12 +18,17 @@ import { MetricName, METRICS_NAMESPACE } from '../lambda/observability/metrics.t
 import type { ModelConfig } from '../lambda/core/config.ts';
 
 export interface InferenceMonitoringProps {
-  readonly api: InferenceApi;
+  /** The API in front of the functions and endpoints. @default - none: no functions or endpoints either (a stack's alarm topic and dashboard alone) */
+  readonly api?: InferenceApi;
   readonly functions: readonly InferenceFunction[];
   /** Models served by SageMaker. @default none */
   readonly endpoints?: readonly GpuEndpoint[];
   /** An address subscribed to the alarm topic. @default - no subscription; subscribe on-call's tooling to the topic */
   readonly alarmEmail?: string;
+  /** The alarm topic to notify, shared with another stack's monitoring. @default - a topic of its own, with its key */
+  readonly topic?: sns.ITopic;
+  /** The dashboard's opening text. @default - the stack's overview */
+  readonly title?: string;
   /** Share of infer requests answered 5XX, in percent, above which the alarm fires. @default 1 */
   readonly serverErrorRatePercent?: number;
 }
@@ -39,8 +44,9 @@ export interface ModelAlarms {
 
 export class InferenceMonitoring extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
-  readonly topic: sns.Topic;
-  readonly topicKey: kms.Key;
+  readonly topic: sns.ITopic;
+  /** The alarm topic's key, when this monitoring created the topic. */
+  readonly topicKey?: kms.Key;
   /** Alarms per model name (Lambda models). */
   readonly alarms: ReadonlyMap<string, ModelAlarms>;
   /** Alarms per model name (SageMaker models). */
@@ -48,35 +54,15 @@ export class InferenceMonitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceMonitoringProps) {
     super(scope, id);
-    const { api } = props;
-    this.topicKey = new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: 'ModelShip alarm topic' });
-    // CloudWatch must be able to use the key to publish alarms to the encrypted topic.
-    this.topicKey.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
-        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
-      }),
-    );
-    this.topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'ModelShip alarms', masterKey: this.topicKey, enforceSSL: true });
-    if (props.alarmEmail !== undefined) {
-      // Notifications that cannot be delivered are kept for two weeks rather than lost.
-      const undelivered = new sqs.Queue(this, 'UndeliveredAlarms', {
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        retentionPeriod: Duration.days(14),
-      });
-      this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail, { deadLetterQueue: undelivered }));
-      const dlq = 'This queue is itself the dead-letter queue of the alarm e-mail subscription (an SNS redrive policy, which cdk-nag does not recognise as such)';
-      Validations.of(undelivered).acknowledge({ id: 'AwsSolutions-SQS3', reason: `${dlq}.` });
-      Validations.of(undelivered).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason: `${dlq}; a queue behind it would only move the same messages again.` });
-    }
+    const api = props.api!;
+    if ((props.functions.length > 0 || (props.endpoints ?? []).length > 0) && props.api === undefined) throw new Error('InferenceMonitoring needs the api of its functions and endpoints');
+    if (props.topic !== undefined) this.topic = props.topic;
+    else ({ topic: this.topic, key: this.topicKey } = this.createTopic(props.alarmEmail));
     const notify = new actions.SnsAction(this.topic);
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
     this.dashboard.addWidgets(new cloudwatch.TextWidget({
-      markdown: '# ModelShip\nPer model: API traffic, errors and latency; the function behind it; model load and inference time from the function\'s own metrics. Alarms go to the SNS topic in the stack outputs; each alarm\'s description says what to check first.',
+      markdown: props.title ?? '# ModelShip\nPer model: API traffic, errors and latency; the function behind it; model load and inference time from the function\'s own metrics. Alarms go to the SNS topic in the stack outputs; each alarm\'s description says what to check first.',
       width: 24,
       height: 2,
     }));
@@ -147,6 +133,34 @@ export class InferenceMonitoring extends Construct {
     }
     this.alarms = alarms;
     this.endpointAlarms = new Map((props.endpoints ?? []).map((endpoint) => [endpoint.model.name, this.addEndpoint(endpoint, api, notify)]));
+  }
+
+  /** The alarm topic, encrypted with a key of its own that CloudWatch may use, and the e-mail subscription. */
+  private createTopic(alarmEmail: string | undefined): { topic: sns.Topic; key: kms.Key } {
+    const topicKey = new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: 'ModelShip alarm topic' });
+    // CloudWatch must be able to use the key to publish alarms to the encrypted topic.
+    topicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'ModelShip alarms', masterKey: topicKey, enforceSSL: true });
+    if (alarmEmail !== undefined) {
+      // Notifications that cannot be delivered are kept for two weeks rather than lost.
+      const undelivered = new sqs.Queue(this, 'UndeliveredAlarms', {
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+      topic.addSubscription(new subscriptions.EmailSubscription(alarmEmail, { deadLetterQueue: undelivered }));
+      const dlq = 'This queue is itself the dead-letter queue of the alarm e-mail subscription (an SNS redrive policy, which cdk-nag does not recognise as such)';
+      Validations.of(undelivered).acknowledge({ id: 'AwsSolutions-SQS3', reason: `${dlq}.` });
+      Validations.of(undelivered).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason: `${dlq}; a queue behind it would only move the same messages again.` });
+    }
+    return { topic, key: topicKey };
   }
 
   private addEndpoint(endpoint: GpuEndpoint, api: InferenceApi, notify: actions.SnsAction): Record<string, cloudwatch.Alarm> {

@@ -48,6 +48,14 @@ export interface ModelShipSettings {
    * @default 'aws' (CloudWatch Logs' own encryption)
    */
   readonly logEncryption: 'aws' | 'kms';
+  /**
+   * modelship:modelStacks — 0 keeps every model in the main stack (one API, up to about ten
+   * models); N spreads the models' functions, APIs and alarms over N nested stacks by a hash of each
+   * function's name, so a model always lands in the same one. Choose N for the repository you will
+   * grow to (about 8 models per stack): changing it moves models, whose resources are then replaced.
+   * @default 0
+   */
+  readonly modelStacks: number;
 }
 
 function read(node: Node, key: string): unknown {
@@ -106,5 +114,6 @@ export function readSettings(node: Node): ModelShipSettings {
     driftScheduleMinutes: number(node, 'driftScheduleMinutes', 60, 5),
     captureRetentionDays: number(node, 'captureRetentionDays', 90),
     logEncryption: oneOf(node, 'logEncryption', ['aws', 'kms'] as const, 'aws'),
+    modelStacks: number(node, 'modelStacks', 0, 0),
   };
 }

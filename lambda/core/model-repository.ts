@@ -3,9 +3,10 @@
  * process: creating and releasing sessions leaks native memory), lazily or at start, with concurrent
  * first requests sharing one load. A failed read or load is retried after a pause, never cached for good.
  */
+import { createHash } from 'node:crypto';
 import type { InferenceSession } from 'onnxruntime-node';
 import { findEntry, readCatalog, resolveVersion, type ModelEntry } from './catalog.ts';
-import { describeError } from './errors.ts';
+import { describeError, modelUnavailable } from './errors.ts';
 import { silentLogger, type CoreLogger } from './logger.ts';
 import type { ModelSource } from './model-source.ts';
 import { RetryCache } from './retry-cache.ts';
@@ -21,9 +22,22 @@ export interface ModelRepositoryOptions extends Omit<SessionLoaderOptions, 'logg
   readonly liveVersions?: Readonly<Record<string, number>>;
   /** onnxruntime session options for every model. @default defaultSessionOptions() */
   readonly sessionOptions?: InferenceSession.SessionOptions;
+  /**
+   * The deployment manifest: a JSON object in the source holding what expectedSha256 would (every
+   * deployed version's model and side-file hashes, each config's), read and checked against its
+   * own sha256 before the catalog. Used where the pin is too large for the environment.
+   * @default - the pin is expectedSha256, or none
+   */
+  readonly deploymentManifest?: DeploymentManifestRef;
   /** Called after every model load attempt, for metrics. */
   readonly onModelLoad?: (event: ModelLoadEvent) => void;
   readonly logger?: CoreLogger;
+}
+
+/** Where a deployment manifest is (a path in the model source) and the sha256 it must have. */
+export interface DeploymentManifestRef {
+  readonly path: string;
+  readonly sha256: string;
 }
 
 export interface ModelLoadEvent {
@@ -52,7 +66,45 @@ export class ModelRepository {
 
   /** The models in the store, read once; a store failure answers 503 and is retried after a pause. */
   catalog(): Promise<Map<string, ModelEntry>> {
-    return this.catalogs.get('catalog', () => readCatalog({ source: this.source, models: this.options.models, nativeModelFiles: this.options.nativeModelFiles, liveVersions: this.options.liveVersions, deployed: this.options.expectedSha256, logger: this.logger }));
+    return this.catalogs.get('catalog', async () => {
+      const deployed = await this.deployed();
+      // A deployment manifest is the deployment's whole truth: without a list of models, it names them.
+      const models = this.options.models ?? (this.options.deploymentManifest !== undefined && deployed !== undefined ? modelsNamedIn(deployed) : undefined);
+      return readCatalog({ source: this.source, models, nativeModelFiles: this.options.nativeModelFiles, liveVersions: this.options.liveVersions, deployed, logger: this.logger });
+    });
+  }
+
+  /** The pin: the deployment manifest's content once read and verified, else expectedSha256. */
+  private pin?: Readonly<Record<string, string>>;
+
+  private async deployed(): Promise<Readonly<Record<string, string>> | undefined> {
+    const manifest = this.options.deploymentManifest;
+    if (manifest === undefined) return this.options.expectedSha256;
+    if (this.pin !== undefined) return this.pin;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.source.readFile(manifest.path);
+    } catch (error) {
+      this.logger.error('model store unreachable', { location: this.source.location, manifest: manifest.path, cause: describeError(error) });
+      throw modelUnavailable(`the deployment manifest ${manifest.path} cannot be read from ${this.source.location}: ${describeError(error)}`, error);
+    }
+    if (bytes === undefined) throw modelUnavailable(`the deployment manifest ${manifest.path} is not in ${this.source.location} (redeploy to write it)`);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (sha256 !== manifest.sha256) {
+      this.logger.error('deployment manifest does not match its deployed hash', { manifest: manifest.path, sha256, expected: manifest.sha256 });
+      throw modelUnavailable(`the deployment manifest ${manifest.path} has sha256 ${sha256}, not the ${manifest.sha256} it was deployed with; refusing to serve from a changed manifest (redeploy to ship it)`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    } catch {
+      parsed = undefined;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || Object.values(parsed).some((v) => typeof v !== 'string')) {
+      throw modelUnavailable(`the deployment manifest ${manifest.path} is not a JSON object of "<model>/<version>": sha256`);
+    }
+    this.pin = parsed as Record<string, string>;
+    return this.pin;
   }
 
   /** A model's catalog entry, or 404 naming the models there are. */
@@ -69,7 +121,8 @@ export class ModelRepository {
   /** The session for (name, version), loading it on first use. */
   async load(name: string, version: number): Promise<LoadedModel> {
     const entry = await this.entry(name);
-    return this.sessions.get(`${entry.name}/${version}`, () => this.reportLoad(entry.name, version, loadSession(entry, version, { ...this.options, logger: this.logger })));
+    const expectedSha256 = await this.deployed();
+    return this.sessions.get(`${entry.name}/${version}`, () => this.reportLoad(entry.name, version, loadSession(entry, version, { ...this.options, expectedSha256, logger: this.logger })));
   }
 
   /** Loads every served model's live version now (eager start); resolves with the failures, if any. */
@@ -97,4 +150,9 @@ export class ModelRepository {
       throw error;
     }
   }
+}
+
+/** The models a pin names ("<name>/<version>", "<name>/config.json", ...; names hold no "/"). */
+function modelsNamedIn(pin: Readonly<Record<string, string>>): string[] {
+  return [...new Set(Object.keys(pin).map((key) => key.slice(0, key.indexOf('/'))))].sort();
 }

@@ -9,7 +9,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LAMBDA_PAYLOAD_LIMIT_BYTES } from '../core/config.ts';
 import { InferenceService, type ServiceHooks } from '../core/inference-service.ts';
 import type { CoreLogger } from '../core/logger.ts';
-import { ModelRepository, type ModelRepositoryOptions } from '../core/model-repository.ts';
+import { ModelRepository, type DeploymentManifestRef, type ModelRepositoryOptions } from '../core/model-repository.ts';
 import { defaultSessionOptions } from '../core/sessions.ts';
 import type { ModelSource } from '../core/model-source.ts';
 import { convertNativeModel, NATIVE_MODEL_FILES } from '../convert/registry.ts';
@@ -42,6 +42,11 @@ export interface RuntimeConfig {
   readonly storeTimeoutMs: number;
   /** MODEL_SHA256S: {"<name>/<version>": sha256} recorded at deploy; loads that differ are refused. */
   readonly expectedSha256?: Record<string, string>;
+  /**
+   * MODEL_MANIFEST and MODEL_MANIFEST_SHA256: the deployment manifest (a path under the model
+   * repository) holding the pin when it is too large for the environment, and its sha256.
+   */
+  readonly deploymentManifest?: DeploymentManifestRef;
   /** AWS_REGION, for an S3-compatible endpoint. @default 'us-east-1' */
   readonly region: string;
   /**
@@ -136,8 +141,16 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
       throw new RuntimeConfigError('MODEL_SHA256S must be a JSON object of "<model>/<version>": sha256');
     }
   }
+  const manifestPath = env.MODEL_MANIFEST || undefined;
+  const manifestSha256 = env.MODEL_MANIFEST_SHA256 || undefined;
+  if ((manifestPath === undefined) !== (manifestSha256 === undefined)) {
+    throw new RuntimeConfigError('MODEL_MANIFEST and MODEL_MANIFEST_SHA256 go together: the deployment manifest\'s path under the repository and its sha256');
+  }
+  if (manifestSha256 !== undefined && !/^[0-9a-f]{64}$/.test(manifestSha256)) throw new RuntimeConfigError(`MODEL_MANIFEST_SHA256 must be a sha256 in hex (64 characters), got "${manifestSha256}"`);
+  if (manifestPath !== undefined && expectedSha256 !== undefined) throw new RuntimeConfigError('set either MODEL_SHA256S (the pin itself) or MODEL_MANIFEST (where it is), not both');
   return {
     modelVersions,
+    deploymentManifest: manifestPath === undefined ? undefined : { path: manifestPath, sha256: manifestSha256! },
     region: env.AWS_REGION ?? 'us-east-1',
     expectedSha256,
     storeTimeoutMs: positiveInt(env, 'STORE_TIMEOUT_MS', 10_000),
@@ -181,6 +194,7 @@ export function createRepository(config: RuntimeConfig, logger?: CoreLogger, hoo
     source: createModelSource(config, hooks.instrumentS3Client),
     models: config.modelNames,
     expectedSha256: config.expectedSha256,
+    deploymentManifest: config.deploymentManifest,
     liveVersions: config.modelVersion !== undefined ? { ...config.modelVersions, [config.modelNames![0]]: config.modelVersion } : config.modelVersions,
     sessionOptions: defaultSessionOptions(config.intraOpThreads, config.allowSpinning),
     nativeModelFiles: NATIVE_MODEL_FILES,

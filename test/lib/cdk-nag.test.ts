@@ -41,3 +41,10 @@ describe('cdk-nag (AwsSolutions and Serverless packs)', () => {
     assert.ok(found.includes('AwsSolutions-S10'), found.join(', '));
   });
 });
+
+describe('cdk-nag over model stacks', () => {
+  it('finds nothing unacknowledged in the nested stacks, with API keys, WAF and KMS', () => {
+    // validateScope walks the nested stacks too: the models' resources are checked where they are.
+    assert.deepEqual(violations({ 'modelship:modelStacks': 4, 'modelship:authMode': 'apiKey', 'modelship:waf': true, 'modelship:storeEncryption': 'kms' }), []);
+  });
+});

@@ -18,6 +18,7 @@ describe('stack settings from cdk.json context', () => {
       logRetentionDays: 30, stageName: 'prod', throttleRateLimit: 100, throttleBurstLimit: 200, apiKeyQuotaPerDay: 100000,
       corsOrigins: undefined, storeEncryption: 's3', noncurrentVersionDays: 90, retainModelStore: true, driftScheduleMinutes: 60, captureRetentionDays: 90,
       logEncryption: 'aws',
+      modelStacks: 0,
     });
   });
 
