@@ -14,6 +14,8 @@ import { evaluateGolden, goldenInferRequest, isTaskGolden, type GoldenFile, type
 import { taskFeeds } from '../../lambda/core/tasks/task-run.ts';
 import { OPTIMIZATION_FILE, quantizedByOp, type RecordedOptimization } from '../../lambda/core/optimization-record.ts';
 import { convertToFloat16, type Float16Report } from './float16.ts';
+import { CONVERSION_FILE } from '../../lambda/core/conversion-record.ts';
+import { NATIVE_MODEL_FILES } from '../../lambda/convert/registry.ts';
 import { decodeModel, encodeModel } from '../../lambda/convert/onnx/onnx-model.ts';
 import { quantizeDynamic, type QuantizeReport } from './quantize.ts';
 
@@ -109,6 +111,20 @@ function numericOutputs(answer: { outputs: { name: string; datatype: string; dat
   return new Map(answer.outputs.filter((o) => o.datatype.startsWith('FP')).map((o) => [o.name, o.data.map(Number)]));
 }
 
+/**
+ * A native model (XGBoost, LightGBM, PMML) is served exactly as its library computes it: int8 and
+ * float16 would change what it answers and have nothing to gain on a tree ensemble, so they are
+ * refused with the reason; graph optimization keeps the answers and applies once model.onnx is written.
+ */
+function refuseConverted(sourceDir: string, model: string, version: number, mode: Optimization): void {
+  const native = NATIVE_MODEL_FILES.find((f) => existsSync(join(sourceDir, f)));
+  if (native === undefined && !existsSync(join(sourceDir, CONVERSION_FILE))) return;
+  const what = native !== undefined ? `${native}, a native model served exactly as its library computes it` : `a model converted from a native format (${CONVERSION_FILE}), served exactly as its library computes it`;
+  if (mode === 'int8') throw new Error(`model "${model}" version ${version} is ${what}: int8 quantization does not apply (a tree ensemble has no MatMul, Conv or Gather weights to quantize; its thresholds and leaf values must stay as the library wrote them)`);
+  if (mode === 'fp16') throw new Error(`model "${model}" version ${version} is ${what}: fp16 does not apply (thresholds rounded to float16 would send rows down other branches than the library does)`);
+  if (!MODEL_PATHS.some((p) => existsSync(join(sourceDir, p)))) throw new Error(`model "${model}" version ${version} is ${native}, not yet converted: run modelship convert --model ${model} --version ${version} first, then optimize its model.onnx`);
+}
+
 export async function optimize(options: OptimizeOptions): Promise<{ version: number; directory: string; report: OptimizationReport }> {
   const modelDir = join(options.modelsDir, options.model);
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) throw new Error(`no model "${options.model}" in ${options.modelsDir}`);
@@ -120,6 +136,7 @@ export async function optimize(options: OptimizeOptions): Promise<{ version: num
   const target = join(modelDir, String(version));
   if (existsSync(target)) throw new Error(`${target} already exists; choose another --to, or remove it`);
   const sourceDir = join(modelDir, String(from));
+  refuseConverted(sourceDir, options.model, from, options.mode);
   const modelPath = MODEL_PATHS.find((p) => existsSync(join(sourceDir, p)));
   if (modelPath === undefined) throw new Error(`${sourceDir} has no model.onnx`);
   if (!existsSync(join(sourceDir, 'golden.json'))) throw new Error(`${sourceDir} has no golden.json: optimize measures the result against the source on its golden inputs`);

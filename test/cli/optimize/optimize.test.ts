@@ -119,6 +119,19 @@ describe('modelship optimize', () => {
     assert.ok(!existsSync(join(repo.dir, 'digits_mlp', '2')) && !existsSync(join(repo.dir, 'iris_forest', '2')), 'nothing written');
   });
 
+  it('refuses int8 and fp16 for a native tree model with the reason, and graph until it is converted', { timeout: 60_000 }, async () => {
+    const repo = new TempRepository('optimize-native-').copy(join(ROOT, 'test', 'fixtures', 'trees', 'lgb_multiclass_cat'), 'penguins/1');
+    const cli = async (...args: string[]) => {
+      const failed = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'optimize', '--models-dir', repo.dir, '--model', 'penguins', ...args]).then(() => undefined, (error: { code: number; stderr: string }) => error);
+      assert.equal(failed?.code, 2, 'exits 2');
+      return failed!.stderr.split('\n')[0];
+    };
+    assert.equal(await cli('--int8'), 'modelship: model "penguins" version 1 is model.txt, a native model served exactly as its library computes it: int8 quantization does not apply (a tree ensemble has no MatMul, Conv or Gather weights to quantize; its thresholds and leaf values must stay as the library wrote them)');
+    assert.match(await cli('--fp16'), /^modelship: model "penguins" version 1 is model\.txt, .*: fp16 does not apply \(thresholds rounded to float16 would send rows down other branches than the library does\)$/);
+    assert.equal(await cli('--graph'), 'modelship: model "penguins" version 1 is model.txt, not yet converted: run modelship convert --model penguins --version 1 first, then optimize its model.onnx');
+    assert.ok(!existsSync(join(repo.dir, 'penguins', '2')), 'nothing written');
+  });
+
   it('leaves the excluded nodes in FP32', { timeout: 60_000 }, async () => {
     const repo = new TempRepository('optimize-exclude-').sample('digits_mlp');
     const model = decodeModel(readFileSync(join(repo.dir, 'digits_mlp', '1', 'model.onnx')));
