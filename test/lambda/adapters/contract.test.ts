@@ -16,6 +16,7 @@ import type { LocalStack } from '../../../lambda/entry/local-stack.ts';
 import type { SageMakerServer } from '../../../lambda/adapters/sagemaker/server.ts';
 import { DirectorySource } from '../../../lambda/stores/directory-source.ts';
 import { SingleModelSource } from '../../../lambda/stores/single-model-source.ts';
+import { tabularClassifier } from '../../fixtures/tabular-models.ts';
 import { createTestService, fakeLambdaContext, readGolden, startTestLocalServer, startTestSageMakerServer, TempRepository } from '../../helpers.ts';
 
 interface Answer {
@@ -45,6 +46,7 @@ const v2 = (extra: Record<string, unknown> = {}, body: Record<string, unknown> =
 const binaryHeader = Buffer.from(JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP32', shape: [1, 4], parameters: { binary_data_size: 16 } }], outputs: [{ name: 'probabilities', parameters: { binary_data: true } }] }));
 const binaryBody = Buffer.concat([binaryHeader, Buffer.from(new Float32Array(ROW).buffer)]);
 const golden = readGolden('iris_forest');
+const f32 = Math.fround;
 
 const TABLE: Row[] = [
   { name: 'liveness', method: 'GET', path: '/v2/health/live', status: 200, expect: { json: { live: true } } },
@@ -103,6 +105,26 @@ const TABLE: Row[] = [
     status: 503,
     expect: { error: /^the model is unavailable right now \(it could not be loaded, or the model store could not be read\); retry shortly \(request id [\w-]+\)$/ },
   },
+  // A converted model (model.onnx and conversion.json as synth stages them): features by name, classes by name.
+  {
+    name: 'converted model, :predict rows by feature name and in feature order',
+    method: 'POST',
+    path: '/v1/models/trees:predict',
+    body: JSON.stringify({ instances: [{ age: 25, color: 'green' }, [40, 'red', true], { color: 'purple', member: null }] }),
+    status: 200,
+    expect: { json: { predictions: [{ label: 'yes', probabilities: [f32(0.1), f32(0.9)] }, { label: 'yes', probabilities: [f32(0.3), f32(0.7)] }, { label: 'no', probabilities: [f32(0.8), f32(0.2)] }] } },
+  },
+  {
+    name: 'converted model, v2 with one input per feature (BYTES for a category)',
+    method: 'POST',
+    path: '/v2/models/trees/infer',
+    body: JSON.stringify({ inputs: [{ name: 'age', datatype: 'FP32', shape: [2], data: [25, 40] }, { name: 'color', datatype: 'BYTES', shape: [2], data: ['green', 'blue'] }, { name: 'member', datatype: 'BOOL', shape: [2], data: [false, false] }], outputs: [{ name: 'label' }] }),
+    status: 200,
+    expect: { json: { model_name: 'trees', model_version: '1', outputs: [{ name: 'label', datatype: 'BYTES', shape: [2], data: ['yes', 'no'] }] } },
+  },
+  { name: 'converted model, an unknown feature named', method: 'POST', path: '/v1/models/trees:predict', body: JSON.stringify({ instances: [{ age: 25, colour: 'green' }] }), status: 400, expect: { error: /^instances\[0\] has unknown feature "colour"; model "trees" takes: age, color, member$/ } },
+  { name: 'converted model, a value of the wrong type named', method: 'POST', path: '/v2/models/trees/infer', body: JSON.stringify({ inputs: [{ name: 'member', datatype: 'BYTES', shape: [1], data: ['yes'] }] }), status: 400, expect: { error: /^input "member" has datatype BYTES but feature "member" is boolean: send BOOL or a number type$/ } },
+  { name: 'converted model, features in metadata', method: 'GET', path: '/v2/models/trees', status: 200, expect: { check: (a) => assert.deepEqual(JSON.parse(a.body.toString()).parameters.features, [{ name: 'age', type: 'numeric' }, { name: 'color', type: 'categorical', categories: ['red', 'green', 'blue'] }, { name: 'member', type: 'boolean' }]) } },
 ];
 
 const IAM_CREDENTIALS = { accessKeyId: 'AKIDCONTRACT', secretAccessKey: 'contract/secret' };
@@ -118,20 +140,23 @@ describe('one contract, every adapter', () => {
   let repo: TempRepository;
   let local: LocalStack;
   let signedLocal: LocalStack;
-  let sagemaker: SageMakerServer;
+  const sagemaker = new Map<string, SageMakerServer>();
   let lambda: ReturnType<typeof createApiGatewayHandler>;
   before(async () => {
     // iris v1 (the sample, live by pin) and v2 (a file that cannot load); a small body limit.
     repo = new TempRepository('contract-').sample('iris_forest').file('iris_forest/2/model.onnx', 'not a model').config('iris_forest', { versionPolicy: { pinned: 1 }, maxRequestBytes: 4096 });
+    const trees = tabularClassifier();
+    repo.file('trees/1/model.onnx', trees.onnx).file('trees/1/conversion.json', JSON.stringify(trees.record));
     local = await startTestLocalServer(repo.dir);
     signedLocal = await startTestLocalServer(repo.dir, { iam: { credentials: IAM_CREDENTIALS } });
-    sagemaker = await startTestSageMakerServer(createTestService(new SingleModelSource(new DirectorySource(join(repo.dir, 'iris_forest')), 'iris_forest')), 'iris_forest');
+    // One endpoint per model, as SageMaker hosts them: each row goes to its model's.
+    for (const model of ['iris_forest', 'trees']) sagemaker.set(model, await startTestSageMakerServer(createTestService(new SingleModelSource(new DirectorySource(join(repo.dir, model)), model)), model));
     lambda = createApiGatewayHandler(createTestService(repo.dir));
   });
   after(async () => {
     await local?.close();
     await signedLocal?.close();
-    await sagemaker?.close();
+    for (const server of sagemaker.values()) await server.close();
   });
 
   const fromFetch = async (response: Response): Promise<Answer> => ({ status: response.status, headers: Object.fromEntries(response.headers), body: Buffer.from(await response.arrayBuffer()) });
@@ -165,7 +190,8 @@ describe('one contract, every adapter', () => {
     'SageMaker container': async (row) => {
       // As the API's proxy sends it: POST /invocations, the decoded route and method as custom attributes.
       const attributes = `path=${encodeURIComponent(decodeURIComponent(row.path))};method=${row.method}`;
-      return fromFetch(await fetch(`${sagemaker.url}/invocations`, { method: 'POST', headers: { ...row.headers, 'X-Amzn-SageMaker-Custom-Attributes': attributes }, body: row.body }));
+      const model = /^\/v[12]\/models\/(trees)\b/.test(row.path) ? 'trees' : 'iris_forest';
+      return fromFetch(await fetch(`${sagemaker.get(model)!.url}/invocations`, { method: 'POST', headers: { ...row.headers, 'X-Amzn-SageMaker-Custom-Attributes': attributes }, body: row.body }));
     },
   };
 
