@@ -10,6 +10,8 @@
  *   optimize --model NAME (--int8 | --fp16 | --graph) [--from V] [--to V] [--op-types MatMul,Gemm,Conv,Gather] [--exclude NODE,...]
  *         [--reduce-range] [--level basic|extended] [--models-dir models]   (writes the next version folder)
  *   convert --model NAME [--version V] [--models-dir models]   (model.json / model.ubj / model.txt → model.onnx + conversion.json beside it)
+ *   invoke --url URL --model NAME [--version V] (--json '{...}' | --image FILE | --text "...") [--top-k K] [--auth iam|apiKey|none]
+ *         [--api-key KEY] [--region R] [--timeout-ms MS]   (signs with SigV4 by default; prints the answer as JSON)
  * Models come from MODEL_DIR (default ./models) or MODEL_BUCKET; S3_ENDPOINT points at an S3-compatible store.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -26,6 +28,8 @@ import { createRepository, createService, readRuntimeConfig } from '../lambda/en
 import { formatOptimization, optimize } from '../cli/optimize/optimize.ts';
 import { QUANTIZABLE_OPS } from '../cli/optimize/quantize.ts';
 import { convertVersionFolder, formatConversion } from '../cli/convert.ts';
+import { invoke } from '../cli/invoke.ts';
+import { ModelShipError } from '../clients/typescript/src/index.ts';
 
 import { silentLogger } from '../lambda/core/logger.ts';
 
@@ -36,7 +40,8 @@ const USAGE = `usage:
   modelship batch-status --model NAME --job JOB [--work-dir .local | --bucket BUCKET]
   modelship drift --model NAME --captures FILE|DIR [--version V] [--psi 0.2] [--models-dir models]
   modelship optimize --model NAME (--int8 | --fp16 | --graph) [--from V] [--to V] [--op-types MatMul,Gemm,Conv,Gather] [--exclude NODE,...] [--reduce-range] [--level basic|extended] [--models-dir models]
-  modelship convert --model NAME [--version V] [--models-dir models]`;
+  modelship convert --model NAME [--version V] [--models-dir models]
+  modelship invoke --url URL --model NAME [--version V] (--json '{...}' | --image FILE | --text "...") [--top-k K] [--auth iam|apiKey|none] [--api-key KEY] [--region R] [--timeout-ms MS]`;
 
 function number(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -78,6 +83,8 @@ async function main(argv: string[]): Promise<void> {
       job: { type: 'string' }, bucket: { type: 'string' }, captures: { type: 'string' }, version: { type: 'string' }, psi: { type: 'string' },
       int8: { type: 'boolean' }, fp16: { type: 'boolean' }, graph: { type: 'boolean' }, from: { type: 'string' }, 'op-types': { type: 'string' }, exclude: { type: 'string' },
       'reduce-range': { type: 'boolean' }, level: { type: 'string' }, 'weight-bits': { type: 'string' },
+      url: { type: 'string' }, json: { type: 'string' }, image: { type: 'string' }, text: { type: 'string' }, 'top-k': { type: 'string' },
+      auth: { type: 'string' }, 'api-key': { type: 'string' }, region: { type: 'string' }, 'timeout-ms': { type: 'string' },
     },
     strict: true,
   });
@@ -165,12 +172,24 @@ async function main(argv: string[]): Promise<void> {
     if (!values.model) throw new Error('convert needs --model');
     if (values.version !== undefined && !/^[1-9]\d*$/.test(values.version)) throw new Error(`--version must be a positive integer version, got "${values.version}"`);
     console.log(formatConversion(convertVersionFolder(values['models-dir'] ?? 'models', values.model, values.version === undefined ? undefined : Number(values.version))));
+  } else if (command === 'invoke') {
+    console.log(
+      await invoke({
+        url: values.url ?? process.env.MODELSHIP_URL, model: values.model, version: values.version, json: values.json, image: values.image, text: values.text,
+        auth: values.auth, apiKey: values['api-key'] ?? process.env.MODELSHIP_API_KEY, region: values.region, topK: values['top-k'], timeoutMs: values['timeout-ms'],
+      }),
+    );
   } else {
     throw new Error(command === undefined ? 'no command given' : `unknown command "${command}"`);
   }
 }
 
 main(process.argv.slice(2)).catch((error: Error) => {
+  // A failed call is not a usage error: one line with the status and the request id.
+  if (error instanceof ModelShipError) {
+    console.error(`modelship: ${error.message.split('\n')[0]}${error.status === undefined ? '' : ` (HTTP ${error.status}${error.requestId ? `, request id ${error.requestId}` : ''})`}`);
+    process.exit(1);
+  }
   // convert answers bad input with one line (issue 24); the other commands add the usage.
   console.error(process.argv[2] === 'convert' ? `modelship: ${error.message}` : `modelship: ${error.message}\n${USAGE}`);
   process.exit(2);
