@@ -638,10 +638,15 @@ if (runs('g')) {
       const loaded = await service.loadModel(name);
       const feeds = { features: new Tensor(record.inputType === 'FP32' ? 'float32' : 'float64', rows[0].map((v) => (v === null ? Number.NaN : v)), [1, width]) };
       const raw = await medianMs(() => loaded.session.run(feeds), QUICK ? 300 : 2000, 100);
+      const allFeeds = { features: new Tensor(record.inputType === 'FP32' ? 'float32' : 'float64', rows.flat().map((v) => (v === null ? Number.NaN : v)), [rows.length, width]) };
+      const rawBatch = await medianMs(() => loaded.session.run(allFeeds), QUICK ? 10 : 40, 3);
+      // The same row by feature name, as a client of :predict sends it (null = missing).
+      const named = { ...one, path: `/v1/models/${name}:predict`, body: JSON.stringify({ instances: [Object.fromEntries(record.features.map((f, i) => [f.name, rows[0][i]]))] }) } as APIGatewayProxyEvent;
+      const byName = await medianMs(() => handler(named, context), QUICK ? 300 : 2000, 100);
       const batch = await medianMs(() => handler(all, context), QUICK ? 10 : 40, 3);
       const n = native[library];
       console.log(`  ${library.padEnd(8)} ${n.version}: ${record.trees} trees; convert ${median(conversionTimes).toFixed(0)} ms; ${(source.length / 1e6).toFixed(2)} MB ${file} -> ${(onnx.length / 1e6).toFixed(2)} MB model.onnx (${(onnx.length / source.length).toFixed(2)}x); max rel. diff on 3 rows ${worst.toExponential(1)}`);
-      console.log(`           1 row: native ${n.singleRowMicros.toFixed(0)} us${n.singleRowDMatrixMicros === undefined ? '' : ` (with a DMatrix ${n.singleRowDMatrixMicros.toFixed(0)} us)`}, ModelShip handler ${(single * 1000).toFixed(0)} us (${((single * 1000) / n.singleRowMicros).toFixed(2)}x; session.run alone ${(raw * 1000).toFixed(0)} us); ${rows.length} rows: native ${(n.batchMicros / 1000).toFixed(2)} ms, handler ${batch.toFixed(2)} ms (${((batch * 1000) / n.batchMicros).toFixed(2)}x)`);
+      console.log(`           1 row: native ${n.singleRowMicros.toFixed(0)} us${n.singleRowDMatrixMicros === undefined ? '' : ` (with a DMatrix ${n.singleRowDMatrixMicros.toFixed(0)} us)`}, ModelShip handler ${(single * 1000).toFixed(0)} us (${((single * 1000) / n.singleRowMicros).toFixed(2)}x; session.run alone ${(raw * 1000).toFixed(0)} us; by name through :predict ${(byName * 1000).toFixed(0)} us); ${rows.length} rows: native ${(n.batchMicros / 1000).toFixed(2)} ms, handler ${batch.toFixed(2)} ms (${((batch * 1000) / n.batchMicros).toFixed(2)}x; session.run alone ${rawBatch.toFixed(2)} ms)`);
       results[library] = {
         version: n.version,
         trees: record.trees,
@@ -651,8 +656,10 @@ if (runs('g')) {
         nativeSingleRowMicros: n.singleRowMicros,
         handlerSingleRowMicros: single * 1000,
         sessionRunSingleRowMicros: raw * 1000,
+        predictByNameSingleRowMicros: byName * 1000,
         nativeBatchMicros: n.batchMicros,
         handlerBatchMicros: batch * 1000,
+        sessionRunBatchMicros: rawBatch * 1000,
         maxRelativeDifference: worst,
         convert: target(`(g) ${library}: conversion seconds`, median(conversionTimes) / 1000, 5, 'lower'),
         singleRow: target(`(g) ${library}: 1 row, handler / native predict`, (single * 1000) / n.singleRowMicros, 1, 'lower'),
