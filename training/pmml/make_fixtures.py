@@ -33,7 +33,9 @@ from sklearn import datasets
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.linear_model import GammaRegressor, LinearRegression, LogisticRegression, PoissonRegressor, TweedieRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
+from sklearn.preprocessing import StandardScaler
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
@@ -286,8 +288,8 @@ def sk_case(case, pipeline, x, y, categorical, task, objective, edge_rows=None, 
     write(case, meta, rows_of(test), values, labels if task == "classification" else None, classes, disagreements, invalid)
 
 
-def penguin_mapper(invalid="as_is", scale_free=True):
-    cont = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
+def penguin_mapper(invalid="as_is", cont=("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")):
+    cont = list(cont)
     return ColumnTransformer([
         ("island", make_pipeline(CategoricalDomain(invalid_value_treatment=invalid, missing_value_treatment="as_value", missing_value_replacement="Biscoe"), OneHotEncoder(handle_unknown="ignore")), ["island"]),
         ("sex", make_pipeline(CategoricalDomain(invalid_value_treatment=invalid, missing_value_treatment="as_value", missing_value_replacement="female"), OneHotEncoder(handle_unknown="ignore")), ["sex"]),
@@ -353,6 +355,30 @@ def make_sk_cases(selected):
             "sk_gbdt_reg",
             PMMLPipeline([("m", GradientBoostingRegressor(n_estimators=40, max_depth=3, learning_rate=0.1, random_state=SEED))]),
             dx, dy, set(), "regression", "GradientBoostingRegressor (sum of trees, Targets rescale)", None, ["bmi", "s5"]),
+        "sk_mlp_clf_iris": lambda: sk_case(
+            "sk_mlp_clf_iris",
+            PMMLPipeline([("scale", StandardScaler()), ("m", MLPClassifier(hidden_layer_sizes=(8, 6), activation="tanh", max_iter=2000, random_state=SEED))]),
+            ix, iy, set(), "classification", "MLPClassifier (tanh, 2 hidden layers, softmax output)"),
+        "sk_mlp_clf_binary": lambda: sk_case(
+            "sk_mlp_clf_binary",
+            PMMLPipeline([("mapper", penguin_mapper("as_is")), ("scale", StandardScaler()), ("m", MLPClassifier(hidden_layer_sizes=(10,), activation="relu", max_iter=3000, random_state=SEED))]),
+            px, py.where(py == "Chinstrap", "other").rename("chinstrap"), {"island", "sex"}, "classification", "MLPClassifier binary (relu, logistic output)", penguin_edges),
+        "sk_mlp_reg": lambda: sk_case(
+            "sk_mlp_reg",
+            PMMLPipeline([("scale", StandardScaler()), ("m", MLPRegressor(hidden_layer_sizes=(12,), activation="logistic", max_iter=3000, random_state=SEED))]),
+            dx, dy, set(), "regression", "MLPRegressor (logistic hidden layer, identity output)"),
+        "sk_glm_poisson": lambda: sk_case(
+            "sk_glm_poisson",
+            PMMLPipeline([("m", PoissonRegressor(alpha=0.01, max_iter=1000))]),
+            dx, dy, set(), "regression", "PoissonRegressor (GLM, log link)"),
+        "sk_glm_gamma": lambda: sk_case(
+            "sk_glm_gamma",
+            PMMLPipeline([("mapper", penguin_mapper("as_is", ("bill_length_mm", "bill_depth_mm", "flipper_length_mm"))), ("m", GammaRegressor(alpha=0.01, max_iter=1000))]),
+            px.drop(columns=["body_mass_g"]), px["body_mass_g"].fillna(4000.0).rename("body_mass_g"), {"island", "sex"}, "regression", "GammaRegressor (GLM, log link) with factors", penguin_edges),
+        "sk_glm_tweedie": lambda: sk_case(
+            "sk_glm_tweedie",
+            PMMLPipeline([("m", TweedieRegressor(power=1.5, link="log", alpha=0.01, max_iter=1000))]),
+            dx, dy, set(), "regression", "TweedieRegressor power 1.5 (GLM, log link)"),
     }
     for name, make in cases.items():
         if not selected or name in selected:
@@ -388,10 +414,17 @@ def make_hand_cases(selected):
                 values.append(got)
                 labels.append(label)
                 invalid.append(False)
-            except Exception as e:  # noqa: BLE001 (JPMML raises on returnInvalid)
-                values.append(None)
-                labels.append(None)
-                invalid.append(str(e).splitlines()[0][:200])
+            except Exception as e:  # noqa: BLE001 (JPMML raises on returnInvalid, and where a value it needs is missing)
+                message = str(e).splitlines()[0][:200]
+                if "invalid" in message.lower():
+                    values.append(None)
+                    labels.append(None)
+                    invalid.append(message)
+                else:
+                    # No answer (e.g. a missing offset variable): the converted model answers NaN / label -1.
+                    values.append([None] * (len(classes) if classes else 1))
+                    labels.append(None)
+                    invalid.append(False)
         disagreements = second_evaluators(path, frame, task, classes, values, labels if task == "classification" else None, skip_jpmml=True)
         folder = os.path.join(FIXTURES, case)
         os.makedirs(folder, exist_ok=True)

@@ -306,7 +306,70 @@ def segmentation():
     write("hand_segmentation_selectFirst", body, {"task": "regression", "objective": "MiningModel regression selectFirst", "features": TREE_FEATURES, "rows": TREE_ROWS})
 
 
+# ---------------------------------------------------------------- GeneralRegressionModel
+
+GRM_DD = """<DataDictionary>
+ <DataField name="{target}" {target_type}
+ <DataField name="x1" optype="continuous" dataType="double"/>
+ <DataField name="x2" optype="continuous" dataType="double"/>
+ <DataField name="color" optype="categorical" dataType="string"><Value value="red"/><Value value="green"/><Value value="blue"/></DataField>
+ <DataField name="exposure" optype="continuous" dataType="double"/>
+</DataDictionary>
+"""
+GRM_FEATURES = LINK_FEATURES + [{"name": "exposure", "type": "numeric"}]
+GRM_ROWS = [dict(r, exposure=e) for r, e in zip(LINK_ROWS[:8], [0.0, 0.5, -0.3, 1.2, 0.1, 0.0, 2.0, -1.0])] + [
+    {"x1": 0.5, "x2": 1.0, "color": "green", "exposure": None}, {"x1": None, "x2": 1.0, "color": "red", "exposure": 0.2}]
+GRM_PARAMS = """ <ParameterList><Parameter name="p0" label="Intercept"/><Parameter name="p1"/><Parameter name="p2"/><Parameter name="p3"/><Parameter name="p4"/><Parameter name="p5"/></ParameterList>
+ <FactorList><Predictor name="color"/></FactorList>
+ <CovariateList><Predictor name="x1"/><Predictor name="x2"/></CovariateList>
+ <PPMatrix>
+  <PPCell value="1" predictorName="x1" parameterName="p1"/>
+  <PPCell value="2" predictorName="x2" parameterName="p2"/>
+  <PPCell value="green" predictorName="color" parameterName="p3"/>
+  <PPCell value="blue" predictorName="color" parameterName="p4"/>
+  <PPCell value="1" predictorName="x1" parameterName="p5"/><PPCell value="red" predictorName="color" parameterName="p5"/>
+ </PPMatrix>
+"""
+
+
+def grm_schema(target):
+    return f'<MiningSchema><MiningField name="{target}" usageType="target"/><MiningField name="x1"/><MiningField name="x2"/><MiningField name="color"/><MiningField name="exposure"/></MiningSchema>'
+
+
+def general_regression():
+    cont = 'optype="continuous" dataType="double"/>'
+    cells = lambda betas, cat="": "".join(f'<PCell {cat}parameterName="p{i}" beta="{b}"/>' for i, b in enumerate(betas) if b is not None)
+    for case, attrs, betas in [
+        ("hand_grm_regression", 'modelType="regression"', [0.5, 1.25, -0.3, 0.8, -0.6, 0.45]),
+        ("hand_grm_glm_log_offset", 'modelType="generalizedLinear" linkFunction="log" distribution="poisson" offsetVariable="exposure"', [0.2, 0.3, -0.05, 0.4, -0.2, 0.1]),
+        ("hand_grm_glm_power", 'modelType="generalizedLinear" linkFunction="power" linkParameter="0.5" distribution="gamma" offsetValue="2.5"', [1.5, 0.2, 0.01, 0.3, -0.2, 0.05]),
+        ("hand_grm_glm_logit", 'modelType="generalizedLinear" linkFunction="logit" distribution="binomial"', [-0.2, 0.7, -0.1, 0.5, -0.4, 0.3]),
+    ]:
+        body = GRM_DD.format(target="y", target_type=cont) + f"""<GeneralRegressionModel functionName="regression" {attrs}>
+ {grm_schema("y")}
+{GRM_PARAMS} <ParamMatrix>{cells(betas)}</ParamMatrix>
+</GeneralRegressionModel>
+"""
+        write(case, body, {"task": "regression", "objective": f"GeneralRegressionModel {attrs}", "features": GRM_FEATURES, "rows": GRM_ROWS})
+    classes = ["low", "mid", "high"]
+    target_type = 'optype="categorical" dataType="string"><Value value="low"/><Value value="mid"/><Value value="high"/></DataField>'
+    body = GRM_DD.format(target="level", target_type=target_type) + f"""<GeneralRegressionModel functionName="classification" modelType="multinomialLogistic" targetReferenceCategory="high">
+ {grm_schema("level")}{output(classes)}
+{GRM_PARAMS} <ParamMatrix>{cells([0.3, 0.9, -0.1, 0.5, -0.7, 0.2], 'targetCategory="low" ')}{cells([-0.4, 0.2, 0.15, -0.3, 0.6, -0.5], 'targetCategory="mid" ')}</ParamMatrix>
+</GeneralRegressionModel>
+"""
+    write("hand_grm_multinomial", body, {"task": "classification", "objective": "GeneralRegressionModel multinomialLogistic", "classes": classes, "features": GRM_FEATURES, "rows": GRM_ROWS})
+    for cumulative in ["logit", "probit", "cloglog"]:
+        body = GRM_DD.format(target="level", target_type=target_type.replace('optype="categorical"', 'optype="ordinal"')) + f"""<GeneralRegressionModel functionName="classification" modelType="ordinalMultinomial" cumulativeLink="{cumulative}">
+ {grm_schema("level")}{output(classes)}
+{GRM_PARAMS} <ParamMatrix><PCell targetCategory="low" parameterName="p0" beta="-0.5"/><PCell targetCategory="mid" parameterName="p0" beta="0.8"/>{cells([None, 0.6, -0.08, 0.4, -0.3, 0.25])}</ParamMatrix>
+</GeneralRegressionModel>
+"""
+        write(f"hand_grm_ordinal_{cumulative}", body, {"task": "classification", "objective": f"GeneralRegressionModel ordinalMultinomial, cumulativeLink {cumulative}", "classes": classes, "features": GRM_FEATURES, "rows": GRM_ROWS})
+
+
 if __name__ == "__main__":
+    general_regression()
     regression_links()
     transformations()
     tree_strategies()

@@ -1,9 +1,9 @@
 /** The PMML model elements: those the converter takes, and every other one PMML 4.4 defines (refused, named). */
-export const SUPPORTED_MODELS = ['RegressionModel', 'TreeModel', 'MiningModel'] as const;
+export const SUPPORTED_MODELS = ['RegressionModel', 'TreeModel', 'MiningModel', 'GeneralRegressionModel', 'NeuralNetwork'] as const;
 
 export const MODEL_ELEMENTS = new Set([
   ...SUPPORTED_MODELS,
   'AnomalyDetectionModel', 'AssociationModel', 'BayesianNetworkModel', 'BaselineModel', 'ClusteringModel', 'GaussianProcessModel',
-  'GeneralRegressionModel', 'NaiveBayesModel', 'NearestNeighborModel', 'NeuralNetwork', 'RuleSetModel', 'Scorecard',
+  'NaiveBayesModel', 'NearestNeighborModel', 'NeuralNetwork', 'RuleSetModel', 'Scorecard',
   'SequenceModel', 'SupportVectorMachineModel', 'TextModel', 'TimeSeriesModel',
 ]);

@@ -9,6 +9,8 @@ import { PmmlError } from './errors.ts';
 import { link, LINKS } from './links.ts';
 import { evaluatePredicate, PREDICATES } from './predicates.ts';
 import { castTo, expressionVal, filled, EXPRESSIONS, literalFor, numeric, Scope, treatMissingAndOutliers, type Context, type Val } from './scope.ts';
+import { generalRegression } from './general-regression.ts';
+import { neuralNetwork } from './neural-network.ts';
 import { evaluateForest, type ForestResult } from './tree.ts';
 import { attr, child, childrenNamed, numberAttr, type Element } from './xml.ts';
 
@@ -73,6 +75,8 @@ const COMPILERS: Record<string, Compiler> = {
   RegressionModel: regressionModel,
   TreeModel: (e, scope) => single(scope.ctx, evaluateForest([{ element: e, scope }], functionOf(e), functionOf(e) === 'classification' ? classesOf(e, scope) : [])),
   MiningModel: miningModel,
+  GeneralRegressionModel: (e, scope) => generalRegression(e, scope, functionOf(e), functionOf(e) === 'classification' ? classesOf(e, scope) : []),
+  NeuralNetwork: (e, scope) => neuralNetwork(e, scope, functionOf(e), functionOf(e) === 'classification' ? classesOf(e, scope) : []),
 };
 
 /** A forest of one as one Result. */
