@@ -45,7 +45,8 @@ export function emitConversion(fileName: string, bytes: Uint8Array, d: ModelDesc
     converter: CONVERTER,
     task: d.head.task,
     objective: d.objective,
-    link: linkName(d.head.link),
+    // A raw-margin classifier (binary:logitraw) predicts the margin itself; its probabilities are an extra.
+    link: d.head.task === 'classification' && d.head.binary === true && d.head.margin === true ? 'identity' : linkName(d.head.link),
     inputType: t,
     features: d.features,
     ...(classes !== undefined ? { classes } : {}),

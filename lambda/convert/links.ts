@@ -26,8 +26,12 @@ export const linkName = (link: Link): string => (link.kind === 'sigmoid' && link
 export type Head =
   /** `prediction` [N, K] = link(margin). */
   | { readonly task: 'regression' | 'ranking'; readonly link: Link }
-  /** One margin column, the positive class's probability: `probabilities` [N, 2] = [1 - p, p], label = p > 0.5. */
-  | { readonly task: 'classification'; readonly classes: 2; readonly link: Link; readonly binary: true }
+  /**
+   * One margin column, the positive class's probability: `probabilities` [N, 2] = [1 - p, p], label = p > 0.5.
+   * With `margin`, the raw margin is what the library predicts (XGBoost binary:logitraw): it is also an
+   * output, `margin` [N, 1], and the label is margin > 0 (the logit's own decision).
+   */
+  | { readonly task: 'classification'; readonly classes: 2; readonly link: Link; readonly binary: true; readonly margin?: boolean }
   /** K margin columns, one per class: `probabilities` = link(margin), label = the first column holding the maximum. */
   | { readonly task: 'classification'; readonly classes: number; readonly link: Link; readonly binary?: false };
 
@@ -61,9 +65,15 @@ export function emitHead(g: GraphBuilder, margin: string, head: Head, t: Element
   }
   const p = applyLink(g, margin, head.link, t);
   let label: string;
+  const extra: { graph: GraphOutput[]; record: OutputRecord[] } = { graph: [], record: [] };
   if (head.binary === true) {
     g.op('Concat', [g.op('Sub', [g.scalar(t, 1), p]), p], { axis: { int: 1 } }, { output: 'probabilities' });
-    label = g.op('Cast', [g.op('Greater', [p, g.scalar(t, 0.5)])], { to: { int: 7 } });
+    label = g.op('Cast', [head.margin === true ? g.op('Greater', [margin, g.scalar(t, 0)]) : g.op('Greater', [p, g.scalar(t, 0.5)])], { to: { int: 7 } });
+    if (head.margin === true) {
+      g.output(margin, 'margin');
+      extra.graph.push({ name: 'margin', type: t, shape: [-1, 1] });
+      extra.record.push({ name: 'margin', datatype: t, shape: [-1, 1] });
+    }
     label = g.op('Reshape', [label, g.constant('INT64', [1], [-1])]);
   } else {
     g.output(p, 'probabilities');
@@ -72,7 +82,7 @@ export function emitHead(g: GraphBuilder, margin: string, head: Head, t: Element
   g.output(label, 'label');
   const classes = head.classes;
   return {
-    graph: [{ name: 'label', type: 'INT64', shape: [-1] }, { name: 'probabilities', type: t, shape: [-1, classes] }],
-    record: [{ name: 'label', datatype: 'INT64', shape: [-1] }, { name: 'probabilities', datatype: t, shape: [-1, classes] }],
+    graph: [{ name: 'label', type: 'INT64', shape: [-1] }, { name: 'probabilities', type: t, shape: [-1, classes] }, ...extra.graph],
+    record: [{ name: 'label', datatype: 'INT64', shape: [-1] }, { name: 'probabilities', datatype: t, shape: [-1, classes] }, ...extra.record],
   };
 }

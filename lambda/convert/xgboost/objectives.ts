@@ -31,8 +31,12 @@ const multiclass: XgbObjective = { head: (outputs) => ({ task: 'classification',
 export const XGB_OBJECTIVES: Record<string, XgbObjective> = {
   'binary:logistic': binary({ kind: 'sigmoid' }, logit),
   'binary:hinge': binary({ kind: 'hinge' }, identity),
-  // The raw logit: predict() returns the margin itself, so it is served as a value, not a probability.
-  'binary:logitraw': regression({ kind: 'identity' }),
+  // The raw logit: predict() returns the margin itself, kept as the `margin` output; the label is margin > 0,
+  // and `probabilities` are the logistic of that logit (what binary:logistic reports for the same margin).
+  'binary:logitraw': {
+    head: (outputs) => (outputs === 1 ? { task: 'classification', classes: 2, binary: true, margin: true, link: { kind: 'sigmoid' } } : { task: 'regression', link: { kind: 'identity' } }),
+    toMargin: identity,
+  },
   'multi:softprob': multiclass,
   'multi:softmax': multiclass,
   'reg:squarederror': regression({ kind: 'identity' }),

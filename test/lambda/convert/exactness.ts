@@ -75,7 +75,8 @@ export async function checkCase(dir: string, name: string): Promise<CaseResult> 
     const failures: [number, number, number, number][] = [];
     let maxRelative = 0;
     const labelMismatches: number[] = [];
-    const values = record.task === 'classification' ? result.probabilities : result.prediction;
+    // binary:logitraw predicts the raw margin, which the model outputs as `margin`.
+    const values = record.outputs.some((o) => o.name === 'margin') ? result.margin : record.task === 'classification' ? result.probabilities : result.prediction;
     const width = values.dims[1] as number;
     const data = values.data as Float32Array | Float64Array;
     // multi:softmax's native prediction is the class index; its probabilities are the softmax of the native margin.
