@@ -19,7 +19,9 @@ export type Link =
   /** log1p(exp(x)): LightGBM cross_entropy_lambda. */
   | { readonly kind: 'log1p-exp' }
   /** 1 where x > 0, else 0: XGBoost binary:hinge. */
-  | { readonly kind: 'hinge' };
+  | { readonly kind: 'hinge' }
+  /** Column 0 as is, then column j = column j-1 + (epsilon + softplus(x_j)), summed left to right: XGBoost reg:expectileerror. */
+  | { readonly kind: 'cumulative-softplus'; readonly epsilon: number };
 
 export const linkName = (link: Link): string => (link.kind === 'sigmoid' && link.scale !== undefined && link.scale !== 1 ? `sigmoid(${link.scale}·x)` : link.kind);
 
@@ -52,6 +54,12 @@ export function applyLink(g: GraphBuilder, x: string, link: Link, t: ElementType
     case 'log1p-exp':
       // ONNX has no log1p; Softplus is log(exp(x) + 1), the same function, evaluated by onnxruntime in one step.
       return g.op('Softplus', [x]);
+    case 'cumulative-softplus': {
+      const slice = (from: number, to: number) => g.op('Slice', [x, g.constant('INT64', [1], [from]), g.constant('INT64', [1], [to]), g.constant('INT64', [1], [1])]);
+      const big = 2 ** 62;
+      const steps = g.op('Add', [g.scalar(t, link.epsilon), g.op('Softplus', [slice(1, big)])]);
+      return g.op('CumSum', [g.op('Concat', [slice(0, 1), steps], { axis: { int: 1 } }), g.scalar('INT64', 1)]);
+    }
     case 'hinge':
       return g.op('Cast', [g.op('Greater', [x, g.scalar(t, 0)])], { to: { int: t === 'FP32' ? 1 : 11 } });
   }

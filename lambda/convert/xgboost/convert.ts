@@ -222,7 +222,8 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
   if (REFUSED_OBJECTIVES[objectiveName] !== undefined) F.fail('learner.objective', REFUSED_OBJECTIVES[objectiveName]);
   const objective = XGB_OBJECTIVES[objectiveName];
   if (objective === undefined) F.fail('learner.objective', `unknown objective "${objectiveName}"; converted: ${Object.keys(XGB_OBJECTIVES).join(', ')}`);
-  const base = baseScores(F, param.base_score, outputs).map(objective.toMargin);
+  const scores = baseScores(F, param.base_score, outputs);
+  const base = objective.toMargins !== undefined ? objective.toMargins(scores) : scores.map(objective.toMargin);
 
   const names = learner.feature_names === undefined ? [] : F.array(learner.feature_names, 'learner.feature_names').map((v, i) => F.string(v, `learner.feature_names[${i}]`));
   if (names.length !== 0 && names.length !== features) F.fail('learner.feature_names', `${names.length} names for ${features} features`);
@@ -238,7 +239,7 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
   const boosterName = F.string(booster.name, 'learner.gradient_booster.name');
   const producer = `xgboost ${version.join('.') || 'unknown version'}`;
   const head = objective.head(outputs);
-  const common = { format: 'xgboost' as const, producer, objective: objectiveName, booster: boosterName, head };
+  const common = { format: 'xgboost' as const, producer, objective: objectiveName, booster: boosterName, head, inexact: objective.note === undefined ? [] : [objective.note] };
 
   if (boosterName === 'gblinear') {
     const model = F.object(booster.model, 'learner.gradient_booster.model');

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ROOT } from '../../helpers.ts';
 import { convertNativeModel, ConversionError } from '../../../lambda/convert/registry.ts';
-import { checkCase, modelFile, type Expected } from './exactness.ts';
+import * as ort from 'onnxruntime-node';
+import { checkCase, modelFile, rowsToMatrix, type Expected } from './exactness.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'trees');
 const REFUSED = join(ROOT, 'test', 'fixtures', 'trees-refused');
@@ -76,5 +77,33 @@ describe('refusals', () => {
     assert.throws(() => convertNativeModel('model.json', Buffer.from(JSON.stringify(doc))), /unknown booster "gbforest"/);
     const txt = readFileSync(join(FIXTURES, 'lgb_regression', 'model.txt'), 'utf8').replace(/^objective=\S+/m, 'objective=custom');
     assert.throws(() => convertNativeModel('model.txt', Buffer.from(txt)), /model\.txt: objective: unknown objective "custom"/);
+  });
+});
+
+describe('reg:expectileerror (in no released XGBoost: checked against its source\'s formulas, not a native run)', () => {
+  it('emits the non-crossing transform: column 0, then + kRtEps + softplus(margin) left to right, from base_score inverted', async () => {
+    const dir = join(FIXTURES, 'xgb3_reg_quantileerror');
+    const doc = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Expected;
+    doc.learner.objective = { name: 'reg:expectileerror', expectile_loss_param: { expectile_alpha: '[1E-1,5E-1,9E-1]' } };
+    const { onnx, record } = convertNativeModel('model.json', Buffer.from(JSON.stringify(doc)));
+    assert.match(record.inexact.join(' '), /reg:expectileerror is in no released XGBoost/);
+    const f = Math.fround;
+    const eps = f(1e-6);
+    const scores = [60, 140.5, 271.4].map(f);
+    const softPlusInv = (x: number) => { const y = Math.max(f(x), eps); return f(y + f(Math.log(f(-Math.expm1(-y))))); };
+    const margins = scores.map((s, j) => (j === 0 ? s : softPlusInv(f(f(s - scores[j - 1]) - eps))));
+    const softPlus = (x: number) => f(x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+    const session = await ort.InferenceSession.create(onnx);
+    const input = rowsToMatrix(record, expected.rows);
+    const out = (await session.run({ features: new ort.Tensor('float32', input as Float32Array, [expected.rows.length, record.features.length]) })).prediction.data as Float32Array;
+    await session.release();
+    expected.margin!.forEach((native, r) => {
+      // The trees' sum is the fixture's margin less its base (quantiles start from base_score as is).
+      const m = native.map((v, j) => f(f(v - scores[j]) + margins[j]));
+      let pred = m[0];
+      const want = m.map((v, j) => (j === 0 ? pred : (pred = f(pred + f(eps + softPlus(v))))));
+      want.forEach((w, j) => assert.ok(Math.abs(out[r * 3 + j] - w) <= 1e-5 * Math.abs(w), `row ${r} column ${j}: ${out[r * 3 + j]} vs ${w}`));
+    });
   });
 });
