@@ -79,7 +79,8 @@ function withNonFiniteAsStrings(text: string): string {
   return out + text.slice(from);
 }
 
-const FEATURE_TYPES: Record<string, FeatureType> = { float: 'numeric', q: 'numeric', int: 'integer', i: 'integer', c: 'categorical', indicator: 'boolean' };
+// XGBoost's feature_types (python-package xgboost/data.py): q quantitative, i indicator (0/1), int, float, c categorical.
+const FEATURE_TYPES: Record<string, FeatureType> = { float: 'numeric', q: 'numeric', int: 'integer', i: 'boolean', c: 'categorical' };
 
 /** base_score as saved: "5E-1" (1.x, 2.x) or "[3.8E-1,…]" (3.x, one per output). */
 function baseScores(F: Fields, v: unknown, outputs: number): number[] {

@@ -36,6 +36,7 @@ describe('native models → ONNX, against the native libraries', () => {
       for (const f of expected.features ?? []) {
         const record = result.record.features.find((r) => r.name === f.name);
         assert.ok(record !== undefined, `feature ${f.name} is in conversion.json`);
+        assert.equal(record.type, f.type, `feature ${f.name}'s type`);
         if (f.type === 'categorical' && f.categories !== undefined && record.categories !== undefined && expected.library === 'lightgbm') assert.deepEqual(record.categories, f.categories);
       }
     });
