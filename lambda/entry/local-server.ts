@@ -57,7 +57,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
         const url = `${server.url}/v2/models/${model.name}/infer`;
         // JSON in single quotes for the shell: a quote inside is closed, escaped and reopened.
         const quoted = (text: string) => `'${text.replaceAll("'", "'\\''")}'`;
-        const line = example === undefined ? `curl -s -X POST ${url} --data-binary @image.jpg -H 'Content-Type: image/jpeg'` : `curl -s -X POST ${url} -H 'Content-Type: application/json' -d ${quoted(JSON.stringify(example))}`;
+        // The key itself, not $API_KEY: `API_KEY=… npm start` leaves the caller's shell without it. It is the caller's own key, on their terminal.
+        const key = env.API_KEY ? ` -H ${quoted(`x-api-key: ${env.API_KEY}`)}` : '';
+        const line = example === undefined ? `curl -s -X POST ${url}${key} --data-binary @image.jpg -H 'Content-Type: image/jpeg'` : `curl -s -X POST ${url}${key} -H 'Content-Type: application/json' -d ${quoted(JSON.stringify(example))}`;
         console.log(`\nTry it:\n  ${line}\n`);
       }
     }

@@ -143,6 +143,19 @@ describe('npm start (bin/serve.ts)', () => {
     }
   });
 
+  it('with API_KEY set, prints a curl line that carries the key and works as printed', async () => {
+    const { child, curl } = await startServe({ API_KEY: "it's-a-key", MODEL_NAMES: 'iris_forest' });
+    try {
+      const { stdout } = await exec('sh', ['-c', `${curl} -w '\\n%{http_code}'`]);
+      assert.match(stdout, /\n200$/, stdout);
+      assert.equal(JSON.parse(stdout.slice(0, stdout.lastIndexOf('\n'))).model_name, 'iris_forest');
+    } finally {
+      const exited = exitCode(child);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
+  });
+
   it('prints a curl line that works for a text model, and one naming an image for an image model', async () => {
     const text = await startServe({ MODEL_NAMES: 'debian_sections' });
     try {
