@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -125,6 +127,36 @@ function startServe(env: Record<string, string>): Promise<{ child: ChildProcess;
   });
 }
 
+/** The processes under `pid`, from /proc (Linux). */
+function descendantsOf(pid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The fields after the command's closing parenthesis: state, then the parent's id.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // The process ended while we read.
+    }
+  }
+  const found: number[] = [];
+  const walk = (parent: number) => {
+    for (const [child, ppid] of parents) if (ppid === parent) (found.push(child), walk(child));
+  };
+  walk(pid);
+  return found;
+}
+
+/** Whether a process is running (a zombie counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 const exitCode = (child: ChildProcess) => new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
 describe('npm start (bin/serve.ts)', () => {
@@ -175,6 +207,43 @@ describe('npm start (bin/serve.ts)', () => {
       assert.equal(await exited, 0);
     }
   });
+
+  for (const [script, urlLine, health] of [['start', /^Console: (http:\/\/[\d.:]+)\//m, '/v2/health/live'], ['start:sagemaker', / on (http:\/\/[\d.:]+) \(GET/, '/ping']] as const) {
+    it(`stops the server when a process manager sends SIGTERM to the npm process running \`npm run ${script}\``, { timeout: 120_000 }, async () => {
+      // npm runs the script through sh: the server is npm's grandchild unless the script execs it, and must not outlive npm.
+      const env = { PORT: '0', LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'npm-start-')), MODEL_NAMES: 'iris_forest', MODEL_NAME: 'iris_forest', HOST: '127.0.0.1' };
+      const npm = spawn('npm', ['run', script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      npm.stdout!.on('data', (chunk) => (output += chunk));
+      npm.stderr!.on('data', (chunk) => (output += chunk));
+      const descendants = new Set<number>();
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`npm run ${script} printed no URL within 90 s:\n${output}`)), 90_000);
+          npm.stdout!.on('data', () => {
+            const match = urlLine.exec(output);
+            if (match) {
+              clearTimeout(timer);
+              resolve(match[1]);
+            }
+          });
+        });
+        assert.equal((await call(`${url}${health}`, 'GET')).status, 200);
+        for (const pid of descendantsOf(npm.pid!)) descendants.add(pid);
+        const exited = exitCode(npm);
+        npm.kill('SIGTERM');
+        await exited;
+        // Everything npm started is gone within a few seconds, and the port with it.
+        const deadline = Date.now() + 5000;
+        while ([...descendants].some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual([...descendants].filter(alive), [], `still running after npm exited:\n${output}`);
+        await assert.rejects(fetch(`${url}${health}`));
+      } finally {
+        for (const pid of descendants.size > 0 ? descendants : descendantsOf(npm.pid!)) if (alive(pid)) process.kill(pid, 'SIGKILL');
+        if (npm.exitCode === null) npm.kill('SIGKILL');
+      }
+    });
+  }
 
   it('serves from an S3-compatible store given S3_ENDPOINT and MODEL_BUCKET', async () => {
     const s3 = await startTestS3();
