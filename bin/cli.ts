@@ -30,6 +30,7 @@ import { QUANTIZABLE_OPS } from '../cli/optimize/quantize.ts';
 import { convertVersionFolder, formatConversion } from '../cli/convert.ts';
 import { invoke } from '../cli/invoke.ts';
 import { ModelShipError } from '../clients/typescript/src/index.ts';
+import { convertNativeModel } from '../lambda/convert/registry.ts';
 
 import { silentLogger } from '../lambda/core/logger.ts';
 
@@ -105,8 +106,8 @@ async function main(argv: string[]): Promise<void> {
   } else if (command === 'batch') {
     if (!values.model || !values.input) throw new Error('batch needs --model and --input');
     const { store, key } = await batchInput(values.input, values.model, values['work-dir'] ?? '.local');
-    const config = readRuntimeConfig(process.env, { modelDir: 'models', convertNative: true });
-    const service = createService(config, createRepository(config));
+    const config = readRuntimeConfig(process.env, { modelDir: 'models' });
+    const service = createService(config, createRepository(config, undefined, { convertNative: convertNativeModel }));
     const started = performance.now();
     const manifest = await runJob(store, service, key, {
       linesPerChunk: number(values['lines-per-chunk'], 'lines-per-chunk', 5000),
@@ -161,8 +162,8 @@ async function main(argv: string[]): Promise<void> {
       opTypes, exclude: values.exclude?.split(',').map((t) => t.trim()).filter(Boolean), reduceRange: values['reduce-range'], weightBits,
       graphLevel: values.level as 'basic' | 'extended' | undefined,
       serviceFor: (modelsDir) => {
-        const config = readRuntimeConfig({ MODEL_DIR: modelsDir }, { intraOpThreads: 1, convertNative: true });
-        return createService(config, createRepository(config, silentLogger));
+        const config = readRuntimeConfig({ MODEL_DIR: modelsDir }, { intraOpThreads: 1 });
+        return createService(config, createRepository(config, silentLogger, { convertNative: convertNativeModel }));
       },
     });
     console.log(formatOptimization(report));

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MODEL_FILE } from '../lambda/core/catalog.ts';
 import { parseModelConfig } from '../lambda/core/config.ts';
-import { NATIVE_MODEL_FILES } from '../lambda/convert/registry.ts';
+import { NATIVE_MODEL_FILES } from '../lambda/convert/files.ts';
 
 /** Sets versionPolicy to {"pinned": version}, keeping every other field; returns the file written. */
 export function pinVersion(modelsDir: string, model: string, version: number): string {

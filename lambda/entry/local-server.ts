@@ -12,6 +12,7 @@
  */
 import { exitOnSignals } from '../adapters/http/node-server.ts';
 import { exampleRequest } from '../adapters/local/examples.ts';
+import { convertNativeModel } from '../convert/registry.ts';
 import { startLocalStack } from './local-stack.ts';
 import { consoleLogger } from '../observability/logging.ts';
 import { createRepository, readRuntimeConfig, RuntimeConfigError } from './runtime-config.ts';
@@ -19,14 +20,15 @@ import { createRepository, readRuntimeConfig, RuntimeConfigError } from './runti
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const logger = consoleLogger();
   try {
-    const config = readRuntimeConfig(env, { modelDir: 'models', preload: true, intraOpThreads: 1, convertNative: true });
+    const config = readRuntimeConfig(env, { modelDir: 'models', preload: true, intraOpThreads: 1 });
     const port = Number(env.PORT ?? 8080);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RuntimeConfigError(`PORT must be a port number, got "${env.PORT}"`);
     const capturePercent = Number(env.CAPTURE_PERCENT ?? 0);
     if (!(capturePercent >= 0 && capturePercent <= 100)) throw new RuntimeConfigError(`CAPTURE_PERCENT must be a number from 0 to 100, got "${env.CAPTURE_PERCENT}"`);
     const iam = readIamAuth(env);
     const local = await startLocalStack({
-      repository: (hooks) => createRepository(config, logger, hooks),
+      // Native models (model.json, model.txt, ...) are converted once, when they load at start.
+      repository: (hooks) => createRepository(config, logger, { ...hooks, convertNative: convertNativeModel }),
       dataDir: env.LOCAL_DATA_DIR ?? '.local',
       logger,
       capturePercent,

@@ -8,11 +8,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { LAMBDA_PAYLOAD_LIMIT_BYTES } from '../core/config.ts';
 import { InferenceService, type ServiceHooks } from '../core/inference-service.ts';
+import type { NativeConverter } from '../core/conversion-record.ts';
 import type { CoreLogger } from '../core/logger.ts';
 import { ModelRepository, type DeploymentManifestRef, type ModelRepositoryOptions } from '../core/model-repository.ts';
 import { defaultSessionOptions } from '../core/sessions.ts';
 import type { ModelSource } from '../core/model-source.ts';
-import { convertNativeModel, NATIVE_MODEL_FILES } from '../convert/registry.ts';
+import { NATIVE_MODEL_FILES } from '../convert/files.ts';
 import { DirectorySource } from '../stores/directory-source.ts';
 import { S3Source } from '../stores/s3-source.ts';
 
@@ -57,12 +58,6 @@ export interface RuntimeConfig {
    * @default all four
    */
   readonly observe: ReadonlySet<Observer>;
-  /**
-   * Convert a native model (model.json, model.ubj, model.txt) found without its converted model.onnx,
-   * once, when it loads: the long-running servers (npm start, the SageMaker container). A Lambda
-   * function never converts at cold start: it serves the model.onnx that cdk synth staged. @default false
-   */
-  readonly convertNative: boolean;
 }
 
 export class RuntimeConfigError extends Error {}
@@ -111,7 +106,7 @@ function parseJsonEnv(env: NodeJS.ProcessEnv, name: string, what: string): unkno
  *   2 threads per run cost the container 18% of its small-request throughput and gained nothing on a
  *   convolution).
  */
-export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?: string; preload?: boolean; intraOpThreads?: number; convertNative?: boolean } = {}): RuntimeConfig {
+export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?: string; preload?: boolean; intraOpThreads?: number } = {}): RuntimeConfig {
   const modelBucket = env.MODEL_BUCKET || undefined;
   const modelDir = env.MODEL_DIR || (modelBucket === undefined ? defaults.modelDir : undefined);
   if (modelDir !== undefined && modelBucket !== undefined) {
@@ -165,11 +160,17 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv, defaults: { modelDir?:
     intraOpThreads: positiveInt(env, 'ORT_INTRA_OP_THREADS', defaults.intraOpThreads ?? availableParallelism()),
     allowSpinning: flag(env, 'ORT_ALLOW_SPINNING', false),
     observe: observers(env),
-    convertNative: defaults.convertNative ?? false,
   };
 }
 
 export interface RepositoryHooks extends Pick<ModelRepositoryOptions, 'onModelLoad' | 'dynamicBatching' | 'onBatch'> {
+  /**
+   * Converts a native model (model.json, model.ubj, model.txt) found without its converted model.onnx,
+   * once, when it loads: given by the long-running servers (npm start, the SageMaker container) and
+   * the CLI. A Lambda function is given none and never converts at cold start: it serves the
+   * model.onnx that cdk synth staged. @default - a native file without model.onnx is refused
+   */
+  readonly convertNative?: NativeConverter;
   /** Wraps the S3 client (the Powertools tracer records its calls). */
   readonly instrumentS3Client?: (client: S3Client) => S3Client;
 }
@@ -198,7 +199,7 @@ export function createRepository(config: RuntimeConfig, logger?: CoreLogger, hoo
     liveVersions: config.modelVersion !== undefined ? { ...config.modelVersions, [config.modelNames![0]]: config.modelVersion } : config.modelVersions,
     sessionOptions: defaultSessionOptions(config.intraOpThreads, config.allowSpinning),
     nativeModelFiles: NATIVE_MODEL_FILES,
-    ...(config.convertNative ? { convertNative: convertNativeModel } : {}),
+    convertNative: hooks.convertNative,
     logger,
   });
 }

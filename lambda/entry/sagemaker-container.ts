@@ -53,7 +53,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   };
   try {
     const defaultDir = existsSync('/opt/ml/model') ? '/opt/ml/model' : 'models';
-    const config = readRuntimeConfig(env, { modelDir: defaultDir, preload: true, intraOpThreads: 1, convertNative: true });
+    const config = readRuntimeConfig(env, { modelDir: defaultDir, preload: true, intraOpThreads: 1 });
     const portText = env.SAGEMAKER_BIND_TO_PORT ?? env.PORT ?? '8080';
     const port = Number(portText);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RuntimeConfigError(`SAGEMAKER_BIND_TO_PORT/PORT must be a port number, got "${portText}"`);
@@ -91,7 +91,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
       sessionOptions: defaultSessionOptions(config.intraOpThreads, config.allowSpinning),
       // A native model (model.json, model.txt, ...) is converted once, at start, where no model.onnx was staged beside it.
       nativeModelFiles: NATIVE_MODEL_FILES,
-      ...(config.convertNative ? { convertNative: convertNativeModel } : {}),
+      convertNative: convertNativeModel,
       gpu: env.USE_GPU === 'true',
       onGpuFallback: ({ model }) => void publishGpuFallback(model),
       // A long-running server with requests in flight: models whose config asks for it are batched.
