@@ -51,9 +51,17 @@ export function applyLink(g: GraphBuilder, x: string, link: Link, t: ElementType
       return g.op('Exp', [x]);
     case 'sign-square':
       return g.op('Mul', [g.op('Mul', [g.op('Sign', [x]), x]), x]);
-    case 'log1p-exp':
-      // ONNX has no log1p; Softplus is log(exp(x) + 1), the same function, evaluated by onnxruntime in one step.
-      return g.op('Softplus', [x]);
+    case 'log1p-exp': {
+      // ONNX has no log1p (and onnxruntime no double Softplus): Kahan's log1p(u) = u·log(w)/(w − 1), w = 1 + u,
+      // accurate to a few ulps where log(1 + u) would lose u's digits (Goldberg, "What every computer
+      // scientist should know about floating-point arithmetic", theorem 4).
+      const u = g.op('Exp', [x]);
+      const w = g.op('Add', [g.scalar(t, 1), u]);
+      const ratio = g.op('Mul', [u, g.op('Div', [g.op('Log', [w]), g.op('Sub', [w, g.scalar(t, 1)])])]);
+      // exp overflowing to +inf: log1p(inf) is inf, where the ratio would be inf/inf.
+      const small = g.op('Where', [g.op('Equal', [w, g.scalar(t, 1)]), u, ratio]);
+      return g.op('Where', [g.op('IsInf', [u]), u, small]);
+    }
     case 'cumulative-softplus': {
       const slice = (from: number, to: number) => g.op('Slice', [x, g.constant('INT64', [1], [from]), g.constant('INT64', [1], [to]), g.constant('INT64', [1], [1])]);
       const big = 2 ** 62;
