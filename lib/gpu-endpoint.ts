@@ -115,7 +115,7 @@ export class GpuEndpoint extends Construct {
           MODEL_VERSION: String(model.liveVersion),
           USE_GPU: this.serverless ? 'false' : 'true',
           PUBLISH_METRICS: 'cloudwatch',
-          ...sha256Environment([model]),
+          ...sageMakerPin(model),
           MAX_REQUEST_BYTES: String(model.config.maxRequestBytes ?? (this.serverless ? 4 * 1024 * 1024 : 25 * 1024 * 1024)),
           ...(realtime.maxConcurrency !== undefined ? { MAX_CONCURRENCY: String(realtime.maxConcurrency) } : {}),
         },
@@ -291,4 +291,21 @@ export class GpuEndpoint extends Construct {
   metricMemoryUtilization(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metric('MemoryUtilization', '/aws/sagemaker/Endpoints', { statistic: 'Maximum', ...props });
   }
+}
+
+/** SageMaker's limit on one environment value of a model's container. */
+const SAGEMAKER_ENVIRONMENT_VALUE_CHARS = 1024;
+
+/**
+ * MODEL_SHA256S for the endpoint's container: every version's hashes, within SageMaker's 1024
+ * characters per environment value (about six versions). Past that synth stops, naming the fix,
+ * rather than leave a version out of the pin.
+ */
+function sageMakerPin(model: ServedModel): Record<string, string> {
+  const env = sha256Environment([model]);
+  const length = env.MODEL_SHA256S?.length ?? 0;
+  if (length > SAGEMAKER_ENVIRONMENT_VALUE_CHARS) {
+    throw new Error(`model ${model.name}: the hashes of its ${Object.keys(model.sha256 ?? {}).length} versions take ${length} characters, past the ${SAGEMAKER_ENVIRONMENT_VALUE_CHARS} SageMaker allows in one environment value of an endpoint's container; move versions it no longer serves out of models/${model.name}/ (they stay in the model store), or serve it from Lambda`);
+  }
+  return env;
 }

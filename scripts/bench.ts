@@ -21,6 +21,8 @@
  *       against the source, and the in-process handler against the library's own predict in Python
  *       (single row and 1,000 rows), one thread each
  *   (s) session options, and the image size.
+ *   (k) scale: synthesis of generated repositories of 200 and 1,000 models over nested model stacks
+ *       (time, peak memory, stacks) and each deploy quota's highest use, naming the first one met
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,7 +38,7 @@ import { createTestService, fakeLambdaContext, goldenRequest, readGolden, startT
 import { Inspector, leastSquaresSlope } from '../test/inspector.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, x, q, g, s). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, x, q, g, s, k). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -703,6 +705,23 @@ if (runs('s')) {
   report.sessionOptions = sessions;
   console.log(`\nimage: the Dockerfile adds ${(staged!.bytes / 1e6).toFixed(1)} MB (x86_64)`);
   report.imageBytes = { x86_64: staged!.bytes, target: target('image MB added (x86_64; sharp for image models included)', staged!.bytes / 1e6, 80, 'lower') };
+}
+
+if (runs('k')) {
+  console.log('\nscale: cdk synth of generated repositories (scripts/bench/synth-scale.ts; built-in CloudFormation validation on, no Docker, no bundling)');
+  const scale: unknown[] = [];
+  // About 4 models per nested stack (test/lib/scale.test.ts deploys 200 over 64).
+  for (const [models, modelStacks] of QUICK ? [[200, 64]] : [[200, 64], [1000, 256]]) {
+    const child = spawnSync(process.execPath, ['--max-old-space-size=16384', join(ROOT, 'scripts', 'bench', 'synth-scale.ts'), String(models), String(modelStacks)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (child.status !== 0) throw new Error(`synth-scale ${models} failed: ${child.stderr}`);
+    const result = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { seconds: number; maxRssMiB: number; stacks: number; error?: string; quotas: { quota: string; limit: number; value: number; where: string; share: number }[] };
+    console.log(`  ${models} models over modelStacks=${modelStacks}: ${result.seconds.toFixed(1)} s, peak RSS ${result.maxRssMiB.toFixed(0)} MiB, ${result.stacks} templates${result.error === undefined ? '' : `; synth failed: ${result.error}`}`);
+    for (const q of [...result.quotas].sort((a, b) => b.share - a.share)) console.log(`    ${q.quota.padEnd(48)} ${String(q.value).padStart(8)} of ${String(q.limit).padStart(8)} (${(q.share * 100).toFixed(0)}%) ${q.where}`);
+    const first = [...result.quotas].sort((a, b) => b.share - a.share)[0];
+    console.log(`    first quota met as it grows: ${first.quota}${first.share > 1 ? ' (exceeded)' : ''}`);
+    scale.push({ models, modelStacks, ...result, firstQuota: first.quota });
+  }
+  report.scale = scale;
 }
 
 report.missedTargets = misses;

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
@@ -33,6 +35,14 @@ describe('GpuEndpoint (SageMaker targets)', () => {
     const hashes = JSON.parse(vision.MODEL_SHA256S) as Record<string, string>;
     assert.deepEqual(Object.keys(hashes).sort(), ['vision/1', 'vision/1/files', 'vision/config.json']);
     assert.ok(Object.values(hashes).every((h) => /^[0-9a-f]{64}$/.test(h)));
+  });
+
+  it('throws naming the model and the fix when its versions\' hashes pass SageMaker\'s 1024 characters per environment value', () => {
+    // GIVEN a SageMaker model with 12 versions (the pin leaves none out, and would take about 1,300 characters)
+    const dir = repositoryWith({ many: { target: 'sagemaker' } });
+    for (let v = 2; v <= 12; v++) cpSync(join(dir, 'many', '1'), join(dir, 'many', String(v)), { recursive: true });
+    // THEN synth stops rather than drop versions from the pin
+    assert.throws(() => buildStack({ 'modelship:modelsDir': dir }), /model many: the hashes of its 12 versions take \d+ characters, past the 1024 SageMaker allows/);
   });
 
   it('runs a real-time endpoint on the GPU instance type, with data capture into the model store', () => {

@@ -17,7 +17,7 @@ import { fakeImageDirectory } from './stack-fixture.ts';
 import { writeLargeRepository } from './large-repository.ts';
 
 /** CloudFormation's quotas (per template) and Lambda's and API Gateway's defaults. */
-const LIMITS = { resources: 500, templateBytes: 1_000_000, parameters: 200, outputs: 200, environmentBytes: 4096, descriptionChars: 256, apiResources: 300 };
+const LIMITS = { dashboardWidgets: 500, resources: 500, templateBytes: 1_000_000, parameters: 200, outputs: 200, environmentBytes: 4096, descriptionChars: 256, apiResources: 300 };
 /** The longest a bucket name (a token in the template) can be, counted for environment sizes. */
 const BUCKET_NAME_CHARS = 63;
 
@@ -37,7 +37,9 @@ interface Synth {
 function synthesize(modelsDir: string, modelStacks: number): Synth {
   const outdir = mkdtempSync(join(tmpdir(), 'modelship-scale-out-'));
   const started = performance.now();
-  const app = new App({ outdir, context: { 'modelship:modelsDir': modelsDir, 'modelship:modelStacks': modelStacks, 'aws:cdk:bundling-stacks': [] } });
+  // CDK's built-in CloudFormation validation is off here (a third of the time): these tests assert
+  // quotas; the IaC checkers' tests validate the templates (npm run bench, part k, times synth with it).
+  const app = new App({ outdir, builtinCloudFormationValidation: false, context: { 'modelship:modelsDir': modelsDir, 'modelship:modelStacks': modelStacks, 'aws:cdk:bundling-stacks': [] } });
   new ModelShipStack(app, 'ModelShip', { imageDirectory: fakeImageDirectory(), sageMakerImageDirectory: fakeImageDirectory() });
   app.synth();
   const seconds = (performance.now() - started) / 1000;
@@ -138,6 +140,20 @@ describe('a repository of 200 models', () => {
     assert.equal(apis, synth.templates.size - 1, 'every nested stack has its API, the main stack none');
   });
 
+  it('keeps every dashboard within 500 widgets', () => {
+    // A dashboard body is a Fn::Join of text and tokens (names known at deploy), each inside a JSON string.
+    const body = (value: unknown): string => (typeof value === 'string' ? value : (value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : 'token')).join(''));
+    let dashboards = 0;
+    for (const [file, template] of synth.templates) {
+      for (const dashboard of Object.values(template.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Dashboard')) {
+        const widgets = JSON.parse(body(dashboard.Properties!.DashboardBody)).widgets.length;
+        assert.ok(widgets <= LIMITS.dashboardWidgets, `${file}: ${widgets} widgets`);
+        dashboards++;
+      }
+    }
+    assert.equal(dashboards, synth.templates.size, 'a dashboard per stack');
+  });
+
   it('routes every model in exactly one API', () => {
     const routed = [...synth.templates.values()].flatMap((t) => Object.values(t.Resources).filter((r) => r.Type === 'AWS::ApiGateway::Resource' && String(r.Properties?.PathPart).endsWith(':predict')).map((r) => String(r.Properties!.PathPart).replace(/:predict$/, '')));
     assert.deepEqual(routed.sort(), models.map((m) => m.name).sort());
@@ -164,7 +180,15 @@ describe('a repository of 200 models', () => {
       }
     }
     assert.ok(manifests >= 4, 'the function groups of ten models read their pin from a manifest');
-    assert.deepEqual([...served].sort(), models.filter((m) => m.config.target === 'lambda').map((m) => m.name).sort());
+    // SageMaker containers carry their model's pin in the environment, every version in it.
+    for (const template of synth.templates.values()) {
+      for (const resource of Object.values(template.Resources).filter((r) => r.Type === 'AWS::SageMaker::Model')) {
+        const env = resource.Properties!.PrimaryContainer.Environment;
+        assert.deepEqual(JSON.parse(env.MODEL_SHA256S), expectedPin(byName.get(env.MODEL_NAME)!), env.MODEL_NAME);
+        served.add(env.MODEL_NAME);
+      }
+    }
+    assert.deepEqual([...served].sort(), models.map((m) => m.name).sort());
   });
 });
 
@@ -177,10 +201,10 @@ describe('model stacks', () => {
   const layout = (synth: Synth) => new Map([...synth.templates].map(([file, t]) => [file, new Set(Object.entries(t.Resources).filter(([, r]) => r.Type !== 'AWS::ApiGateway::Deployment').map(([id]) => id))]));
 
   it('leave every model where it was, under the same logical ids, when a model is added', () => {
-    // GIVEN a repository of 40 models over 8 nested stacks, and the same with one more model
-    const before = mkdtempSync(join(tmpdir(), 'modelship-40-'));
-    writeLargeRepository(before, { models: 40, textModels: false });
-    const after = mkdtempSync(join(tmpdir(), 'modelship-41-'));
+    // GIVEN a repository of 20 models over 8 nested stacks, and the same with one more model
+    const before = mkdtempSync(join(tmpdir(), 'modelship-20-'));
+    writeLargeRepository(before, { models: 20, textModels: false });
+    const after = mkdtempSync(join(tmpdir(), 'modelship-21-'));
     cpSync(before, after, { recursive: true });
     cpSync(join(before, readdirSync(before).sort()[0]), join(after, 'a-model-added-later'), { recursive: true });
     // WHEN both are synthesized
@@ -199,7 +223,7 @@ describe('model stacks', () => {
 
   it('synthesize byte-identical templates and asset hashes twice from the same repository', () => {
     const dir = mkdtempSync(join(tmpdir(), 'modelship-det-'));
-    writeLargeRepository(dir, { models: 30, textModels: false });
+    writeLargeRepository(dir, { models: 20, textModels: false });
     const [a, b] = [synthesize(dir, 8), synthesize(dir, 8)];
     const files = (s: Synth) => readdirSync(s.outdir).filter((f) => f.endsWith('.template.json') || f.endsWith('.assets.json')).sort();
     assert.deepEqual(files(a), files(b));
