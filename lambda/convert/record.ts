@@ -19,7 +19,7 @@ export interface FeatureRecord {
 
 export interface OutputRecord {
   readonly name: string;
-  readonly datatype: 'INT64' | 'FP32' | 'FP64';
+  readonly datatype: 'INT64' | 'FP32' | 'FP64' | 'BYTES';
   readonly shape: readonly number[];
 }
 

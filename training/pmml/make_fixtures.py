@@ -165,6 +165,10 @@ def read_result(result, task, classes):
     r = result.iloc[0]
     if "errors" in result.columns and r["errors"] is not None and str(r["errors"]) != "nan":
         raise ValueError(str(r["errors"]))
+    if task == "scorecard":
+        ranks = sorted((c for c in result.columns if str(c).startswith("reason")), key=lambda c: int(str(c)[len("reason"):]))
+        score = r["final"]
+        return [jsonable(float(score)) if score is not None else None], [None if r[c] is None or (isinstance(r[c], float) and math.isnan(r[c])) else str(r[c]) for c in ranks]
     if task == "regression":
         cols = [c for c in result.columns if not str(c).startswith("probability")]
         v = r[cols[0]]
@@ -425,12 +429,14 @@ def make_hand_cases(selected):
                     values.append([None] * (len(classes) if classes else 1))
                     labels.append(None)
                     invalid.append(False)
-        disagreements = second_evaluators(path, frame, task, classes, values, labels if task == "classification" else None, skip_jpmml=True)
+        disagreements = second_evaluators(path, frame, task, classes, values, labels if task in ("classification", "scorecard") else None, skip_jpmml=True)
         folder = os.path.join(FIXTURES, case)
         os.makedirs(folder, exist_ok=True)
         with open(path) as src, open(os.path.join(folder, "model.pmml"), "w") as dst:
             dst.write(src.read())
         meta = {"producer": "hand-written (training/pmml/documents)", "reference": "jpmml-evaluator 0.16.0", "task": task, "objective": spec["objective"], "features": spec["features"]}
+        if task == "scorecard":
+            meta["reasonCodes"] = labels
         write(case, meta, rows_of(frame), values, labels if task == "classification" else None, classes, disagreements, invalid)
 
 

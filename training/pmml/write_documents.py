@@ -368,7 +368,67 @@ def general_regression():
         write(f"hand_grm_ordinal_{cumulative}", body, {"task": "classification", "objective": f"GeneralRegressionModel ordinalMultinomial, cumulativeLink {cumulative}", "classes": classes, "features": GRM_FEATURES, "rows": GRM_ROWS})
 
 
+# ---------------------------------------------------------------- Scorecard
+
+def scorecards():
+    dd = """<DataDictionary>
+ <DataField name="score" optype="continuous" dataType="double"/>
+ <DataField name="age" optype="continuous" dataType="double"/>
+ <DataField name="income" optype="continuous" dataType="double"/>
+ <DataField name="residence" optype="categorical" dataType="string"><Value value="owner"/><Value value="tenant"/><Value value="parents"/><Value value="other"/></DataField>
+ <DataField name="years_at_job" optype="continuous" dataType="double"/>
+</DataDictionary>
+"""
+    features = [{"name": "age", "type": "numeric"}, {"name": "income", "type": "numeric"}, {"name": "residence", "type": "categorical"}, {"name": "years_at_job", "type": "numeric"}]
+    rows = [
+        {"age": a, "income": i, "residence": r, "years_at_job": y}
+        for a, i, r, y in [(22, 1200, "tenant", 0.5), (35, 3500, "owner", 6), (47, 2800, "parents", 12), (61, 5000, "owner", 25), (29, 900, "other", 2), (40, 4100, "tenant", 9),
+                           (None, 2000, "owner", 3), (33, None, "tenant", 1), (55, 2600, None, 30), (18, 600, "parents", 0), (30, 3000, "owner", 4.5), (44, 1800, "other", 15)]
+    ]
+    for case, algorithm, head in [
+        ("hand_scorecard_points_below", "pointsBelow", 'initialScore="600" useReasonCodes="true" reasonCodeAlgorithm="pointsBelow" baselineMethod="other"'),
+        ("hand_scorecard_points_above", "pointsAbove", 'initialScore="500" useReasonCodes="true" reasonCodeAlgorithm="pointsAbove" baselineScore="15" baselineMethod="mean"'),
+    ]:
+        base = (lambda v: f' baselineScore="{v}"') if algorithm == "pointsBelow" else (lambda v: "")
+        body = dd + f"""<Scorecard functionName="regression" {head}>
+ <MiningSchema><MiningField name="score" usageType="predicted"/><MiningField name="age"/><MiningField name="income"/><MiningField name="residence"/><MiningField name="years_at_job" missingValueReplacement="0"/></MiningSchema>
+ <Output>
+  <OutputField name="final" optype="continuous" dataType="double" feature="predictedValue"/>
+  <OutputField name="reason1" optype="categorical" dataType="string" feature="reasonCode" rank="1"/>
+  <OutputField name="reason2" optype="categorical" dataType="string" feature="reasonCode" rank="2"/>
+  <OutputField name="reason3" optype="categorical" dataType="string" feature="reasonCode" rank="3"/>
+  <OutputField name="reason4" optype="categorical" dataType="string" feature="reasonCode" rank="4"/>
+ </Output>
+ <Characteristics>
+  <Characteristic name="age_score" reasonCode="RC_AGE"{base(20)}>
+   <Attribute partialScore="5"><SimplePredicate field="age" operator="isMissing"/></Attribute>
+   <Attribute partialScore="2"><SimplePredicate field="age" operator="lessThan" value="25"/></Attribute>
+   <Attribute partialScore="18"><CompoundPredicate booleanOperator="and"><SimplePredicate field="age" operator="greaterOrEqual" value="25"/><SimplePredicate field="age" operator="lessThan" value="45"/></CompoundPredicate></Attribute>
+   <Attribute partialScore="30"><True/></Attribute>
+  </Characteristic>
+  <Characteristic name="income_score"{base(25)}>
+   <Attribute reasonCode="RC_INCOME_MISSING" partialScore="0"><SimplePredicate field="income" operator="isMissing"/></Attribute>
+   <Attribute reasonCode="RC_INCOME"><SimplePredicate field="income" operator="lessOrEqual" value="3000"/><ComplexPartialScore><Apply function="*"><FieldRef field="income"/><Constant dataType="double">0.01</Constant></Apply></ComplexPartialScore></Attribute>
+   <Attribute reasonCode="RC_INCOME" partialScore="35"><True/></Attribute>
+  </Characteristic>
+  <Characteristic name="residence_score" reasonCode="RC_RESIDENCE"{base(12)}>
+   <Attribute partialScore="20"><SimplePredicate field="residence" operator="equal" value="owner"/></Attribute>
+   <Attribute partialScore="8"><SimpleSetPredicate field="residence" booleanOperator="isIn"><Array type="string">tenant parents</Array></SimpleSetPredicate></Attribute>
+   <Attribute partialScore="4"><True/></Attribute>
+  </Characteristic>
+  <Characteristic name="job_score" reasonCode="RC_AGE"{base(10)}>
+   <Attribute partialScore="1"><SimplePredicate field="years_at_job" operator="lessThan" value="1"/></Attribute>
+   <Attribute partialScore="9"><SimplePredicate field="years_at_job" operator="lessThan" value="10"/></Attribute>
+   <Attribute partialScore="16"><True/></Attribute>
+  </Characteristic>
+ </Characteristics>
+</Scorecard>
+"""
+        write(case, body, {"task": "scorecard", "objective": f"Scorecard, reasonCodeAlgorithm {algorithm}", "features": features, "rows": rows, "reasonRanks": 4})
+
+
 if __name__ == "__main__":
+    scorecards()
     general_regression()
     regression_links()
     transformations()

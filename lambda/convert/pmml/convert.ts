@@ -12,7 +12,8 @@ import { MODEL_ELEMENTS, SUPPORTED_MODELS } from './catalog.ts';
 import { readDataDictionary, readMiningSchema, type DataFieldDef, type MiningFieldDef } from './dictionary.ts';
 import { PmmlError } from './errors.ts';
 import { GraphBuilder } from './graph.ts';
-import { compileModel, functionOf } from './models.ts';
+import { compileModel, functionOf, modelScope } from './models.ts';
+import { scorecard } from './scorecard.ts';
 import { inputVal, Scope, type Context } from './scope.ts';
 import { attr, child, childrenNamed, parseXml, type Element, type XmlLimits } from './xml.ts';
 
@@ -20,6 +21,7 @@ export const PMML_FILE = 'model.pmml';
 const VERSIONS = ['4.1', '4.2', '4.2.1', '4.3', '4.4', '4.4.1'];
 const DOUBLE = 11;
 const INT64 = 7;
+const STRING = 8;
 
 /** A feature as conversion.json records it (CONVERSION-CONTRACT.md), with PMML's validity rules as optional extras. */
 export interface PmmlFeature {
@@ -43,7 +45,9 @@ export interface PmmlFeature {
 
 export interface PmmlRecord extends ConversionRecord {
   readonly format: 'pmml';
-  readonly task: 'classification' | 'regression';
+  readonly task: 'classification' | 'regression' | 'scorecard';
+  /** Scorecards: every reason code, as the `reason_codes` output names them. */
+  readonly reasonCodes?: readonly string[];
   readonly inputType: 'FP64';
   readonly features: readonly PmmlFeature[];
   /** PMML specifics: the version, the model element and its target field. */
@@ -111,11 +115,18 @@ export function convertPmml(bytes: Uint8Array, fileName = PMML_FILE, limits?: Xm
   }
   if (features.length === 0) throw new PmmlError('the model has no active input field in its MiningSchema');
 
-  const { result } = compileModel(model, scope);
+  const { result } = model.name === 'Scorecard' ? { result: scorecard(model, modelScope(model, scope)) } : compileModel(model, scope);
   const invalid = ctx.invalidMasks.length === 0 ? undefined : ctx.invalidMasks.reduce((a, b) => g.op('Or', [a, b]));
   let outputs: OutputRecord[];
   let classes: string[] | undefined;
-  if (result.kind === 'classification') {
+  let reasonCodes: readonly string[] | undefined;
+  if (result.kind === 'scorecard') {
+    // score [N, 1]; reason_codes [N, K]: every reason code, ranked by the points it cost (most first).
+    g.output('score', invalid === undefined ? result.score : g.nanWhere(invalid, result.score), DOUBLE, [-1, 1]);
+    g.output('reason_codes', g.op('Gather', [g.strings([...result.reasonCodes, '']), result.ranking], { axis: 0 }), STRING, [-1, result.reasonCodes.length]);
+    outputs = [{ name: 'score', datatype: 'FP64', shape: [-1, 1] }, { name: 'reason_codes', datatype: 'BYTES', shape: [-1, result.reasonCodes.length] }];
+    reasonCodes = result.reasonCodes;
+  } else if (result.kind === 'classification') {
     const probs = invalid === undefined ? result.probs : g.nanWhere(invalid, result.probs);
     const label = invalid === undefined ? result.label : g.nanWhere(invalid, result.label);
     // No answer (a missing prediction, or an invalid input kept as returnInvalid): label -1, probabilities NaN.
@@ -136,12 +147,13 @@ export function convertPmml(bytes: Uint8Array, fileName = PMML_FILE, limits?: Xm
     format: 'pmml',
     source: { file: fileName, sha256: sha256(bytes), producer: producer || 'unknown (the PMML Header names no Application)' },
     converter: CONVERTER,
-    task: fn,
+    task: model.name === 'Scorecard' ? 'scorecard' : fn,
     objective: describeModel(model),
     link: linkOf(model),
     inputType: 'FP64',
     features,
     ...(classes !== undefined ? { classes } : {}),
+    ...(reasonCodes !== undefined ? { reasonCodes } : {}),
     targets: 1,
     trees,
     outputs,

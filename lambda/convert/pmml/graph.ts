@@ -58,6 +58,14 @@ export class GraphBuilder {
     return name;
   }
 
+  /** A STRING constant (reason codes, looked up by index). */
+  strings(values: readonly string[]): string {
+    const name = this.fresh('s');
+    const tensor = { name, dataType: 8, dims: [values.length], stringData: values.map((v) => new TextEncoder().encode(v)) };
+    this.initializers.push(tensor as Tensor);
+    return name;
+  }
+
   /** A scalar DOUBLE constant, broadcast against [N, k]. */
   scalar(value: number): string {
     return this.constant([value], []);

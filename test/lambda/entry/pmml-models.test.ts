@@ -1,7 +1,8 @@
 /**
  * PMML models served as they are, through `npm start` (bin/serve.ts) over real HTTP: model.pmml files
  * made by sklearn2pmml (test/fixtures/pmml/) are converted at start and answer rows by feature name,
- * categorical fields by value, as scikit-learn predicted them; a value the model's DataDictionary
+ * categorical fields by value, as scikit-learn predicted them (a scorecard: its score and reason codes,
+ * as JPMML-Evaluator gives them); a value the model's DataDictionary
  * refuses (invalidValueTreatment returnInvalid) is a 400 naming the field and the value.
  */
 import assert from 'node:assert/strict';
@@ -30,7 +31,7 @@ describe('PMML models through npm start', () => {
   let server: { child: ChildProcess; url: string; output: () => string };
   before(async () => {
     repo = new TempRepository('pmml-start-');
-    for (const name of CASES) repo.file(`${name}/1/model.pmml`, readFileSync(join(PMML, name, 'model.pmml')));
+    for (const name of [...CASES, 'hand_scorecard_points_below']) repo.file(`${name}/1/model.pmml`, readFileSync(join(PMML, name, 'model.pmml')));
     repo.file('doctype/1/model.pmml', '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"/>');
     server = await spawnServer('serve.ts', { MODEL_DIR: repo.dir, HOST: '127.0.0.1', LOCAL_DATA_DIR: join(repo.dir, '.local') });
   });
@@ -68,6 +69,16 @@ describe('PMML models through npm start', () => {
     const answer = await call(`${server.url}/v1/models/sk_logreg_penguins_invalid:predict`, 'POST', JSON.stringify({ instances: [want.rows[r]] }));
     assert.equal(answer.status, 400, answer.text);
     assert.match(answer.json.error, /instances\[0\]: feature "(island|sex)": value "Atlantis" is not one of its valid values/);
+  });
+
+  it('answers a scorecard with its score and reason codes, ranked, as JPMML-Evaluator does', async () => {
+    const want = JSON.parse(readFileSync(join(PMML, 'hand_scorecard_points_below', 'expected.json'), 'utf8')) as Expected & { reasonCodes: (string | null)[][] };
+    const answer = await call(`${server.url}/v1/models/hand_scorecard_points_below:predict`, 'POST', JSON.stringify({ instances: want.rows }));
+    assert.equal(answer.status, 200, answer.text);
+    (answer.json.predictions as { score: number[]; reason_codes: string[] }[]).forEach((got, r) => {
+      assert.ok(close(got.score[0], want.prediction[r]![0]), `row ${r}: score ${got.score[0]} vs ${want.prediction[r]![0]}`);
+      assert.deepEqual(got.reason_codes.filter((c) => c !== ''), want.reasonCodes[r].filter((c) => c !== null), `row ${r}: reason codes`);
+    });
   });
 
   it('lists the features with their categories in metadata', async () => {

@@ -25,6 +25,8 @@ interface Expected {
   readonly label?: (number | null)[];
   readonly invalid: (false | string)[];
   readonly tolerance?: number;
+  /** Scorecards: the reason codes ranked, null past the last one that cost points. */
+  readonly reasonCodes?: (string | null)[][];
 }
 
 /** A request value as serving feeds it (lambda/core/tasks/tabular.ts): a category by its index, else the number; null is missing. */
@@ -72,7 +74,17 @@ describe('PMML conversion: exactness against the producing tool', () => {
         const reasons = record.features.map((f) => invalidValueReason(f, row[f.name])).filter((x) => x !== undefined);
         if (reasons.length > 0) problems.push(`row ${r}: valid for the producer, refused by the request check: ${reasons[0]}`);
         const want = expected.prediction[r] as (number | null)[];
-        if (record.task === 'classification') {
+        if (record.task === 'scorecard') {
+          const got = (out.score.data as Float64Array)[r];
+          const w = want[0];
+          if (w === null ? !Number.isNaN(got) : !close(got, w, tolerance)) problems.push(`row ${r}: score ${got}, expected ${w}`);
+          const K = out.reason_codes.dims[1];
+          const codes = (out.reason_codes.data as string[]).slice(r * K, (r + 1) * K);
+          const wantCodes = expected.reasonCodes![r].map((c) => c ?? '');
+          wantCodes.forEach((c, k) => {
+            if ((codes[k] ?? '') !== c) problems.push(`row ${r} reason ${k + 1}: "${codes[k]}", expected "${c}"`);
+          });
+        } else if (record.task === 'classification') {
           const C = record.classes!.length;
           assert.deepEqual(record.classes, expected.classes);
           const got = Array.from((out.probabilities.data as Float64Array).subarray(r * C, (r + 1) * C));
