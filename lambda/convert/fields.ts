@@ -43,6 +43,15 @@ export class Fields {
     return v;
   }
 
+  /**
+   * Refuses keys the converter does not know: a field a newer library version added may change what the
+   * model predicts, so it is named rather than ignored.
+   */
+  known(o: Record<string, unknown>, path: string, keys: readonly string[], library: string): void {
+    const unknown = Object.keys(o).filter((k) => !keys.includes(k));
+    if (unknown.length > 0) this.fail(path, `unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')} (not among the ${library} fields this converter knows: from a newer version?), so the model cannot be converted safely`);
+  }
+
   numbers(v: unknown, path: string, length?: number, options: { nan?: boolean } = {}): number[] {
     return this.array(v, path, length).map((x, i) => this.number(typeof x === 'boolean' ? Number(x) : x, `${path}[${i}]`, options));
   }

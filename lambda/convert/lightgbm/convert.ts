@@ -24,6 +24,9 @@ import type { DerivedColumn, LinearLeaf, Tree, TreeNode } from '../tree-ensemble
 import { emitConversion, type Conversion, type ModelDescription } from '../describe.ts';
 
 const MAX_LEAVES = 1 << 20;
+/** What LightGBM writes (src/boosting/gbdt_model_text.cpp SaveModelToString, src/io/tree.cpp Tree::ToString); any other key is refused. */
+const HEADER_KEYS = ['version', 'num_class', 'num_tree_per_iteration', 'label_index', 'max_feature_idx', 'objective', 'average_output', 'feature_names', 'monotone_constraints', 'feature_infos', 'tree_sizes'];
+const TREE_KEYS = ['Tree', 'num_leaves', 'num_cat', 'split_feature', 'split_gain', 'threshold', 'decision_type', 'left_child', 'right_child', 'leaf_value', 'leaf_weight', 'leaf_count', 'internal_value', 'internal_weight', 'internal_count', 'cat_boundaries', 'cat_threshold', 'is_linear', 'leaf_const', 'num_features', 'leaf_features', 'leaf_coeff', 'shrinkage'];
 
 interface Objective {
   readonly head: (classes: number, args: Map<string, string>) => Head;
@@ -110,6 +113,7 @@ function parseText(F: Fields, bytes: Uint8Array): ParsedModel {
 }
 
 function readTree(F: Fields, fields: Map<string, string>, path: string, ctx: { features: number; zeroColumn: (f: number) => number; truncColumn: (f: number) => number }): TreeNode {
+  F.known(Object.fromEntries(fields), path, TREE_KEYS, 'LightGBM');
   const get = (key: string) => fields.get(key);
   const nums = (key: string, n: number, required = true): number[] => {
     const v = get(key);
@@ -215,6 +219,7 @@ export function describeLightgbm(file: string, bytes: Uint8Array): ModelDescript
   const F: Fields = new Fields(file);
   const model = parseText(F, bytes);
   const h = model.header;
+  F.known(Object.fromEntries(h), 'header', HEADER_KEYS, 'LightGBM');
   const features = F.int(h.get('max_feature_idx'), 'max_feature_idx', 0, 1 << 24) + 1;
   const classes = F.int(h.get('num_class') ?? '1', 'num_class', 1, 1 << 16);
   const perIteration = F.int(h.get('num_tree_per_iteration') ?? '1', 'num_tree_per_iteration', 1, 1 << 16);

@@ -80,6 +80,20 @@ function withNonFiniteAsStrings(text: string): string {
 }
 
 // XGBoost's feature_types (python-package xgboost/data.py): q quantitative, i indicator (0/1), int, float, c categorical.
+/** The fields XGBoost 1.x to 3.x write (doc/model.schema and 3.x's additions); any other is refused by name. */
+const KNOWN = {
+  root: ['learner', 'version'],
+  learner: ['attributes', 'feature_names', 'feature_types', 'gradient_booster', 'learner_model_param', 'objective'],
+  param: ['base_score', 'boost_from_average', 'num_class', 'num_feature', 'num_target'],
+  gbtree: ['model', 'name'],
+  dart: ['gbtree', 'name', 'weight_drop'],
+  gblinear: ['model', 'name'],
+  treeModel: ['cats', 'gbtree_model_param', 'iteration_indptr', 'tree_info', 'trees'],
+  linearModel: ['boosted_rounds', 'weights'],
+  tree: ['base_weights', 'categories', 'categories_nodes', 'categories_segments', 'categories_sizes', 'default_left', 'id', 'leaf_weights', 'left_children', 'loss_changes', 'parents', 'right_children', 'split_conditions', 'split_indices', 'split_type', 'sum_hessian', 'tree_param'],
+  treeParam: ['num_deleted', 'num_feature', 'num_nodes', 'size_leaf_vector'],
+} as const;
+
 const FEATURE_TYPES: Record<string, FeatureType> = { float: 'numeric', q: 'numeric', int: 'integer', i: 'boolean', c: 'categorical' };
 
 /** base_score as saved: "5E-1" (1.x, 2.x) or "[3.8E-1,…]" (3.x, one per output). */
@@ -132,7 +146,9 @@ interface TreeContext {
 function readTree(ctx: TreeContext, v: unknown, path: string, weight: number | undefined, target: number): Tree[] {
   const F: Fields = ctx.F;
   const t = F.object(v, path);
+  F.known(t, path, KNOWN.tree, 'XGBoost');
   const param = F.object(t.tree_param, `${path}.tree_param`);
+  F.known(param, `${path}.tree_param`, KNOWN.treeParam, 'XGBoost');
   const n = F.int(param.num_nodes, `${path}.tree_param.num_nodes`, 1, 1 << 30);
   const leafVector = Math.max(1, F.int(param.size_leaf_vector ?? '1', `${path}.tree_param.size_leaf_vector`, 0, 1 << 16));
   if (leafVector !== 1 && leafVector !== ctx.outputs) F.fail(`${path}.tree_param.size_leaf_vector`, `${leafVector} leaf values for ${ctx.outputs} outputs`);
@@ -211,9 +227,12 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
   const F: Fields = new Fields(file);
   const root = F.object(doc, '');
   if (root.learner === undefined) F.fail('', 'no "learner": not an XGBoost model saved with Booster.save_model (JSON or UBJSON)');
+  F.known(root, '', KNOWN.root, 'XGBoost');
   const version = root.version === undefined ? [] : F.ints(root.version, 'version', undefined, 0);
   const learner = F.object(root.learner, 'learner');
+  F.known(learner, 'learner', KNOWN.learner, 'XGBoost');
   const param = F.object(learner.learner_model_param, 'learner.learner_model_param');
+  F.known(param, 'learner.learner_model_param', KNOWN.param, 'XGBoost');
   const features = F.int(param.num_feature, 'learner.learner_model_param.num_feature', 1, 1 << 24);
   const numClass = F.int(param.num_class ?? '0', 'learner.learner_model_param.num_class', 0, 1 << 16);
   const numTarget = F.int(param.num_target ?? '1', 'learner.learner_model_param.num_target', 1, 1 << 16);
@@ -243,7 +262,9 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
   const common = { format: 'xgboost' as const, producer, objective: objectiveName, booster: boosterName, head, inexact: objective.note === undefined ? [] : [objective.note] };
 
   if (boosterName === 'gblinear') {
+    F.known(booster, 'learner.gradient_booster', KNOWN.gblinear, 'XGBoost');
     const model = F.object(booster.model, 'learner.gradient_booster.model');
+    F.known(model, 'learner.gradient_booster.model', KNOWN.linearModel, 'XGBoost');
     const weights = F.numbers(model.weights, 'learner.gradient_booster.model.weights', (features + 1) * outputs).map(f32);
     const featureRecords = featureTypes.map((type, i): FeatureRecord => ({ name: names[i] ?? `f${i}`, type: type === 'categorical' ? 'numeric' : type }));
     return {
@@ -257,7 +278,10 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
   if (boosterName !== 'gbtree' && boosterName !== 'dart') F.fail('learner.gradient_booster.name', `unknown booster "${boosterName}"; converted: gbtree, dart, gblinear`);
   const gbtree = boosterName === 'dart' ? F.object(booster.gbtree, 'learner.gradient_booster.gbtree') : booster;
   const modelPath = boosterName === 'dart' ? 'learner.gradient_booster.gbtree.model' : 'learner.gradient_booster.model';
+  F.known(booster, 'learner.gradient_booster', boosterName === 'dart' ? KNOWN.dart : KNOWN.gbtree, 'XGBoost');
+  if (boosterName === 'dart') F.known(gbtree, 'learner.gradient_booster.gbtree', KNOWN.gbtree, 'XGBoost');
   const model = F.object(gbtree.model, modelPath);
+  F.known(model, modelPath, KNOWN.treeModel, 'XGBoost');
   const rawTrees = F.array(model.trees, `${modelPath}.trees`);
   const treeInfo = F.ints(model.tree_info, `${modelPath}.tree_info`, rawTrees.length, 0, outputs - 1);
   const weights = boosterName === 'dart' ? F.numbers(booster.weight_drop, 'learner.gradient_booster.weight_drop', rawTrees.length).map(f32) : undefined;

@@ -108,3 +108,14 @@ describe('reg:expectileerror (in no released XGBoost: checked against its source
     });
   });
 });
+
+describe('fields a newer library might write', () => {
+  it('refuses an unknown field in an XGBoost tree and a LightGBM tree or header, naming it', () => {
+    const doc = JSON.parse(readFileSync(join(FIXTURES, 'xgb3_reg_squarederror', 'model.json'), 'utf8'));
+    doc.learner.gradient_booster.model.trees[1].split_kind = [0];
+    assert.throws(() => convertNativeModel('model.json', Buffer.from(JSON.stringify(doc))), /model\.json: learner\.gradient_booster\.model\.trees\[1\]: unknown field "split_kind" \(not among the XGBoost fields this converter knows/);
+    const txt = readFileSync(join(FIXTURES, 'lgb_regression', 'model.txt'), 'utf8');
+    assert.throws(() => convertNativeModel('model.txt', Buffer.from(txt.replace('\nshrinkage=', '\nleaf_scale=2\nshrinkage='))), /model\.txt: Tree=0 \(line \d+\): unknown field "leaf_scale"/);
+    assert.throws(() => convertNativeModel('model.txt', Buffer.from(txt.replace('\nfeature_names=', '\nmissing_policy=x\nfeature_names='))), /model\.txt: header: unknown field "missing_policy"/);
+  });
+});
