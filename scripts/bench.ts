@@ -23,6 +23,9 @@
  *   (s) session options, and the image size.
  *   (k) scale: synthesis of generated repositories of 200 and 1,000 models over nested model stacks
  *       (time, peak memory, stacks) and each deploy quota's highest use, naming the first one met
+ *   (l) client libraries: @modelship/client's time per call (signing, encoding, decoding) against a
+ *       raw fetch of the same body with the same signed headers, against the local server with
+ *       AUTH=iam, for a small row (JSON) and a 1 MB tensor (binary), sequential calls, interleaved
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,9 +39,11 @@ import { createApiGatewayHandler } from '../lambda/adapters/api-gateway/handler.
 import { defaultSessionOptions } from '../lambda/core/sessions.ts';
 import { createTestService, fakeLambdaContext, goldenRequest, readGolden, startTestS3, TempRepository, FIXTURE_MODELS_DIR, ROOT, SAMPLES_DIR } from '../test/helpers.ts';
 import { Inspector, leastSquaresSlope } from '../test/inspector.ts';
+import { ModelShipClient, type NamedInput } from '../clients/typescript/src/index.ts';
+import { encodeInferRequest, toInputList } from '../clients/typescript/src/tensors.ts';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, x, q, g, s, k). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, x, q, g, s, k, l). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -722,6 +727,54 @@ if (runs('k')) {
     scale.push({ models, modelStacks, ...result, firstQuota: first.quota });
   }
   report.scale = scale;
+}
+
+if (runs('l')) {
+  const n = QUICK ? 200 : 1000;
+  console.log(`\n(l) client libraries: @modelship/client per call vs a raw fetch of the same body and signed headers, local server with AUTH=iam (median of ${n}, interleaved)`);
+  const credentials = { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench/secret' };
+  const repo = new TempRepository('bench-client-').sample('iris_forest').fixture('identity_fp32');
+  const server = await startServer('local', 18095, { MODEL_DIR: repo.dir, AUTH: 'iam', LOCAL_ACCESS_KEY_ID: credentials.accessKeyId, LOCAL_SECRET_ACCESS_KEY: credentials.secretAccessKey, MODELSHIP_OBSERVE: 'none', ORT_INTRA_OP_THREADS: '1' });
+  const client = new ModelShipClient({ url: server.url, region: 'us-east-1', credentials });
+  const cases: { name: string; model: string; inputs: Record<string, NamedInput> }[] = [
+    { name: 'small row (JSON)', model: 'iris_forest', inputs: { features: { data: new Float32Array([5.1, 3.5, 1.4, 0.2]), shape: [1, 4] } } },
+    { name: '1 MB tensor (binary)', model: 'identity_fp32', inputs: { x: { data: Float32Array.from({ length: 1 << 18 }, (_, i) => i / 7), shape: [1 << 17, 2] } } },
+  ];
+  const results: Record<string, unknown>[] = [];
+  for (const c of cases) {
+    const model = client.model(c.model);
+    // The baseline: the body the client sends, signed once (the server accepts a signature for 15 minutes), posted with fetch, the answer read as bytes.
+    const encoded = encodeInferRequest(toInputList(c.inputs), {}, client.encoding);
+    const call = { method: 'POST' as const, path: `v2/models/${c.model}/infer`, headers: encoded.headers, body: encoded.body, idempotent: true };
+    const headers = await client.transport.sign(call);
+    const url = `${server.url}/${call.path}`;
+    const raw = async () => {
+      const response = await fetch(url, { method: 'POST', headers, body: encoded.body });
+      if (response.status !== 200) throw new Error(`raw fetch answered ${response.status}: ${await response.text()}`);
+      return response.arrayBuffer();
+    };
+    const viaClient = () => model.infer({ inputs: c.inputs });
+    for (let i = 0; i < 20; i++) {
+      await raw();
+      await viaClient();
+    }
+    const rawTimes: number[] = [];
+    const clientTimes: number[] = [];
+    for (let i = 0; i < n; i++) {
+      let started = performance.now();
+      await raw();
+      rawTimes.push(performance.now() - started);
+      started = performance.now();
+      await viaClient();
+      clientTimes.push(performance.now() - started);
+    }
+    const rawMs = median(rawTimes);
+    const clientMs = median(clientTimes);
+    console.log(`  ${c.name.padEnd(22)} raw fetch ${rawMs.toFixed(3)} ms, client ${clientMs.toFixed(3)} ms (${typeof encoded.body === 'string' ? Buffer.byteLength(encoded.body) : encoded.body.length} bytes sent)`);
+    results.push({ case: c.name, rawMs, clientMs, ratio: target(`(l) client / raw fetch, ${c.name}`, clientMs / rawMs, 1.1, 'lower') });
+  }
+  await server.stop();
+  report.clients = results;
 }
 
 report.missedTargets = misses;

@@ -4,7 +4,7 @@
  * 504 and network errors when the request is safe to repeat (honouring Retry-After), and turned into
  * a ModelShipError when it fails.
  */
-import { Sha256 } from '@smithy/core/checksum';
+import { Sha256 } from './sha256.ts';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { messageOf, ModelShipError } from './errors.ts';
