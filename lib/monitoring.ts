@@ -115,7 +115,7 @@ export class InferenceMonitoring extends Construct {
             treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
           }),
           loadFailures: fn.metricModelLoadFailures(name, { period: Duration.minutes(1) }).createAlarm(this, id('LoadFailures'), {
-            alarmDescription: `${name}: the model failed to load (requests get 503). Check first: the function's logs (${fn.logGroup.logGroupName}) for "model load failed" with the cause: a corrupt or missing model.onnx in the model store, or the store unreachable.`,
+            alarmDescription: `${name}: the model failed to load (requests get 503). Check first: the function's logs (${fn.logGroup.logGroupName}) for "model load failed" with the cause: a corrupt or missing model.onnx (or native model file, or its conversion.json) in the model store, a file changed after deploy, or the store unreachable.`,
             threshold: 0,
             evaluationPeriods: 1,
             comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -11,7 +11,7 @@ import { captureModelPrefix, capturePrefix } from '../core/capture-layout.ts';
 import type { CoreLogger } from '../core/logger.ts';
 import { MetricName } from '../observability/metrics.ts';
 import type { MetricSink } from '../observability/telemetry.ts';
-import { driftReport, rowsFromCaptures, type Baseline, type FeatureDrift } from './drift.ts';
+import { driftReport, rowsFromCaptures, type Baseline, type CapturedRow, type FeatureDrift } from './drift.ts';
 
 /** What the job needs of the model store. */
 export interface ObjectStore {
@@ -86,8 +86,8 @@ async function modelVersions(store: ObjectStore, modelPrefix: string, model: str
 }
 
 /** Rows of one version's captures since `since`, newest days first, at most maxRows. */
-async function capturedRows(store: ObjectStore, model: string, version: number, since: Date, now: Date, maxRows: number): Promise<{ rows: number[][]; skippedLines: number }> {
-  const rows: number[][] = [];
+async function capturedRows(store: ObjectStore, model: string, version: number, since: Date, now: Date, maxRows: number): Promise<{ rows: CapturedRow[]; skippedLines: number }> {
+  const rows: CapturedRow[] = [];
   let skippedLines = 0;
   for (const day of daysBetween(since, now)) {
     const keys = (await store.list(capturePrefix(model, version, day))).sort().reverse();
@@ -121,8 +121,8 @@ function sageMakerFileHour(key: string): number | undefined {
  * The request bodies in SageMaker's data capture lines:
  * {"captureData": {"endpointInput": {"data", "encoding": "JSON"|"BASE64", ...}}, "eventMetadata": {"inferenceTime"}}.
  */
-async function sageMakerRows(store: ObjectStore, model: string, since: Date, maxRows: number): Promise<{ rows: number[][]; skippedLines: number }> {
-  const rows: number[][] = [];
+async function sageMakerRows(store: ObjectStore, model: string, since: Date, maxRows: number): Promise<{ rows: CapturedRow[]; skippedLines: number }> {
+  const rows: CapturedRow[] = [];
   let skippedLines = 0;
   const keys = (await store.list(captureModelPrefix(model))).filter((key) => {
     const hour = sageMakerFileHour(key);

@@ -108,6 +108,21 @@ export function kolmogorovSmirnov(quantiles: readonly number[], values: readonly
   return d;
 }
 
+/**
+ * A captured row: values in feature order (a tensor's row), or, for a converted model's requests by
+ * feature name (a :predict object, v2 inputs per feature), an object keyed by feature name.
+ */
+export type CapturedRow = readonly unknown[] | Readonly<Record<string, unknown>>;
+
+/** A value sent by name as the baseline counts it: a category as its code (one the baseline does not list is left out, as missing), a boolean as 1/0. */
+function byName(feature: FeatureBaseline | CategoricalBaseline, value: unknown): unknown {
+  if (value === undefined || value === null) return Number.NaN;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (!isCategorical(feature)) return value;
+  const code = feature.categories.indexOf(typeof value === 'number' ? String(value) : (value as string));
+  return code < 0 ? Number.NaN : code;
+}
+
 /** Whether a captured value stands for a missing one (a converted model's NaN, written "NaN" in JSON). */
 const isMissing = (value: unknown): boolean => value === 'NaN' || value === null || (typeof value === 'number' && Number.isNaN(value));
 
@@ -116,11 +131,11 @@ const isMissing = (value: unknown): boolean => value === 'NaN' || value === null
  * Missing values (NaN: a converted model's missing feature, or a category it never saw) are left
  * out: drift is measured on the values present; a feature with none present is not reported.
  */
-export function driftReport(baseline: Baseline, rows: readonly (readonly unknown[])[], psiThreshold = 0.2): FeatureDrift[] {
+export function driftReport(baseline: Baseline, rows: readonly CapturedRow[], psiThreshold = 0.2): FeatureDrift[] {
   return baseline.features.flatMap((feature) => {
     const values: number[] = [];
     rows.forEach((row, r) => {
-      const value = row[feature.index];
+      const value = Array.isArray(row) ? row[feature.index] : byName(feature, (row as Readonly<Record<string, unknown>>)[feature.name]);
       if (isMissing(value)) return;
       const valid = typeof value === 'number' && Number.isFinite(value) && (!isCategorical(feature) || (Number.isInteger(value) && value >= 0 && value < feature.categories.length));
       if (!valid) throw new Error(`row ${r + 1} has no ${isCategorical(feature) ? 'category code' : 'number'} for feature "${feature.name}" (position ${feature.index})`);
@@ -137,8 +152,8 @@ export function driftReport(baseline: Baseline, rows: readonly (readonly unknown
  * ({"instances": [...]}), a v2 request ({"inputs": [...]}; its first input, rows of its first
  * dimension), or a capture record with such a "request".
  */
-export function rowsFromCaptures(text: string, source: string): number[][] {
-  const rows: number[][] = [];
+export function rowsFromCaptures(text: string, source: string): CapturedRow[] {
+  const rows: CapturedRow[] = [];
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;
     let record: unknown;
@@ -154,11 +169,18 @@ export function rowsFromCaptures(text: string, source: string): number[][] {
       return;
     }
     const body = typeof record === 'object' && record !== null && !Array.isArray(record) && 'request' in record ? (record as { request: unknown }).request : record;
+    const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    const inputs = isObject(body) && Array.isArray(body.inputs) ? (body.inputs as { name: string; shape: number[]; data: unknown[] }[]) : undefined;
     if (Array.isArray(body)) rows.push(body.flat(Infinity) as number[]);
-    else if (typeof body === 'object' && body !== null && Array.isArray((body as { instances?: unknown }).instances)) {
-      for (const instance of (body as { instances: unknown[] }).instances) rows.push([instance].flat(Infinity) as number[]);
-    } else if (typeof body === 'object' && body !== null && Array.isArray((body as { inputs?: unknown }).inputs)) {
-      const input = (body as { inputs: { shape: number[]; data: unknown[] }[] }).inputs[0];
+    else if (isObject(body) && Array.isArray(body.instances)) {
+      // A converted model's rows by feature name stay objects; the drift report reads them by name.
+      for (const instance of body.instances as unknown[]) rows.push(isObject(instance) ? instance : ([instance].flat(Infinity) as number[]));
+    } else if (inputs !== undefined && inputs.length > 1) {
+      // v2 inputs one per feature (a converted model): one object per row, keyed by input name.
+      const columns = inputs.map((input) => ({ name: input.name, values: [input.data].flat(Infinity) }));
+      for (let r = 0; r < (inputs[0].shape[0] ?? 0); r++) rows.push(Object.fromEntries(columns.map((c) => [c.name, c.values[r]])));
+    } else if (inputs !== undefined) {
+      const input = inputs[0];
       const flat = input.data.flat(Infinity) as number[];
       const width = input.shape.slice(1).reduce((a, b) => a * b, 1);
       for (let r = 0; r < input.shape[0]; r++) rows.push(flat.slice(r * width, (r + 1) * width));

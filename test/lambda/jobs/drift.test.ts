@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { driftReport, kolmogorovSmirnov, populationStabilityIndex, type Baseline, type FeatureBaseline } from '../../../lambda/jobs/drift.ts';
+import { driftReport, kolmogorovSmirnov, populationStabilityIndex, rowsFromCaptures, type Baseline, type FeatureBaseline } from '../../../lambda/jobs/drift.ts';
 import { readGolden, SAMPLES_DIR } from '../../helpers.ts';
 
 const close = (actual: number, expected: number, tolerance: number) => assert.ok(Math.abs(actual - expected) <= tolerance, `${actual} vs ${expected}`);
@@ -73,6 +73,18 @@ describe('drift of a converted model', () => {
     // PSI = Σ (a - e) ln(a / e) over the three categories; the KS column is the largest gap in one share.
     const psi = (0.1 - 0.5) * Math.log(0.1 / 0.5) + (0.2 - 0.3) * Math.log(0.2 / 0.3) + (0.7 - 0.2) * Math.log(0.7 / 0.2);
     assert.ok(Math.abs(moved.psi - psi) < 1e-12 && moved.drifted && Math.abs(moved.ks - 0.5) < 1e-12);
+  });
+
+  it('reads requests by feature name (:predict objects, v2 inputs per feature, as SageMaker captures the body): categories by name, booleans, missing', () => {
+    const bodies = [
+      JSON.stringify({ instances: [...Array(5).fill({ age: 20, color: 'red' }), ...Array(3).fill({ age: 20, color: 'green' }), { color: 'purple' }] }),
+      JSON.stringify({ inputs: [{ name: 'age', datatype: 'FP32', shape: [2], data: [20, null] }, { name: 'color', datatype: 'BYTES', shape: [2], data: ['blue', 'blue'] }] }),
+    ];
+    const rows = rowsFromCaptures(bodies.join('\n'), 'capture.jsonl');
+    assert.equal(rows.length, 11);
+    const color = driftReport(baseline, rows).find((f) => f.name === 'color')!;
+    // 5 red, 3 green, 2 blue (purple is not in the baseline: left out as missing), against 0.5, 0.3, 0.2.
+    assert.deepEqual([color.psi, color.ks], [0, 0]);
   });
 
   it('refuses a category code the baseline does not have, naming the feature', () => {
