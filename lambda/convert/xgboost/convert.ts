@@ -282,9 +282,10 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
   if (boosterName === 'dart') F.known(gbtree, 'learner.gradient_booster.gbtree', KNOWN.gbtree, 'XGBoost');
   const model = F.object(gbtree.model, modelPath);
   F.known(model, modelPath, KNOWN.treeModel, 'XGBoost');
-  const rawTrees = F.array(model.trees, `${modelPath}.trees`);
-  const treeInfo = F.ints(model.tree_info, `${modelPath}.tree_info`, rawTrees.length, 0, outputs - 1);
-  const weights = boosterName === 'dart' ? F.numbers(booster.weight_drop, 'learner.gradient_booster.weight_drop', rawTrees.length).map(f32) : undefined;
+  const allTrees = F.array(model.trees, `${modelPath}.trees`);
+  const treeInfo = F.ints(model.tree_info, `${modelPath}.tree_info`, allTrees.length, 0, outputs - 1);
+  const weights = boosterName === 'dart' ? F.numbers(booster.weight_drop, 'learner.gradient_booster.weight_drop', allTrees.length).map(f32) : undefined;
+  const rawTrees = allTrees.slice(0, usedTrees(F, learner, model, modelPath, allTrees.length, outputs));
 
   const derived: DerivedColumn[] = [];
   const derivedIndex = new Map<number, number>();
@@ -315,6 +316,25 @@ export function describeXgboost(file: string, doc: unknown): ModelDescription {
     return { name, type, categories, unseen: -1 };
   });
   return { ...common, features: featureRecords, trees: rawTrees.length, ensemble: { elementType: 'FP32', features, derived, targets: outputs, trees, base, baseFirst: true, sequentialSum: true } };
+}
+
+/**
+ * How many trees predict. A model saved by the scikit-learn wrapper (attributes.scikit_learn) after early
+ * stopping predicts with its first best_iteration + 1 iterations (xgboost/sklearn.py _get_iteration_range),
+ * which is how it is used once loaded; Booster.predict and every other model use all trees.
+ */
+function usedTrees(F: Fields, learner: Record<string, unknown>, model: Record<string, unknown>, modelPath: string, trees: number, outputs: number): number {
+  const attributes = learner.attributes === undefined ? {} : F.object(learner.attributes, 'learner.attributes');
+  if (attributes.scikit_learn === undefined || attributes.best_iteration === undefined) return trees;
+  const best = F.int(attributes.best_iteration, 'learner.attributes.best_iteration', 0);
+  if (model.iteration_indptr !== undefined) {
+    const indptr = F.ints(model.iteration_indptr, `${modelPath}.iteration_indptr`, undefined, 0, trees);
+    return best + 1 < indptr.length ? indptr[best + 1] : trees;
+  }
+  // XGBoost < 2 has no iteration_indptr: each iteration grew num_parallel_tree trees per output.
+  const param = model.gbtree_model_param === undefined ? {} : F.object(model.gbtree_model_param, `${modelPath}.gbtree_model_param`);
+  const parallel = F.int(param.num_parallel_tree ?? '1', `${modelPath}.gbtree_model_param.num_parallel_tree`, 1);
+  return Math.min(trees, (best + 1) * parallel * outputs);
 }
 
 /** gblinear: bias + Σ weight·x over the features present (a missing one contributes nothing), + base. */

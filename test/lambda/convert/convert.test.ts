@@ -119,3 +119,15 @@ describe('fields a newer library might write', () => {
     assert.throws(() => convertNativeModel('model.txt', Buffer.from(txt.replace('\nfeature_names=', '\nmissing_policy=x\nfeature_names='))), /model\.txt: header: unknown field "missing_policy"/);
   });
 });
+
+describe('early stopping', () => {
+  it('a model saved by the scikit-learn wrapper predicts with its best_iteration + 1 iterations; others with every tree', () => {
+    const doc = JSON.parse(readFileSync(join(FIXTURES, 'xgb3_multi_softprob', 'model.json'), 'utf8'));
+    const all = doc.learner.gradient_booster.model.trees.length;
+    const perIteration = doc.learner.gradient_booster.model.iteration_indptr[1];
+    doc.learner.attributes = { best_iteration: '2', best_score: '0.1' };
+    assert.equal(convertNativeModel('model.json', Buffer.from(JSON.stringify(doc))).record.trees, all, 'Booster.predict uses all trees');
+    doc.learner.attributes.scikit_learn = '{"_estimator_type": "classifier"}';
+    assert.equal(convertNativeModel('model.json', Buffer.from(JSON.stringify(doc))).record.trees, 3 * perIteration);
+  });
+});
