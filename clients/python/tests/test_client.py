@@ -147,3 +147,29 @@ def test_context_manager_closes_the_pool(server):
         assert c.live()
         assert len(c._http.pools) == 1
     assert len(c._http.pools) == 0
+
+
+def test_works_without_numpy(server):
+    """numpy is optional: without it, answers are flat lists (INT64 exact, BYTES as str)."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, json
+sys.modules["numpy"] = None  # import numpy now fails, as where it is not installed
+from botocore.credentials import Credentials
+from modelship_client import Client
+url, key, secret = sys.argv[1:4]
+with Client(url, region="us-east-1", credentials=Credentials(key, secret)) as c:
+    small = c.model("iris_forest").infer([{"name": "features", "datatype": "FP32", "shape": [1, 4], "data": [5.1, 3.5, 1.4, 0.2]}])
+    big = c.model("identity_int64").infer([{"name": "x", "datatype": "INT64", "shape": [1, 2], "data": [9007199254740993, -9223372036854775808]}])
+with Client(url, region="us-east-1", credentials=Credentials(key, secret), binary_threshold=0) as c:
+    floats = c.model("identity_fp32").infer([{"name": "x", "datatype": "FP32", "shape": [2, 2], "data": [[0.5, -1.25], [3.0, 1e-3]]}])
+print(json.dumps({"label": small["label"], "big": big.outputs[0].data, "floats": floats.outputs[0].data}))
+"""
+    out = subprocess.run([sys.executable, "-c", code, server["url"], server["credentials"].access_key, server["credentials"].secret_key], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["label"] == [0]
+    assert answer["big"] == [9007199254740993, -9223372036854775808]
+    assert answer["floats"] == [0.5, -1.25, 3.0, 0.0010000000474974513]

@@ -212,8 +212,13 @@ describe('@modelship/client retries, timeouts and abort', () => {
     const aborted = await slow.client.live({ signal: AbortSignal.timeout(100) }).catch((e: unknown) => e);
     assert.equal((aborted as Error).name, 'TimeoutError', 'the signal\'s own reason');
     const controller = new AbortController();
-    const waiting = await start([status(429, { 'Retry-After': '10' })]);
-    setTimeout(() => controller.abort(), 150);
+    // Aborted once the 429 is sent: the client is then waiting the 10 s Retry-After asks for.
+    const waiting = await start([
+      (req, res) => {
+        status(429, { 'Retry-After': '10' })(req, res);
+        setTimeout(() => controller.abort(), 50);
+      },
+    ]);
     const stopped = await waiting.client.live({ signal: controller.signal }).catch((e: unknown) => e);
     assert.equal((stopped as Error).name, 'AbortError');
     assert.equal(waiting.arrivals.length, 1);
