@@ -18,6 +18,7 @@ import { CONVERSION_FILE } from '../../lambda/core/conversion-record.ts';
 import { NATIVE_MODEL_FILES } from '../../lambda/convert/registry.ts';
 import { decodeModel, encodeModel } from '../../lambda/convert/onnx/onnx-model.ts';
 import { quantizeDynamic, type QuantizeReport } from './quantize.ts';
+import { keepLiveVersion } from '../promote.ts';
 
 export type Optimization = 'int8' | 'fp16' | 'graph';
 
@@ -125,7 +126,7 @@ function refuseConverted(sourceDir: string, model: string, version: number, mode
   if (!MODEL_PATHS.some((p) => existsSync(join(sourceDir, p)))) throw new Error(`model "${model}" version ${version} is ${native}, not yet converted: run modelship convert --model ${model} --version ${version} first, then optimize its model.onnx`);
 }
 
-export async function optimize(options: OptimizeOptions): Promise<{ version: number; directory: string; report: OptimizationReport }> {
+export async function optimize(options: OptimizeOptions): Promise<{ version: number; directory: string; report: OptimizationReport; keptLive?: { version: number; file: string } }> {
   const modelDir = join(options.modelsDir, options.model);
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) throw new Error(`no model "${options.model}" in ${options.modelsDir}`);
   const versions = versionsOf(modelDir);
@@ -171,7 +172,11 @@ export async function optimize(options: OptimizeOptions): Promise<{ version: num
   try {
     const scratchModel = join(scratch, options.model);
     mkdirSync(scratchModel);
-    if (existsSync(join(modelDir, 'config.json'))) cpSync(join(modelDir, 'config.json'), join(scratchModel, 'config.json'));
+    if (existsSync(join(modelDir, 'config.json'))) {
+      // Without what names versions the scratch repository lacks (a pinned live version, A/B weights, a shadow): both are addressed by version here.
+      const { versionPolicy: _policy, abTest: _ab, shadow: _shadow, ...config } = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(scratchModel, 'config.json'), JSON.stringify(config));
+    }
     cpSync(sourceDir, join(scratchModel, String(from)), { recursive: true });
     const candidateDir = join(scratchModel, String(version));
     cpSync(sourceDir, candidateDir, { recursive: true, filter: (src) => !/(^|[\\/])(optimization\.json)$/.test(src) });
@@ -248,18 +253,26 @@ export async function optimize(options: OptimizeOptions): Promise<{ version: num
     writeFileSync(join(candidateDir, OPTIMIZATION_FILE), `${JSON.stringify(report, null, 1)}\n`);
     // Written in one step: a half-written version folder never appears in the repository.
     renameSync(candidateDir, target);
-    return { version, directory: target, report };
+    // A candidate, not a release: the version live before stays live until it is promoted.
+    const keptLive = keepLiveVersion(options.modelsDir, options.model, version);
+    return { version, directory: target, report, keptLive };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** A ratio (above 1: better) as words that say which way: "2.56× faster", "8.34× slower". */
+export function times(ratio: number, better: string, worse: string): string {
+  if (Math.abs(ratio - 1) < 0.005) return 'unchanged';
+  return ratio > 1 ? `${ratio.toFixed(2)}× ${better}` : `${(1 / ratio).toFixed(2)}× ${worse}`;
 }
 
 /** The report as the command prints it. */
 export function formatOptimization(report: OptimizationReport): string {
   const lines = [
     `${report.model} ${report.from} -> ${report.version} (${report.optimization}${report.graphLevel ? `, ${report.graphLevel}` : ''})`,
-    `  size:    ${report.bytes.source} -> ${report.bytes.result} bytes (${report.bytes.ratio.toFixed(2)}x smaller)`,
-    `  latency: ${report.latencyMicros.source.toFixed(0)} -> ${report.latencyMicros.result.toFixed(0)} us per single-row run (${report.latencyMicros.ratio.toFixed(2)}x)`,
+    `  size:    ${report.bytes.source} -> ${report.bytes.result} bytes (${times(report.bytes.ratio, 'smaller', 'larger')})`,
+    `  latency: ${report.latencyMicros.source.toFixed(0)} -> ${report.latencyMicros.result.toFixed(0)} us per single-row run (${times(1 / report.latencyMicros.ratio, 'faster', 'slower')})`,
     `  max |difference| on the golden inputs: ${Object.entries(report.maxAbsDifference).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`,
     `  metrics: ${Object.entries(report.metrics.result).map(([k, v]) => `${k} ${report.metrics.source[k as MetricName]?.toFixed(4)} -> ${v.toFixed(4)}`).join(', ') || 'none on this golden set'}`,
     `  golden tolerance: ${JSON.stringify(report.tolerance)}`,

@@ -9,6 +9,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 
 export interface BatchStore {
   readonly location: string;
+  /** Where an object is, as a person would find it: its s3:// URL or its file path. */
+  where(key: string): string;
   /** The whole object, or undefined when absent. */
   read(key: string): Promise<Uint8Array | undefined>;
   /** Bytes [start, end) of an object. */
@@ -37,6 +39,10 @@ export class S3BatchStore implements BatchStore {
     this.client = client;
     this.bucket = bucket;
     this.location = `s3://${bucket}`;
+  }
+
+  where(key: string): string {
+    return `s3://${this.bucket}/${key}`;
   }
 
   async read(key: string): Promise<Uint8Array | undefined> {
@@ -105,6 +111,10 @@ export class DirectoryBatchStore implements BatchStore {
   constructor(root: string) {
     this.root = root;
     this.location = `directory ${root}`;
+  }
+
+  where(key: string): string {
+    return this.path(key);
   }
 
   private path(key: string): string {

@@ -48,7 +48,7 @@ function optimizationBlock(o) {
   div.append(Object.assign(document.createElement('h4'), { textContent: `v${o.version}: ${how} of v${o.from}, ${o.createdAt.slice(0, 10)}` }));
   const latency = o.latencyMicros.ratio <= 1 ? `${(1 / o.latencyMicros.ratio).toFixed(2)}× faster` : `${o.latencyMicros.ratio.toFixed(2)}× slower`;
   const rows = [
-    ['size', size(o.bytes.source), size(o.bytes.result), `${o.bytes.ratio.toFixed(2)}× smaller`],
+    ['size', size(o.bytes.source), size(o.bytes.result), o.bytes.ratio >= 1 ? `${o.bytes.ratio.toFixed(2)}× smaller` : `${(1 / o.bytes.ratio).toFixed(2)}× larger`],
     ['latency, 1 row', `${o.latencyMicros.source.toFixed(0)} µs`, `${o.latencyMicros.result.toFixed(0)} µs`, latency],
     ...Object.entries(o.metrics.result).map(([metric, result]) => {
       const delta = o.metrics.delta[metric];
