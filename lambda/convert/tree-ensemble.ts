@@ -242,7 +242,9 @@ function emitLinearTrees(g: GraphBuilder, input: string, treeInput: string, e: T
 
 /** Emits the ensemble; returns the name of its [N, targets] output (the margin, before any link). */
 export function emitTreeEnsemble(g: GraphBuilder, input: string, ensemble: TreeEnsemble): string {
-  const e = ensemble.baseFirst === true && ensemble.base !== undefined ? foldBase(ensemble, ensemble.base) : ensemble;
+  // No trees (a model saved after 0 rounds predicts its base): one leaf of 0, which adds nothing.
+  const some = ensemble.trees.length > 0 ? ensemble : { ...ensemble, trees: [{ root: { value: 0 }, target: 0 }] };
+  const e = some.baseFirst === true && some.base !== undefined ? foldBase(some, some.base) : some;
   const treeInput = withDerivedColumns(g, input, e);
   const linear = e.trees.some((tree) => hasLinearLeaf(tree.root));
   let margin = linear

@@ -131,3 +131,18 @@ describe('early stopping', () => {
     assert.equal(convertNativeModel('model.json', Buffer.from(JSON.stringify(doc))).record.trees, 3 * perIteration);
   });
 });
+
+describe('edge shapes', () => {
+  it('a model of no trees (0 rounds) predicts its base_score', async () => {
+    const doc = JSON.parse(readFileSync(join(FIXTURES, 'xgb3_reg_squarederror', 'model.json'), 'utf8'));
+    Object.assign(doc.learner.gradient_booster.model, { trees: [], tree_info: [], iteration_indptr: [0] });
+    const base = Number(String(doc.learner.learner_model_param.base_score).replace(/[[\]]/g, ''));
+    const { onnx, record } = convertNativeModel('model.json', Buffer.from(JSON.stringify(doc)));
+    assert.equal(record.trees, 0);
+    const session = await ort.InferenceSession.create(onnx);
+    const n = record.features.length;
+    const out = await session.run({ features: new ort.Tensor('float32', new Float32Array(2 * n).fill(Number.NaN), [2, n]) });
+    await session.release();
+    assert.deepEqual([...(out.prediction.data as Float32Array)], [Math.fround(base), Math.fround(base)]);
+  });
+});
