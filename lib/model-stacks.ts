@@ -5,9 +5,9 @@
  * of the models whole: functions, API, alarms and dashboard together, so nothing about one model
  * crosses stacks but the store, the alarm topic and the shared API key and web ACL.
  *
- * A model's stack is chosen by a hash of its function's name (the model's name, or its
- * functionGroup), never by its position among the others, and construct ids name the model: adding
- * or removing a model leaves every other model's resources, logical ids and stack as they were.
+ * A model's stack is chosen by a hash of its name, never by its position among the others (a
+ * function group has a stack of its own, named by the group), and construct ids name the model:
+ * adding or removing a model leaves every other model's resources, logical ids and stack as they were.
  */
 import { createHash } from 'node:crypto';
 import { NestedStack, type NestedStackProps } from 'aws-cdk-lib';
@@ -51,6 +51,32 @@ export function modelStackOf(key: string, count: number): number {
 
 /** The construct id of the nested stack with that index. */
 export const modelStackId = (index: number): string => `Models${String(index).padStart(2, '0')}`;
+
+/** The models of one nested stack. */
+export interface ModelPlacement {
+  /** The nested stack's construct id: ModelsNN, or Group<functionGroup>. */
+  readonly id: string;
+  readonly functions: readonly FunctionModels[];
+  readonly endpointModels: readonly DiscoveredModel[];
+}
+
+/**
+ * Which models go in which nested stack: each function group in a stack of its own (named by the
+ * group: ten models weigh like ten, and two in one hashed stack would pass 500 resources), the
+ * other functions and the SageMaker models over `count` stacks by modelStackOf. Empty stacks are
+ * left out.
+ */
+export function placeModels(functions: readonly FunctionModels[], endpointModels: readonly DiscoveredModel[], count: number): ModelPlacement[] {
+  const single = functions.filter((f) => f.key.startsWith('model:'));
+  const placements: ModelPlacement[] = [];
+  for (let index = 0; index < count; index++) {
+    const mine = single.filter((f) => modelStackOf(f.key, count) === index);
+    const endpoints = endpointModels.filter((m) => modelStackOf(`endpoint:${m.name}`, count) === index);
+    if (mine.length + endpoints.length > 0) placements.push({ id: modelStackId(index), functions: mine, endpointModels: endpoints });
+  }
+  for (const group of functions.filter((f) => !f.key.startsWith('model:'))) placements.push({ id: `Group${group.key}`, functions: [group], endpointModels: [] });
+  return placements;
+}
 
 export interface ModelServingProps {
   readonly functions: readonly FunctionModels[];

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { BatchScoring } from './batch.ts';
@@ -17,12 +17,18 @@ import { hasSharpBinaries, PROJECT_ROOT, sharpInstallLine, stageImageContext, st
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import { API_KEY_DESCRIPTION, apiGatewayAccountLogging, rateLimitWebAcl, type InferenceApi } from './inference-api.ts';
 import { describeModels, type InferenceFunction } from './inference-function.ts';
-import { functionsOf, ModelServing, ModelStack, modelStackId, modelStackOf } from './model-stacks.ts';
+import { functionsOf, ModelServing, ModelStack, placeModels } from './model-stacks.ts';
 import { capturedLogsKey } from './log-encryption.ts';
 import { discoverModels, stageModels, type DiscoveredModel } from './model-discovery.ts';
 import { ModelStore } from './model-store.ts';
 import { InferenceMonitoring } from './monitoring.ts';
 import { readSettings, type ModelShipSettings } from './settings.ts';
+
+/** The nested stacks whose API URLs the main stack outputs too (CloudFormation allows 200 outputs). */
+const MAIN_STACK_URL_OUTPUTS = 150;
+
+/** CloudFormation's limit on the resources of one stack. */
+const RESOURCES_PER_STACK = 500;
 
 export interface ModelShipStackProps extends StackProps {
   /** Settings; read from cdk.json context when absent. @default readSettings(this.node) */
@@ -104,30 +110,52 @@ export class ModelShipStack extends Stack {
       const apiKey = settings.authMode === 'apiKey' ? new apigw.ApiKey(this, 'ApiKey', { description: API_KEY_DESCRIPTION }) : undefined;
       const webAcl = settings.waf ? rateLimitWebAcl(this, 'WebAcl', settings.wafRateLimit) : undefined;
       const logging = apiGatewayAccountLogging(this);
-      const count = settings.modelStacks;
       this.serving = [];
-      for (let index = 0; index < count; index++) {
-        const mine = functions.filter((f) => modelStackOf(f.key, count) === index);
-        const endpointModels = gpuModels.filter((m) => modelStackOf(`endpoint:${m.name}`, count) === index);
-        if (mine.length + endpointModels.length === 0) continue;
-        const names = [...mine.flatMap((f) => f.models), ...endpointModels].map((m) => m.name);
-        const nested = new ModelStack(this, modelStackId(index), {
+      const placements = placeModels(functions, gpuModels, settings.modelStacks);
+      for (const placement of placements) {
+        const names = [...placement.functions.flatMap((f) => f.models), ...placement.endpointModels].map((m) => m.name);
+        const nested = new ModelStack(this, placement.id, {
           ...serving,
-          functions: mine,
-          endpointModels,
+          functions: placement.functions,
+          endpointModels: placement.endpointModels,
           topic: this.monitoring.topic,
           apiKey,
           webAclArn: webAcl?.attrArn,
           cloudWatchRole: false,
-          description: describeModels('ModelShip models: ', names, 1024),
-          dashboardTitle: `# ModelShip ${modelStackId(index)}\nPer model: API traffic, errors and latency; the function behind it; model load and inference time. Alarms go to the stack's SNS topic.`,
+          // CloudFormation allows 1024 bytes of stack description; aws-cdk-lib checks 512 characters.
+          description: describeModels('ModelShip models: ', names, 512),
+          dashboardTitle: `# ModelShip ${placement.id}\nPer model: API traffic, errors and latency; the function behind it; model load and inference time. Alarms go to the stack's SNS topic.`,
         });
         // Stages log to CloudWatch only once the account's role is set.
         nested.node.addDependency(logging);
         this.serving.push(nested.serving);
-        new CfnOutput(this, `ApiUrl${modelStackId(index)}`, { value: nested.serving.api.api.url, description: describeModels('Base URL of the inference API of ', names, 1024) });
+        const url = { value: nested.serving.api.api.url, description: describeModels('Base URL of the inference API of ', names, 1024) };
+        // Each nested stack outputs its API's URL; the main stack repeats them while CloudFormation's
+        // 200 outputs per template leave room.
+        new CfnOutput(nested, 'ApiUrl', url);
+        if (placements.length <= MAIN_STACK_URL_OUTPUTS) new CfnOutput(this, `ApiUrl${placement.id}`, url);
       }
       if (apiKey !== undefined) new CfnOutput(this, 'ApiKeyId', { value: apiKey.keyId, description: 'aws apigateway get-api-key --include-value --api-key <id>' });
+    }
+    // CloudFormation refuses a stack of more than 500 resources; say which setting fixes it, before
+    // aws-cdk-lib's own error (which names the stack only) at synthesis.
+    const stacks: Stack[] = [this, ...this.serving.map((s) => Stack.of(s.api))].filter((stack, i, all) => all.indexOf(stack) === i);
+    for (const stack of stacks) {
+      stack.node.addValidation({
+        validate: () => {
+          const resources = stack.node.findAll().filter((c) => CfnResource.isCfnResource(c) && Stack.of(c) === stack).length;
+          if (resources <= RESOURCES_PER_STACK) return [];
+          const models = this.models.length;
+          const suggested = 2 ** Math.ceil(Math.log2(Math.max(2, models / 3)));
+          return [
+            settings.modelStacks === 0
+              ? `the stack would hold ${resources} resources for ${models} models, past CloudFormation's ${RESOURCES_PER_STACK}: spread the models over nested stacks with -c modelship:modelStacks=${suggested} (in cdk.json to keep it; about one per 3 models, room to grow)`
+              : stack.node.id.startsWith('Group')
+                ? `function group ${stack.node.id.slice('Group'.length)} would hold ${resources} resources in its nested stack, past CloudFormation's ${RESOURCES_PER_STACK}: split it into groups of at most about 15 models (functionGroup in their config.json)`
+                : `nested stack ${stack.node.id} would hold ${resources} resources, past CloudFormation's ${RESOURCES_PER_STACK}: raise modelship:modelStacks (now ${settings.modelStacks}; for example ${Math.max(suggested, settings.modelStacks * 2)}), which moves models between stacks (their resources are replaced on the next deploy)`,
+          ];
+        },
+      });
     }
     this.functions = this.serving.flatMap((s) => s.functions);
     this.endpoints = this.serving.flatMap((s) => s.endpoints);

@@ -50,9 +50,10 @@ export interface ModelShipSettings {
   readonly logEncryption: 'aws' | 'kms';
   /**
    * modelship:modelStacks — 0 keeps every model in the main stack (one API, up to about ten
-   * models); N spreads the models' functions, APIs and alarms over N nested stacks by a hash of each
-   * function's name, so a model always lands in the same one. Choose N for the repository you will
-   * grow to (about 8 models per stack): changing it moves models, whose resources are then replaced.
+   * models); N spreads the models' functions, APIs and alarms over nested stacks: each function
+   * group in one of its own, the other models over N by a hash of their names, so a model always
+   * lands in the same one. Choose N for the repository you will grow to (about one per 5 models):
+   * changing it moves models, whose resources are then replaced.
    * @default 0
    */
   readonly modelStacks: number;

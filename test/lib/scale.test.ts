@@ -13,7 +13,7 @@ import { App } from 'aws-cdk-lib';
 import { discoverModels, type DiscoveredModel } from '../../lib/model-discovery.ts';
 import { MANIFEST_FOLDER } from '../../lib/model-store.ts';
 import { ModelShipStack } from '../../lib/modelship-stack.ts';
-import { fakeImageDirectory } from './stack-fixture.ts';
+import { fakeImageDirectory, repositoryWith } from './stack-fixture.ts';
 import { writeLargeRepository } from './large-repository.ts';
 
 /** CloudFormation's quotas (per template) and Lambda's and API Gateway's defaults. */
@@ -89,7 +89,7 @@ describe('a repository of 200 models', () => {
   const models = discoverModels(dir);
   let synth: Synth;
   before(() => {
-    synth = synthesize(dir, 64);
+    synth = synthesize(dir, 32);
     const nested = synth.templates.size - 1;
     console.log(`# synthesized 200 models in ${synth.seconds.toFixed(1)} s: ${nested} nested stacks, rss ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
   });
@@ -110,6 +110,7 @@ describe('a repository of 200 models', () => {
       assert.ok(size <= LIMITS.templateBytes, `${file}: ${size} bytes`);
       assert.ok(Object.keys(template.Parameters ?? {}).length <= LIMITS.parameters, `${file}: parameters`);
       assert.ok(Object.keys(template.Outputs ?? {}).length <= LIMITS.outputs, `${file}: outputs`);
+      assert.ok(Buffer.byteLength(String((template as { Description?: string }).Description ?? '')) <= 1024, `${file}: description`);
     }
   });
 
@@ -219,6 +220,13 @@ describe('model stacks', () => {
     assert.deepEqual(moved, []);
     const added = [...second].flatMap(([file, ids]) => [...ids].filter((id) => !first.get(file)?.has(id)));
     assert.ok(added.some((id) => /amodeladdedlater/i.test(id)), 'the new model has resources of its own');
+  });
+
+  it('throws naming modelship:modelStacks when the main stack would pass 500 resources', () => {
+    // GIVEN twelve models in the main stack (about 45 resources each)
+    const dir = repositoryWith(Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`iris${i}`, undefined])));
+    // THEN synth stops, saying which setting spreads them
+    assert.throws(() => synthesize(dir, 0), /the stack would hold \d+ resources for 12 models, past CloudFormation's 500: spread the models over nested stacks with -c modelship:modelStacks=4/);
   });
 
   it('synthesize byte-identical templates and asset hashes twice from the same repository', () => {
