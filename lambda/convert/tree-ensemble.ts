@@ -129,7 +129,11 @@ function flatten(trees: readonly Tree[], leafOutput: (leaf: Leaf, tree: number, 
       f.splits.push(node.mode === 'MEMBER' ? 0 : node.threshold!);
       f.missingTrue.push(node.missingGoesTrue ? 1 : 0);
       f.trueIds.push(-1); f.trueLeafs.push(0); f.falseIds.push(-1); f.falseLeafs.push(0);
-      if (node.mode === 'MEMBER') f.members.push(...node.members!, Number.NaN);
+      if (node.mode === 'MEMBER') {
+        // A loop, not push(...members): a set can be longer than a call's argument limit.
+        for (const m of node.members!) f.members.push(m);
+        f.members.push(Number.NaN);
+      }
       stack.push({ node, index });
       return index;
     };
@@ -225,7 +229,7 @@ function emitLinearTrees(g: GraphBuilder, input: string, treeInput: string, e: T
   });
   const ids = g.op('Cast', [treeEnsembleNode(g, treeInput, t, e.trees.length, flat)], { to: { int: 7 } });
   const gather = (values: number[], type: ElementType | 'INT64' = t) => g.op('Gather', [g.constant(type, [values.length], values, 'leaf_table'), ids], { axis: { int: 0 } });
-  const width = Math.max(0, ...leaves.map((l) => l.linear?.features.length ?? 0));
+  const width = leaves.reduce((w, l) => Math.max(w, l.linear?.features.length ?? 0), 0);
   // The input with one zero column at index `features`, where unused coefficient slots point.
   const padded = g.op('Pad', [input, g.constant('INT64', [4], [0, 0, 0, 1]), g.scalar(t, 0)]);
   let sum = gather(leaves.map((l) => l.linear?.constant ?? l.value));

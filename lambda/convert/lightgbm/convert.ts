@@ -273,7 +273,7 @@ export function describeLightgbm(file: string, bytes: Uint8Array): ModelDescript
     else {
       // No names: the codes themselves, 0 … the largest code the model knows.
       const codes = (infos[k] ?? '').split(':').map(Number).filter((c) => Number.isInteger(c) && c >= 0);
-      categories = Array.from({ length: codes.length === 0 ? 0 : Math.max(...codes) + 1 }, (_, c) => String(c));
+      categories = Array.from({ length: codes.length === 0 ? 0 : codes.reduce((m, c) => Math.max(m, c), 0) + 1 }, (_, c) => String(c));
     }
     // An unseen category: pandas codes it -1 and LightGBM's Python package feeds NaN, which goes right.
     return { name, type: 'categorical', categories, unseen: null };

@@ -204,7 +204,7 @@ function readTree(ctx: TreeContext, v: unknown, path: string, weight: number | u
       if (splitType[i] === 1) {
         const set = members.get(i);
         if (set === undefined) F.fail(`${path} node ${i}`, 'a categorical split without categories');
-        ctx.maxCategory.set(feature[i], Math.max(ctx.maxCategory.get(feature[i]) ?? -1, ...set));
+        ctx.maxCategory.set(feature[i], set.reduce((m, c) => Math.max(m, c), ctx.maxCategory.get(feature[i]) ?? -1));
         // Categories in the set go right (categorical.h Decision): MEMBER true → right.
         done.set(i, { feature: ctx.categorical(feature[i]), mode: 'MEMBER', members: set, missingGoesTrue: defaultLeft[i] === 0, whenTrue: r, whenFalse: l });
       } else {
