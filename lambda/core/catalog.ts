@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DEFAULT_MODEL_CONFIG, MODEL_NAME_PATTERN, parseModelConfig, type ModelConfig } from './config.ts';
-import { badRequest, describeError, modelNotFound, modelUnavailable } from './errors.ts';
+import { badModelConfig, badRequest, describeError, modelNotFound, storeUnreachable } from './errors.ts';
 import type { CoreLogger } from './logger.ts';
 import { isModelFile } from './model-folder.ts';
 import type { ModelSource } from './model-source.ts';
@@ -56,7 +56,7 @@ export async function readCatalog(options: CatalogOptions): Promise<Map<string, 
     files = models === undefined ? await source.listFiles() : (await Promise.all(models.map((m) => source.listFiles(`${m}/`)))).flat();
   } catch (error) {
     options.logger.error('model store unreachable', { location: source.location, cause: describeError(error) });
-    throw modelUnavailable(`model store ${source.location} is unreachable: ${describeError(error)}`, error);
+    throw storeUnreachable(`model store ${source.location} is unreachable: ${describeError(error)}`, error);
   }
   const versions = new Map<string, Set<number>>();
   const versionFiles = new Map<string, Map<number, Set<string>>>();
@@ -155,7 +155,7 @@ export function findEntry(catalog: ReadonlyMap<string, ModelEntry>, name: string
 
 /** Which version a request addresses: the one in its path, or the live one. */
 export function resolveVersion(entry: ModelEntry, versionText?: string): number {
-  if (entry.problem !== undefined) throw modelUnavailable(`model "${entry.name}" cannot be served: ${entry.problem}`);
+  if (entry.problem !== undefined) throw badModelConfig(`model "${entry.name}" cannot be served: ${entry.problem}`);
   if (versionText === undefined) return entry.liveVersion!;
   if (!VERSION_PATTERN.test(versionText)) throw badRequest(`version "${versionText}" of model "${entry.name}" is not a positive integer`);
   const version = Number(versionText);

@@ -103,9 +103,26 @@ export const payloadTooLarge = (bytes: number, limit: number, what: string): Inf
     `request body is ${bytes} bytes, over the ${limit}-byte limit of ${what}; send fewer rows per request or use batch prediction`,
   );
 
-/** A model (or the store behind it) cannot be loaded right now; the cause goes to the log, the process keeps serving others. */
+/**
+ * What callers are told when a model cannot be served, by kind of problem, with what to do; the
+ * detail (paths, the store's or onnxruntime's text) stays in the log under the request id.
+ */
+const UNAVAILABLE = {
+  file: 'the model cannot be loaded: a bad model file (corrupt, refused, or changed since it was deployed); redeploy the version, or roll back to another (modelship rollback); the detail is in the log under this request id',
+  config: 'the model cannot be served: a bad config (its config.json is invalid, changed since it was deployed, or names a version the store lacks); fix config.json and redeploy; the detail is in the log under this request id',
+  store: 'the model store cannot be read right now (store unreachable); retry shortly, and if it persists check that the store exists and that this server may read it; the detail is in the log under this request id',
+} as const;
+
+/** A model's files cannot be loaded (corrupt, refused, changed since deploy); the cause goes to the log, the process keeps serving others. */
 export const modelUnavailable = (message: string, cause?: unknown): InferenceError =>
-  new InferenceError(503, message, { cause });
+  new InferenceError(503, message, { cause, publicMessage: UNAVAILABLE.file });
+
+/** A model's config cannot be served (invalid, changed since deploy, naming what the store lacks). */
+export const badModelConfig = (message: string): InferenceError => new InferenceError(503, message, { publicMessage: UNAVAILABLE.config });
+
+/** The model store (or a file the deployment says it holds) cannot be read. */
+export const storeUnreachable = (message: string, cause?: unknown): InferenceError =>
+  new InferenceError(503, message, { cause, publicMessage: UNAVAILABLE.store });
 
 /** The request ran past its deadline (504); `when` says where it was stopped. */
 export const deadlinePassed = (when: string): InferenceError =>

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { MODEL_FILE, type ModelEntry } from './catalog.ts';
 import { CONVERSION_FILE, ConversionRecordError, parseConversionRecord, PICKLE_FILES, type ConversionRecord, type NativeConverter } from './conversion-record.ts';
-import { describeError, modelUnavailable } from './errors.ts';
+import { describeError, modelUnavailable, storeUnreachable } from './errors.ts';
 import type { CoreLogger } from './logger.ts';
 import type { ModelSource } from './model-source.ts';
 import { SIDE_FILES } from './tasks/hf-folder.ts';
@@ -79,7 +79,7 @@ export async function readModelFolder(entry: ModelEntry, version: number, option
     if (onnx === undefined && listed === undefined) onnx = await source.readFile((onnxPath = `${folder}/onnx/${MODEL_FILE}`));
   } catch (error) {
     options.logger.error('model store unreachable', { model: entry.name, version, cause: describeError(error) });
-    throw modelUnavailable(`model "${entry.name}" version ${version} cannot be read from ${source.location}: ${describeError(error)}`, error);
+    throw storeUnreachable(`model "${entry.name}" version ${version} cannot be read from ${source.location}: ${describeError(error)}`, error);
   }
   const nativeFiles = natives.filter((file) => files.has(file));
   if (nativeFiles.length > 1) throw refuse(entry, version, `${folder} holds ${nativeFiles.join(' and ')}: a version folder holds one model file; keep one`);
@@ -94,7 +94,7 @@ export async function readModelFolder(entry: ModelEntry, version: number, option
     }
   };
   if (native === undefined) {
-    if (onnx === undefined) throw modelUnavailable(`model "${entry.name}" version ${version}: ${folder}/${MODEL_FILE} is no longer in ${source.location}`);
+    if (onnx === undefined) throw storeUnreachable(`model "${entry.name}" version ${version}: ${folder}/${MODEL_FILE} is no longer in ${source.location}`);
     return { path: onnxPath, onnx, sideFiles: files, record: readRecord() };
   }
   const nativeSha = sha256(files.get(native)!);

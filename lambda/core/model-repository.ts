@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { InferenceSession } from 'onnxruntime-node';
 import { findEntry, readCatalog, resolveVersion, type ModelEntry } from './catalog.ts';
-import { describeError, modelUnavailable } from './errors.ts';
+import { describeError, modelUnavailable, storeUnreachable } from './errors.ts';
 import { silentLogger, type CoreLogger } from './logger.ts';
 import type { ModelSource } from './model-source.ts';
 import { RetryCache } from './retry-cache.ts';
@@ -86,9 +86,9 @@ export class ModelRepository {
       bytes = await this.source.readFile(manifest.path);
     } catch (error) {
       this.logger.error('model store unreachable', { location: this.source.location, manifest: manifest.path, cause: describeError(error) });
-      throw modelUnavailable(`the deployment manifest ${manifest.path} cannot be read from ${this.source.location}: ${describeError(error)}`, error);
+      throw storeUnreachable(`the deployment manifest ${manifest.path} cannot be read from ${this.source.location}: ${describeError(error)}`, error);
     }
-    if (bytes === undefined) throw modelUnavailable(`the deployment manifest ${manifest.path} is not in ${this.source.location} (redeploy to write it)`);
+    if (bytes === undefined) throw storeUnreachable(`the deployment manifest ${manifest.path} is not in ${this.source.location} (redeploy to write it)`);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     if (sha256 !== manifest.sha256) {
       this.logger.error('deployment manifest does not match its deployed hash', { manifest: manifest.path, sha256, expected: manifest.sha256 });

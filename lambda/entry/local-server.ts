@@ -49,7 +49,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     console.log(`ModelShip serving ${catalog.size} model(s) from ${repository.source.location} on ${server.url}`);
     for (const entry of catalog.values()) {
       const state = entry.problem ?? failures.find((f) => f.startsWith(`${entry.name}:`));
-      console.log(`  ${entry.name.padEnd(28)} live v${entry.liveVersion ?? '-'} (versions ${entry.versions.join(', ') || 'none'})${state ? `  UNAVAILABLE: ${state}` : ''}`);
+      const versions = `versions ${entry.versions.join(', ') || 'none'}`;
+      // A model that cannot be served is FAILING, with why: never "live" (its config may name no live version at all).
+      console.log(state === undefined ? `  ${entry.name.padEnd(28)} live v${entry.liveVersion} (${versions})` : `  ${entry.name.padEnd(28)} FAILING (${versions}): ${state}`);
     }
     const sample = [...catalog.values()].find((e) => e.name === 'iris_forest' && e.problem === undefined) ?? [...catalog.values()].find((e) => e.problem === undefined);
     if (sample !== undefined) {

@@ -29,11 +29,34 @@ describe('faults', () => {
     process.env.AWS_SECRET_ACCESS_KEY ??= 'b';
     const service = createService(config, createRepository(config));
     const started = Date.now();
-    await assert.rejects(service.loadModel('iris_forest'), (error) => isInferenceError(error) && error.statusCode === 503 && /is unreachable/.test(error.message));
+    await assert.rejects(service.loadModel('iris_forest'), (error) => isInferenceError(error) && error.statusCode === 503 && /is unreachable/.test(error.message) && /^the model store cannot be read right now \(store unreachable\); retry shortly, and if it persists check/.test(error.publicMessage));
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 5000, `took ${elapsed} ms: retries must be bounded`);
     for (const socket of sockets) socket.destroy();
     hung.close();
+  });
+
+  it('says in a 503 what kind of problem keeps a model from serving (bad file, bad config) and what to do, the detail only in the log', async () => {
+    const repo = new TempRepository('kinds-').sample('iris_forest').sample('digits_mlp').sample('iris_forest', 'pinned_away').config('pinned_away', { versionPolicy: { pinned: 5 } });
+    const file = join(repo.dir, 'digits_mlp', '1', 'model.onnx');
+    writeFileSync(file, readFileSync(file).subarray(0, 1000));
+    const local = await startTestLocalServer(repo.dir);
+    try {
+      const answer = async (model: string) => {
+        const response = await fetch(`${local.url}/v2/models/${model}/infer`, { method: 'POST', body: JSON.stringify(goldenRequest(readGolden(model === 'pinned_away' ? 'iris_forest' : model), 1)) });
+        return { status: response.status, error: ((await response.json()) as { error: string }).error, id: response.headers.get('x-request-id') };
+      };
+      const corrupt = await answer('digits_mlp');
+      assert.equal(corrupt.status, 503);
+      assert.equal(corrupt.error, `the model cannot be loaded: a bad model file (corrupt, refused, or changed since it was deployed); redeploy the version, or roll back to another (modelship rollback); the detail is in the log under this request id (request id ${corrupt.id})`);
+      const config = await answer('pinned_away');
+      assert.equal(config.status, 503);
+      assert.equal(config.error, `the model cannot be served: a bad config (its config.json is invalid, changed since it was deployed, or names a version the store lacks); fix config.json and redeploy; the detail is in the log under this request id (request id ${config.id})`);
+      assert.doesNotMatch(`${corrupt.error} ${config.error}`, /pins version 5|INVALID_PROTOBUF|model\.onnx|\//);
+      assert.equal((await answer('iris_forest')).status, 200);
+    } finally {
+      await local.close();
+    }
   });
 
   it('reports a corrupt model as a load failure (the ModelLoadFailures metric) and serves the others', async () => {
@@ -47,7 +70,7 @@ describe('faults', () => {
     const broken = await handler(event('/v2/models/digits_mlp/infer', goldenRequest(readGolden('digits_mlp'), 1)), context(30_000));
     assert.equal(broken.statusCode, 503);
     // The caller gets a stable message and the request id; the cause goes to the log and the load metric.
-    assert.match(JSON.parse(broken.body).error, /^the model is unavailable right now .*\(request id [\w-]+\)$/);
+    assert.match(JSON.parse(broken.body).error, /^the model cannot be loaded: a bad model file .*\(request id [\w-]+\)$/);
     assert.match(loads.find((l) => l.model === 'digits_mlp')?.error ?? '', /^model "digits_mlp" version 1 cannot be loaded: /);
     const fine = await handler(event('/v2/models/iris_forest/infer', goldenRequest(readGolden('iris_forest'), 1)), context(30_000));
     assert.equal(fine.statusCode, 200);

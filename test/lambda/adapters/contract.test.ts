@@ -103,7 +103,7 @@ const TABLE: Row[] = [
     path: '/v2/models/iris_forest/versions/2/infer',
     body: v2(),
     status: 503,
-    expect: { error: /^the model is unavailable right now \(it could not be loaded, or the model store could not be read\); retry shortly \(request id [\w-]+\)$/ },
+    expect: { error: /^the model cannot be loaded: a bad model file \(corrupt, refused, or changed since it was deployed\); redeploy the version, or roll back to another \(modelship rollback\); the detail is in the log under this request id \(request id [\w-]+\)$/ },
   },
   // A converted model (model.onnx and conversion.json as synth stages them): features by name, classes by name.
   {

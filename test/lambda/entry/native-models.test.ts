@@ -63,8 +63,8 @@ describe('native models through npm start', () => {
 
   it('prints each bad model with its problem at start, answers its routes 503, and keeps the others serving', async () => {
     const printed = server.output();
-    assert.match(printed, /truncated\s+live v1 \(versions 1\)\s+UNAVAILABLE: .*truncated\/1: model\.json: /);
-    assert.match(printed, /pickled\s+live v1 \(versions 1\)\s+UNAVAILABLE: .*model\.pkl is a Python pickle, which ModelShip never reads/);
+    assert.match(printed, /truncated\s+FAILING \(versions 1\): .*truncated\/1: model\.json: /);
+    assert.match(printed, /pickled\s+FAILING \(versions 1\): .*model\.pkl is a Python pickle, which ModelShip never reads/);
     assert.equal((await call(`${server.url}/v1/models/truncated:predict`, 'POST', '{"instances": [{}]}')).status, 503);
     assert.equal((await call(`${server.url}/v2/models/pickled`)).status, 503);
     assert.equal((await call(`${server.url}/v2/models/lgb_regression_cat/ready`)).status, 200);

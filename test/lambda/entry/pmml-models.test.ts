@@ -89,7 +89,7 @@ describe('PMML models through npm start', () => {
   });
 
   it('shows a PMML document with a DOCTYPE as unavailable, naming the problem, and answers its routes 503', async () => {
-    assert.match(server.output(), /doctype\s+live v1 \(versions 1\)\s+UNAVAILABLE: .*model\.pmml: the document has a DOCTYPE/);
+    assert.match(server.output(), /doctype\s+FAILING \(versions 1\): .*model\.pmml: the document has a DOCTYPE/);
     assert.equal((await call(`${server.url}/v1/models/doctype:predict`, 'POST', '{"instances": [{}]}')).status, 503);
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
-import { assertClose, call, goldenRequest, readGolden, ROOT, SAMPLE_MODELS, SAMPLES_DIR, TABULAR_SAMPLES, startTestLocalServer, startTestS3 } from '../../../helpers.ts';
+import { assertClose, call, goldenRequest, readGolden, ROOT, SAMPLE_MODELS, SAMPLES_DIR, TABULAR_SAMPLES, startTestLocalServer, startTestS3, TempRepository } from '../../../helpers.ts';
 
 const exec = promisify(execFile);
 
@@ -168,6 +168,20 @@ describe('npm start (bin/serve.ts)', () => {
       const response = JSON.parse(stdout);
       assert.equal(response.model_name, 'iris_forest');
       assert.deepEqual(response.outputs[0].data, [0]);
+    } finally {
+      const exited = exitCode(child);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    }
+  });
+
+  it('shows a model that cannot be served as FAILING with the reason, never as live', async () => {
+    const repo = new TempRepository('banner-').sample('iris_forest').sample('iris_forest', 'pinned_away').config('pinned_away', { versionPolicy: { pinned: 5 } });
+    const { child, output } = await startServe({ MODEL_DIR: repo.dir, LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'banner-data-')) });
+    try {
+      assert.match(output(), /\n {2}iris_forest\s+live v1 \(versions 1\)\n/);
+      assert.match(output(), /\n {2}pinned_away\s+FAILING \(versions 1\): pinned_away\/config\.json pins version 5, which is not in the store \(have 1\)\n/);
+      assert.doesNotMatch(output(), /live v-/);
     } finally {
       const exited = exitCode(child);
       child.kill('SIGTERM');

@@ -127,7 +127,7 @@ describe('SageMaker container server (CPU mode)', () => {
       const response = await fetch(`${server.url}/ping`);
       assert.equal(response.status, 503);
       const requestId = response.headers.get('x-request-id')!;
-      assert.equal(((await response.json()) as { error: string }).error, `the model is unavailable right now (it could not be loaded, or the model store could not be read); retry shortly (request id ${requestId})`);
+      assert.equal(((await response.json()) as { error: string }).error, `the model cannot be loaded: a bad model file (corrupt, refused, or changed since it was deployed); redeploy the version, or roll back to another (modelship rollback); the detail is in the log under this request id (request id ${requestId})`);
       const entry = logged.find((l) => l.requestId === requestId)!;
       assert.match(String(entry.cause), /^model "iris_forest" version 1 cannot be loaded/);
     } finally {
