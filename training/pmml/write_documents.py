@@ -245,6 +245,31 @@ def tree_strategies():
         write(f"hand_tree_{strategy}", tree_body(strategy, no_true), {"task": "classification", "objective": f"TreeModel missingValueStrategy {strategy}, noTrueChildStrategy {no_true}", "classes": ["low", "medium", "high"], "features": TREE_FEATURES, "rows": TREE_ROWS})
 
 
+def simple_tree_body(strategy, no_true):
+    """Only simple predicates (the TreeEnsemble path): every comparison operator, sets, multiway splits, a scoreless inner node."""
+    return TREE_DD + f"""<TreeModel functionName="classification" missingValueStrategy="{strategy}" noTrueChildStrategy="{no_true}">
+ <MiningSchema><MiningField name="risk" usageType="target"/><MiningField name="temp"/><MiningField name="humidity"/><MiningField name="outlook"/></MiningSchema>
+ {output(["low", "medium", "high"])}<Node score="low" recordCount="100">{sd(50, 30, 20)}<True/>
+  <Node score="medium" recordCount="40">{sd(10, 25, 5)}<SimpleSetPredicate field="outlook" booleanOperator="isNotIn"><Array type="string">sunny</Array></SimpleSetPredicate>
+   <Node score="high" recordCount="10">{sd(1, 3, 6)}<SimplePredicate field="temp" operator="greaterThan" value="30"/></Node>
+   <Node score="medium" recordCount="20">{sd(4, 14, 2)}<SimplePredicate field="humidity" operator="greaterOrEqual" value="70"/></Node>
+   <Node score="low" recordCount="6">{sd(4, 1, 1)}<SimplePredicate field="outlook" operator="notEqual" value="rain"/></Node>
+  </Node>
+  <Node recordCount="50"><SimplePredicate field="temp" operator="lessOrEqual" value="25"/>
+   <Node score="low" recordCount="30">{sd(25, 4, 1)}<SimplePredicate field="humidity" operator="lessThan" value="75"/></Node>
+   <Node score="medium" recordCount="20">{sd(6, 12, 2)}<SimplePredicate field="outlook" operator="equal" value="sunny"/></Node>
+  </Node>
+  <Node score="high" recordCount="10">{sd(2, 2, 6)}<SimpleSetPredicate field="outlook" booleanOperator="isIn"><Array type="string">sunny overcast</Array></SimpleSetPredicate></Node>
+ </Node>
+</TreeModel>
+"""
+
+
+def simple_trees():
+    for strategy, no_true in [("none", "returnLastPrediction"), ("nullPrediction", "returnNullPrediction"), ("lastPrediction", "returnLastPrediction")]:
+        write(f"hand_tree_simple_{strategy}", simple_tree_body(strategy, no_true), {"task": "classification", "objective": f"TreeModel with simple predicates only (TreeEnsemble path), missingValueStrategy {strategy}, noTrueChildStrategy {no_true}", "classes": ["low", "medium", "high"], "features": TREE_FEATURES, "rows": TREE_ROWS + [{"temp": 26, "humidity": 50, "outlook": "rain"}, {"temp": 31, "humidity": None, "outlook": "rain"}]})
+
+
 # ---------------------------------------------------------------- segmentation methods
 
 def leaf_sd(score):
@@ -428,6 +453,7 @@ def scorecards():
 
 
 if __name__ == "__main__":
+    simple_trees()
     scorecards()
     general_regression()
     regression_links()

@@ -6,7 +6,9 @@
 import { DataType, encodeModel, type Attribute, type Model, type Node, type Tensor, type ValueInfo } from '../onnx/onnx-model.ts';
 
 /** ONNX opset the graph is written for (Reduce* take axes as an input from 18). */
-export const OPSET = 18;
+export const OPSET = 21;
+/** ai.onnx.ml, for the TreeEnsemble the shared tree emitter writes. */
+const ML_OPSET = 5;
 
 type AttrValue = number | number[] | string | { floats: number[] } | { float: number };
 
@@ -106,7 +108,16 @@ export class GraphBuilder {
   matmul = (a: string, b: string): string => this.op('MatMul', [a, b]);
   reshape = (x: string, shape: number[]): string => this.op('Reshape', [x, this.int64(shape)]);
   /** Column j..j+1 of [N, k] as [N, 1]. */
-  column = (x: string, j: number): string => this.gather(x, this.int64([j], [1]), 1);
+  private readonly columns = new Map<string, string>();
+  column = (x: string, j: number): string => {
+    const key = `${x}\u0000${j}`;
+    let c = this.columns.get(key);
+    if (c === undefined) {
+      c = this.gather(x, this.int64([j], [1]), 1);
+      this.columns.set(key, c);
+    }
+    return c;
+  };
   /** A boolean comparison cast to 0/1 double. */
   compare = (op: 'Less' | 'LessOrEqual' | 'Greater' | 'GreaterOrEqual' | 'Equal', a: string, b: string): string => this.toDouble(this.op(op, [a, b]));
 
@@ -115,16 +126,41 @@ export class GraphBuilder {
     this.outputs.push({ name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (d < 0 ? { dimParam: 'N' } : { dimValue: d })) } } } });
   }
 
-  /** The finished model: input `features` [N, width] DOUBLE. */
+  private adopted = 0;
+
+  /**
+   * Nodes and initializers written by another builder (the shared tree emitter) join this graph, their
+   * names prefixed so they cannot collide; `input` keeps its name. Returns the new name of `output`.
+   */
+  adopt(nodes: readonly Node[], initializers: readonly Tensor[], input: string, output: string): string {
+    this.adopted += 1;
+    const prefix = `ensemble${this.adopted}/`;
+    const rename = (name: string): string => (name === input || name === '' ? name : prefix + name);
+    for (const t of initializers) this.initializers.push({ ...t, name: rename(t.name) });
+    for (const n of nodes) this.nodes.push({ ...n, input: n.input.map(rename), output: n.output.map(rename), ...(n.name !== undefined ? { name: rename(n.name) } : {}) });
+    return rename(output);
+  }
+
+  /** The finished model: input `features` [N, width] DOUBLE. Nodes no output depends on are left out. */
   build(width: number, metadata: Record<string, string>): Uint8Array {
+    const needed = new Set(this.outputs.map((o) => o.name));
+    const kept: Node[] = [];
+    for (let i = this.nodes.length - 1; i >= 0; i--) {
+      const node = this.nodes[i];
+      if (!node.output.some((o) => needed.has(o))) continue;
+      kept.push(node);
+      for (const input of node.input) needed.add(input);
+    }
+    kept.reverse();
+    const initializers = this.initializers.filter((t) => needed.has(t.name));
     const model: Model = {
-      irVersion: 8,
-      opsetImport: [{ domain: '', version: OPSET }],
+      irVersion: 10,
+      opsetImport: [{ domain: '', version: OPSET }, ...(kept.some((n) => n.domain === 'ai.onnx.ml') ? [{ domain: 'ai.onnx.ml', version: ML_OPSET }] : [])],
       producerName: 'modelship-convert',
       graph: {
         name: 'pmml',
-        node: this.nodes,
-        initializer: this.initializers,
+        node: kept,
+        initializer: initializers,
         input: [{ name: this.input, type: { tensorType: { elemType: DataType.DOUBLE, shape: { dim: [{ dimParam: 'N' }, { dimValue: width }] } } } }],
         output: this.outputs,
         valueInfo: [],

@@ -10,6 +10,7 @@ import { link, LINKS } from './links.ts';
 import { evaluatePredicate, PREDICATES } from './predicates.ts';
 import { castTo, expressionVal, filled, EXPRESSIONS, literalFor, numeric, Scope, treatMissingAndOutliers, type Context, type Val } from './scope.ts';
 import { generalRegression } from './general-regression.ts';
+import { ensembleSum } from './ensemble.ts';
 import { neuralNetwork } from './neural-network.ts';
 import { evaluateForest, type ForestResult } from './tree.ts';
 import { attr, child, childrenNamed, numberAttr, type Element } from './xml.ts';
@@ -73,11 +74,29 @@ type Compiler = (e: Element, scope: Scope) => Result;
 
 const COMPILERS: Record<string, Compiler> = {
   RegressionModel: regressionModel,
-  TreeModel: (e, scope) => single(scope.ctx, evaluateForest([{ element: e, scope }], functionOf(e), functionOf(e) === 'classification' ? classesOf(e, scope) : [])),
+  TreeModel: treeModel,
   MiningModel: miningModel,
   GeneralRegressionModel: (e, scope) => generalRegression(e, scope, functionOf(e), functionOf(e) === 'classification' ? classesOf(e, scope) : []),
   NeuralNetwork: (e, scope) => neuralNetwork(e, scope, functionOf(e), functionOf(e) === 'classification' ? classesOf(e, scope) : []),
 };
+
+function treeModel(e: Element, scope: Scope): Result {
+  const fn = functionOf(e);
+  const classes = fn === 'classification' ? classesOf(e, scope) : [];
+  const fast = ensembleSum(scope.ctx.g, [{ element: e, scope, weight: 1 }], fn, classes, 1, true);
+  if (fast !== undefined) return ensembleResult(scope.ctx, fast, fn, classes, true);
+  return single(scope.ctx, evaluateForest([{ element: e, scope }], fn, classes));
+}
+
+/** The TreeEnsemble's [N, targets] as a Result (the label: the extra target, or the most likely class). */
+function ensembleResult(ctx: Context, out: string, fn: FunctionName, classes: readonly string[], withLabel: boolean): Result {
+  const { g } = ctx;
+  if (fn === 'regression') return { kind: 'regression', value: out };
+  const C = classes.length;
+  const probs = withLabel ? g.gather(out, Array.from({ length: C }, (_, c) => c)) : out;
+  const label = withLabel ? g.column(out, C) : argmax(ctx, probs);
+  return { kind: 'classification', probs, label: g.nanWhere(g.isNaN(g.reduce('ReduceSum', probs, [1])), label), classes };
+}
 
 /** A forest of one as one Result. */
 function single(ctx: Context, f: ForestResult): Result {
@@ -91,11 +110,21 @@ function regressionTable(scope: Scope, table: Element): string {
   const { g } = scope.ctx;
   let y = g.scalar(numberAttr(table, 'intercept'));
   const terms: string[] = [];
+  // Untransformed input columns with exponent 1: one Gather and one MatMul (a dot product in double).
+  const direct: { column: number; coefficient: number }[] = [];
   for (const p of childrenNamed(table, 'NumericPredictor')) {
-    const x = numeric(scope.ctx, scope.get(attr(p, 'name')));
+    const v = scope.get(attr(p, 'name'));
     const exponent = numberAttr(p, 'exponent', 1);
+    if (v.column !== undefined && exponent === 1) {
+      direct.push({ column: v.column, coefficient: numberAttr(p, 'coefficient') });
+      continue;
+    }
+    const x = numeric(scope.ctx, v);
     const xe = exponent === 1 ? x : g.op('Pow', [x, g.scalar(exponent)]);
     terms.push(g.mul(xe, g.scalar(numberAttr(p, 'coefficient'))));
+  }
+  if (direct.length > 0) {
+    terms.unshift(g.matmul(g.gather(g.input, direct.map((d) => d.column)), g.constant(direct.map((d) => d.coefficient), [direct.length, 1])));
   }
   for (const p of childrenNamed(table, 'CategoricalPredictor')) {
     const v = scope.get(attr(p, 'name'));
@@ -240,6 +269,15 @@ function miningModel(e: Element, scope: Scope): Result {
     return out!;
   }
 
+  // Trees with a True predicate, summed or averaged: the shared TreeEnsemble, when every predicate is simple.
+  const linear = method === 'sum' ? fn === 'regression' : method === 'average' || method === 'weightedAverage';
+  if (linear && segments.every((s) => isForestable(s, modelOf, fn))) {
+    const weights = segments.map((s) => (method === 'weightedAverage' ? numberAttr(s, 'weight', 1) : 1));
+    const trees = segments.map((s, i) => ({ element: modelOf(s), scope: modelScope(modelOf(s), scope), weight: weights[i] }));
+    const divisor = method === 'sum' ? 1 : weights.reduce((a, b) => a + b, 0);
+    const fast = ensembleSum(g, trees, fn, classes, divisor);
+    if (fast !== undefined) return ensembleResult(ctx, fast, fn, classes, false);
+  }
   // The other methods combine every applicable segment's answer.
   const stack = segmentStack(scope, segments, modelOf, fn, classes);
   return combineStack(ctx, stack, method, fn, classes, segmentation);
@@ -252,14 +290,17 @@ const segmentPredicate = (s: Element): Element => {
 };
 const alwaysApplies = (s: Element): boolean => segmentPredicate(s).name === 'True';
 
+/** A segment that is a plain tree of the parent's function, always applying: evaluated with the other trees at once. */
+function isForestable(s: Element, modelOf: (s: Element) => Element, fn: FunctionName): boolean {
+  const m = modelOf(s);
+  return m.name === 'TreeModel' && alwaysApplies(s) && child(m, 'Targets') === undefined && functionOf(m) === fn;
+}
+
 /** Every segment's answer stacked: trees with a True predicate are evaluated together as one forest. */
 function segmentStack(scope: Scope, segments: readonly Element[], modelOf: (s: Element) => Element, fn: FunctionName, classes: readonly string[]): SegmentStack {
   const { g } = scope.ctx;
   const weights = segments.map((s) => numberAttr(s, 'weight', 1));
-  const forestable = segments.every((s) => {
-    const m = modelOf(s);
-    return m.name === 'TreeModel' && alwaysApplies(s) && child(m, 'Targets') === undefined && functionOf(m) === fn;
-  });
+  const forestable = segments.every((s) => isForestable(s, modelOf, fn));
   const ones = g.op('Expand', [g.scalar(1), g.op('Concat', [g.op('Shape', [g.input], { start: 0, end: 1 }), g.int64([segments.length])], { axis: 0 })]);
   if (forestable) {
     const trees = segments.map((s) => ({ element: modelOf(s), scope: modelScope(modelOf(s), scope) }));

@@ -19,6 +19,8 @@ export interface Val {
   readonly optype: Optype;
   /** A constant: its value as written (so a categorical comparison can look it up). */
   readonly constant?: string;
+  /** The input column this value is, untouched (so a linear model can take many columns in one Gather). */
+  readonly column?: number;
 }
 
 export interface Context {
@@ -119,7 +121,8 @@ export function inputVal(ctx: Context, field: DataFieldDef, column: number, mini
   if (field.dataType === 'float') t = roundToFloat(ctx, t);
   const domain = field.isCategorical ? [...field.validValues, ...field.invalidValues, ...field.missingValues] : undefined;
   // Missing: NaN, or a value the DataDictionary declares as meaning missing.
-  let missing = g.isNaN(t);
+  const nan = g.isNaN(t);
+  let missing = nan;
   if (domain !== undefined && field.missingValues.length > 0) {
     missing = g.op('Or', [missing, g.op('GreaterOrEqual', [t, g.scalar(field.validValues.length + field.invalidValues.length)])]);
   } else if (domain === undefined) {
@@ -173,7 +176,9 @@ export function inputVal(ctx: Context, field: DataFieldDef, column: number, mini
     }
   }
   const base: Val = { t, ...(domain !== undefined ? { domain } : {}), dataType: field.dataType, optype: mining.optype ?? field.optype };
-  return treatMissingAndOutliers(ctx, base, mining, missing);
+  const treated = treatMissingAndOutliers(ctx, base, mining, missing === nan ? undefined : missing);
+  // Nothing changed the column: say so (a linear model then gathers its columns at once).
+  return treated.t === g.column(g.input, column) ? { ...treated, column } : treated;
 }
 
 /** A MiningField's outlier treatment and missingValueReplacement, on a value (`missing`: its missing mask, if known beyond NaN). */
