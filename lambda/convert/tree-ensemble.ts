@@ -86,6 +86,14 @@ export interface TreeEnsemble {
   readonly divisor?: number;
 }
 
+/**
+ * The deepest tree converted. onnxruntime builds its tree ensemble recursively: a chain of about 20,000
+ * levels crashed the process when the session was created (8,000 in a worker thread), which no
+ * error handling can catch. Real models stay far below (max_depth, or num_leaves bounding the depth);
+ * deeper ones are refused, naming the tree.
+ */
+export const MAX_TREE_DEPTH = 2048;
+
 /** LightGBM's kZeroThreshold, `const double kZeroThreshold = 1e-35f;` (include/LightGBM/meta.h): a float literal. */
 export const LIGHTGBM_ZERO_THRESHOLD = Math.fround(1e-35);
 
@@ -206,8 +214,8 @@ function sumByTarget(g: GraphBuilder, perTree: string, e: TreeEnsemble): string 
 }
 
 /** Each tree's leaf [N, trees], then per target a running sum over its trees in order (CumSum), the last column. */
-function sumInOrder(g: GraphBuilder, treeInput: string, e: TreeEnsemble): string {
-  const perTree = treeEnsembleNode(g, treeInput, e.elementType, e.trees.length, flatten(e.trees, (leaf, tree) => ({ target: tree, weight: leaf.value })));
+function sumInOrder(g: GraphBuilder, treeInput: string, e: TreeEnsemble, weight: (leaf: Leaf, tree: number) => number): string {
+  const perTree = treeEnsembleNode(g, treeInput, e.elementType, e.trees.length, flatten(e.trees, (leaf, tree) => ({ target: tree, weight: weight(leaf, tree) })));
   const axis = g.scalar('INT64', 1, 'axis');
   const columns = Array.from({ length: e.targets }, (_, k) => {
     const trees = e.trees.flatMap((tree, t) => (tree.target === k ? [t] : []));
@@ -248,35 +256,37 @@ function emitLinearTrees(g: GraphBuilder, input: string, treeInput: string, e: T
 export function emitTreeEnsemble(g: GraphBuilder, input: string, ensemble: TreeEnsemble): string {
   // No trees (a model saved after 0 rounds predicts its base): one leaf of 0, which adds nothing.
   const some = ensemble.trees.length > 0 ? ensemble : { ...ensemble, trees: [{ root: { value: 0 }, target: 0 }] };
-  const e = some.baseFirst === true && some.base !== undefined ? foldBase(some, some.base) : some;
+  const folded = some.baseFirst === true && some.base !== undefined ? foldBase(some, some.base) : undefined;
+  const e = folded === undefined ? some : { ...some, base: folded.rest };
+  const round = e.elementType === 'FP32' ? Math.fround : (x: number) => x;
+  // A leaf's weight: its value, plus the base where the base starts its target's sum.
+  const weight = (leaf: Leaf, tree: number) => (folded === undefined || folded.offsets[tree] === 0 ? leaf.value : round(folded.offsets[tree] + leaf.value));
   const treeInput = withDerivedColumns(g, input, e);
   const linear = e.trees.some((tree) => hasLinearLeaf(tree.root));
   let margin = linear
     ? sumByTarget(g, emitLinearTrees(g, input, treeInput, e), e)
     : e.sequentialSum === true && e.trees.length > 0
-      ? sumInOrder(g, treeInput, e)
-      : treeEnsembleNode(g, treeInput, e.elementType, e.targets, flatten(e.trees, (leaf, tree) => ({ target: e.trees[tree].target, weight: leaf.value })));
+      ? sumInOrder(g, treeInput, e, weight)
+      : treeEnsembleNode(g, treeInput, e.elementType, e.targets, flatten(e.trees, (leaf, tree) => ({ target: e.trees[tree].target, weight: weight(leaf, tree) })));
   if (e.base !== undefined && e.base.some((b) => b !== 0)) margin = g.op('Add', [margin, g.constant(e.elementType, [e.targets], e.base, 'base_score')]);
   if (e.divisor !== undefined && e.divisor !== 1) margin = g.op('Div', [margin, g.scalar(e.elementType, e.divisor, 'average_over')]);
   return margin;
 }
 
-/** The base added into each target's first tree (in the element type's precision); targets without a tree keep it. */
-function foldBase(e: TreeEnsemble, base: readonly number[]): TreeEnsemble {
+/**
+ * The base folded into each target's first tree: per tree, what its leaves start from (in the element
+ * type's precision), and the base left to add after the sum (targets without a tree keep theirs).
+ */
+function foldBase(e: TreeEnsemble, base: readonly number[]): { offsets: number[]; rest: number[] } {
   const round = e.elementType === 'FP32' ? Math.fround : (x: number) => x;
   const rest = [...base];
-  const trees = e.trees.map((tree) => {
+  const offsets = e.trees.map((tree) => {
     const b = rest[tree.target];
-    if (b === 0 || tree.root === undefined || hasLinearLeaf(tree.root)) return tree;
+    if (b === 0 || hasLinearLeaf(tree.root)) return 0;
     rest[tree.target] = 0;
-    return { ...tree, root: mapLeaves(tree.root, (value) => round(round(b) + value)) };
+    return round(b);
   });
-  return { ...e, trees, base: rest, baseFirst: false };
-}
-
-function mapLeaves(node: TreeNode, f: (value: number) => number): TreeNode {
-  if (isLeaf(node)) return { ...node, value: f(node.value) };
-  return { ...node, whenTrue: mapLeaves(node.whenTrue, f), whenFalse: mapLeaves(node.whenFalse, f) };
+  return { offsets, rest };
 }
 
 function hasLinearLeaf(root: TreeNode): boolean {

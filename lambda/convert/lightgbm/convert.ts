@@ -20,7 +20,7 @@
 import { Fields } from '../fields.ts';
 import type { FeatureRecord } from '../record.ts';
 import type { Head, Link } from '../links.ts';
-import type { DerivedColumn, LinearLeaf, Tree, TreeNode } from '../tree-ensemble.ts';
+import { MAX_TREE_DEPTH, type DerivedColumn, type LinearLeaf, type Tree, type TreeNode } from '../tree-ensemble.ts';
 import { emitConversion, type Conversion, type ModelDescription } from '../describe.ts';
 
 const MAX_LEAVES = 1 << 20;
@@ -175,6 +175,7 @@ function readTree(F: Fields, fields: Map<string, string>, path: string, ctx: { f
   const stack = [0];
   seenNode[0] = 1;
   const expanded = new Uint8Array(n);
+  const depth = new Uint32Array(n);
   while (stack.length > 0) {
     const i = stack[stack.length - 1];
     if (expanded[i] === 0) {
@@ -183,6 +184,8 @@ function readTree(F: Fields, fields: Map<string, string>, path: string, ctx: { f
         if (c < 0) continue;
         if (seenNode[c] !== 0) F.fail(path, `node ${c} is reached twice (a cycle or a shared node)`);
         seenNode[c] = 1;
+        depth[c] = depth[i] + 1;
+        if (depth[c] >= MAX_TREE_DEPTH) F.fail(path, `deeper than ${MAX_TREE_DEPTH} levels, which onnxruntime cannot load safely; retrain with max_depth`);
         stack.push(c);
       }
       continue;

@@ -17,7 +17,7 @@
 import { ConversionError } from '../errors.ts';
 import { Fields } from '../fields.ts';
 import type { FeatureRecord, FeatureType } from '../record.ts';
-import { type DerivedColumn, type Tree, type TreeNode } from '../tree-ensemble.ts';
+import { MAX_TREE_DEPTH, type DerivedColumn, type Tree, type TreeNode } from '../tree-ensemble.ts';
 import { emitConversion, type Conversion, type ModelDescription } from '../describe.ts';
 import type { GraphBuilder } from '../onnx/graph.ts';
 import { decodeUbjson, UbjsonError } from './ubjson.ts';
@@ -173,6 +173,7 @@ function readTree(ctx: TreeContext, v: unknown, path: string, weight: number | u
   });
 
   const seen = new Uint8Array(n);
+  const depth = new Uint32Array(n);
   const build = (root: number, output: number): TreeNode => {
     // Iterative post-order, so a deep (or malicious) tree cannot exhaust the call stack.
     const done = new Map<number, TreeNode>();
@@ -193,6 +194,8 @@ function readTree(ctx: TreeContext, v: unknown, path: string, weight: number | u
         for (const c of [left[i], right[i]]) {
           if (c < 0) F.fail(`${path} node ${i}`, 'has one child');
           if (seen[c] !== 0) F.fail(`${path} node ${i}`, `child ${c} is reached twice (the tree has a cycle or shared node)`);
+          depth[c] = depth[i] + 1;
+          if (depth[c] > MAX_TREE_DEPTH) F.fail(path, `deeper than ${MAX_TREE_DEPTH} levels, which onnxruntime cannot load safely; retrain with a max_depth`);
           stack.push(c);
         }
         continue;

@@ -146,3 +146,37 @@ describe('edge shapes', () => {
     assert.deepEqual([...(out.prediction.data as Float32Array)], [Math.fround(base), Math.fround(base)]);
   });
 });
+
+describe('tree depth', () => {
+  /** The regression fixture with its first tree replaced by a chain `levels` splits deep. */
+  function xgboostChain(levels: number): Buffer {
+    const doc = JSON.parse(readFileSync(join(FIXTURES, 'xgb3_reg_squarederror', 'model.json'), 'utf8'));
+    const tree = doc.learner.gradient_booster.model.trees[0];
+    const n = 2 * levels + 1;
+    const column = (v: number) => new Array<number>(n).fill(v);
+    Object.assign(tree, { left_children: column(-1), right_children: column(-1), split_indices: column(0), split_conditions: column(0.5), default_left: column(0), split_type: column(0), base_weights: column(0), loss_changes: column(0), sum_hessian: column(0), parents: column(0) });
+    for (let i = 0, node = 0; i < levels; i++, node += 2) {
+      tree.left_children[node] = node + 1;
+      tree.right_children[node] = node + 2;
+      tree.split_conditions[node] = i;
+    }
+    tree.tree_param.num_nodes = String(n);
+    return Buffer.from(JSON.stringify(doc));
+  }
+
+  it('converts a 2,000-level chain that onnxruntime loads and runs, and refuses a deeper one by name', async () => {
+    const { onnx, record } = convertNativeModel('model.json', xgboostChain(2000));
+    const session = await ort.InferenceSession.create(onnx);
+    const n = record.features.length;
+    await session.run({ features: new ort.Tensor('float32', new Float32Array(n).fill(5000), [1, n]) });
+    await session.release();
+    assert.throws(() => convertNativeModel('model.json', xgboostChain(2100)), /model\.json: learner\.gradient_booster\.model\.trees\[0\]: deeper than 2048 levels/);
+    const txt = readFileSync(join(FIXTURES, 'lgb_regression', 'model.txt'), 'utf8');
+    const levels = 2100;
+    const ints = (f: (i: number) => number) => Array.from({ length: levels }, (_, i) => f(i)).join(' ');
+    const chain = ['Tree=0', `num_leaves=${levels + 1}`, 'num_cat=0', `split_feature=${ints(() => 0)}`, `threshold=${ints((i) => i)}`, `decision_type=${ints(() => 2)}`,
+      `left_child=${ints((i) => ~i)}`, `right_child=${ints((i) => (i + 1 < levels ? i + 1 : ~levels))}`, `leaf_value=${Array.from({ length: levels + 1 }, () => 0).join(' ')}`, 'shrinkage=1'].join('\n');
+    const deep = txt.replace(/Tree=0\n[\s\S]*?\n\n/, `${chain}\n\n`);
+    assert.throws(() => convertNativeModel('model.txt', Buffer.from(deep)), /model\.txt: Tree=0 \(line \d+\): deeper than 2048 levels/);
+  });
+});
