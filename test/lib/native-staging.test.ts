@@ -15,8 +15,8 @@ import { pinVersion } from '../../cli/rollback.ts';
 import { discoverModels, stageModels } from '../../lib/model-discovery.ts';
 import { sha256Environment } from '../../lib/inference-function.ts';
 import { ModelShipStack } from '../../lib/modelship-stack.ts';
-import { NATIVE_MODEL_FILES } from '../../lambda/convert/registry.ts';
-import { createTestService, ROOT, TempRepository } from '../helpers.ts';
+import { createRepository, createService, readRuntimeConfig } from '../../lambda/entry/runtime-config.ts';
+import { ROOT, TempRepository } from '../helpers.ts';
 import { fakeImageDirectory } from './stack-fixture.ts';
 
 const TREES = join(ROOT, 'test', 'fixtures', 'trees');
@@ -49,12 +49,18 @@ describe('native models at synth', () => {
     const staged = stageModels(dir, models, join(dir, '..', `${dir.split('/').pop()}-build`));
     const expectedSha256 = sha256Environment(models);
     const pinned = JSON.parse(expectedSha256.MODEL_SHA256S) as Record<string, string>;
-    // As a Lambda function: the registry's file names, no converter, the deploy's hashes.
+    // As the Lambda function wires it (lambda/entry/api.ts): its environment, the native file names, no converter.
     const predict = async () => {
-      const service = createTestService(staged, { nativeModelFiles: NATIVE_MODEL_FILES, expectedSha256: pinned });
+      const config = readRuntimeConfig({ MODEL_DIR: staged, MODEL_SHA256S: JSON.stringify(pinned) }, { intraOpThreads: 1 });
+      const service = createService(config, createRepository(config));
       return (await service.handle({ method: 'POST', path: '/v1/models/penguins:predict', body: JSON.stringify({ instances: [{ island: 'Dream', bill_length_mm: 40 }] }) })).statusCode;
     };
     assert.equal(await predict(), 200);
+    // The same wiring over the unstaged folder: a Lambda function does not convert, it refuses.
+    const unstaged = readRuntimeConfig({ MODEL_DIR: dir }, { intraOpThreads: 1 });
+    const refused = await createService(unstaged, createRepository(unstaged)).handle({ method: 'POST', path: '/v1/models/penguins:predict', body: '{"instances": [{}]}' });
+    assert.equal(refused.statusCode, 503);
+    assert.match(refused.error!.message, /penguins\/1\/model\.txt has no converted model\.onnx beside it, and this server does not convert at start/);
     for (const file of ['model.txt', 'conversion.json', 'model.onnx']) {
       const path = join(staged, 'penguins', '1', file);
       const original = readFileSync(path);
