@@ -47,11 +47,13 @@ export const classLabels = (model: { readonly config: ModelConfig; readonly tabu
 /** The input the contract gives every converted model: one matrix of features. */
 export const FEATURES_INPUT = 'features';
 
-/** Class names are answered where they name something: config.json's labels, else the record's classes unless they are only the indices 0..C-1. */
+/** Class names are answered where they name something: config.json's labels, else the record's classes unless they are only a tree library's indices 0..C-1. */
 function classNamesOf(record: ConversionRecord, config: ModelConfig): readonly string[] | undefined {
   if (config.labels !== undefined) return config.labels;
   const classes = record.classes;
-  if (classes === undefined || classes.every((name, i) => name === String(i))) return undefined;
+  if (classes === undefined) return undefined;
+  // PMML names its target's categories (answered as named, "0" included); the tree libraries' classes are indices.
+  if (record.format !== 'pmml' && classes.every((name, i) => name === String(i))) return undefined;
   return classes;
 }
 
