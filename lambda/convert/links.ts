@@ -34,8 +34,12 @@ export type Head =
    * output, `margin` [N, 1], and the label is margin > 0 (the logit's own decision).
    */
   | { readonly task: 'classification'; readonly classes: 2; readonly link: Link; readonly binary: true; readonly margin?: boolean }
-  /** K margin columns, one per class: `probabilities` = link(margin), label = the first column holding the maximum. */
-  | { readonly task: 'classification'; readonly classes: number; readonly link: Link; readonly binary?: false };
+  /**
+   * K margin columns, one per class: `probabilities` = link(margin), label = the first column holding the
+   * maximum probability, or with `labelFromMargin` the maximum margin (XGBoost multi:softmax predicts the
+   * margin's argmax, which two probabilities rounded equal would not tell apart).
+   */
+  | { readonly task: 'classification'; readonly classes: number; readonly link: Link; readonly binary?: false; readonly labelFromMargin?: boolean };
 
 export function applyLink(g: GraphBuilder, x: string, link: Link, t: ElementType): string {
   switch (link.kind) {
@@ -93,7 +97,7 @@ export function emitHead(g: GraphBuilder, margin: string, head: Head, t: Element
     label = g.op('Reshape', [label, g.constant('INT64', [1], [-1])]);
   } else {
     g.output(p, 'probabilities');
-    label = g.op('ArgMax', [p], { axis: { int: 1 }, keepdims: { int: 0 }, select_last_index: { int: 0 } });
+    label = g.op('ArgMax', [head.labelFromMargin === true ? margin : p], { axis: { int: 1 }, keepdims: { int: 0 }, select_last_index: { int: 0 } });
   }
   g.output(label, 'label');
   const classes = head.classes;

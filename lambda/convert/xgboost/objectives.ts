@@ -50,7 +50,8 @@ export const XGB_OBJECTIVES: Record<string, XgbObjective> = {
     toMargin: identity,
   },
   'multi:softprob': multiclass,
-  'multi:softmax': multiclass,
+  // predict() answers the margin's argmax (multiclass_obj.cu, PredTransform with prob=false).
+  'multi:softmax': { ...multiclass, head: (outputs) => ({ task: 'classification', classes: outputs, link: { kind: 'softmax' }, labelFromMargin: true }) },
   'reg:squarederror': regression({ kind: 'identity' }),
   'reg:linear': regression({ kind: 'identity' }),
   'reg:squaredlogerror': regression({ kind: 'identity' }),
