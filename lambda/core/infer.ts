@@ -5,6 +5,7 @@ import { parseJsonBody } from './json.ts';
 import type { LoadedModel } from './sessions.ts';
 import { observeInference, runSession, type InferenceObservers } from './session-run.ts';
 import { takesExactIntegers } from './signature.ts';
+import { whatTheModelTakes } from './request-example.ts';
 
 /**
  * Runs a v2 inference request, JSON or with the binary tensor extension (`binary`: the bytes after
@@ -12,7 +13,7 @@ import { takesExactIntegers } from './signature.ts';
  */
 export async function runInfer(model: LoadedModel, body: unknown, binary?: Uint8Array, observers?: InferenceObservers): Promise<EncodedAnswer> {
   const started = performance.now();
-  const request = decodeInferRequest(typeof body === 'string' ? parseJsonBody(body, { exactIntegers: takesExactIntegers(model.signature) }) : body, model, binary);
+  const request = decodeInferRequest(typeof body === 'string' ? parseJsonBody(body, { exactIntegers: takesExactIntegers(model.signature), expected: () => whatTheModelTakes(model, 'infer') }) : body, model, binary);
   const parsed = performance.now();
   const results = await runSession(model, request.feeds, request.outputNames);
   const ran = performance.now();

@@ -24,16 +24,19 @@ export function preciseReviver(this: unknown, _key: string, value: unknown, cont
 export interface ParseOptions {
   /** Keep integers past 2^53 exact (BigInt): the model takes INT64/UINT64 input. @default false */
   readonly exactIntegers?: boolean;
+  /** What the route takes, added to the message when the body is empty or not JSON (a tensor model's inputs and an example body). */
+  readonly expected?: () => string;
 }
 
-/** Parses a request body, answering 400 with the parser's own words when it is not JSON. */
+/** Parses a request body, answering 400 with the parser's own words when it is not JSON (and what is expected, when given). */
 export function parseJsonBody(text: string, options: ParseOptions = {}): unknown {
-  if (text.trim() === '') throw badRequest('request body is empty; expected a JSON object');
+  const expected = options.expected === undefined ? '' : `; ${options.expected()}`;
+  if (text.trim() === '') throw badRequest(`request body is empty; expected a JSON object${expected}`);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw badRequest(`request body is not valid JSON: ${describeError(error)}`, 'invalid_json');
+    throw badRequest(`request body is not valid JSON: ${describeError(error)}${expected}`, 'invalid_json');
   }
   if (!options.exactIntegers || !LONG_DIGIT_RUN.test(text)) return value;
   try {

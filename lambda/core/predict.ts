@@ -9,13 +9,14 @@ import { parseJsonBody, stringifyPrecise } from './json.ts';
 import type { LoadedModel } from './sessions.ts';
 import { observeInference, runSession, type InferenceObservers } from './session-run.ts';
 import { takesExactIntegers } from './signature.ts';
+import { whatTheModelTakes } from './request-example.ts';
 import { tensorValues } from './tensor-values.ts';
 import { decodeTensor } from './v2-request.ts';
 import { classLabels, rowsToFeatures } from './tasks/tabular.ts';
 
 export async function runPredict(model: LoadedModel, body: unknown, observers?: InferenceObservers): Promise<string> {
   const started = performance.now();
-  const parsed = typeof body === 'string' ? parseJsonBody(body, { exactIntegers: takesExactIntegers(model.signature) }) : body;
+  const parsed = typeof body === 'string' ? parseJsonBody(body, { exactIntegers: takesExactIntegers(model.signature), expected: () => whatTheModelTakes(model, 'predict') }) : body;
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw badRequest('request body must be a JSON object with an "instances" list');
   }

@@ -1,13 +1,9 @@
 /** Example requests for a model: the first row of its golden file when it has one, zeros otherwise. */
 import type { InferenceService } from '../../core/inference-service.ts';
 import type { LoadedModel } from '../../core/sessions.ts';
+import { exampleTensors, type ExampleTensor } from '../../core/request-example.ts';
 
-interface GoldenTensor {
-  name: string;
-  datatype: string;
-  shape: number[];
-  data: unknown[];
-}
+type GoldenTensor = ExampleTensor;
 
 /**
  * A one-row request body for the model: v2 tensors, or for a text model the Hugging Face task shape
@@ -18,13 +14,7 @@ export async function exampleRequest(service: InferenceService, model: LoadedMod
   const parsed = bytes === undefined ? undefined : (JSON.parse(Buffer.from(bytes).toString('utf8')) as { inputs?: GoldenTensor[]; texts?: string[] });
   if (model.task !== undefined) return model.task.text !== undefined ? { inputs: parsed?.texts?.[0] ?? 'an example text' } : undefined;
   // A converted model: one v2 input per feature, by name (a category by its name, as BYTES).
-  if (model.tabular !== undefined) {
-    return {
-      inputs: model.tabular.features.map((f) =>
-        f.type === 'categorical' ? { name: f.name, datatype: 'BYTES', shape: [1], data: [f.categories?.[0] ?? ''] } : f.type === 'boolean' ? { name: f.name, datatype: 'BOOL', shape: [1], data: [false] } : { name: f.name, datatype: model.tabular!.inputType, shape: [1], data: [0] },
-      ),
-    };
-  }
+  if (model.tabular !== undefined) return { inputs: exampleTensors(model) };
   if (parsed !== undefined && Array.isArray(parsed.inputs)) {
     const golden = parsed as { inputs: GoldenTensor[] };
     return {
@@ -34,12 +24,5 @@ export async function exampleRequest(service: InferenceService, model: LoadedMod
       }),
     };
   }
-  return {
-    inputs: model.signature.inputs.map((spec) => {
-      const shape = spec.shape.map((d) => (d < 0 ? 1 : d));
-      const size = shape.reduce((a, b) => a * b, 1);
-      const zero = spec.datatype.kind === 'bool' ? false : spec.datatype.kind === 'string' ? '' : 0;
-      return { name: spec.name, datatype: spec.datatype.v2, shape, data: new Array(size).fill(zero) };
-    }),
-  };
+  return { inputs: exampleTensors(model) };
 }

@@ -92,6 +92,17 @@ describe('local server over HTTP', () => {
     });
   }
 
+  it('answers a CSV line sent as text/plain to a tensor model with what the model takes and an example body, which works as given', async () => {
+    for (const [name, path] of [['iris_forest', '/v2/models/iris_forest/infer'], ['iris_forest', '/v1/models/iris_forest:predict'], ['digits_mlp', '/v2/models/digits_mlp/infer'], ['digits_mlp', '/v1/models/digits_mlp:predict']]) {
+      const refused = await call(`${server.url}${path}`, 'POST', '5.1,3.5,1.4,0.2', { 'Content-Type': 'text/plain' });
+      assert.equal(refused.status, 400, path);
+      assert.match(refused.json.error, new RegExp(`^request body is not valid JSON: .*; model "${name}" takes (v2 JSON tensors \\(inputs: \\w+ FP32 \\[-1,[\\d,]+\\]\\)|a JSON object \\{"instances": \\[row, \\.\\.\\.\\]\\}, each row .*); for example \\{`), path);
+      const example = /; for example (\{.*\})(; a CSV file goes to batch prediction \(modelship batch\))?$/.exec(refused.json.error)![1];
+      const answered = await call(`${server.url}${path}`, 'POST', example);
+      assert.equal(answered.status, 200, `${path}: the example ${example} answered ${answered.text}`);
+    }
+  });
+
   it('answers 413 naming the limit for a body over the server limit, before reading it all', async () => {
     const response = await call(`${server.url}/v2/models/iris_forest/infer`, 'POST', 'x'.repeat(9 * 1024 * 1024));
     assert.equal(response.status, 413);
