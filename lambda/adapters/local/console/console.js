@@ -94,7 +94,9 @@ async function loadModels() {
     if (m.problem) {
       div.append(Object.assign(document.createElement('div'), { className: 'problem', textContent: `unavailable: ${m.problem}` }));
     } else {
-      div.append(tensorTable('input', m.inputs), tensorTable('output', m.outputs));
+      // Image and text models take an image or text, whatever tensors their ONNX graph has inside.
+      if (m.task) div.append(taskBlock(m.task));
+      else div.append(tensorTable('input', m.inputs), tensorTable('output', m.outputs));
       if (m.labels) div.append(Object.assign(document.createElement('div'), { textContent: `labels: ${m.labels.join(', ')}` }));
       if (m.source) div.append(sourceBlock(m.source), featureTable(m.features));
       select.append(new Option(m.name, m.name));
@@ -105,6 +107,17 @@ async function loadModels() {
     container.append(div);
   }
   fillExample();
+}
+
+/** What an image or text model takes and answers, in place of its tensors (input_ids, pixel_values: the server makes those). */
+function taskBlock(task) {
+  const text = task.contentTypes.includes('text/plain');
+  const sends = text ? 'send: a text (text/plain), or JSON {"inputs": ["a text", …]}' : 'send: an image (JPEG, PNG or WebP, as the body)';
+  const answers = task.task === 'feature-extraction' ? 'answers: an embedding per text' : 'answers: labels with their scores, best first';
+  const div = Object.assign(document.createElement('div'), { className: 'task' });
+  div.dataset.testid = 'task';
+  for (const line of [`${task.task}`, sends, answers]) div.append(Object.assign(document.createElement('div'), { textContent: line }));
+  return div;
 }
 
 /** A converted model's source: format, file, producer, objective and trees, and anything not exact. */
@@ -159,7 +172,14 @@ function fillExample() {
   $('features-input').hidden = kind !== 'features';
   $('body').hidden = kind === 'image' || kind === 'features';
   if (kind === 'features') featureFields(m);
-  $('body-label').textContent = kind === 'text' ? `Text (${m.task.task})` : kind === 'image' ? `Image (${m.task.task})` : kind === 'features' ? 'Features (empty: missing)' : 'Body (Open Inference Protocol v2)';
+  // One heading per form: an image model's is the file input's own label.
+  $('body-label').hidden = kind === 'image';
+  $('body-label').textContent = kind === 'text' ? `Text (${m.task.task})` : kind === 'features' ? 'Features (empty: missing)' : 'Body (Open Inference Protocol v2)';
+  $('image-label').textContent = kind === 'image' ? `Image (${m.task.task}): JPEG, PNG or WebP` : 'Image (JPEG, PNG or WebP)';
+  // The previous model's answer does not belong to this one.
+  $('answer').replaceChildren();
+  $('response').textContent = '';
+  $('status').textContent = '';
   if (kind === 'text') $('body').value = typeof m.example?.inputs === 'string' ? m.example.inputs : '';
   else if (m?.example) $('body').value = JSON.stringify(m.example, null, 2);
 }

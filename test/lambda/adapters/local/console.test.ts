@@ -133,6 +133,34 @@ describe('local console in headless Chromium', () => {
     assert.deepEqual(pageErrors.filter((e) => !/status of 400/.test(e)), [], 'no script errors');
   });
 
+  it('shows what image and text models take (an image, a text), one heading per form, and clears the answer when the model changes', async () => {
+    const sections = (await page.textContent('[data-model="debian_sections"]'))!;
+    assert.match(sections, /send: a text \(text\/plain\)/);
+    assert.match(sections, /answers: labels with their scores, best first/);
+    assert.doesNotMatch(sections, /input_ids|attention_mask/);
+    assert.match((await page.textContent('[data-model="debian_embeddings"]'))!, /answers: an embedding per text/);
+    const orientation = (await page.textContent('[data-model="text_orientation"]'))!;
+    assert.match(orientation, /send: an image \(JPEG, PNG or WebP, as the body\)/);
+    assert.equal(await page.locator('[data-model="text_orientation"] table').count(), 0, 'no tensor table for an image model');
+    assert.match((await page.textContent('[data-model="iris_forest"]'))!, /features\s*FP32\s*\[-1, 4\]/, 'tensor models keep their tensors');
+
+    // An answer for iris, then another model: the iris answer is gone.
+    await page.selectOption('#model', 'iris_forest');
+    await page.click('#send');
+    await page.locator('#status', { hasText: /^HTTP 200/ }).waitFor();
+    assert.notEqual((await page.textContent('#response'))!, '');
+    await page.selectOption('#model', 'text_orientation');
+    assert.equal(await page.textContent('#response'), '');
+    assert.equal(await page.textContent('#answer'), '');
+    assert.equal(await page.textContent('#status'), '');
+    // The image form: one visible heading above the file input.
+    const visibleLabels = await page.locator('#request-form label:visible').allTextContents();
+    assert.deepEqual(visibleLabels.filter((l) => /image/i.test(l)), ['Image (image-classification): JPEG, PNG or WebP']);
+    assert.equal(await page.isVisible('#body-label'), false);
+    await page.selectOption('#model', 'debian_sections');
+    assert.equal(await page.isVisible('#body-label'), true);
+  });
+
   it('serves the page without the API key but not the data behind it', async () => {
     const local = await startTestLocalServer(SAMPLES_DIR, { apiKey: 'k-123456' });
     const keyedPage = await browser.newPage();
