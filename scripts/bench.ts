@@ -25,7 +25,8 @@
  *       (time, peak memory, stacks) and each deploy quota's highest use, naming the first one met
  *   (l) client libraries: @modelship/client's time per call (signing, encoding, decoding) against a
  *       raw fetch of the same body with the same signed headers, against the local server with
- *       AUTH=iam, for a small row (JSON) and a 1 MB tensor (binary), sequential calls, interleaved
+ *       AUTH=iam, for a small row (JSON) and a 1 MB tensor (binary), sequential calls, interleaved;
+ *       the Python client the same way against urllib3
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -772,6 +773,17 @@ if (runs('l')) {
     const clientMs = median(clientTimes);
     console.log(`  ${c.name.padEnd(22)} raw fetch ${rawMs.toFixed(3)} ms, client ${clientMs.toFixed(3)} ms (${typeof encoded.body === 'string' ? Buffer.byteLength(encoded.body) : encoded.body.length} bytes sent)`);
     results.push({ case: c.name, rawMs, clientMs, ratio: target(`(l) client / raw fetch, ${c.name}`, clientMs / rawMs, 1.1, 'lower') });
+  }
+  // The Python client, the same two calls, from the project's Python environment (npm test makes it).
+  const python = join(ROOT, '.python', 'bin', 'python');
+  if (spawnSync(python, ['-c', 'import modelship_client, numpy']).status !== 0) console.log('  Python client: not run (run node scripts/ensure-python.ts first)');
+  else {
+    const child = spawnSync(python, [join(ROOT, 'scripts', 'bench', 'python_client.py'), server.url, credentials.accessKeyId, credentials.secretAccessKey, String(QUICK ? 100 : 500)], { encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(`the Python client bench failed: ${child.stderr}`);
+    for (const r of JSON.parse(child.stdout) as { case: string; rawMs: number; clientMs: number; bytes: number }[]) {
+      console.log(`  Python ${r.case.padEnd(22)} urllib3 ${r.rawMs.toFixed(3)} ms, client ${r.clientMs.toFixed(3)} ms (${r.bytes} bytes sent)`);
+      results.push({ case: `Python, ${r.case}`, rawMs: r.rawMs, clientMs: r.clientMs, ratio: target(`(l) Python client / urllib3, ${r.case}`, r.clientMs / r.rawMs, 1.1, 'lower') });
+    }
   }
   await server.stop();
   report.clients = results;
