@@ -20,6 +20,8 @@
  *   (g) native tree models (XGBoost, LightGBM; 500 trees of depth 8): conversion time, ONNX size
  *       against the source, and the in-process handler against the library's own predict in Python
  *       (single row and 1,000 rows), one thread each
+ *   (p) PMML: a 100-tree random forest and a GLM exported by sklearn2pmml and converted, against the
+ *       same models exported by skl2onnx, one row through the in-process handler
  *   (s) session options, and the image size.
  *   (k) scale: synthesis of generated repositories of 200 and 1,000 models over nested model stacks
  *       (time, peak memory, stacks) and each deploy quota's highest use, naming the first one met
@@ -29,7 +31,7 @@
  *       the Python client the same way against urllib3
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
@@ -675,6 +677,72 @@ if (runs('g')) {
       };
     }
     report.trees = results;
+  }
+}
+
+// (p) ------------------------------------------------------------------------------------------
+const PMML_PYTHON = join(ROOT, '.venv-pmml', 'bin', 'python');
+const PMML_PACKAGES = ['scikit-learn==1.6.1', 'sklearn2pmml==0.133.1', 'pandas==2.2.3', 'numpy==2.4.6', 'skl2onnx==1.20.0', 'onnx==1.23.2'];
+
+/** The Python that exports the bench models (sklearn2pmml needs Java too); installed into .venv-pmml when missing. */
+function ensurePmmlPython(): string | undefined {
+  const usable = () => spawnSync(PMML_PYTHON, ['-c', 'import sklearn2pmml, skl2onnx']).status === 0 && spawnSync('java', ['-version']).status === 0;
+  if (usable()) return PMML_PYTHON;
+  console.log(`  the models are exported by Python (and Java): python3 -m venv .venv-pmml && .venv-pmml/bin/pip install ${PMML_PACKAGES.join(' ')}`);
+  if (process.env.BENCH_NO_INSTALL === '1' || spawnSync('python3', ['--version']).status !== 0) return undefined;
+  spawnSync('python3', ['-m', 'venv', join(ROOT, '.venv-pmml')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  spawnSync(join(ROOT, '.venv-pmml', 'bin', 'pip'), ['install', '-q', ...PMML_PACKAGES], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return usable() ? PMML_PYTHON : undefined;
+}
+
+if (runs('p')) {
+  console.log('\n(p) PMML: a 100-tree random forest (wine, depth 8) and a Poisson GLM (diabetes), exported by sklearn2pmml and converted,');
+  console.log('    against the same scikit-learn models exported by skl2onnx; one row through the in-process Lambda handler, one thread');
+  const python = ensurePmmlPython();
+  if (python === undefined) {
+    console.log('  skipped: no Python with sklearn2pmml and skl2onnx, or no Java');
+    report.pmml = { skipped: 'no Python with sklearn2pmml and skl2onnx, or no Java' };
+  } else {
+    const { convertNativeModel, NATIVE_MODEL_FILES } = await import('../lambda/convert/registry.ts');
+    const dir = join(ROOT, '.bench', 'pmml');
+    if (!existsSync(join(dir, 'rows.json'))) {
+      console.log('  exporting (once; cached in .bench/pmml)...');
+      const run = spawnSync(python, [join(ROOT, 'scripts', 'bench', 'pmml_models.py'), dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      if (run.status !== 0) throw new Error(`scripts/bench/pmml_models.py exited ${run.status}`);
+    }
+    const rows = JSON.parse(readFileSync(join(dir, 'rows.json'), 'utf8')) as { rf: number[][]; glm: number[][]; rfProba: number[][]; glmPredict: number[] };
+    const results: Record<string, unknown> = {};
+    for (const kind of ['rf', 'glm'] as const) {
+      const source = readFileSync(join(dir, kind, 'model.pmml'));
+      const started = performance.now();
+      const { onnx, record } = convertNativeModel('model.pmml', source);
+      const conversionMs = performance.now() - started;
+      const baseline = readFileSync(join(dir, kind, 'model.onnx'));
+      const pmmlName = `pmml_${kind}`;
+      const onnxName = `skl2onnx_${kind}`;
+      const repo = new TempRepository(`bench-pmml-${kind}-`).file(`${pmmlName}/1/model.pmml`, source).file(`${pmmlName}/1/model.onnx`, onnx).file(`${pmmlName}/1/conversion.json`, JSON.stringify(record)).file(`${onnxName}/1/model.onnx`, baseline);
+      const service = createTestService(repo.dir, { nativeModelFiles: NATIVE_MODEL_FILES });
+      const handler = createApiGatewayHandler(service);
+      const context = fakeLambdaContext(3_600_000);
+      const row = rows[kind][0];
+      const baselineModel = await service.loadModel(onnxName);
+      const baselineInput = baselineModel.signature.inputs[0];
+      const event = (name: string, input: string, datatype: string) => ({ httpMethod: 'POST', path: `/v2/models/${name}/infer`, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: input, datatype, shape: [1, row.length], data: row }] }), isBase64Encoded: false, requestContext: {} }) as unknown as APIGatewayProxyEvent;
+      const converted = event(pmmlName, 'features', 'FP64');
+      const direct = event(onnxName, baselineInput.name, baselineInput.datatype.v2);
+      // The answers first: the converted model gives scikit-learn's answer for the row.
+      const answer = JSON.parse((await handler(converted, context)).body) as { outputs: { name: string; data: number[] }[] };
+      const got = kind === 'rf' ? answer.outputs.find((o) => o.name === 'probabilities')!.data : answer.outputs.find((o) => o.name === 'prediction')!.data;
+      const want = kind === 'rf' ? rows.rfProba[0] : [rows.glmPredict[0]];
+      const worst = Math.max(...want.map((w, i) => Math.abs(got[i] - w) / Math.max(1e-12, Math.abs(w))));
+      const n = QUICK ? 300 : 3000;
+      const pmmlMs = await medianMs(() => handler(converted, context), n, 300);
+      const onnxMs = await medianMs(() => handler(direct, context), n, 300);
+      const ratio = pmmlMs / onnxMs;
+      console.log(`  ${kind === 'rf' ? 'random forest' : 'Poisson GLM  '}: convert ${conversionMs.toFixed(0)} ms, ${(source.length / 1e3).toFixed(0)} kB model.pmml -> ${(onnx.length / 1e3).toFixed(0)} kB model.onnx (skl2onnx ${(baseline.length / 1e3).toFixed(0)} kB); max rel. diff vs scikit-learn ${worst.toExponential(1)}; 1 row: converted ${(pmmlMs * 1000).toFixed(0)} us, skl2onnx ${(onnxMs * 1000).toFixed(0)} us (${ratio.toFixed(2)}x)`);
+      results[kind] = { conversionMs, pmmlBytes: source.length, onnxBytes: onnx.length, skl2onnxBytes: baseline.length, maxRelativeDifference: worst, convertedSingleRowMicros: pmmlMs * 1000, skl2onnxSingleRowMicros: onnxMs * 1000, singleRow: target(`(p) ${kind}: 1 row, converted PMML / skl2onnx`, ratio, 1.2, 'lower') };
+    }
+    report.pmml = results;
   }
 }
 
