@@ -14,7 +14,7 @@
  * medians) returns undefined and tree.ts evaluates it.
  */
 import { GraphBuilder as EnsembleGraph } from '../onnx/graph.ts';
-import { emitTreeEnsemble, type Leaf, type Split, type Tree, type TreeNode } from '../tree-ensemble.ts';
+import { emitTreeEnsemble, MAX_TREE_DEPTH, type Leaf, type Split, type Tree, type TreeNode } from '../tree-ensemble.ts';
 import type { GraphBuilder } from './graph.ts';
 import { PREDICATES } from './predicates.ts';
 import { arrayLiterals, domainIndex, type Scope, type Val } from './scope.ts';
@@ -63,24 +63,26 @@ export function ensembleSum(g: GraphBuilder, trees: readonly EnsembleTree[], fn:
           return { value: weight * answer(node, fn, classes, target) };
         };
         // A node's subtree; `scored` is the nearest node with an answer (lastPrediction, returnLastPrediction).
-        const subtree = (node: Element, scored: Element | undefined): TreeNode => {
+        // `depth` counts the splits above: past MAX_TREE_DEPTH (onnxruntime builds trees recursively) the matrix walk takes over.
+        const subtree = (node: Element, scored: Element | undefined, depth: number): TreeNode => {
           const here = hasAnswer(node) ? node : scored;
           const children = childrenNamed(node, 'Node');
           if (children.length === 0) return leafOf(here);
-          const chain = (i: number): TreeNode => {
+          const chain = (i: number, at: number): TreeNode => {
+            if (at > MAX_TREE_DEPTH) throw new NotSimple();
             if (i === children.length) return noTrueLast ? leafOf(here) : { value: Number.NaN };
             const c = children[i];
             const p = predicateOf(c);
-            if (p.name === 'True') return subtree(c, here);
-            if (p.name === 'False') return chain(i + 1);
-            const split = simpleSplit(p, scope, columnOf, subtree(c, here), chain(i + 1));
+            if (p.name === 'True') return subtree(c, here, at);
+            if (p.name === 'False') return chain(i + 1, at);
+            const split = simpleSplit(p, scope, columnOf, subtree(c, here, at + 2), chain(i + 1, at + 2));
             if (strategy === 'none') return split;
             // Missing first: a guard (x ≤ +∞ is true for every number) sends NaN to no answer or to the last prediction.
             return { feature: split.feature, mode: 'LEQ', threshold: Number.POSITIVE_INFINITY, missingGoesTrue: false, whenTrue: split, whenFalse: strategy === 'nullPrediction' ? { value: Number.NaN } : leafOf(here) };
           };
-          return chain(0);
+          return chain(0, depth);
         };
-        described.push({ root: subtree(root, undefined), target });
+        described.push({ root: subtree(root, undefined, 0), target });
       }
     }
   } catch (error) {

@@ -174,3 +174,16 @@ describe('PMML fuzz: mutated documents convert or are refused with a PmmlError',
     );
   });
 });
+
+describe('PMML trees beyond what a TreeEnsemble can hold', () => {
+  it('evaluates a node with 3,000 children (a 6,000-split chain) by the matrix walk, without a crash', async () => {
+    const children = Array.from({ length: 3000 }, (_, i) => `<Node score="${i}"><SimplePredicate field="x" operator="lessOrEqual" value="${i}"/></Node>`).join('');
+    const doc = MINIMAL(`<TreeModel functionName="regression"><MiningSchema><MiningField name="y" usageType="target"/><MiningField name="x"/></MiningSchema><Node score="-1"><True/>${children}</Node></TreeModel>`);
+    const { onnx } = convertPmml(bytes(doc));
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(onnx);
+    const out = await session.run({ features: new ort.Tensor('float64', Float64Array.from([-5, 10.5, 2999, 5000]), [4, 1]) });
+    assert.deepEqual(Array.from(out.prediction.data as Float64Array).slice(0, 3), [0, 11, 2999]);
+    assert.ok(Number.isNaN((out.prediction.data as Float64Array)[3]), 'no child true, returnNullPrediction: no answer');
+  });
+});
