@@ -20,10 +20,74 @@ import type { ModelStore } from './model-store.ts';
 export interface ModelDeliveryProps {
   readonly fn: InferenceFunction;
   readonly store: ModelStore;
+  /** Where the traffic-shifting configurations come from (shared: an account holds at most 50 custom ones). */
+  readonly deploymentConfigs: DeploymentConfigs;
   /** Alarms that roll a deployment back: the models' own. */
   readonly alarms: readonly cloudwatch.IAlarm[];
   /** @default 30 */
   readonly logRetentionDays?: number;
+}
+
+/** A model's traffic shifting, from its config.json. */
+export interface DeploymentSettings {
+  readonly strategy: 'canary' | 'linear' | 'allAtOnce';
+  readonly percent: number;
+  readonly intervalMinutes: number;
+}
+
+/** CodeDeploy's predefined Lambda configurations, by strategy, percent and minutes. */
+const PREDEFINED: Record<string, codedeploy.ILambdaDeploymentConfig> = {
+  'canary-10-5': codedeploy.LambdaDeploymentConfig.CANARY_10PERCENT_5MINUTES,
+  'canary-10-10': codedeploy.LambdaDeploymentConfig.CANARY_10PERCENT_10MINUTES,
+  'canary-10-15': codedeploy.LambdaDeploymentConfig.CANARY_10PERCENT_15MINUTES,
+  'canary-10-30': codedeploy.LambdaDeploymentConfig.CANARY_10PERCENT_30MINUTES,
+  'linear-10-1': codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_1MINUTE,
+  'linear-10-2': codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_2MINUTES,
+  'linear-10-3': codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_3MINUTES,
+  'linear-10-10': codedeploy.LambdaDeploymentConfig.LINEAR_10PERCENT_EVERY_10MINUTES,
+};
+
+/** CodeDeploy's quota of custom deployment configurations per account and region (not adjustable). */
+export const CUSTOM_DEPLOYMENT_CONFIGS_PER_ACCOUNT = 50;
+
+/**
+ * The traffic-shifting configurations of a deployment, one per distinct setting, shared by every
+ * model that uses it: CodeDeploy's predefined ones where a setting matches (the default, a 10%
+ * canary for 5 minutes, among them), else one custom configuration in the given scope. An account
+ * holds at most 50 custom ones, which one per model function passed at 50 functions.
+ */
+export class DeploymentConfigs {
+  private readonly custom = new Map<string, codedeploy.LambdaDeploymentConfig>();
+  private readonly scope: Construct;
+
+  constructor(scope: Construct) {
+    this.scope = scope;
+    scope.node.addValidation({
+      validate: () =>
+        this.custom.size <= CUSTOM_DEPLOYMENT_CONFIGS_PER_ACCOUNT
+          ? []
+          : [`the models' config.json files ask for ${this.custom.size} different traffic shiftings (deployment: strategy, percent, intervalMinutes), past the ${CUSTOM_DEPLOYMENT_CONFIGS_PER_ACCOUNT} custom deployment configurations CodeDeploy allows per account; use fewer combinations (CodeDeploy's own: a 10% canary for 5, 10, 15 or 30 minutes, 10% linear every 1, 2, 3 or 10 minutes, all at once)`],
+    });
+  }
+
+  configFor(settings: DeploymentSettings): codedeploy.ILambdaDeploymentConfig {
+    if (settings.strategy === 'allAtOnce') return codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE;
+    const key = `${settings.strategy}-${settings.percent}-${settings.intervalMinutes}`;
+    const predefined = PREDEFINED[key];
+    if (predefined !== undefined) return predefined;
+    let config = this.custom.get(key);
+    if (config === undefined) {
+      const interval = Duration.minutes(settings.intervalMinutes);
+      config = new codedeploy.LambdaDeploymentConfig(this.scope, `DeploymentConfig-${key}`, {
+        trafficRouting:
+          settings.strategy === 'canary'
+            ? codedeploy.TrafficRouting.timeBasedCanary({ interval, percentage: settings.percent })
+            : codedeploy.TrafficRouting.timeBasedLinear({ interval, percentage: settings.percent }),
+      });
+      this.custom.set(key, config);
+    }
+    return config;
+  }
 }
 
 export class ModelDelivery extends Construct {
@@ -35,17 +99,7 @@ export class ModelDelivery extends Construct {
     super(scope, id);
     const { fn, store } = props;
     // A shared function ships on its first model's settings.
-    const { strategy, percent, intervalMinutes } = fn.models[0].config.deployment;
-    const interval = Duration.minutes(intervalMinutes);
-    this.deploymentConfig =
-      strategy === 'allAtOnce'
-        ? codedeploy.LambdaDeploymentConfig.ALL_AT_ONCE
-        : new codedeploy.LambdaDeploymentConfig(this, 'Config', {
-            trafficRouting:
-              strategy === 'canary'
-                ? codedeploy.TrafficRouting.timeBasedCanary({ interval, percentage: percent })
-                : codedeploy.TrafficRouting.timeBasedLinear({ interval, percentage: percent }),
-          });
+    this.deploymentConfig = props.deploymentConfigs.configFor(fn.models[0].config.deployment);
 
     const { role: hookRole, logGroup: hookLogs } = createFunctionRole(this, {
       roleId: 'HookRole',

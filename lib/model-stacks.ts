@@ -15,7 +15,7 @@ import type * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { ModelDelivery } from './delivery.ts';
+import { ModelDelivery, type DeploymentConfigs } from './delivery.ts';
 import { GpuEndpoint } from './gpu-endpoint.ts';
 import { InferenceApi } from './inference-api.ts';
 import { InferenceFunction } from './inference-function.ts';
@@ -101,6 +101,8 @@ export interface ModelServingProps {
   readonly cloudWatchRole?: boolean;
   /** The dashboard's opening text. @default - the stack's overview */
   readonly dashboardTitle?: string;
+  /** The traffic-shifting configurations, shared by every stack of the deployment. */
+  readonly deploymentConfigs: DeploymentConfigs;
 }
 
 /** The serving resources of some models, in one scope. */
@@ -155,7 +157,7 @@ export class ModelServing {
     // Each model function ships new versions through CodeDeploy, gated and watched by its alarms.
     this.deliveries = this.functions.map((fn) => {
       const alarms = fn.models.flatMap((m) => Object.values(this.monitoring.alarms.get(m.name) ?? {}));
-      return new ModelDelivery(fn, 'Delivery', { fn, store, alarms, logRetentionDays: settings.logRetentionDays });
+      return new ModelDelivery(fn, 'Delivery', { fn, store, alarms, deploymentConfigs: props.deploymentConfigs, logRetentionDays: settings.logRetentionDays });
     });
   }
 }

@@ -11,7 +11,7 @@ import { Construct } from 'constructs';
 import { BatchScoring } from './batch.ts';
 import { DataCapture } from './data-capture.ts';
 import { DriftDetection } from './drift-detection.ts';
-import type { ModelDelivery } from './delivery.ts';
+import { DeploymentConfigs, type ModelDelivery } from './delivery.ts';
 import type { GpuEndpoint } from './gpu-endpoint.ts';
 import { hasSharpBinaries, PROJECT_ROOT, sharpInstallLine, stageImageContext, stageSageMakerImageContext } from './image-context.ts';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
@@ -92,7 +92,9 @@ export class ModelShipStack extends Stack {
     const sageMakerImageDirectory =
       gpuModels.length === 0 ? undefined : (props.sageMakerImageDirectory ?? stageSageMakerImageContext(join(PROJECT_ROOT, 'build', 'image-sagemaker')).directory);
     const functions = functionsOf(this.models);
-    const serving = { store: this.store, settings, imageDirectory, sageMakerImageDirectory, captured, logKey: this.logKey };
+    // One traffic-shifting configuration per distinct setting, in this stack, for every model.
+    const deploymentConfigs = new DeploymentConfigs(this);
+    const serving = { store: this.store, settings, imageDirectory, sageMakerImageDirectory, captured, logKey: this.logKey, deploymentConfigs };
 
     if (settings.modelStacks === 0) {
       const main = new ModelServing(this, { ...serving, functions, endpointModels: gpuModels });

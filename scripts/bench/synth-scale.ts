@@ -24,6 +24,7 @@ const QUOTAS = {
   // Account-wide, per region (the repository alone; other stacks in the account count too).
   'IAM roles per account': 1000,
   'CodeDeploy applications per account': 1000,
+  'CodeDeploy custom deployment configurations per account (not adjustable)': 50,
   'API Gateway regional REST APIs per account': 600,
   'CloudFormation stacks per account (nested included)': 2000,
 } as const;
@@ -69,6 +70,7 @@ for (const file of templates) {
 }
 record('IAM roles per account', account.get('AWS::IAM::Role') ?? 0, 'all stacks');
 record('CodeDeploy applications per account', account.get('AWS::CodeDeploy::Application') ?? 0, 'all stacks');
+record('CodeDeploy custom deployment configurations per account (not adjustable)', account.get('AWS::CodeDeploy::DeploymentConfig') ?? 0, 'all stacks');
 record('API Gateway regional REST APIs per account', account.get('AWS::ApiGateway::RestApi') ?? 0, 'all stacks');
 record('CloudFormation stacks per account (nested included)', templates.length, 'all stacks');
 const quotas = Object.entries(QUOTAS).map(([quota, limit]) => ({ quota, limit, ...(highest.get(quota as Quota) ?? { value: 0, where: '' }), share: (highest.get(quota as Quota)?.value ?? 0) / limit }));

@@ -13,11 +13,26 @@ describe('ModelDelivery (CodeDeploy)', () => {
     template.resourceCountIs('AWS::CodeDeploy::DeploymentGroup', SAMPLE_MODELS.length);
   });
 
-  it('shifts traffic as a 10% canary for 5 minutes by default', () => {
-    template.hasResourceProperties('AWS::CodeDeploy::DeploymentConfig', {
-      ComputePlatform: 'Lambda',
-      TrafficRoutingConfig: { Type: 'TimeBasedCanary', TimeBasedCanary: { CanaryInterval: 5, CanaryPercentage: 10 } },
-    });
+  it("shifts traffic as a 10% canary for 5 minutes by default, with CodeDeploy's predefined configuration", () => {
+    const groups = Object.values(template.findResources('AWS::CodeDeploy::DeploymentGroup')) as { Properties: { DeploymentConfigName: string } }[];
+    assert.deepEqual([...new Set(groups.map((g) => g.Properties.DeploymentConfigName))], ['CodeDeployDefault.LambdaCanary10Percent5Minutes']);
+    // An account holds at most 50 custom deployment configurations: the samples need none.
+    template.resourceCountIs('AWS::CodeDeploy::DeploymentConfig', 0);
+  });
+
+  it('shares one custom configuration among the models that ask for the same shifting', () => {
+    const linear = { deployment: { strategy: 'linear', percent: 25, intervalMinutes: 2 } };
+    const dir = repositoryWith({ a: linear, b: linear, c: { deployment: { strategy: 'canary', percent: 20, intervalMinutes: 7 } }, d: { deployment: { strategy: 'linear', percent: 10, intervalMinutes: 3 } } });
+    const { template: t } = buildStack({ 'modelship:modelsDir': dir });
+    t.resourceCountIs('AWS::CodeDeploy::DeploymentConfig', 2);
+    const groups = Object.values(t.findResources('AWS::CodeDeploy::DeploymentGroup')) as { Properties: { DeploymentConfigName: unknown } }[];
+    assert.equal(groups.filter((g) => JSON.stringify(g.Properties.DeploymentConfigName) === '"CodeDeployDefault.LambdaLinear10PercentEvery3Minutes"').length, 1);
+    assert.equal(new Set(groups.map((g) => JSON.stringify(g.Properties.DeploymentConfigName))).size, 3);
+  });
+
+  it('throws naming the quota when the models ask for more than 50 custom shiftings', () => {
+    const dir = repositoryWith(Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`m${i}`, { deployment: { strategy: 'canary', percent: 1 + (i % 99), intervalMinutes: 1 + Math.floor(i / 99) } }])));
+    assert.throws(() => buildStack({ 'modelship:modelsDir': dir, 'modelship:modelStacks': 16 }), /ask for 51 different traffic shiftings .* past the 50 custom deployment configurations CodeDeploy allows per account/);
   });
 
   it("rolls back on failure, on stop and when the model's alarms fire", () => {

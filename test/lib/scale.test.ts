@@ -128,6 +128,13 @@ describe('a repository of 200 models', () => {
     assert.ok(functions > 190);
   });
 
+  it('needs no more than 50 custom CodeDeploy deployment configurations in all (an account allows 50, not adjustable)', () => {
+    const configs = [...synth.templates.values()].flatMap((t) => Object.values(t.Resources).filter((r) => r.Type === 'AWS::CodeDeploy::DeploymentConfig'));
+    assert.ok(configs.length <= 50, `${configs.length} custom deployment configurations`);
+    // The repository's three shiftings: the default canary and all-at-once are CodeDeploy's own; linear 20% every 2 minutes is one custom configuration.
+    assert.equal(configs.length, 1);
+  });
+
   it('keeps every REST API within 300 resources', () => {
     let apis = 0;
     for (const [file, template] of synth.templates) {
