@@ -9,7 +9,8 @@
  *   - a missing value: under "none" the predicate is false (the split's false side); under
  *     nullPrediction and lastPrediction a guard split (x ≤ +∞, NaN going false) first sends it to a
  *     NaN leaf or to the node's score;
- *   - classification: one copy of each tree per class, each leaf that class's probability.
+ *   - classification: each leaf is a row of a table of class probabilities (and the label), so each
+ *     tree is walked once and its rows gathered and summed after.
  * Anything else (compound predicates, isMissing, defaultChild, per-tree answers for votes and
  * medians) returns undefined and tree.ts evaluates it.
  */
@@ -33,12 +34,14 @@ class NotSimple extends Error {}
 export function ensembleSum(g: GraphBuilder, trees: readonly EnsembleTree[], fn: 'regression' | 'classification', classes: readonly string[], divisor: number, withLabel = false): string | undefined {
   const columns = new Map<string, number>();
   const tensors: string[] = [];
+  const sources: (Val['source'] | undefined)[] = [];
   const columnOf = (v: Val): number => {
     let c = columns.get(v.t);
     if (c === undefined) {
       c = tensors.length;
       columns.set(v.t, c);
       tensors.push(v.t);
+      sources.push(v.source);
     }
     return c;
   };
@@ -46,6 +49,8 @@ export function ensembleSum(g: GraphBuilder, trees: readonly EnsembleTree[], fn:
   const C = fn === 'classification' ? classes.length : 1;
   const targets = C + (withLabel && fn === 'classification' ? 1 : 0);
   const described: Tree[] = [];
+  // Row 0: no answer.
+  const table: number[][] = [Array.from({ length: targets }, () => Number.NaN)];
   try {
     for (const { element, scope, weight } of trees) {
       const strategy = element.attrs.missingValueStrategy ?? 'none';
@@ -56,34 +61,38 @@ export function ensembleSum(g: GraphBuilder, trees: readonly EnsembleTree[], fn:
       const root = roots[0];
       const rootPredicate = predicateOf(root);
       if (rootPredicate.name !== 'True') return undefined;
-      for (let target = 0; target < targets; target++) {
-        const leafOf = (node: Element | undefined): Leaf => {
-          if (node === undefined) return { value: Number.NaN };
-          if (target === C) return { value: labelIndex(node, classes) };
-          return { value: weight * answer(node, fn, classes, target) };
+      // One value per tree (regression): the leaf is the value. Several (classes, the label): the leaf is a
+      // row of a table of answers, gathered after the ensemble, so each tree is walked once.
+      const byRow = targets > 1;
+      const leafOf = (node: Element | undefined): Leaf => {
+        if (!byRow) return { value: node === undefined ? Number.NaN : weight * answer(node, fn, classes, 0) };
+        if (node === undefined) return { value: 0 };
+        const row = Array.from({ length: targets }, (_, k) => (k === C ? labelIndex(node, classes) : weight * answer(node, fn, classes, k)));
+        table.push(row);
+        return { value: table.length - 1 };
+      };
+      const nothing = (): Leaf => (byRow ? { value: 0 } : { value: Number.NaN });
+      // A node's subtree; `scored` is the nearest node with an answer (lastPrediction, returnLastPrediction).
+      // `depth` counts the splits above: past MAX_TREE_DEPTH (onnxruntime builds trees recursively) the matrix walk takes over.
+      const subtree = (node: Element, scored: Element | undefined, depth: number): TreeNode => {
+        const here = hasAnswer(node) ? node : scored;
+        const children = childrenNamed(node, 'Node');
+        if (children.length === 0) return leafOf(here);
+        const chain = (i: number, at: number): TreeNode => {
+          if (at > MAX_TREE_DEPTH) throw new NotSimple();
+          if (i === children.length) return noTrueLast ? leafOf(here) : nothing();
+          const c = children[i];
+          const p = predicateOf(c);
+          if (p.name === 'True') return subtree(c, here, at);
+          if (p.name === 'False') return chain(i + 1, at);
+          const split = simpleSplit(p, scope, columnOf, subtree(c, here, at + 2), chain(i + 1, at + 2));
+          if (strategy === 'none') return split;
+          // Missing first: a guard (x ≤ +∞ is true for every number) sends NaN to no answer or to the last prediction.
+          return { feature: split.feature, mode: 'LEQ', threshold: Number.POSITIVE_INFINITY, missingGoesTrue: false, whenTrue: split, whenFalse: strategy === 'nullPrediction' ? nothing() : leafOf(here) };
         };
-        // A node's subtree; `scored` is the nearest node with an answer (lastPrediction, returnLastPrediction).
-        // `depth` counts the splits above: past MAX_TREE_DEPTH (onnxruntime builds trees recursively) the matrix walk takes over.
-        const subtree = (node: Element, scored: Element | undefined, depth: number): TreeNode => {
-          const here = hasAnswer(node) ? node : scored;
-          const children = childrenNamed(node, 'Node');
-          if (children.length === 0) return leafOf(here);
-          const chain = (i: number, at: number): TreeNode => {
-            if (at > MAX_TREE_DEPTH) throw new NotSimple();
-            if (i === children.length) return noTrueLast ? leafOf(here) : { value: Number.NaN };
-            const c = children[i];
-            const p = predicateOf(c);
-            if (p.name === 'True') return subtree(c, here, at);
-            if (p.name === 'False') return chain(i + 1, at);
-            const split = simpleSplit(p, scope, columnOf, subtree(c, here, at + 2), chain(i + 1, at + 2));
-            if (strategy === 'none') return split;
-            // Missing first: a guard (x ≤ +∞ is true for every number) sends NaN to no answer or to the last prediction.
-            return { feature: split.feature, mode: 'LEQ', threshold: Number.POSITIVE_INFINITY, missingGoesTrue: false, whenTrue: split, whenFalse: strategy === 'nullPrediction' ? { value: Number.NaN } : leafOf(here) };
-          };
-          return chain(0, depth);
-        };
-        described.push({ root: subtree(root, undefined, 0), target });
-      }
+        return chain(0, depth);
+      };
+      described.push({ root: subtree(root, undefined, 0), target: byRow ? described.length : 0 });
     }
   } catch (error) {
     if (error instanceof NotSimple) return undefined;
@@ -91,10 +100,19 @@ export function ensembleSum(g: GraphBuilder, trees: readonly EnsembleTree[], fn:
   }
   if (tensors.length === 0) return undefined;
   // The shared emitter writes into its own builder; its nodes join this graph under a prefix.
-  const input = g.concat(tensors);
+  // Columns of one matrix (the input, as the trees take it): one Gather; else the values side by side.
+  const matrix = sources[0]?.matrix;
+  const input = matrix !== undefined && sources.every((x) => x?.matrix === matrix) ? g.gather(matrix, sources.map((x) => x!.column)) : g.concat(tensors);
   const sub = new EnsembleGraph();
-  const out = emitTreeEnsemble(sub, input, { elementType: 'FP64', features: tensors.length, targets, trees: described, ...(divisor !== 1 ? { divisor } : {}) });
-  return g.adopt(sub.nodes, sub.initializers, input, out);
+  if (targets === 1) {
+    const out = emitTreeEnsemble(sub, input, { elementType: 'FP64', features: tensors.length, targets: 1, trees: described, ...(divisor !== 1 ? { divisor } : {}) });
+    return g.adopt(sub.nodes, sub.initializers, input, out);
+  }
+  // Each tree's leaf row [N, T], its answers [N, T, targets], summed over the trees in order.
+  const rows = g.adopt(sub.nodes, sub.initializers, input, emitTreeEnsemble(sub, input, { elementType: 'FP64', features: tensors.length, targets: described.length, trees: described }));
+  const answers = g.op('Gather', [g.constant(table.flat(), [table.length, targets]), g.op('Cast', [rows], { to: 7 })], { axis: 0 });
+  const sum = g.reduce('ReduceSum', answers, [1], 0);
+  return divisor === 1 ? sum : g.div(sum, g.scalar(divisor));
 }
 
 function predicateOf(node: Element): Element {

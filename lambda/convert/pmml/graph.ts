@@ -108,6 +108,17 @@ export class GraphBuilder {
   matmul = (a: string, b: string): string => this.op('MatMul', [a, b]);
   reshape = (x: string, shape: number[]): string => this.op('Reshape', [x, this.int64(shape)]);
   /** Column j..j+1 of [N, k] as [N, 1]. */
+  private readonly memos = new Map<string, string>();
+  /** A value built once per graph under `key`. */
+  memo(key: string, make: () => string): string {
+    let v = this.memos.get(key);
+    if (v === undefined) {
+      v = make();
+      this.memos.set(key, v);
+    }
+    return v;
+  }
+
   private readonly columns = new Map<string, string>();
   column = (x: string, j: number): string => {
     const key = `${x}\u0000${j}`;

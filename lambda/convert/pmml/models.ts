@@ -112,11 +112,13 @@ function regressionTable(scope: Scope, table: Element): string {
   const terms: string[] = [];
   // Untransformed input columns with exponent 1: one Gather and one MatMul (a dot product in double).
   const direct: { column: number; coefficient: number }[] = [];
+  let matrix: string | undefined;
   for (const p of childrenNamed(table, 'NumericPredictor')) {
     const v = scope.get(attr(p, 'name'));
     const exponent = numberAttr(p, 'exponent', 1);
-    if (v.column !== undefined && exponent === 1) {
-      direct.push({ column: v.column, coefficient: numberAttr(p, 'coefficient') });
+    if (v.source !== undefined && exponent === 1 && (matrix === undefined || matrix === v.source.matrix)) {
+      matrix = v.source.matrix;
+      direct.push({ column: v.source.column, coefficient: numberAttr(p, 'coefficient') });
       continue;
     }
     const x = numeric(scope.ctx, v);
@@ -124,7 +126,7 @@ function regressionTable(scope: Scope, table: Element): string {
     terms.push(g.mul(xe, g.scalar(numberAttr(p, 'coefficient'))));
   }
   if (direct.length > 0) {
-    terms.unshift(g.matmul(g.gather(g.input, direct.map((d) => d.column)), g.constant(direct.map((d) => d.coefficient), [direct.length, 1])));
+    terms.unshift(g.matmul(g.gather(matrix!, direct.map((d) => d.column)), g.constant(direct.map((d) => d.coefficient), [direct.length, 1])));
   }
   for (const p of childrenNamed(table, 'CategoricalPredictor')) {
     const v = scope.get(attr(p, 'name'));

@@ -19,8 +19,8 @@ export interface Val {
   readonly optype: Optype;
   /** A constant: its value as written (so a categorical comparison can look it up). */
   readonly constant?: string;
-  /** The input column this value is, untouched (so a linear model can take many columns in one Gather). */
-  readonly column?: number;
+  /** The column of a matrix this value is, untouched (so a linear model or a forest takes many columns in one Gather). */
+  readonly source?: { readonly matrix: string; readonly column: number };
 }
 
 export interface Context {
@@ -117,8 +117,9 @@ export function roundToFloat(ctx: Context, t: string): string {
 /** The value of a DataField as a top-level input: the column of `features`, with the field's validity and the model's MiningField treatment applied. */
 export function inputVal(ctx: Context, field: DataFieldDef, column: number, mining: MiningFieldDef): Val {
   const { g } = ctx;
-  let t = g.column(g.input, column);
-  if (field.dataType === 'float') t = roundToFloat(ctx, t);
+  // float fields: the whole input rounded to float32 once, then the column.
+  const matrix = field.dataType === 'float' ? g.memo('input as float32', () => roundToFloat(ctx, g.input)) : g.input;
+  let t = g.column(matrix, column);
   const domain = field.isCategorical ? [...field.validValues, ...field.invalidValues, ...field.missingValues] : undefined;
   // Missing: NaN, or a value the DataDictionary declares as meaning missing.
   const nan = g.isNaN(t);
@@ -178,7 +179,7 @@ export function inputVal(ctx: Context, field: DataFieldDef, column: number, mini
   const base: Val = { t, ...(domain !== undefined ? { domain } : {}), dataType: field.dataType, optype: mining.optype ?? field.optype };
   const treated = treatMissingAndOutliers(ctx, base, mining, missing === nan ? undefined : missing);
   // Nothing changed the column: say so (a linear model then gathers its columns at once).
-  return treated.t === g.column(g.input, column) ? { ...treated, column } : treated;
+  return treated.t === g.column(matrix, column) ? { ...treated, source: { matrix, column } } : treated;
 }
 
 /** A MiningField's outlier treatment and missingValueReplacement, on a value (`missing`: its missing mask, if known beyond NaN). */
