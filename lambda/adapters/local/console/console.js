@@ -88,7 +88,8 @@ async function loadModels() {
     div.className = 'model';
     div.dataset.model = m.name;
     const h3 = document.createElement('h3');
-    h3.textContent = `${m.name}  v${m.liveVersion ?? '-'}  (versions ${m.versions.join(', ') || 'none'})`;
+    // A model that cannot be served is failing, whatever version its config names.
+    h3.textContent = `${m.name}  ${m.problem ? 'FAILING' : `v${m.liveVersion}`}  (versions ${m.versions.join(', ') || 'none'})`;
     div.append(h3);
     if (m.description) div.append(Object.assign(document.createElement('div'), { textContent: m.description }));
     if (m.problem) {

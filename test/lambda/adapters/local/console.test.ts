@@ -272,3 +272,22 @@ describe('local console with native models, in headless Chromium', () => {
     assert.deepEqual(pageErrors, []);
   });
 });
+
+describe('local console with a model that cannot be served, in headless Chromium', () => {
+  it('lists it as FAILING with the reason, never with a live version', async () => {
+    const repo = new TempRepository('console-failing-').sample('iris_forest').sample('iris_forest', 'pinned_away').config('pinned_away', { versionPolicy: { pinned: 5 } });
+    const server = await startTestLocalServer(repo.dir);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}/`);
+      await page.waitForSelector('[data-model="pinned_away"] .problem');
+      assert.equal(await page.textContent('[data-model="pinned_away"] h3'), 'pinned_away  FAILING  (versions 1)');
+      assert.match((await page.textContent('[data-model="pinned_away"] .problem'))!, /pins version 5, which is not in the store/);
+      assert.equal(await page.textContent('[data-model="iris_forest"] h3'), 'iris_forest  v1  (versions 1)');
+    } finally {
+      await browser.close();
+      await server.close();
+    }
+  });
+});
