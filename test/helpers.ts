@@ -25,7 +25,9 @@ export const ROOT = join(import.meta.dirname, '..');
 export const SAMPLES_DIR = join(ROOT, 'models');
 export const FIXTURE_MODELS_DIR = join(ROOT, 'test', 'fixtures', 'models');
 /** Every sample model under models/. */
-export const SAMPLE_MODELS = ['breast_cancer_classifier', 'debian_embeddings', 'debian_sections', 'diabetes_regressor', 'digits_mlp', 'iris_forest', 'text_orientation'];
+export const SAMPLE_MODELS = ['breast_cancer_classifier', 'car_mpg', 'debian_embeddings', 'debian_sections', 'diabetes_regressor', 'digits_mlp', 'iris_forest', 'penguin_species', 'text_orientation'];
+/** The native tree samples (XGBoost model.json, LightGBM model.txt): converted before serving, golden.json with one input per feature. */
+export const NATIVE_SAMPLES = ['car_mpg', 'penguin_species'];
 /** The tabular samples: tensors in and out, with v2 golden.json rows. */
 export const TABULAR_SAMPLES = ['breast_cancer_classifier', 'diabetes_regressor', 'digits_mlp', 'iris_forest'];
 
