@@ -1,11 +1,26 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { SAMPLE_MODELS } from '../helpers.ts';
 import { buildStack } from './stack-fixture.ts';
 
 describe('BatchScoring', () => {
-  const { template } = buildStack();
+  const { app, template } = buildStack();
+  /** A deployment manifest as synth staged it for upload, checked against the hash the function holds. */
+  const readManifest = (path: string, sha256: string): string => {
+    const outdir = app.synth().directory;
+    for (const asset of readdirSync(outdir).filter((d) => d.startsWith('asset.'))) {
+      const file = join(outdir, asset, path);
+      if (!existsSync(file)) continue;
+      const bytes = readFileSync(file);
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), sha256, `${path}: hash`);
+      return bytes.toString('utf8');
+    }
+    throw new Error(`manifest ${path} is in no staged asset`);
+  };
 
   it('starts a job when a file lands under batch/input/ (S3 through EventBridge)', () => {
     template.hasResourceProperties('Custom::S3BucketNotifications', {
@@ -29,7 +44,9 @@ describe('BatchScoring', () => {
       const env = functions.find((f) => f.Properties.ImageConfig?.Command[0] === command)!.Properties.Environment.Variables;
       assert.equal(env.MODEL_NAMES, SAMPLE_MODELS.join(','), command);
       assert.deepEqual(JSON.parse(env.MODEL_VERSIONS), Object.fromEntries(SAMPLE_MODELS.map((m) => [m, 1])));
-      assert.deepEqual(Object.keys(JSON.parse(env.MODEL_SHA256S)).sort(), SAMPLE_MODELS.flatMap((m) => [`${m}/1`, `${m}/1/files`, `${m}/config.json`]).sort());
+      // The pin itself while it fits the environment, else the deployment manifest it names (by hash).
+      const pin = env.MODEL_MANIFEST === undefined ? env.MODEL_SHA256S : readManifest(env.MODEL_MANIFEST, env.MODEL_MANIFEST_SHA256);
+      assert.deepEqual(Object.keys(JSON.parse(pin)).sort(), SAMPLE_MODELS.flatMap((m) => [`${m}/1`, `${m}/1/files`, `${m}/config.json`]).sort());
     }
   });
 

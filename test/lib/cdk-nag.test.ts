@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { ModelShipSageMakerChecks } from '../../lib/nag-packs.ts';
-import { buildStack } from './stack-fixture.ts';
+import { buildStack, onnxSamplesDirectory } from './stack-fixture.ts';
 
 function violations(context: Record<string, unknown>): string[] {
   const { stack } = buildStack(context);
@@ -26,6 +26,7 @@ describe('cdk-nag (AwsSolutions and Serverless packs)', () => {
         'modelship:storeEncryption': 'kms',
         'modelship:corsOrigins': 'https://app.example.com',
         'modelship:alarmEmail': 'oncall@example.com',
+        'modelship:modelsDir': onnxSamplesDirectory(),
       }),
       [],
     );

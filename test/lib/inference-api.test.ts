@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ROUTES } from '../../lambda/core/routes.ts';
 import { SAMPLE_MODELS } from '../helpers.ts';
-import { buildStack } from './stack-fixture.ts';
+import { buildStack, onnxSamplesDirectory } from './stack-fixture.ts';
 
 describe('InferenceApi', () => {
   const { template } = buildStack();
@@ -58,7 +58,7 @@ describe('InferenceApi', () => {
 
   it('has CORS off unless origins are configured', () => {
     assert.equal(Object.keys(template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'OPTIONS' } })).length, 0);
-    const cors = buildStack({ 'modelship:corsOrigins': 'https://app.example.com' }).template;
+    const cors = buildStack({ 'modelship:corsOrigins': 'https://app.example.com', 'modelship:modelsDir': onnxSamplesDirectory() }).template;
     cors.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'OPTIONS' });
     cors.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ CORS_ORIGINS: 'https://app.example.com' }) } });
   });

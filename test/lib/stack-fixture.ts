@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { ModelShipStack } from '../../lib/modelship-stack.ts';
-import { ROOT, SAMPLES_DIR, TempRepository } from '../helpers.ts';
+import { NATIVE_SAMPLES, ROOT, SAMPLE_MODELS, SAMPLES_DIR, TempRepository } from '../helpers.ts';
 
 let fakeImage: string | undefined;
 
@@ -16,6 +16,22 @@ export function fakeImageDirectory(): string {
     cpSync(join(ROOT, 'lambda', 'Dockerfile'), join(fakeImage, 'Dockerfile'));
   }
   return fakeImage;
+}
+
+let onnxSamples: string | undefined;
+
+/**
+ * The samples without the two native tree ones. With CORS on, each model brings ~60 resources (an
+ * OPTIONS method beside every route) and all nine samples pass CloudFormation's 500 per stack (past
+ * which a repository sets modelship:modelStacks); the tests of every option at once use these seven.
+ */
+export function onnxSamplesDirectory(): string {
+  if (onnxSamples === undefined) {
+    const repo = new TempRepository('onnx-samples-');
+    for (const name of SAMPLE_MODELS.filter((m) => !NATIVE_SAMPLES.includes(m))) repo.sample(name);
+    onnxSamples = repo.dir;
+  }
+  return onnxSamples;
 }
 
 export interface Built {
