@@ -33,7 +33,7 @@ describe('inference service', () => {
     const answer = await service.handle(post('/v2/models/nope/infer', ROW));
     assert.equal(answer.statusCode, 404);
     assert.equal(answer.error?.reason, 'not_found');
-    assert.deepEqual(JSON.parse(answer.body as string), { error: 'model "nope" not found; available: breast_cancer_classifier, debian_embeddings, debian_sections, diabetes_regressor, digits_mlp, iris_forest, text_orientation' });
+    assert.deepEqual(JSON.parse(answer.body as string), { error: 'model "nope" not found; available: breast_cancer_classifier, car_mpg, debian_embeddings, debian_sections, diabetes_regressor, digits_mlp, iris_forest, penguin_species, text_orientation' });
     assert.deepEqual(answer.observed, { reason: 'not_found' });
   });
 

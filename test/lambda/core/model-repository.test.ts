@@ -97,7 +97,7 @@ describe('model repository', () => {
 
   it('answers 404 naming the available models for an unknown model, and versions for an unknown version', async () => {
     const service = createTestService(SAMPLES_DIR);
-    assert.deepEqual(await statusOf(service.loadModel('nope')), { status: 404, message: 'model "nope" not found; available: breast_cancer_classifier, debian_embeddings, debian_sections, diabetes_regressor, digits_mlp, iris_forest, text_orientation' });
+    assert.deepEqual(await statusOf(service.loadModel('nope')), { status: 404, message: 'model "nope" not found; available: breast_cancer_classifier, car_mpg, debian_embeddings, debian_sections, diabetes_regressor, digits_mlp, iris_forest, penguin_species, text_orientation' });
     assert.deepEqual(await statusOf(service.loadModel('iris_forest', '9')), { status: 404, message: 'model "iris_forest" has no version 9; available: 1' });
     assert.deepEqual(await statusOf(service.loadModel('iris_forest', 'x')), { status: 400, message: 'version "x" of model "iris_forest" is not a positive integer' });
   });
