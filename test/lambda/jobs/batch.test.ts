@@ -225,9 +225,9 @@ describe('modelship batch (CLI)', () => {
     const input = join(dir, 'flowers.csv');
     writeFileSync(input, ['sepal_length,sepal_width,petal_length,petal_width', ...rows.map((r) => r.join(','))].join('\n'));
     const { stdout, stderr } = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'batch', '--model', 'iris_forest', '--input', input, '--work-dir', join(dir, 'work'), '--lines-per-chunk', '10'], { cwd: ROOT });
-    assert.match(stdout, new RegExp(`^job flowers-[0-9a-f]{10}: succeeded, ${rows.length} rows \\(${rows.length} scored, 0 rejected\\) in [\\d.]+ s, \\d+ rows/s`));
+    assert.match(stdout, new RegExp(`^Scored ${rows.length} of ${rows.length} rows with iris_forest version 1 in [\\d.]+ s \\(\\d+ rows/s\\); no line was rejected\\.$`, 'm'));
     assert.match(stderr, /\[#+\] 4\/4 chunks/);
-    const job = /^job (\S+):/.exec(stdout)![1];
+    const job = /^Job (flowers-[0-9a-f]{10}): /m.exec(stdout)![1];
     const results = readFileSync(join(dir, 'work', 'batch', 'output', 'iris_forest', job, 'results.jsonl'), 'utf8').trim().split('\n');
     assert.equal(results.length, rows.length);
     const status = await exec(process.execPath, [join(ROOT, 'bin', 'cli.ts'), 'batch-status', '--model', 'iris_forest', '--job', job, '--work-dir', join(dir, 'work')], { cwd: ROOT });
