@@ -3,7 +3,7 @@
  * ones sharing a function, from the model store; published as a version behind a `live` alias that
  * the API calls.
  */
-import { Duration, Size, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Size, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -91,6 +91,43 @@ export interface InferenceFunctionProps {
   readonly corsOrigins?: string[];
   /** Encrypt the function's log group with this key (its logs carry captured payloads). @default - CloudWatch Logs' own encryption */
   readonly logEncryptionKey?: kms.IKey;
+  /** SnapStart for models whose config.json does not set `snapStart` (modelship:snapStart). @default false */
+  readonly snapStart?: boolean;
+}
+
+/** Regions without Lambda SnapStart (https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html, "Supported Regions"). */
+export const SNAPSTART_UNSUPPORTED_REGIONS: readonly string[] = ['ap-southeast-6', 'ap-east-2'];
+
+/**
+ * Whether a function serving these models runs with SnapStart, or why it cannot. Each model's
+ * config.json `snapStart` wins over the stack's default; models sharing a function must agree. The
+ * combinations Lambda refuses (https://docs.aws.amazon.com/lambda/latest/dg/snapstart.html,
+ * "Supported features and limitations": provisioned concurrency, Amazon EFS, ephemeral storage over
+ * 512 MB) fail synth here, naming the setting to change, instead of failing the deploy. ModelShip
+ * functions mount no EFS.
+ */
+export function resolveSnapStart(models: readonly ServedModel[], stackDefault: boolean, ephemeralStorageMb: number, region: string): boolean {
+  const wanted = models.map((m) => ({ name: m.name, on: m.config.snapStart ?? stackDefault, own: m.config.snapStart !== undefined }));
+  const on = wanted.filter((w) => w.on);
+  if (on.length === 0) return false;
+  if (on.length !== wanted.length) {
+    const off = wanted.filter((w) => !w.on).map((w) => w.name);
+    throw new Error(`models ${on.map((w) => w.name).join(', ')} ask for SnapStart but ${off.join(', ')}, sharing their function (functionGroup), do not: one function has one setting; set "snapStart" alike in their config.json files`);
+  }
+  const source = (name: string) => (wanted.find((w) => w.name === name)!.own ? `models/${name}/config.json "snapStart": true` : 'context modelship:snapStart=true');
+  const provisioned = models.filter((m) => m.config.provisionedConcurrency !== undefined);
+  if (provisioned.length > 0) {
+    const m = provisioned[0];
+    throw new Error(`${source(m.name)} and "provisionedConcurrency": ${m.config.provisionedConcurrency} cannot go together: Lambda does not support SnapStart with provisioned concurrency; keep one (provisioned concurrency keeps environments initialized and billed; SnapStart resumes new ones from a snapshot)`);
+  }
+  if (ephemeralStorageMb > 512) {
+    const m = models.find((x) => (x.config.ephemeralStorageMb ?? 512) > 512)!;
+    throw new Error(`${source(m.name)} and "ephemeralStorageMb": ${ephemeralStorageMb} cannot go together: Lambda supports SnapStart only with up to 512 MB of ephemeral storage; lower ephemeralStorageMb to 512 or turn SnapStart off`);
+  }
+  if (!Token.isUnresolved(region) && SNAPSTART_UNSUPPORTED_REGIONS.includes(region)) {
+    throw new Error(`${source(models[0].name)}: Lambda SnapStart is not offered in ${region}; deploy to another region or turn SnapStart off`);
+  }
+  return true;
 }
 
 /** A ModelShip metric of one model (namespace ModelShip, dimensions service and Model), whatever serves it. */
@@ -104,6 +141,8 @@ export class InferenceFunction extends Construct {
   readonly alias: lambda.Alias;
   readonly logGroup: logs.LogGroup;
   readonly models: readonly ServedModel[];
+  /** Whether SnapStart is on for the function's published versions. */
+  readonly snapStart: boolean;
 
   constructor(scope: Construct, id: string, props: InferenceFunctionProps) {
     super(scope, id);
@@ -117,6 +156,9 @@ export class InferenceFunction extends Construct {
     const reserved = configs.map((c) => c.reservedConcurrency).filter((v) => v !== undefined);
     const provisioned = configs.map((c) => c.provisionedConcurrency).filter((v) => v !== undefined);
     const names = props.models.map((m) => m.name);
+    const ephemeralStorageMb = pick('ephemeralStorageMb', FUNCTION_DEFAULTS.ephemeralStorageMb);
+    /** On published versions only: the live alias points at this deploy's published version. */
+    this.snapStart = resolveSnapStart(props.models, props.snapStart ?? false, ephemeralStorageMb, Stack.of(this).region);
 
     const { role, logGroup } = createFunctionRole(this, {
       roleId: 'Role',
@@ -135,7 +177,8 @@ export class InferenceFunction extends Construct {
       architecture: props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
       memorySize: memorySizeMb,
       timeout: Duration.seconds(pick('timeoutSeconds', FUNCTION_DEFAULTS.timeoutSeconds)),
-      ephemeralStorageSize: Size.mebibytes(pick('ephemeralStorageMb', FUNCTION_DEFAULTS.ephemeralStorageMb)),
+      ephemeralStorageSize: Size.mebibytes(ephemeralStorageMb),
+      snapStart: this.snapStart ? lambda.SnapStartConf.ON_PUBLISHED_VERSIONS : undefined,
       reservedConcurrentExecutions: reserved.length > 0 ? reserved.reduce((a, b) => a + b, 0) : undefined,
       tracing: lambda.Tracing.ACTIVE,
       logGroup: this.logGroup,
@@ -184,6 +227,9 @@ export class InferenceFunction extends Construct {
       });
     }
 
+    if (this.snapStart) {
+      Annotations.of(this.function).acknowledgeWarning('@aws-cdk/aws-lambda:snapStartRequirePublish', 'The live alias, which API Gateway and CodeDeploy use, points at the version this deploy publishes; $LATEST is never invoked.');
+    }
     this.alias = new lambda.Alias(this, 'Live', {
       aliasName: 'live',
       version: this.function.currentVersion,

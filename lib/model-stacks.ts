@@ -125,6 +125,7 @@ export class ModelServing {
           architecture: settings.architecture,
           logRetentionDays: settings.logRetentionDays,
           corsOrigins: settings.corsOrigins,
+          snapStart: settings.snapStart,
           logEncryptionKey: captures(models) ? props.logKey : undefined,
         }),
     );

@@ -57,6 +57,11 @@ export interface ModelShipSettings {
    * @default 0
    */
   readonly modelStacks: number;
+  /**
+   * modelship:snapStart — Lambda SnapStart for every model function whose config.json does not say
+   * otherwise (its `snapStart`). @default false
+   */
+  readonly snapStart: boolean;
 }
 
 function read(node: Node, key: string): unknown {
@@ -116,5 +121,6 @@ export function readSettings(node: Node): ModelShipSettings {
     captureRetentionDays: number(node, 'captureRetentionDays', 90),
     logEncryption: oneOf(node, 'logEncryption', ['aws', 'kms'] as const, 'aws'),
     modelStacks: number(node, 'modelStacks', 0, 0),
+    snapStart: bool(node, 'snapStart', false),
   };
 }

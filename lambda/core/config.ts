@@ -129,6 +129,12 @@ export const modelConfigSchema = z
     reservedConcurrency: z.optional(int(1)),
     /** Provisioned concurrency on the live alias; default none. */
     provisionedConcurrency: z.optional(int(1)),
+    /**
+     * Lambda SnapStart on the function's published versions: init (models downloaded, checked,
+     * loaded and warmed) runs once at publication and new environments resume from its snapshot.
+     * @default - the stack's modelship:snapStart (false)
+     */
+    snapStart: z.optional(z.boolean()),
     /** Where the model runs: Lambda (CPU), a SageMaker GPU endpoint, or SageMaker Serverless. */
     target: z._default(z.enum(['lambda', 'sagemaker', 'sagemaker-serverless']), 'lambda'),
     /** Settings for target "sagemaker". */
@@ -213,6 +219,7 @@ export const modelConfigSchema = z
     if (sagemaker !== undefined && target !== 'sagemaker') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['sagemaker'], message: `is set but target is "${target}"; set "target": "sagemaker"` });
     if (sagemakerServerless !== undefined && target !== 'sagemaker-serverless') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['sagemakerServerless'], message: `is set but target is "${target}"; set "target": "sagemaker-serverless"` });
     if (functionGroup !== undefined && target !== 'lambda') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['functionGroup'], message: 'applies to Lambda models only' });
+    if (ctx.value.snapStart === true && target !== 'lambda') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['snapStart'], message: 'applies to Lambda models only (SnapStart is a Lambda feature); remove it or set "target": "lambda"' });
     if (ctx.value.capture !== undefined && target !== 'lambda') ctx.issues.push({ code: 'custom', input: ctx.value, path: ['capture'], message: 'applies to Lambda models; SageMaker endpoints capture with sagemaker.dataCapturePercent' });
     const weights = ctx.value.abTest?.weights;
     if (weights !== undefined && Object.keys(weights).length < 2) ctx.issues.push({ code: 'custom', input: ctx.value, path: ['abTest', 'weights'], message: 'needs at least two versions' });

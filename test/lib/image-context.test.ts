@@ -26,6 +26,11 @@ describe('inference image build context', () => {
   });
   after(() => s3.close());
 
+  it('declares the image snapshot-safe for Lambda SnapStart: the staged Dockerfile carries the label', () => {
+    const dockerfile = readFileSync(join(staged.directory, 'Dockerfile'), 'utf8');
+    assert.match(dockerfile, /^LABEL com\.amazonaws\.lambda\.feature\.snapstart="Allow"$/m);
+  });
+
   it('holds exactly what the Dockerfile copies: the bundle, package.json, onnxruntime and sharp for linux/x64', () => {
     const files = listTree(staged.directory);
     assert.deepEqual(readdirSync(staged.directory).sort(), ['Dockerfile', 'batch.mjs', 'chunks', 'drift.mjs', 'index.mjs', 'node_modules', 'package.json']);

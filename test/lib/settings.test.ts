@@ -19,6 +19,7 @@ describe('stack settings from cdk.json context', () => {
       corsOrigins: undefined, storeEncryption: 's3', noncurrentVersionDays: 90, retainModelStore: true, driftScheduleMinutes: 60, captureRetentionDays: 90,
       logEncryption: 'aws',
       modelStacks: 0,
+      snapStart: false,
     });
   });
 
