@@ -150,7 +150,9 @@ export class ModelShipStack extends Stack {
           const models = this.models.length;
           const suggested = 2 ** Math.ceil(Math.log2(Math.max(2, models / 3)));
           return [
-            settings.modelStacks === 0
+            stack === this && settings.modelStacks > 0
+              ? `the main stack would hold ${resources} resources, past CloudFormation's ${RESOURCES_PER_STACK}: its ${this.serving.length} nested stacks, and what stays in it per model (data capture subscriptions and drift alarms of models that capture); lower modelship:modelStacks (now ${settings.modelStacks}) if its stacks have room, or deploy the models as two applications (two model repositories)`
+              : settings.modelStacks === 0
               ? `the stack would hold ${resources} resources for ${models} models, past CloudFormation's ${RESOURCES_PER_STACK}: spread the models over nested stacks with -c modelship:modelStacks=${suggested} (in cdk.json to keep it; about one per 3 models, room to grow)`
               : stack.node.id.startsWith('Group')
                 ? `function group ${stack.node.id.slice('Group'.length)} would hold ${resources} resources in its nested stack, past CloudFormation's ${RESOURCES_PER_STACK}: split it into groups of at most about 15 models (functionGroup in their config.json)`

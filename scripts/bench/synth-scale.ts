@@ -43,7 +43,7 @@ try {
   new ModelShipStack(app, 'ModelShip', { imageDirectory: fakeImageDirectory(), sageMakerImageDirectory: fakeImageDirectory() });
   app.synth();
 } catch (e) {
-  error = (e as Error).message.split('\n')[0];
+  error = (e as Error).message.split('\n').slice(0, 4).join(' ').replace(/\s+/g, ' ');
 }
 const seconds = (performance.now() - started) / 1000;
 
