@@ -92,7 +92,7 @@ export class InferenceService implements RequestHandler {
   }
 
   private async inference(kind: 'infer' | 'predict', name: string, versionText: string | undefined, request: CoreRequest, observed: Observed): Promise<CoreResponse> {
-    const version = versionText ?? assignVersion(await this.repository.entry(name), request.headers?.['x-assignment-key']);
+    const version = versionText ?? assignVersion(await this.repository.entry(name), request.headers?.['x-assignment-key'], this.hooks.random);
     const model = await this.loadModel(name, version, observed);
     checkDeadline(request.deadline, 'before inference');
     const headerLength = request.headers?.[BINARY_HEADER];
@@ -110,7 +110,7 @@ export class InferenceService implements RequestHandler {
         if (versionText === undefined && this.hooks.onShadow !== undefined) {
           // A raw body travels to the shadow run as the JSON task shape (a text, or a base64 image).
           const items = task.inputs.kind === 'texts' ? task.inputs.items : task.inputs.items.map((bytes) => Buffer.from(bytes).toString('base64'));
-          const job = parsed !== undefined ? shadowJobFor(model, kind, parsed) : shadowJobFor(model, 'infer', { inputs: task.single ? items[0] : items });
+          const job = parsed !== undefined ? shadowJobFor(model, kind, parsed, this.hooks.random) : shadowJobFor(model, 'infer', { inputs: task.single ? items[0] : items }, this.hooks.random);
           if (job !== undefined) this.hooks.onShadow(job);
         }
         return { statusCode: 200, headers: { ...JSON_HEADERS, 'X-Model-Name': model.name, 'X-Model-Version': String(model.version), ...answer.headers }, body: answer.json };
@@ -133,7 +133,7 @@ export class InferenceService implements RequestHandler {
     checkDeadline(request.deadline, 'during inference');
     // Only plain-route JSON requests are copied to a shadow version: a versioned route asked for one version.
     if (versionText === undefined && shadowBody !== undefined && this.hooks.onShadow !== undefined) {
-      const job = shadowJobFor(model, kind, shadowBody);
+      const job = shadowJobFor(model, kind, shadowBody, this.hooks.random);
       if (job !== undefined) this.hooks.onShadow(job);
     }
     return inferenceResponse(model, answer);

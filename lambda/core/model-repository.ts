@@ -11,6 +11,7 @@ import { silentLogger, type CoreLogger } from './logger.ts';
 import type { ModelSource } from './model-source.ts';
 import { RetryCache } from './retry-cache.ts';
 import { loadSession, type LoadedModel, type SessionLoaderOptions } from './sessions.ts';
+import { warmUp } from './warm-up.ts';
 
 export interface ModelRepositoryOptions extends Omit<SessionLoaderOptions, 'logger'> {
   readonly source: ModelSource;
@@ -138,6 +139,42 @@ export class ModelRepository {
       }
     }
     return failures;
+  }
+
+  /**
+   * What a SnapStart snapshot should hold, done now: the catalog read, every served version (each
+   * deployed version of each model) downloaded, hash-checked and loaded, and each run once on a
+   * zero input of its shape (warm-up). Resolves with what failed to load; a warm-up that fails is
+   * reported apart (a zero input can be outside a model's domain: its load still stands).
+   */
+  async prepareSnapshot(): Promise<{ loaded: string[]; failures: string[]; warmUpFailures: string[] }> {
+    const catalog = await this.catalog();
+    const loaded: string[] = [];
+    const failures: string[] = [];
+    const warmUpFailures: string[] = [];
+    for (const entry of catalog.values()) {
+      if (entry.problem !== undefined) {
+        failures.push(`${entry.name}: ${entry.problem}`);
+        continue;
+      }
+      const undeployed = new Set(entry.undeployed ?? []);
+      for (const version of entry.versions.filter((v) => !undeployed.has(v))) {
+        let model: LoadedModel;
+        try {
+          model = await this.load(entry.name, version);
+        } catch (error) {
+          failures.push(`${entry.name}/${version}: ${describeError(error)}`);
+          continue;
+        }
+        loaded.push(`${entry.name}/${version}`);
+        try {
+          await warmUp(model);
+        } catch (error) {
+          warmUpFailures.push(`${entry.name}/${version}: ${describeError(error)}`);
+        }
+      }
+    }
+    return { loaded, failures, warmUpFailures };
   }
 
   private async reportLoad(model: string, version: number, loading: Promise<LoadedModel>): Promise<LoadedModel> {

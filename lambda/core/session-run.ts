@@ -36,6 +36,12 @@ export interface InferenceObservers {
   readonly onCapture?: (capture: PendingCapture) => void;
   /** Capture share for models whose config sets none (the local server's CAPTURE_PERCENT). @default 0 */
   readonly capturePercent?: number;
+  /**
+   * Uniform draws in [0, 1) for capture sampling, A/B assignment and shadow copies. A Lambda
+   * function with SnapStart gives one it re-creates after a restore (V8's Math.random state is in
+   * the snapshot, the same in every environment restored from it). @default Math.random
+   */
+  readonly random?: () => number;
 }
 
 /** session.run, with what onnxruntime still rejects answered 400 naming the node. */
@@ -61,7 +67,7 @@ export interface RunTimes {
 export function observeInference(observers: InferenceObservers | undefined, model: LoadedModel, kind: 'infer' | 'predict', id: string | undefined, batchSize: number, feeds: Record<string, Tensor>, results: Record<string, Tensor>, times: RunTimes): void {
   if (observers === undefined) return;
   observers.onInference?.({ model: model.name, version: model.version, batchSize, parseMs: times.parsed - times.started, inferenceMs: times.ran - times.parsed, serializeMs: performance.now() - times.ran, ...summarize(results, model) });
-  if (observers.onCapture !== undefined && sampled(model, observers.capturePercent ?? 0)) observers.onCapture(pendingCapture(model, kind, id, feeds, results));
+  if (observers.onCapture !== undefined && sampled(model, observers.capturePercent ?? 0, observers.random)) observers.onCapture(pendingCapture(model, kind, id, feeds, results));
 }
 
 /** Tells the observers about one image or text inference (no tensor capture: the payload is the image or text). */

@@ -8,6 +8,16 @@
  * logger (JSON lines with the request id and cold-start flag) and metrics (CloudWatch embedded
  * metric format; the cold-start metric). Sampled captures go to stdout, where a log subscription
  * takes them to Firehose.
+ *
+ * Lambda SnapStart (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start, set by Lambda when it initializes a
+ * version to snapshot it): init does everything the snapshot should hold (prepareSnapshot: every
+ * served version downloaded, checked, loaded and run once), and a version that cannot load fails
+ * init, so its publication fails instead of its first request. The Node.js base image's runtime
+ * client has no restore hooks (AWS: "Implementing SnapStart hooks for container images",
+ * https://docs.aws.amazon.com/lambda/latest/dg/snapstart-runtime-hooks-custom.html, lists the
+ * Node.js base image among those the runtime must coordinate itself); the image carries the
+ * SnapStart label instead, and afterRestore runs at the first invocation of each environment, which
+ * under SnapStart is always one restored from the snapshot (init ran at publication, elsewhere).
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -20,7 +30,9 @@ import { createApiGatewayHandler, type ApiEvent } from '../adapters/api-gateway/
 import { captureHook, stdoutCaptureWriter } from '../observability/capture-sink.ts';
 import { coreLogger, logger, metrics, tracer as getTracer } from '../observability/powertools.ts';
 import { BatchingSink, powertoolsSink, Telemetry, type MetricSink } from '../observability/telemetry.ts';
-import { createRepository, createService, readRuntimeConfig } from './runtime-config.ts';
+import { RandomSource } from '../core/random.ts';
+import { S3Source } from '../stores/s3-source.ts';
+import { createRepository, createS3Client, createService, readRuntimeConfig } from './runtime-config.ts';
 
 const env = process.env;
 // The tracer loads the X-Ray SDK (about 50 ms of init, measured by npm run bench). Its import starts
@@ -63,15 +75,20 @@ const endInvocation = () => {
 const telemetry = new Telemetry(sink);
 
 const config = readRuntimeConfig(env);
+/** Whether Lambda is initializing this process to snapshot it (SnapStart). */
+const snapStart = env.AWS_LAMBDA_INITIALIZATION_TYPE === 'snap-start';
+// The SDK's middleware joins the client once the tracer is there: calls during init have no
+// invocation segment to join anyway (Lambda records the init phase itself).
+const instrumentS3Client = (client: import('@aws-sdk/client-s3').S3Client) => {
+  void tracerReady?.then((tracer) => tracer.captureAWSv3Client(client));
+  return client;
+};
 const repository = createRepository(config, coreLogger, {
   onModelLoad: ({ model, version, loadMs, error }) => telemetry.modelLoad(model, version, loadMs, error !== undefined),
-  // The SDK's middleware joins the client once the tracer is there: calls during init have no
-  // invocation segment to join anyway (Lambda records the init phase itself).
-  instrumentS3Client: (client) => {
-    void tracerReady?.then((tracer) => tracer.captureAWSv3Client(client));
-    return client;
-  },
+  instrumentS3Client,
 });
+/** Capture sampling, A/B draws and shadow sampling draw from here; a restore replaces it. */
+let random = new RandomSource();
 
 // Shadow copies run in an asynchronous invocation of this same function, which runs both versions
 // and compares them (Lambda freezes work left after the answer). The caller's answer is unchanged;
@@ -102,17 +119,60 @@ const observers: InferenceObservers = {
     if (observe.has('log')) logger.info('inference', { model, version, coldStart: invocationIsCold, batchSize, parseMs: round(parseMs), inferenceMs: round(inferenceMs), serializeMs: round(serializeMs) });
   },
   onCapture: observe.has('capture') ? captureHook(telemetry, stdoutCaptureWriter) : undefined,
+  random: () => random.draw(),
 };
 const service = createService(config, repository, coreLogger, { ...observers, onShadow: invokeShadow, onFeedback: (event) => telemetry.feedback(event) });
 
-if (config.preload) {
+if (snapStart) {
+  const { loaded, failures, warmUpFailures } = await repository.prepareSnapshot();
+  if (warmUpFailures.length > 0) coreLogger.warn('warm-up runs failed before the snapshot; those models load as usual but pay their first run in a request', { warmUpFailures });
+  // Thrown from init, this fails the version's publication (and the deploy): no environment is ever
+  // restored from a snapshot missing a model.
+  if (failures.length > 0) throw new Error(`SnapStart init: ${failures.length} model version(s) failed to load, so this version is not published: ${failures.join('; ')}`);
+  coreLogger.info('models loaded and warmed for the snapshot', { loaded });
+} else if (config.preload) {
   const failures = await repository.preload();
   // A model that cannot load answers 503; the others still serve.
   if (failures.length > 0) coreLogger.error('models failed to preload', { failures });
 }
 
 const tracer = await tracerReady;
-const initDurationMs = performance.now();
+let initDurationMs = performance.now();
+/** Set once afterRestore has run in this process. */
+let restored = false;
+
+/**
+ * What must not be shared between environments restored from one snapshot, made again: the S3
+ * client (its sockets are dead, and its credentials were the publishing environment's: a new
+ * client's default provider reads the restored environment's), the shadow invoker's Lambda client,
+ * the random source, the Powertools metrics buffer and the logger's sampling draw. The sessions,
+ * catalog and pin are kept: they are what the snapshot is for. InitDuration then reports this
+ * work, the only init left in a restored process (Lambda's RestoreDuration reports the restore).
+ */
+export function afterRestore(): void {
+  const started = performance.now();
+  if (repository.source instanceof S3Source) repository.source.replaceClient(createS3Client(config, instrumentS3Client));
+  const lambda = client;
+  client = undefined;
+  void lambda?.then(({ client: old }) => old.destroy());
+  random = new RandomSource();
+  metrics.clearMetrics();
+  metrics.clearDimensions();
+  metrics.clearMetadata();
+  logger.refreshSampleRateCalculation();
+  restored = true;
+  initDurationMs = performance.now() - started;
+  coreLogger.info('restored from the SnapStart snapshot', { afterRestoreMs: round(initDurationMs) });
+}
+
+/** What a restore renews and keeps, for inspection (the SnapStart tests). */
+export const snapStartState = () => ({
+  repository,
+  s3Client: repository.source instanceof S3Source ? repository.source.s3Client : undefined,
+  lambdaClient: client,
+  random,
+  restored,
+});
 let coldStart = true;
 /** Whether the invocation in progress is the first of this process. */
 let invocationIsCold = true;
@@ -143,6 +203,7 @@ const apiHandler = createApiGatewayHandler(service, {
 
 /** API Gateway events, and this function's own shadow jobs. */
 export async function handler(event: ApiEvent | { modelshipShadow: ShadowJob }, context: Context) {
+  if (snapStart && !restored) afterRestore();
   if ('modelshipShadow' in event) {
     const result = await runShadow(repository, event.modelshipShadow, observers);
     telemetry.shadow(result);

@@ -175,16 +175,23 @@ export interface RepositoryHooks extends Pick<ModelRepositoryOptions, 'onModelLo
   readonly instrumentS3Client?: (client: S3Client) => S3Client;
 }
 
-export function createModelSource(config: RuntimeConfig, instrument: (client: S3Client) => S3Client = (c) => c): ModelSource {
-  if (config.modelDir !== undefined) return new DirectorySource(config.modelDir);
-  // Bounded: 3 attempts with the SDK's exponential backoff, each with connect and response
-  // timeouts, so an unreachable or hung store answers 503 quickly instead of hanging requests.
-  const client = instrument(new S3Client({
+/**
+ * The model store's S3 client. Bounded: 3 attempts with the SDK's exponential backoff, each with
+ * connect and response timeouts, so an unreachable or hung store answers 503 quickly instead of
+ * hanging requests. Its credentials come from the SDK's default provider chain, which reads them
+ * again when it is created (after a SnapStart restore, a new client: lambda/entry/api.ts).
+ */
+export function createS3Client(config: RuntimeConfig, instrument: (client: S3Client) => S3Client = (c) => c): S3Client {
+  return instrument(new S3Client({
     maxAttempts: 3,
     requestHandler: new NodeHttpHandler({ connectionTimeout: Math.min(2000, config.storeTimeoutMs), requestTimeout: config.storeTimeoutMs, throwOnRequestTimeout: true }),
     ...(config.s3Endpoint === undefined ? {} : { endpoint: config.s3Endpoint, forcePathStyle: true, region: config.region }),
   }));
-  return new S3Source({ bucket: config.modelBucket!, prefix: config.modelPrefix, client });
+}
+
+export function createModelSource(config: RuntimeConfig, instrument: (client: S3Client) => S3Client = (c) => c): ModelSource {
+  if (config.modelDir !== undefined) return new DirectorySource(config.modelDir);
+  return new S3Source({ bucket: config.modelBucket!, prefix: config.modelPrefix, client: createS3Client(config, instrument) });
 }
 
 export function createRepository(config: RuntimeConfig, logger?: CoreLogger, hooks: RepositoryHooks = {}): ModelRepository {

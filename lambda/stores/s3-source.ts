@@ -14,7 +14,7 @@ export class S3Source implements ModelSource {
   readonly location: string;
   private readonly bucket: string;
   private readonly prefix: string;
-  private readonly client: S3Client;
+  private client: S3Client;
 
   constructor(options: S3SourceOptions) {
     this.bucket = options.bucket;
@@ -22,6 +22,21 @@ export class S3Source implements ModelSource {
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
     this.client = options.client ?? new S3Client({});
     this.location = `s3://${this.bucket}/${this.prefix}`;
+  }
+
+  /** The client in use. */
+  get s3Client(): S3Client {
+    return this.client;
+  }
+
+  /**
+   * Uses a new client from now on and closes the old one's connections: after a SnapStart restore,
+   * sockets opened before the snapshot are dead, and shared by every restored environment.
+   */
+  replaceClient(client: S3Client): void {
+    const old = this.client;
+    this.client = client;
+    old.destroy();
   }
 
   async listFiles(under = ''): Promise<string[]> {

@@ -29,6 +29,10 @@ describe('inference image build context', () => {
   it('declares the image snapshot-safe for Lambda SnapStart: the staged Dockerfile carries the label', () => {
     const dockerfile = readFileSync(join(staged.directory, 'Dockerfile'), 'utf8');
     assert.match(dockerfile, /^LABEL com\.amazonaws\.lambda\.feature\.snapstart="Allow"$/m);
+    // The after-restore work the label promises is in the staged handler bundle, not only in the sources.
+    const bundle = readFileSync(join(staged.directory, 'index.mjs'), 'utf8');
+    assert.ok(/AWS_LAMBDA_INITIALIZATION_TYPE\s*===\s*"snap-start"/.test(bundle), 'index.mjs checks for a SnapStart init');
+    assert.ok(bundle.includes('restored from the SnapStart snapshot'), 'index.mjs holds the after-restore hook');
   });
 
   it('holds exactly what the Dockerfile copies: the bundle, package.json, onnxruntime and sharp for linux/x64', () => {
