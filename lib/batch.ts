@@ -20,6 +20,8 @@ import { INPUT_PREFIX, OUTPUT_PREFIX } from '../lambda/jobs/batch-job.ts';
 import { METRICS_SERVICE } from '../lambda/observability/metrics.ts';
 import type { ImageArchitecture } from './image-context.ts';
 import { deploymentPin, vcpusForMemory, type ServedModel } from './inference-function.ts';
+import { acknowledgeFunction, acknowledgeQueue } from './check-acknowledgements.ts';
+import { createDeadLetterQueue } from './dead-letter-queue.ts';
 import { createFunctionRole } from './function-role.ts';
 import type { ModelStore } from './model-store.ts';
 
@@ -60,7 +62,13 @@ export class BatchScoring extends Construct {
     const workerMemory = props.workerMemoryMb ?? 3008;
     const workerTimeout = Duration.minutes(10);
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // Marks it a dead-letter queue for SQS source queues (byQueue naming Chunks would be a reference cycle: Chunks names this queue).
+      redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.ALLOW_ALL },
+    });
     this.queue = new sqs.Queue(this, 'Chunks', {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -72,6 +80,8 @@ export class BatchScoring extends Construct {
       Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason: `This queue ${why}.` });
     }
     Validations.of(this.deadLetterQueue).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason: 'This queue is itself the dead-letter queue; its messages are kept 14 days and raise an alarm.' });
+    acknowledgeQueue(this.deadLetterQueue);
+    acknowledgeQueue(this.queue);
 
     // Pinned as the API's functions are: only the deployed models, at their live versions, verified
     // by the hashes recorded at deploy; never whatever is newest in the store.
@@ -132,7 +142,7 @@ export class BatchScoring extends Construct {
       });
     };
 
-    const splitterDlq = new sqs.Queue(this, 'SplitterDeadLetters', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    const splitterDlq = createDeadLetterQueue(this, 'SplitterDeadLetters', 'the splitter function (failed asynchronous invocations) and its EventBridge target');
     Validations.of(splitterDlq).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the splitter function and its EventBridge target.' });
     Validations.of(splitterDlq).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason: 'This queue is itself a dead-letter queue; it raises an alarm.' });
     this.splitter = fn('Splitter', 'batch.splitHandler', 1024, Duration.minutes(15), { CHUNK_QUEUE_URL: this.queue.queueUrl });
@@ -143,7 +153,10 @@ export class BatchScoring extends Construct {
 
     this.worker = fn('Worker', 'batch.chunkHandler', workerMemory, workerTimeout, {});
     this.worker.addEventSource(new sources.SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true, maxConcurrency: Math.max(2, props.maxConcurrency ?? 20) }));
-    Validations.of(this.worker).acknowledge({ id: 'Serverless-LambdaDLQ', reason: 'The worker is fed by SQS, whose redrive policy (3 receives, then DeadLetters) is its dead-letter path.' });
+    const workerDlq = 'The worker is fed by SQS, whose redrive policy (3 receives, then DeadLetters) is its dead-letter path.';
+    Validations.of(this.worker).acknowledge({ id: 'Serverless-LambdaDLQ', reason: workerDlq });
+    acknowledgeFunction(this.worker, { noDeadLetterQueue: workerDlq });
+    acknowledgeFunction(this.splitter);
     Validations.of(this.worker).acknowledge({
       id: 'Serverless-LambdaEventSourceMappingDestination',
       reason: 'SQS event source mappings take no on-failure destination; failed chunks go to the queue\'s dead-letter queue after 3 receives, with an alarm.',

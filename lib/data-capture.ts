@@ -14,6 +14,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { CAPTURE_FILTER_PATTERN } from '../lambda/observability/capture-sink.ts';
 import { CAPTURE_ROOT } from '../lambda/core/capture-layout.ts';
+import { acknowledgeLogGroup } from './check-acknowledgements.ts';
 import type { InferenceFunction } from './inference-function.ts';
 import type { ModelStore } from './model-store.ts';
 
@@ -62,6 +63,7 @@ export class DataCapture extends Construct {
       store.encryptionKey.grant(this.role, 'kms:GenerateDataKey', 'kms:Decrypt');
     }
     const logGroup = new logs.LogGroup(this, 'DeliveryLogs', { retention: props.logRetentionDays ?? 30, encryptionKey: props.logEncryptionKey });
+    acknowledgeLogGroup(logGroup);
     const logStream = new logs.LogStream(this, 'DeliveryLogStream', { logGroup });
     logGroup.grantWrite(this.role);
 

@@ -12,6 +12,7 @@ import * as codedeploy from 'aws-cdk-lib/aws-codedeploy';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import { Construct } from 'constructs';
+import { acknowledgeFunction } from './check-acknowledgements.ts';
 import { createFunctionRole } from './function-role.ts';
 import { PROJECT_ROOT } from './image-context.ts';
 import { describeModels, type InferenceFunction } from './inference-function.ts';
@@ -135,10 +136,9 @@ export class ModelDelivery extends Construct {
       store.grantReadModel(hookRole, model.name);
       Validations.of(hookRole).acknowledge({ id: store.modelObjectsFinding(model.name, this), reason: `The gate reads the golden file of model ${model.name}, under its own prefix only.` });
     }
-    Validations.of(this.preTrafficHook).acknowledge({
-      id: 'Serverless-LambdaDLQ',
-      reason: 'CodeDeploy invokes the hook; if the hook never reports, CodeDeploy times the hook out and fails the deployment, so no traffic shifts. Nothing is lost.',
-    });
+    const noDlq = 'CodeDeploy invokes the hook; if the hook never reports, CodeDeploy times the hook out and fails the deployment, so no traffic shifts. Nothing is lost.';
+    Validations.of(this.preTrafficHook).acknowledge({ id: 'Serverless-LambdaDLQ', reason: noDlq });
+    acknowledgeFunction(this.preTrafficHook, { noDeadLetterQueue: noDlq });
 
     this.deploymentGroup = new codedeploy.LambdaDeploymentGroup(this, 'Resource', {
       alias: fn.alias,

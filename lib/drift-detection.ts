@@ -13,11 +13,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import type * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { DriftTarget } from '../lambda/jobs/drift-job.ts';
 import { MetricName, METRICS_SERVICE } from '../lambda/observability/metrics.ts';
 import { CAPTURE_ROOT } from '../lambda/core/capture-layout.ts';
+import { acknowledgeFunction } from './check-acknowledgements.ts';
+import { createDeadLetterQueue } from './dead-letter-queue.ts';
 import { createFunctionRole } from './function-role.ts';
 import type { ImageArchitecture } from './image-context.ts';
 import { modelMetric } from './inference-function.ts';
@@ -67,7 +68,7 @@ export class DriftDetection extends Construct {
     Validations.of(role).acknowledge({ id: store.objectsFinding(`${store.prefix}*/baseline.json`), reason: 'The job reads the baseline.json of every version of the models it checks; versions are folders named at deploy time.' });
     Validations.of(role).acknowledge({ id: store.objectsFinding(`${CAPTURE_ROOT}*`), reason: 'The job reads capture files, which Firehose names by model, version, date and time.' });
 
-    const failures = new sqs.Queue(this, 'FailedRuns', { encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    const failures = createDeadLetterQueue(this, 'FailedRuns', 'the drift job (failed asynchronous invocations) and its EventBridge schedule');
     Validations.of(failures).acknowledge({ id: 'AwsSolutions-SQS3', reason: 'This queue is the dead-letter queue of the drift job and its schedule.' });
     Validations.of(failures).acknowledge({ id: 'Serverless-SQSRedrivePolicy', reason: 'This queue is itself a dead-letter queue; the job failure alarm covers it.' });
     this.function = new lambda.DockerImageFunction(this, 'Function', {
@@ -85,6 +86,7 @@ export class DriftDetection extends Construct {
     this.function.configureAsyncInvoke({ retryAttempts: 2, onFailure: new destinations.SqsDestination(failures) });
     (this.function.node.defaultChild as lambda.CfnFunction).deadLetterConfig = { targetArn: failures.queueArn };
     failures.grantSendMessages(this.function);
+    acknowledgeFunction(this.function);
 
     const driftTargets: DriftTarget[] = props.models.map((m) => ({
       model: m.name,

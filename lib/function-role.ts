@@ -8,6 +8,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { acknowledgeLogGroup } from './check-acknowledgements.ts';
 
 export interface FunctionRoleProps {
   /** Construct ids of the role and the log group (stable: renaming replaces resources). */
@@ -26,6 +27,7 @@ export function createFunctionRole(scope: Construct, props: FunctionRoleProps): 
   const logGroup = new logs.LogGroup(scope, props.logsId, { retention: props.logRetentionDays ?? 30, encryptionKey: props.logEncryptionKey });
   const role = new iam.Role(scope, props.roleId, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'), description: props.description });
   logGroup.grantWrite(role);
+  acknowledgeLogGroup(logGroup);
   Validations.of(role).acknowledge({
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason: props.containerImage

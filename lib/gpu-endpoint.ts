@@ -9,7 +9,7 @@ import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -18,7 +18,9 @@ import { Construct } from 'constructs';
 import { captureModelPrefix } from '../lambda/core/capture-layout.ts';
 import { sageMakerConfigSchema, sageMakerServerlessConfigSchema } from '../lambda/core/config.ts';
 import { METRICS_NAMESPACE } from '../lambda/observability/metrics.ts';
+import { acknowledgeFunction, skipCheckov, SYNCHRONOUS_INVOKE } from './check-acknowledgements.ts';
 import { createFunctionRole } from './function-role.ts';
+import { createKey } from './keys.ts';
 import { PROJECT_ROOT } from './image-context.ts';
 import { sha256Environment, type ServedModel } from './inference-function.ts';
 import type { ModelStore } from './model-store.ts';
@@ -69,7 +71,7 @@ export class GpuEndpoint extends Construct {
       directory: props.imageDirectory,
       platform: ecrAssets.Platform.LINUX_AMD64,
     });
-    this.key = new kms.Key(this, 'Key', { enableKeyRotation: true, description: `ModelShip SageMaker endpoint for ${model.name}` });
+    this.key = createKey(this, 'Key', { description: `ModelShip SageMaker endpoint for ${model.name}` });
 
     // Least privilege: pull this image, read this model's prefix, write this endpoint's logs and
     // ModelShip metrics, and (with data capture) write captures under this model's prefix.
@@ -122,6 +124,11 @@ export class GpuEndpoint extends Construct {
       },
     });
     this.cfnModel.node.addDependency(this.role);
+    skipCheckov(
+      this.cfnModel,
+      'CKV_AWS_370',
+      'No network isolation: the container publishes its metrics with cloudwatch:PutMetricData (PUBLISH_METRICS=cloudwatch), which an isolated container cannot reach. Its role allows only that, the image pull, its own log group, its model prefix and its capture prefix.',
+    );
 
     const encryptVolume = this.serverless || !hasLocalNvme(realtime.instanceType);
     this.endpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
@@ -222,6 +229,7 @@ export class GpuEndpoint extends Construct {
       id: 'Serverless-LambdaDLQ',
       reason: 'API Gateway invokes the proxy synchronously; the caller gets the error. A dead-letter queue applies only to asynchronous invocations.',
     });
+    acknowledgeFunction(this.proxy, { noDeadLetterQueue: SYNCHRONOUS_INVOKE });
     this.acknowledgeExecutionRole();
   }
 

@@ -12,6 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { acknowledgeGuard, acknowledgeLogGroup, skipCheckov } from './check-acknowledgements.ts';
 import type { ServedModel } from './inference-function.ts';
 
 /** What the API routes a model to: a function's live alias (an InferenceFunction, or a GpuEndpoint's proxy). */
@@ -63,6 +64,14 @@ export function rateLimitWebAcl(scope: Construct, id: string, limit: number): wa
         action: { block: {} },
         statement: { rateBasedStatement: { limit, aggregateKeyType: 'IP' } },
         visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: 'ModelShipRateLimit', sampledRequestsEnabled: true },
+      },
+      {
+        // AWS's rule group against request patterns of known exploits (Log4j's JNDI lookups among them).
+        name: 'KnownBadInputs',
+        priority: 1,
+        overrideAction: { none: {} },
+        statement: { managedRuleGroupStatement: { vendorName: 'AWS', name: 'AWSManagedRulesKnownBadInputsRuleSet' } },
+        visibilityConfig: { cloudWatchMetricsEnabled: true, metricName: 'ModelShipKnownBadInputs', sampledRequestsEnabled: true },
       },
     ],
   });
@@ -161,6 +170,7 @@ export class InferenceApi extends Construct {
     this.authMode = props.authMode ?? 'iam';
     this.stageName = props.stageName ?? 'prod';
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetentionDays ?? 30 });
+    acknowledgeLogGroup(this.accessLogGroup);
 
     this.api = new apigw.RestApi(this, 'Resource', {
       description: 'ModelShip inference API (Open Inference Protocol v2 and :predict)',
@@ -186,6 +196,16 @@ export class InferenceApi extends Construct {
     });
 
     if (props.cloudWatchRole ?? true) acknowledgeCloudWatchRole(this.api);
+    acknowledgeGuard(
+      this.api,
+      'lambda_function_public_access_prohibited_check',
+      "The integrations' invoke permissions admit only API Gateway, and only from this REST API: SourceArn is the API's execute-api ARN (partition, region, account, API id), which CloudFormation joins with Fn::Join; the control reads a SourceArn only as a plain string or a direct reference.",
+    );
+    skipCheckov(
+      this.api.deploymentStage,
+      'CKV_AWS_120',
+      'No stage cache: inference requests are POSTs whose bodies are the inputs, which API Gateway does not key its cache on, so a cache would answer one input with another\'s prediction; the metadata GETs are cheap. A cache cluster also bills by the hour.',
+    );
     this.addGatewayResponses();
     const validator = this.api.addRequestValidator('BodyValidator', { validateRequestBody: true, validateRequestParameters: true });
     const inferModel = this.api.addModel('InferenceRequest', { contentType: 'application/json', schema: INFER_REQUEST_SCHEMA });

@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import type { ModelConfig } from '../lambda/core/config.ts';
 import { MetricName, METRICS_NAMESPACE, METRICS_SERVICE, modelDimensions } from '../lambda/observability/metrics.ts';
 import type { ImageArchitecture } from './image-context.ts';
+import { acknowledgeFunction, SYNCHRONOUS_INVOKE } from './check-acknowledgements.ts';
 import { createFunctionRole } from './function-role.ts';
 import type { ModelStore } from './model-store.ts';
 
@@ -211,6 +212,7 @@ export class InferenceFunction extends Construct {
       id: 'Serverless-LambdaDLQ',
       reason: 'API Gateway invokes the function synchronously; the caller gets the error. A dead-letter queue applies only to asynchronous invocations.',
     });
+    acknowledgeFunction(this.function, { noDeadLetterQueue: SYNCHRONOUS_INVOKE });
 
     if (props.models.some((m) => m.config.shadow !== undefined)) {
       // Shadow copies run in asynchronous invocations of this function's own versions. A separate

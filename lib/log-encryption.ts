@@ -1,15 +1,16 @@
 /** The customer managed key of log groups that hold captured payloads (modelship:logEncryption=kms). */
 import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type { Construct } from 'constructs';
+import { createKey } from './keys.ts';
 
 /**
  * A customer managed key for the log groups that carry captured payloads, rotated yearly, usable by
  * CloudWatch Logs for this account's log groups in this region only.
  */
 export function capturedLogsKey(scope: Construct): kms.Key {
-  const key = new kms.Key(scope, 'CapturedLogsKey', { description: 'ModelShip: log groups that carry captured requests and answers', enableKeyRotation: true });
+  const key = createKey(scope, 'CapturedLogsKey', { description: 'ModelShip: log groups that carry captured requests and answers' });
   const stack = Stack.of(scope);
   key.addToResourcePolicy(
     new iam.PolicyStatement({

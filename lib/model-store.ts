@@ -5,10 +5,14 @@
 import { createHash } from 'node:crypto';
 import { DefaultStackSynthesizer, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import { acknowledgeFunction, acknowledgeGuard, acknowledgeLogGroup, skipCheckov } from './check-acknowledgements.ts';
+import { createKey } from './keys.ts';
 
 /** Where deployment manifests live, under the repository prefix (no model is named so: names start with a letter or digit). */
 export const MANIFEST_FOLDER = '.modelship/manifests/';
@@ -57,16 +61,23 @@ export class ModelStore extends Construct {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
-      lifecycleRules: [{ expiration: Duration.days(365) }],
+      // Versioned, so a deleted or overwritten access log stays recoverable for 30 days.
+      versioned: true,
+      lifecycleRules: [{ expiration: Duration.days(365), noncurrentVersionExpiration: Duration.days(30) }],
       removalPolicy,
     });
-    Validations.of(this.accessLogBucket).acknowledge({
-      id: 'AwsSolutions-S1',
-      reason: 'This bucket is the access-log destination of the model bucket; logging it to itself would loop.',
-    });
+    const selfLogging = 'This bucket is the access-log destination of the model bucket; logging it to itself would loop.';
+    Validations.of(this.accessLogBucket).acknowledge({ id: 'AwsSolutions-S1', reason: selfLogging });
+    acknowledgeGuard(this.accessLogBucket, 's3_bucket_logging_enabled_check', selfLogging);
+    skipCheckov(this.accessLogBucket, 'CKV_AWS_18', selfLogging);
+    acknowledgeGuard(
+      this.accessLogBucket,
+      's3_bucket_default_encryption_kms_check',
+      'S3 server access logs can be delivered only to a bucket encrypted with S3-managed keys (SSE-S3); S3 does not write them into an SSE-KMS bucket.',
+    );
 
     if (props.kmsEncryption) {
-      this.encryptionKey = new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'ModelShip model store', removalPolicy });
+      this.encryptionKey = createKey(this, 'Key', { description: 'ModelShip model store', removalPolicy });
     }
     this.bucket = new s3.Bucket(this, 'Resource', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
@@ -77,20 +88,30 @@ export class ModelStore extends Construct {
       versioned: true,
       serverAccessLogsBucket: this.accessLogBucket,
       serverAccessLogsPrefix: 'model-store/',
-      // Batch inputs written under batch/input/ start jobs through EventBridge.
-      eventBridgeEnabled: true,
       lifecycleRules: [
         { noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays ?? 90), abortIncompleteMultipartUploadAfter: Duration.days(7) },
       ],
       removalPolicy,
     });
 
-    // The bucket's EventBridge switch is set by a custom resource that aws-cdk-lib owns.
-    for (const handler of Stack.of(this).node.children.filter((c) => c.node.id.startsWith('BucketNotificationsHandler'))) {
-      Validations.of(handler).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: "aws-cdk-lib's bucket-notifications custom resource (which turns on EventBridge for the model store at deploy) uses the managed basic execution policy for its logs.",
-      });
+    // Both buckets send their object events to EventBridge: batch inputs written under batch/input/
+    // start jobs that way, and deletions of models or access logs can be watched. Set on the bucket
+    // resource itself rather than through aws-cdk-lib's eventBridgeEnabled, whose custom resource
+    // (a Lambda function and its role) would set the same switch at deploy.
+    for (const bucket of [this.bucket, this.accessLogBucket]) {
+      (bucket.node.defaultChild as s3.CfnBucket).notificationConfiguration = { eventBridgeConfiguration: { eventBridgeEnabled: true } };
+      acknowledgeGuard(
+        bucket,
+        's3_bucket_object_lock_enabled_check',
+        'No Object Lock: it keeps objects unchanged for a retention period, while the lifecycle rules here expire replaced model versions (modelship:noncurrentVersionDays), captures (captureRetentionDays) and access logs (365 days) on schedule. Versioning keeps overwritten and deleted objects for those windows.',
+      );
+    }
+    if (!props.kmsEncryption) {
+      acknowledgeGuard(
+        this.bucket,
+        's3_bucket_default_encryption_kms_check',
+        'Encrypted with S3-managed keys (SSE-S3) by default; modelship:storeEncryption=kms encrypts the model store with a customer managed key instead (and this control passes).',
+      );
     }
 
     if (props.modelsDir !== undefined) {
@@ -204,4 +225,7 @@ function acknowledgeDeploymentHandler(handler: Construct, bucket: s3.Bucket, kms
   v.acknowledge({ id: 'Serverless-LambdaLatestVersion', reason: `${runtime}; it runs only during deploys.` });
   v.acknowledge({ id: 'Serverless-LambdaDLQ', reason: 'The BucketDeployment handler is a CloudFormation custom resource invoked by the deploy, which reports its failures.' });
   v.acknowledge({ id: 'Serverless-LambdaTracing', reason: 'The BucketDeployment handler runs only during deploys, off the request path; its code and settings belong to aws-cdk-lib.' });
+  acknowledgeFunction(handler as lambda.Function, { noDeadLetterQueue: 'The BucketDeployment handler is a CloudFormation custom resource invoked by the deploy, which reports its failures.' });
+  const logGroup = handler.node.tryFindChild('LogGroup');
+  if (logGroup !== undefined) acknowledgeLogGroup(logGroup as logs.ILogGroup);
 }

@@ -6,11 +6,12 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import { createDeadLetterQueue } from './dead-letter-queue.ts';
+import { createKey } from './keys.ts';
 import type { GpuEndpoint } from './gpu-endpoint.ts';
 import type { InferenceApi } from './inference-api.ts';
 import { modelMetric, type InferenceFunction } from './inference-function.ts';
@@ -137,7 +138,7 @@ export class InferenceMonitoring extends Construct {
 
   /** The alarm topic, encrypted with a key of its own that CloudWatch may use, and the e-mail subscription. */
   private createTopic(alarmEmail: string | undefined): { topic: sns.Topic; key: kms.Key } {
-    const topicKey = new kms.Key(this, 'TopicKey', { enableKeyRotation: true, description: 'ModelShip alarm topic' });
+    const topicKey = createKey(this, 'TopicKey', { description: 'ModelShip alarm topic' });
     // CloudWatch must be able to use the key to publish alarms to the encrypted topic.
     topicKey.addToResourcePolicy(
       new iam.PolicyStatement({
@@ -150,11 +151,7 @@ export class InferenceMonitoring extends Construct {
     const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'ModelShip alarms', masterKey: topicKey, enforceSSL: true });
     if (alarmEmail !== undefined) {
       // Notifications that cannot be delivered are kept for two weeks rather than lost.
-      const undelivered = new sqs.Queue(this, 'UndeliveredAlarms', {
-        encryption: sqs.QueueEncryption.SQS_MANAGED,
-        enforceSSL: true,
-        retentionPeriod: Duration.days(14),
-      });
+      const undelivered = createDeadLetterQueue(this, 'UndeliveredAlarms', 'the alarm e-mail subscription (an SNS redrive policy)');
       topic.addSubscription(new subscriptions.EmailSubscription(alarmEmail, { deadLetterQueue: undelivered }));
       const dlq = 'This queue is itself the dead-letter queue of the alarm e-mail subscription (an SNS redrive policy, which cdk-nag does not recognise as such)';
       Validations.of(undelivered).acknowledge({ id: 'AwsSolutions-SQS3', reason: `${dlq}.` });

@@ -22,11 +22,18 @@ describe('BatchScoring', () => {
     throw new Error(`manifest ${path} is in no staged asset`);
   };
 
+  it('lets SQS queues use the chunk dead-letter queue, and no queue use the splitter\'s (fed by Lambda and EventBridge)', () => {
+    const queues = template.findResources('AWS::SQS::Queue');
+    const policy = (prefix: string) => Object.entries(queues).find(([id]) => id.startsWith(prefix))![1].Properties.RedriveAllowPolicy;
+    assert.deepEqual(policy('BatchDeadLetters'), { redrivePermission: 'allowAll' });
+    assert.deepEqual(policy('BatchSplitterDeadLetters'), { redrivePermission: 'denyAll' });
+  });
+
   it('starts a job when a file lands under batch/input/ (S3 through EventBridge)', () => {
-    template.hasResourceProperties('Custom::S3BucketNotifications', {
-      BucketName: { Ref: Match.stringLikeRegexp('^ModelStore') },
-      NotificationConfiguration: { EventBridgeConfiguration: {} },
-    });
+    // Set on the bucket itself: no custom resource (and its function) to turn it on at deploy.
+    const store = Object.entries(template.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('ModelStore') && !id.startsWith('ModelStoreAccessLogs'))!;
+    assert.deepEqual(store[1].Properties.NotificationConfiguration, { EventBridgeConfiguration: { EventBridgeEnabled: true } });
+    template.resourceCountIs('Custom::S3BucketNotifications', 0);
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: { source: ['aws.s3'], 'detail-type': ['Object Created'], detail: { bucket: { name: [{ Ref: Match.stringLikeRegexp('^ModelStore') }] }, object: { key: [{ prefix: 'batch/input/' }] } } },
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^BatchSplitter'), 'Arn'] }, RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: Match.anyValue() })],

@@ -72,11 +72,14 @@ describe('InferenceApi', () => {
     t.hasOutput('ApiKeyId', {});
   });
 
-  it('attaches a WAF web ACL with a rate-based rule when waf is on', () => {
+  it('attaches a WAF web ACL with a rate-based rule and AWS\'s known-bad-inputs rules when waf is on', () => {
     const { template: t } = buildStack({ 'modelship:waf': true, 'modelship:wafRateLimit': 500 });
     t.hasResourceProperties('AWS::WAFv2::WebACL', {
       Scope: 'REGIONAL',
-      Rules: [Match.objectLike({ Statement: { RateBasedStatement: { Limit: 500, AggregateKeyType: 'IP' } }, Action: { Block: {} } })],
+      Rules: [
+        Match.objectLike({ Statement: { RateBasedStatement: { Limit: 500, AggregateKeyType: 'IP' } }, Action: { Block: {} } }),
+        Match.objectLike({ Statement: { ManagedRuleGroupStatement: { VendorName: 'AWS', Name: 'AWSManagedRulesKnownBadInputsRuleSet' } }, OverrideAction: { None: {} } }),
+      ],
     });
     t.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
     template.resourceCountIs('AWS::WAFv2::WebACL', 0);

@@ -6,8 +6,8 @@ import { buildStack } from './stack-fixture.ts';
 describe('ModelStore', () => {
   const { template } = buildStack();
   const modelBucket = () => {
-    const buckets = template.findResources('AWS::S3::Bucket', { Properties: { VersioningConfiguration: { Status: 'Enabled' } } });
-    assert.equal(Object.keys(buckets).length, 1, 'one versioned bucket: the model store');
+    const buckets = Object.fromEntries(Object.entries(template.findResources('AWS::S3::Bucket')).filter(([id]) => id.startsWith('ModelStore') && !id.startsWith('ModelStoreAccessLogs')));
+    assert.equal(Object.keys(buckets).length, 1, 'one model store bucket');
     return Object.values(buckets)[0] as { Properties: Record<string, any>; DeletionPolicy: string; UpdateReplacePolicy: string };
   };
 
@@ -19,6 +19,12 @@ describe('ModelStore', () => {
 
   it('writes server access logs to its log bucket', () => {
     assert.ok(modelBucket().Properties.LoggingConfiguration.DestinationBucketName.Ref.startsWith('ModelStoreAccessLogs'));
+  });
+
+  it('keeps a deleted or overwritten access log for 30 days (a versioned log bucket)', () => {
+    const logs = Object.entries(template.findResources('AWS::S3::Bucket')).find(([id]) => id.startsWith('ModelStoreAccessLogs'))![1] as { Properties: Record<string, any> };
+    assert.deepEqual(logs.Properties.VersioningConfiguration, { Status: 'Enabled' });
+    assert.deepEqual(logs.Properties.LifecycleConfiguration.Rules, [{ ExpirationInDays: 365, NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' }]);
   });
 
   it('expires noncurrent versions after 90 days by default', () => {
