@@ -11,6 +11,7 @@
  *   optimize --model NAME (--int8 | --fp16 | --graph) [--from V] [--to V] [--op-types MatMul,Gemm,Conv,Gather] [--exclude NODE,...]
  *         [--reduce-range] [--level basic|extended] [--models-dir models]   (writes the next version folder)
  *   convert --model NAME [--version V] [--models-dir models]   (model.json / model.ubj / model.txt → model.onnx + conversion.json beside it)
+ *   doctor [--models-dir models] [-c modelship:key=value ...]   (before a deploy: what would break it, each with the fix; exit 1 on a problem)
  *   invoke --url URL --model NAME [--version V] (--json '{...}' | --image FILE | --text "...") [--top-k K] [--auth iam|apiKey|none]
  *         [--api-key KEY] [--region R] [--timeout-ms MS]   (signs with SigV4 by default; prints the answer as JSON)
  * Models come from MODEL_DIR (default ./models) or MODEL_BUCKET; S3_ENDPOINT points at an S3-compatible store.
@@ -30,6 +31,7 @@ import { createRepository, createService, readRuntimeConfig } from '../lambda/en
 import { formatOptimization, optimize } from '../cli/optimize/optimize.ts';
 import { QUANTIZABLE_OPS } from '../cli/optimize/quantize.ts';
 import { convertVersionFolder, formatConversion } from '../cli/convert.ts';
+import { doctorForProject, formatDoctor } from '../cli/doctor.ts';
 import { invoke } from '../cli/invoke.ts';
 import { ModelShipError } from '../clients/typescript/src/index.ts';
 import { convertNativeModel } from '../lambda/convert/registry.ts';
@@ -45,6 +47,7 @@ const USAGE = `usage:
   modelship drift --model NAME --captures FILE|DIR [--version V] [--psi 0.2] [--models-dir models]
   modelship optimize --model NAME (--int8 | --fp16 | --graph) [--from V] [--to V] [--op-types MatMul,Gemm,Conv,Gather] [--exclude NODE,...] [--reduce-range] [--level basic|extended] [--models-dir models]
   modelship convert --model NAME [--version V] [--models-dir models]
+  modelship doctor [--models-dir models] [-c modelship:key=value ...]
   modelship invoke --url URL --model NAME [--version V] (--json '{...}' | --image FILE | --text "...") [--top-k K] [--auth iam|apiKey|none] [--api-key KEY] [--region R] [--timeout-ms MS]`;
 
 /** A command line that is missing something: answered with the usage. Every other error is one line. */
@@ -91,6 +94,7 @@ async function main(argv: string[]): Promise<void> {
       int8: { type: 'boolean' }, fp16: { type: 'boolean' }, graph: { type: 'boolean' }, from: { type: 'string' }, 'op-types': { type: 'string' }, exclude: { type: 'string' },
       'reduce-range': { type: 'boolean' }, level: { type: 'string' }, 'weight-bits': { type: 'string' },
       url: { type: 'string' }, json: { type: 'string' }, image: { type: 'string' }, text: { type: 'string' }, 'top-k': { type: 'string' },
+      context: { type: 'string', short: 'c', multiple: true },
       auth: { type: 'string' }, 'api-key': { type: 'string' }, region: { type: 'string' }, 'timeout-ms': { type: 'string' },
     },
     strict: true,
@@ -191,6 +195,10 @@ async function main(argv: string[]): Promise<void> {
     if (!values.model) throw new UsageError('convert needs --model');
     if (values.version !== undefined && !/^[1-9]\d*$/.test(values.version)) throw new Error(`--version must be a positive integer version, got "${values.version}"`);
     console.log(formatConversion(convertVersionFolder(values['models-dir'] ?? 'models', values.model, values.version === undefined ? undefined : Number(values.version))));
+  } else if (command === 'doctor') {
+    const findings = doctorForProject({ modelsDir: values['models-dir'], context: values.context });
+    console.log(formatDoctor(findings));
+    if (findings.some((f) => f.level === 'error')) process.exitCode = 1;
   } else if (command === 'invoke') {
     console.log(
       await invoke({
