@@ -63,16 +63,23 @@ export function withNestedTemplates(templatePaths: readonly string[]): string[] 
   return [...all];
 }
 
+export interface ControlTowerGuardChecksProps {
+  /** Which of the templates (nested ones included) to check. @default - all of them */
+  readonly selectTemplates?: (templatePaths: readonly string[]) => string[];
+}
+
 export class ControlTowerGuardChecks implements IPolicyValidationPlugin {
   readonly name = GUARD_PLUGIN_NAME;
   readonly version: string;
+  private readonly selectTemplates: (templatePaths: readonly string[]) => string[];
 
-  constructor() {
+  constructor(props: ControlTowerGuardChecksProps = {}) {
     this.version = (JSON.parse(readFileSync(join(PACKAGE_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+    this.selectTemplates = props.selectTemplates ?? ((paths) => [...paths]);
   }
 
   validate(context: IPolicyValidationContext): PolicyValidationPluginReport {
-    const templatePaths = withNestedTemplates(context.templatePaths);
+    const templatePaths = this.selectTemplates(withNestedTemplates(context.templatePaths));
     const rules = rulesForTemplates(templatePaths);
     if (rules.length === 0) return { success: true, violations: [] };
     return new CfnGuardValidator({ controlTowerRulesEnabled: false, rules }).validate({ ...context, templatePaths });

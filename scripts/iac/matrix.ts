@@ -6,7 +6,7 @@
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
 import { ControlTowerGuardChecks, GUARD_PLUGIN_NAME } from '../../lib/guard-checks.ts';
 import { ModelShipStack } from '../../lib/modelship-stack.ts';
@@ -26,6 +26,9 @@ export interface MatrixEntry {
   /** Context beside cdk.json's (modelship:* settings). */
   readonly context: Record<string, unknown>;
 }
+
+/** The stack name of the 200-model repository (and the prefix of its nested stacks' templates). */
+const LARGE = 'Large';
 
 const IRIS = { task: 'classification', labels: ['setosa', 'versicolor', 'virginica'] };
 
@@ -61,12 +64,6 @@ const HARDENED = {
   'modelship:alarmEmail': 'oncall@example.com',
 };
 
-/**
- * The 200-model repository does not fit one stack yet (over CloudFormation's 500 resources); it
- * joins the matrix once the stack is split.
- */
-const LARGE_SYNTHESIZES = false;
-
 /** The matrix: the samples with the defaults, every target with the defaults and hardened, and the 200-model repository. */
 export function matrixEntries(options: { large?: boolean } = {}): MatrixEntry[] {
   const targets = writeTargetsRepository();
@@ -75,10 +72,10 @@ export function matrixEntries(options: { large?: boolean } = {}): MatrixEntry[] 
     { name: 'Targets', covers: 'Lambda, SageMaker GPU and Serverless; groups, versions, A/B, shadow, capture and drift, delivery strategies, batch; defaults', context: { 'modelship:modelsDir': targets } },
     { name: 'Hardened', covers: 'the same models with storeEncryption=kms, logEncryption=kms, WAF, arm64, authMode=apiKey, CORS, alarm email', context: { 'modelship:modelsDir': targets, ...HARDENED } },
   ];
-  if (options.large ?? LARGE_SYNTHESIZES) {
+  if (options.large ?? true) {
     const dir = mkdtempSync(join(tmpdir(), 'modelship-iac-large-'));
     writeLargeRepository(dir);
-    entries.push({ name: 'Large', covers: 'the 200-model repository (test/lib/large-repository.ts)', context: { 'modelship:modelsDir': dir } });
+    entries.push({ name: LARGE, covers: 'the 200-model repository (test/lib/large-repository.ts) in 64 model stacks', context: { 'modelship:modelsDir': dir, 'modelship:modelStacks': 64 } });
   }
   return entries;
 }
@@ -91,9 +88,9 @@ export function projectContext(): Record<string, unknown> {
 export interface SynthesizedMatrix {
   /** The cloud assembly. */
   readonly assemblyDir: string;
-  /** A folder holding only the templates (nested stacks' too), for the checkers. */
+  /** A folder holding only the templates the checkers run over (nested stacks' too). */
   readonly templatesDir: string;
-  /** The templates' file names. */
+  /** Their file names: every template, or with `cover`, the large repository's covering ones and all others. */
   readonly templates: string[];
   /** cfn-guard's findings that no acknowledgement covers (it ran inside the synth). */
   readonly guard: Finding[];
@@ -137,16 +134,19 @@ export function cfnLintIgnores(): { rule: string; reason: string }[] {
  * policy-validation plugin, so the acknowledgements next to the constructs apply. The findings
  * left are returned rather than thrown, to be reported beside the other checkers'.
  */
-export function synthesizeMatrix(entries: readonly MatrixEntry[], outDir = mkdtempSync(join(tmpdir(), 'modelship-iac-'))): SynthesizedMatrix {
+export function synthesizeMatrix(entries: readonly MatrixEntry[], options: { readonly cover?: boolean; readonly outDir?: string } = {}): SynthesizedMatrix {
+  const outDir = options.outDir ?? mkdtempSync(join(tmpdir(), 'modelship-iac-'));
   const assemblyDir = join(outDir, 'cdk.out');
   const base = { ...projectContext(), 'aws:cdk:bundling-stacks': [] };
-  const app = new App({ outdir: assemblyDir, context: base });
+  // CDK's own CloudFormation validation is off: the three checkers are the validation here.
+  const app = new App({ outdir: assemblyDir, context: base, builtinCloudFormationValidation: false });
   const image = fakeImageDirectory();
   for (const entry of entries) {
     const settings = readSettings(new App({ context: { ...base, ...entry.context } }).node);
     new ModelShipStack(app, entry.name, { settings, imageDirectory: image, sageMakerImageDirectory: image });
   }
-  Validations.of(app).addPlugins(new ControlTowerGuardChecks());
+  const select = (paths: readonly string[]) => (options.cover ? checkedTemplates(paths) : [...paths]);
+  Validations.of(app).addPlugins(new ControlTowerGuardChecks({ selectTemplates: select }));
   const report = join(assemblyDir, 'validation-report.json');
   try {
     app.synth();
@@ -156,7 +156,48 @@ export function synthesizeMatrix(entries: readonly MatrixEntry[], outDir = mkdte
   }
   const templatesDir = join(outDir, 'templates');
   mkdirSync(templatesDir, { recursive: true });
-  const templates = readdirSync(assemblyDir).filter((f) => f.endsWith('.template.json')).sort();
+  const all = readdirSync(assemblyDir).filter((f) => f.endsWith('.template.json')).sort();
+  const templates = select(all.map((f) => join(assemblyDir, f))).map((p) => basename(p)).sort();
   for (const file of templates) cpSync(join(assemblyDir, file), join(templatesDir, file));
   return { assemblyDir, templatesDir, templates, guard: guardFindingsFromReport(report), acknowledgements: collectAcknowledgements(app, templates.map((t) => join(templatesDir, t))) };
+}
+
+/** A template's resources by shape: type, and the property and metadata keys at every depth (values left out). */
+function shapes(file: string): Set<string> {
+  const template = JSON.parse(readFileSync(file, 'utf8')) as { Resources?: Record<string, { Type: string }> };
+  const keys = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.length === 0 ? [] : [keys(value[0])];
+    if (value === null || typeof value !== 'object') return typeof value;
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, keys((value as Record<string, unknown>)[k])]));
+  };
+  return new Set(Object.values(template.Resources ?? {}).map((r) => JSON.stringify(keys(r))));
+}
+
+/** Every template but the large repository's, and of those the covering ones. */
+function checkedTemplates(paths: readonly string[]): string[] {
+  const large = paths.filter((p) => basename(p).startsWith(LARGE));
+  return [...paths.filter((p) => !basename(p).startsWith(LARGE)), ...coveringTemplates(large)].sort();
+}
+
+/**
+ * The fewest templates (chosen greedily) that hold every resource shape found in all of them. The
+ * model stacks of a large repository repeat the same few shapes with other names and values; the
+ * property checks see the same thing in each, so these stand for the rest (npm run lint:iac runs
+ * them all).
+ */
+export function coveringTemplates(templates: readonly string[]): string[] {
+  const byTemplate = new Map(templates.map((t) => [t, shapes(t)]));
+  const missing = new Set([...byTemplate.values()].flatMap((s) => [...s]));
+  const chosen: string[] = [];
+  while (missing.size > 0) {
+    let best = '';
+    let gain = 0;
+    for (const [t, s] of byTemplate) {
+      const g = [...s].filter((x) => missing.has(x)).length;
+      if (g > gain) [best, gain] = [t, g];
+    }
+    chosen.push(best);
+    for (const x of byTemplate.get(best)!) missing.delete(x);
+  }
+  return chosen.sort();
 }
