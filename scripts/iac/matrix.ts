@@ -68,7 +68,7 @@ const HARDENED = {
 export function matrixEntries(options: { large?: boolean } = {}): MatrixEntry[] {
   const targets = writeTargetsRepository();
   const entries: MatrixEntry[] = [
-    { name: 'Samples', covers: 'the 7 samples, cdk.json defaults', context: { 'modelship:modelsDir': SAMPLES_DIR } },
+    { name: 'Samples', covers: 'the samples, cdk.json defaults', context: { 'modelship:modelsDir': SAMPLES_DIR } },
     { name: 'Targets', covers: 'Lambda, SageMaker GPU and Serverless; groups, versions, A/B, shadow, capture and drift, delivery strategies, batch; defaults', context: { 'modelship:modelsDir': targets } },
     { name: 'Hardened', covers: 'the same models with storeEncryption=kms, logEncryption=kms, WAF, arm64, authMode=apiKey, CORS, alarm email', context: { 'modelship:modelsDir': targets, ...HARDENED } },
   ];
