@@ -8,8 +8,8 @@
  *   - a child is taken when its predicate is TRUE and every earlier sibling's is FALSE (a cumulative
  *     sum over siblings); an UNKNOWN first decides by the strategy: stop at the parent
  *     (lastPrediction), stop with no answer (nullPrediction), go to the default child
- *     (defaultChild), or go into every child, weighted by the children's recordCount
- *     (weightedConfidence) or not (aggregateNodes);
+ *     (defaultChild); weightedConfidence and aggregateNodes are refused (no reference evaluator
+ *     implements them to check against);
  *   - the weight reaching each node is its parent's times the edge's, one gather per tree level;
  *   - a node ends the walk when it is a leaf, or when the walk stops there (an unknown predicate
  *     under lastPrediction, or no true child under noTrueChildStrategy returnLastPrediction);
@@ -31,7 +31,7 @@ interface FlatNode {
   readonly children: number[];
   /** Regression: the score; classification: the score's class index (NaN: none). */
   readonly score: number;
-  /** Classification: class probabilities (or confidences, or record counts for aggregateNodes). */
+  /** Classification: class probabilities. */
   readonly dist?: number[];
   readonly recordCount?: number;
   readonly defaultChild?: string;
@@ -93,7 +93,7 @@ export function evaluateForest(trees: readonly TreeInput[], functionName: 'regre
         if (score < 0) throw new PmmlError(`<Node score="${raw}"> (line ${e.line}) names a class the target does not list (${classes.join(', ')})`);
       }
     }
-    const dist = functionName === 'classification' ? distribution(e, classes, strategies[tree]) : undefined;
+    const dist = functionName === 'classification' ? distribution(e, classes) : undefined;
     const own: FlatNode = {
       tree,
       parent,
@@ -131,11 +131,6 @@ export function evaluateForest(trees: readonly TreeInput[], functionName: 'regre
     if (strategy === 'defaultChild') {
       if (parent.defaultChild === undefined) edgeWeight[n - R] = 0;
       else edgeWeight[n - R] = node.id === parent.defaultChild ? 1 : 0;
-    } else if (strategy === 'aggregateNodes') edgeWeight[n - R] = 1;
-    else if (strategy === 'weightedConfidence') {
-      const total = parent.children.reduce((s, c) => s + (nodes[c].recordCount ?? NaN), 0);
-      if (node.recordCount === undefined || !(total > 0)) throw new PmmlError(`missingValueStrategy weightedConfidence needs a recordCount on every node (a child of node ${parent.id ?? ''} lacks one)`);
-      edgeWeight[n - R] = node.recordCount / total;
     }
   }
   for (let n = 0; n < M; n++) {
@@ -229,23 +224,16 @@ export function evaluateForest(trees: readonly TreeInput[], functionName: 'regre
   }));
   const gathered = g.op('Unsqueeze', [perTree(term), g.int64([2])]); // [N, T, 1, K]
   let probs = g.op('Squeeze', [g.matmul(gathered, g.constant(dist, [T, K, C])), g.int64([2])]); // [N, T, C]
-  const aggregated = strategies.some((s) => s === 'aggregateNodes' || s === 'weightedConfidence');
-  let labels: string;
-  if (aggregated) {
-    // Several leaves may share the walk: the answer is the class with the largest (summed) value.
-    if (strategies.some((s) => s === 'aggregateNodes')) probs = g.div(probs, g.reduce('ReduceSum', probs, [2]));
-    labels = g.toDouble(g.op('ArgMax', [probs], { axis: 2, keepdims: 0 }));
-  } else {
-    const scoreIndex = g.constant(nodes.map((n) => (Number.isNaN(n.score) ? 0 : n.score)), [1, M]);
-    labels = sumPerTree(g.mul(term, scoreIndex));
-  }
+  // One leaf answers each walk: the label is its score's class.
+  const scoreIndex = g.constant(nodes.map((n) => (Number.isNaN(n.score) ? 0 : n.score)), [1, M]);
+  let labels = sumPerTree(g.mul(term, scoreIndex));
   probs = g.nanWhere(g.op('Unsqueeze', [missing, g.int64([2])]), probs);
   labels = g.nanWhere(missing, labels);
   return { kind: 'classification', probs, labels, trees: T, classes };
 }
 
-/** A node's class distribution: probabilities (confidences under weightedConfidence, counts under aggregateNodes). */
-function distribution(e: Element, classes: readonly string[], strategy: Strategy): number[] | undefined {
+/** A node's class distribution: the probability attributes, else recordCount / total. */
+function distribution(e: Element, classes: readonly string[]): number[] | undefined {
   const sds = childrenNamed(e, 'ScoreDistribution');
   if (sds.length === 0) return undefined;
   const out = new Array<number>(classes.length).fill(0);
@@ -259,11 +247,9 @@ function distribution(e: Element, classes: readonly string[], strategy: Strategy
     const count = numberAttr(sd, 'recordCount');
     counts[c] = count;
     total += count;
-    if (strategy === 'weightedConfidence' && sd.attrs.confidence !== undefined) out[c] = numberAttr(sd, 'confidence');
-    else if (sd.attrs.probability !== undefined) out[c] = numberAttr(sd, 'probability');
+    if (sd.attrs.probability !== undefined) out[c] = numberAttr(sd, 'probability');
     else probabilities = false;
   }
-  if (strategy === 'aggregateNodes') return counts;
   if (probabilities) return out;
   if (!(total > 0)) return counts.map(() => 0);
   return counts.map((c) => c / total);
