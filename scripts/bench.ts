@@ -9,6 +9,8 @@
  *   (o) observability: throughput with each per-request observer off (local server; the Lambda handler)
  *   (t) concurrency defaults: intra-op threads, spinning and the container's concurrency limit
  *   (c) cold start: spawn to first correct answer, model fetched from an S3 API server, vs a bare script
+ *   (y) a Lambda cold start by part (module load, catalog, S3 download, sha256, session, first run) per
+ *       ONNX sample and a 100 MB model, and what SnapStart leaves to a restore (the after-restore hook)
  *   (d) large tensors: a 1x3x320x320 convolution over HTTP, binary and JSON, each vs a bare server
  *       doing the same work over the same transport
  *   (e) memory: the local server's RSS and heap after a full GC every 10,000 requests over 300,000
@@ -30,7 +32,8 @@
  *       AUTH=iam, for a small row (JSON) and a 1 MB tensor (binary), sequential calls, interleaved;
  *       the Python client the same way against urllib3
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,8 +48,9 @@ import { Inspector, leastSquaresSlope } from '../test/inspector.ts';
 import { ModelShipClient, type NamedInput } from '../clients/typescript/src/index.ts';
 import { encodeInferRequest, toInputList } from '../clients/typescript/src/tensors.ts';
 
+const execFileAsync = promisify(execFile);
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, x, q, g, s, k, l). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, x, q, g, s, k, l, y). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -356,7 +360,7 @@ if (runs('t')) {
 
 // (c) ------------------------------------------------------------------------------------------
 let staged: ReturnType<typeof stageImageContext> | undefined;
-if (runs('c') || runs('s')) staged = stageImageContext({ outDir: mkdtempSync(join(tmpdir(), 'bench-stage-')) });
+if (runs('c') || runs('s') || runs('y')) staged = stageImageContext({ outDir: mkdtempSync(join(tmpdir(), 'bench-stage-')) });
 if (runs('c')) {
   console.log('\n(c) cold start: process spawn to first correct answer, model from an S3 API server (median of 7)');
   const s3 = await startTestS3();
@@ -855,6 +859,50 @@ if (runs('l')) {
   }
   await server.stop();
   report.clients = results;
+}
+
+if (runs('y')) {
+  console.log('\n(y) a Lambda cold start by part, and what SnapStart leaves to a restore (one fresh process per model, model from an S3 API server)');
+  const { encodeModel, DataType } = await import('../lambda/convert/onnx/onnx-model.ts');
+  const s3 = await startTestS3();
+  const repo = new TempRepository('bench-init-');
+  const onnxSamples = ['breast_cancer_classifier', 'diabetes_regressor', 'digits_mlp', 'iris_forest', 'debian_sections', 'debian_embeddings', 'text_orientation'].filter((m) => existsSync(join(SAMPLES_DIR, m, '1', 'model.onnx')));
+  for (const m of onnxSamples) repo.sample(m);
+  // A 100 MB model: one MatMul by a 5000 x 5000 float32 weight (its bytes random, so nothing compresses or folds).
+  const side = 5000;
+  const weight = new Float32Array(side * side).map(() => Math.random() - 0.5);
+  const tensorType = (dims: (number | string)[]) => ({ tensorType: { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } });
+  repo.file('large_matmul/1/model.onnx', encodeModel({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    producerName: 'modelship-bench',
+    graph: {
+      name: 'large_matmul',
+      node: [{ opType: 'MatMul', input: ['x', 'w'], output: ['y'], attribute: [] }],
+      initializer: [{ name: 'w', dims: [side, side], dataType: DataType.FLOAT, rawData: new Uint8Array(weight.buffer) }],
+      input: [{ name: 'x', type: tensorType(['batch', side]) }],
+      output: [{ name: 'y', type: tensorType(['batch', side]) }],
+      valueInfo: [],
+    },
+  }));
+  await s3.upload(repo.dir, 'models/');
+  const env = { PATH: process.env.PATH!, MODEL_BUCKET: 'models', MODEL_PREFIX: 'models/', S3_ENDPOINT: s3.endpoint, PRELOAD_MODELS: 'false', ORT_INTRA_OP_THREADS: '1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', AWS_LAMBDA_FUNCTION_NAME: 'bench', POWERTOOLS_TRACE_ENABLED: 'false', POWERTOOLS_METRICS_DISABLED: 'true' };
+  const rows: Record<string, number | string>[] = [];
+  const f = (ms: number) => ms.toFixed(1).padStart(8);
+  console.log(`  ${'model'.padEnd(26)} ${'MB'.padStart(6)} ${'module'.padStart(8)} ${'catalog'.padStart(8)} ${'download'.padStart(8)} ${'sha256'.padStart(8)} ${'session'.padStart(8)} ${'1st run'.padStart(8)} | ${'cold'.padStart(8)} | ${'2nd run'.padStart(8)} ${'restore'.padStart(8)}`);
+  for (const m of [...onnxSamples, 'large_matmul']) {
+    // Asynchronously: s3rver runs in this process and must keep answering.
+    const child = await execFileAsync(process.execPath, [join(ROOT, 'scripts', 'bench', 'init-parts.ts'), staged!.directory, m], { env: { ...env, MODEL_NAMES: m }, cwd: ROOT, encoding: 'utf8', maxBuffer: 1 << 26 });
+    const line = child.stdout.split('\n').find((l) => l.startsWith('{"model"'));
+    if (line === undefined) throw new Error(`init parts of ${m} printed no result: ${child.stderr}`);
+    const r = JSON.parse(line) as Record<string, number> & { model: string };
+    const cold = r.moduleLoadMs + r.catalogMs + r.downloadMs + r.hashMs + r.sessionMs + r.firstRunMs;
+    rows.push({ ...r, coldMs: cold });
+    console.log(`  ${m.padEnd(26)} ${(r.bytes / 1e6).toFixed(1).padStart(6)} ${f(r.moduleLoadMs)} ${f(r.catalogMs)} ${f(r.downloadMs)} ${f(r.hashMs)} ${f(r.sessionMs)} ${f(r.firstRunMs)} | ${f(cold)} | ${f(r.secondRunMs)} ${f(r.afterRestoreMs)}`);
+  }
+  console.log('  cold: every part a cold start pays today (ms); with SnapStart all of it is in the snapshot, and a restored environment pays the restore (Lambda) plus the after-restore hook (restore column) before its request.');
+  report.initParts = rows;
+  await s3.close();
 }
 
 report.missedTargets = misses;
