@@ -25,6 +25,11 @@ import { modelMetric } from './inference-function.ts';
 import type { DiscoveredModel } from './model-discovery.ts';
 import type { ModelStore } from './model-store.ts';
 
+
+/** EventBridge's limit on a target's input, and on a rule's targets. */
+const EVENT_INPUT_CHARS = 8192;
+const TARGETS_PER_RULE = 5;
+
 export interface DriftDetectionProps {
   readonly store: ModelStore;
   /** Models whose captures are checked: Lambda models with capture on and a baseline.json in some version; SageMaker models with data capture and a baseline for their live version. */
@@ -95,11 +100,23 @@ export class DriftDetection extends Construct {
       minRows: m.config.drift.minRows,
       ...(m.config.target === 'sagemaker' ? { sageMakerVersion: m.liveVersion } : {}),
     }));
-    this.rule = new events.Rule(this, 'Schedule', {
-      description: `ModelShip drift job, every ${this.period.toMinutes()} minutes`,
-      schedule: events.Schedule.rate(this.period),
-      targets: [new targets.LambdaFunction(this.function, { event: events.RuleTargetInput.fromObject({ models: driftTargets }), retryAttempts: 2, deadLetterQueue: failures })],
-    });
+    // EventBridge takes at most 8,192 characters of input per target and 5 targets per rule: the
+    // models are split into runs that fit, five to a rule (about 80 models per target).
+    const runs: DriftTarget[][] = [[]];
+    for (const target of driftTargets) {
+      const run = runs[runs.length - 1];
+      if (run.length > 0 && JSON.stringify({ models: [...run, target] }).length > EVENT_INPUT_CHARS) runs.push([target]);
+      else run.push(target);
+    }
+    const rules: events.Rule[] = [];
+    for (let first = 0; first < runs.length; first += TARGETS_PER_RULE) {
+      rules.push(new events.Rule(this, rules.length === 0 ? 'Schedule' : `Schedule${rules.length + 1}`, {
+        description: `ModelShip drift job, every ${this.period.toMinutes()} minutes`,
+        schedule: events.Schedule.rate(this.period),
+        targets: runs.slice(first, first + TARGETS_PER_RULE).map((run) => new targets.LambdaFunction(this.function, { event: events.RuleTargetInput.fromObject({ models: run }), retryAttempts: 2, deadLetterQueue: failures })),
+      }));
+    }
+    this.rule = rules[0];
 
     const notify = new actions.SnsAction(props.alarmTopic);
     const alarms = new Map<string, cloudwatch.Alarm>();

@@ -789,7 +789,7 @@ if (runs('k')) {
   console.log('\nscale: cdk synth of generated repositories (scripts/bench/synth-scale.ts; built-in CloudFormation validation on, no Docker, no bundling)');
   const scale: unknown[] = [];
   // About 5 models per hashed nested stack (test/lib/scale.test.ts deploys 200 over 32), function groups apart.
-  for (const [models, modelStacks] of QUICK ? [[200, 32]] : [[200, 32], [1000, 128], [1000, 256]]) {
+  for (const [models, modelStacks] of QUICK ? [[200, 32]] : [[200, 32], [1000, 192]]) {
     const child = spawnSync(process.execPath, ['--max-old-space-size=16384', join(ROOT, 'scripts', 'bench', 'synth-scale.ts'), String(models), String(modelStacks)], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (child.status !== 0) throw new Error(`synth-scale ${models} failed: ${child.stderr}`);
     const result = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { seconds: number; maxRssMiB: number; stacks: number; error?: string; quotas: { quota: string; limit: number; value: number; where: string; share: number }[] };

@@ -135,6 +135,16 @@ describe('a repository of 200 models', () => {
     assert.equal(configs.length, 1);
   });
 
+  it('gives every EventBridge rule at most 5 targets of at most 8,192 characters of input', () => {
+    for (const [file, template] of synth.templates) {
+      for (const rule of Object.values(template.Resources).filter((r) => r.Type === 'AWS::Events::Rule')) {
+        const targets = (rule.Properties!.Targets ?? []) as { Input?: string }[];
+        assert.ok(targets.length <= 5, file);
+        for (const target of targets) assert.ok((target.Input ?? '').length <= 8192, `${file}: input of ${(target.Input ?? '').length} characters`);
+      }
+    }
+  });
+
   it('keeps every REST API within 300 resources', () => {
     let apis = 0;
     for (const [file, template] of synth.templates) {
