@@ -34,7 +34,7 @@ const IRIS = { task: 'classification', labels: ['setosa', 'versicolor', 'virgini
 
 /**
  * Every target and model-level feature in one repository: Lambda (alone, in a function group, with
- * versions under A/B and shadow, capture with drift, each delivery strategy, concurrency settings),
+ * versions under A/B and shadow, SnapStart, capture with drift, each delivery strategy, concurrency settings),
  * a SageMaker GPU endpoint with data capture and GPU scaling, and SageMaker Serverless.
  */
 export function writeTargetsRepository(): string {
@@ -45,7 +45,7 @@ export function writeTargetsRepository(): string {
   };
   iris('watched', { capture: { percent: 10 }, drift: { psiThreshold: 0.25 }, goldenGate: { metric: 'accuracy', min: 0.9 } });
   iris('linear', { deployment: { strategy: 'linear', percent: 25, intervalMinutes: 2 }, reservedConcurrency: 5, provisionedConcurrency: 1, versionPolicy: { pinned: 1 }, shadow: { version: 2, percent: 20 } }, 2);
-  iris('versioned', { versionPolicy: { pinned: 1 }, abTest: { weights: { 1: 90, 2: 10 } }, deployment: { strategy: 'allAtOnce' } }, 2);
+  iris('versioned', { versionPolicy: { pinned: 1 }, abTest: { weights: { 1: 90, 2: 10 } }, deployment: { strategy: 'allAtOnce' }, snapStart: true }, 2);
   iris('grouped_a', { functionGroup: 'small', capture: { percent: 5 } });
   iris('grouped_b', { functionGroup: 'small' });
   iris('vision', { target: 'sagemaker', sagemaker: { instanceType: 'ml.g5.xlarge', maxInstanceCount: 3, scaleOn: 'gpu', dataCapturePercent: 20 } });
