@@ -124,7 +124,9 @@ export class DataCapture extends Construct {
           destination,
           // Only capture lines ({"modelship": "capture", ...}); logs and metrics stay out.
           filterPattern: logs.FilterPattern.literal(CAPTURE_FILTER_PATTERN),
-          filterName: 'modelship-capture',
+          // Not the former 'modelship-capture': on the upgrade that renamed these resources,
+          // CloudFormation creates the new filter before deleting the old one by name.
+          filterName: `modelship-capture-${fn.node.id}`,
         }),
     );
   }
