@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LocalStack } from '../../../lambda/entry/local-stack.ts';
-import { ROOT, startTestLocalServer, TempRepository } from '../../helpers.ts';
+import { ROOT, startTestLocalServer } from '../../helpers.ts';
+import { clientTestRepository } from '../client-repository.ts';
 
 const PYTHON = join(ROOT, '.python', 'bin', 'python');
 const CREDENTIALS = { accessKeyId: 'AKIDPYTHON', secretAccessKey: 'python/secret' };
@@ -17,16 +18,7 @@ const CREDENTIALS = { accessKeyId: 'AKIDPYTHON', secretAccessKey: 'python/secret
 describe('modelship-client (Python)', () => {
   let local: LocalStack;
   before(async () => {
-    const repo = new TempRepository('python-client-')
-      .sample('iris_forest')
-      .sample('debian_sections')
-      .sample('debian_embeddings')
-      .sample('text_orientation')
-      .file('iris_forest/2/model.onnx', 'not a model')
-      .config('iris_forest', { versionPolicy: { pinned: 1 } })
-      .fixture('identity_fp32')
-      .fixture('identity_int64')
-      .fixture('identity_bytes');
+    const repo = clientTestRepository('python-client-');
     local = await startTestLocalServer(repo.dir, { iam: { credentials: CREDENTIALS } });
   });
   after(() => local?.close());

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ModelShipClient, ModelShipError } from '../../../clients/typescript/src/index.ts';
 import type { LocalStack } from '../../../lambda/entry/local-stack.ts';
-import { assertClose, readGolden, ROOT, startTestLocalServer, TempRepository } from '../../helpers.ts';
+import { assertClose, readGolden, ROOT, startTestLocalServer } from '../../helpers.ts';
+import { clientTestRepository } from '../client-repository.ts';
 
 const CREDENTIALS = { accessKeyId: 'AKIDCLIENT', secretAccessKey: 'client/test/secret' };
 const ROW = [5.1, 3.5, 1.4, 0.2];
@@ -32,16 +33,7 @@ describe('@modelship/client against the local server (AUTH=iam)', () => {
   let client: ModelShipClient;
   const sent: { contentType: string | null; bytes: number }[] = [];
   before(async () => {
-    const repo = new TempRepository('client-')
-      .sample('iris_forest')
-      .sample('debian_sections')
-      .sample('debian_embeddings')
-      .sample('text_orientation')
-      .file('iris_forest/2/model.onnx', 'not a model')
-      .config('iris_forest', { versionPolicy: { pinned: 1 } })
-      .fixture('identity_fp32')
-      .fixture('identity_int64')
-      .fixture('identity_bytes');
+    const repo = clientTestRepository('client-');
     local = await startTestLocalServer(repo.dir, { iam: { credentials: CREDENTIALS } });
     client = new ModelShipClient({ url: local.url, credentials: CREDENTIALS, fetch: recordingFetch(sent) });
   });
