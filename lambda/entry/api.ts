@@ -13,11 +13,15 @@
  * version to snapshot it): init does everything the snapshot should hold (prepareSnapshot: every
  * served version downloaded, checked, loaded and run once), and a version that cannot load fails
  * init, so its publication fails instead of its first request. The Node.js base image's runtime
- * client has no restore hooks (AWS: "Implementing SnapStart hooks for container images",
- * https://docs.aws.amazon.com/lambda/latest/dg/snapstart-runtime-hooks-custom.html, lists the
- * Node.js base image among those the runtime must coordinate itself); the image carries the
- * SnapStart label instead, and afterRestore runs at the first invocation of each environment, which
- * under SnapStart is always one restored from the snapshot (init ran at publication, elsewhere).
+ * client (aws-lambda-ric 4.0.2) makes no SnapStart calls: AWS's "Implementing SnapStart hooks for
+ * container images" (https://docs.aws.amazon.com/lambda/latest/dg/snapstart-runtime-hooks-custom.html)
+ * lists the Node.js base image among those whose lifecycle the function must coordinate. So this
+ * module does, inside the client's init: once everything is loaded it asks the Runtime API for
+ * GET /runtime/restore/next, which answers only in an environment restored from the snapshot; then
+ * afterRestore runs, and a failure there is reported to POST /runtime/restore/error (as AWS's Python
+ * client does, awslambdaric/bootstrap.py). Only then does the module finish loading and the client
+ * ask for its first invocation. Without a Runtime API (the module imported by a test or another
+ * host) afterRestore runs at the first invocation instead.
  */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -163,6 +167,32 @@ export function afterRestore(): void {
   restored = true;
   initDurationMs = performance.now() - started;
   coreLogger.info('restored from the SnapStart snapshot', { afterRestoreMs: round(initDurationMs) });
+}
+
+const runtimeApi = env.AWS_LAMBDA_RUNTIME_API;
+if (snapStart && runtimeApi !== undefined && runtimeApi !== '') await waitForRestore(`http://${runtimeApi}/2018-06-01/runtime`);
+
+/**
+ * The SnapStart lifecycle of the Runtime API: Lambda snapshots the environment while
+ * /restore/next is pending and answers it in each environment restored from that snapshot.
+ * A failing afterRestore is reported to /restore/error, and the process ends (its state is unknown).
+ */
+async function waitForRestore(api: string): Promise<void> {
+  const next = await fetch(`${api}/restore/next`);
+  await next.arrayBuffer();
+  if (!next.ok) throw new Error(`SnapStart: the Runtime API answered ${next.status} to GET /runtime/restore/next`);
+  try {
+    afterRestore();
+  } catch (error) {
+    const { name, message } = error as Error;
+    coreLogger.error('after-restore hook failed', { error: message });
+    await fetch(`${api}/restore/error`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'lambda-runtime-function-error-type': 'Runtime.AfterRestoreError' },
+      body: JSON.stringify({ errorType: name, errorMessage: message }),
+    }).catch(() => undefined);
+    process.exit(65);
+  }
 }
 
 /** What a restore renews and keeps, for inspection (the SnapStart tests). */

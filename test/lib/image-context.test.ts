@@ -26,13 +26,15 @@ describe('inference image build context', () => {
   });
   after(() => s3.close());
 
-  it('declares the image snapshot-safe for Lambda SnapStart: the staged Dockerfile carries the label', () => {
-    const dockerfile = readFileSync(join(staged.directory, 'Dockerfile'), 'utf8');
-    assert.match(dockerfile, /^LABEL com\.amazonaws\.lambda\.feature\.snapstart="Allow"$/m);
-    // The after-restore work the label promises is in the staged handler bundle, not only in the sources.
+  it('implements the SnapStart hooks of the Runtime API in the staged handler, so the image needs no SnapStart label', () => {
     const bundle = readFileSync(join(staged.directory, 'index.mjs'), 'utf8');
     assert.ok(/AWS_LAMBDA_INITIALIZATION_TYPE\s*===\s*"snap-start"/.test(bundle), 'index.mjs checks for a SnapStart init');
+    assert.ok(bundle.includes('/restore/next') && bundle.includes('/restore/error'), 'index.mjs waits on /runtime/restore/next and reports to /runtime/restore/error');
     assert.ok(bundle.includes('restored from the SnapStart snapshot'), 'index.mjs holds the after-restore hook');
+    // AWS's two options are exclusive ways to declare it: hooks implemented, or the label for images without them.
+    const dockerfile = readFileSync(join(staged.directory, 'Dockerfile'), 'utf8');
+    assert.doesNotMatch(dockerfile, /^LABEL com\.amazonaws\.lambda\.feature\.snapstart/m);
+    // test/lambda/entry/ric.test.ts drives those calls through AWS's runtime client.
   });
 
   it('holds exactly what the Dockerfile copies: the bundle, package.json, onnxruntime and sharp for linux/x64', () => {
