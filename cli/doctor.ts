@@ -9,7 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { sageMakerConfigSchema, sageMakerServerlessConfigSchema } from '../lambda/core/config.ts';
-import { hasSharpBinaries, PROJECT_ROOT, sharpInstallLine } from '../lib/image-context.ts';
+import { hasSharpBinaries, PROJECT_ROOT, sharpInstallLine, takesImagesOnDisk } from '../lib/image-context.ts';
 import { FUNCTION_DEFAULTS } from '../lib/inference-function.ts';
 import { discoverModels, type DiscoveredModel } from '../lib/model-discovery.ts';
 import { readSettings, type ModelShipSettings } from '../lib/settings.ts';
@@ -167,7 +167,7 @@ export function diagnose(input: DoctorInput): DoctorFinding[] {
   }
 
   // Image models decode with sharp, whose native packages must match the functions' architecture.
-  const imageModels = lambdaModels.filter((m) => m.config.task === 'image-classification' || m.versions.some((v) => existsSync(join(modelsDir, m.name, String(v), 'preprocessor_config.json'))));
+  const imageModels = lambdaModels.filter((m) => m.versions.some((v) => takesImagesOnDisk(join(modelsDir, m.name, String(v)), m.config)));
   if (imageModels.length > 0) {
     const hasSharp = input.hasSharp ?? hasSharpBinaries;
     if (hasSharp(settings.architecture)) findings.push({ level: 'ok', check: 'sharp', message: `sharp's ${settings.architecture} native packages are installed for the image models` });

@@ -7,6 +7,9 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statS
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { buildSync } from 'esbuild';
+import type { ModelConfig } from '../lambda/core/config.ts';
+import { taskFolder } from '../lambda/core/tasks/hf-folder.ts';
+import { moduleFor, moduleTakesImages, TASK_SIDE_FILES } from '../lambda/core/tasks/registry.ts';
 
 export type ImageArchitecture = 'x86_64' | 'arm64';
 
@@ -154,4 +157,24 @@ export function stageSageMakerImageContext(outDir: string): StagedImageContext {
     // One long-running server: nothing to gain from lazy chunks, and its Dockerfile copies one file.
     splitting: false,
   });
+}
+
+/**
+ * Whether a model folder on disk is served by a task that takes images (sharp must then ship for
+ * the functions' architecture): config.json's task, else the registry's detection over the
+ * folder's config.json, side files and model.onnx metadata; a folder with a Hugging Face image
+ * processor's preprocessor_config.json counts whatever the detection says.
+ */
+export function takesImagesOnDisk(versionDir: string, config: ModelConfig): boolean {
+  if (existsSync(join(versionDir, 'preprocessor_config.json'))) return true;
+  const files = new Map<string, Uint8Array>();
+  for (const file of TASK_SIDE_FILES) if (existsSync(join(versionDir, file)) && !file.endsWith('.onnx')) files.set(file, readFileSync(join(versionDir, file)));
+  const onnx = [join(versionDir, 'model.onnx'), join(versionDir, 'onnx', 'model.onnx')].find((p) => existsSync(p));
+  try {
+    const folder = taskFolder({ where: versionDir, config, files, signature: { inputs: [], outputs: [] }, onnx: onnx === undefined ? new Uint8Array() : readFileSync(onnx), createSession: () => Promise.reject(new Error('no sessions at synth')) });
+    const module = moduleFor(folder);
+    return module !== undefined && moduleTakesImages(module);
+  } catch {
+    return false;
+  }
 }

@@ -13,7 +13,7 @@ import { DataCapture } from './data-capture.ts';
 import { DriftDetection } from './drift-detection.ts';
 import { DeploymentConfigs, type ModelDelivery } from './delivery.ts';
 import type { GpuEndpoint } from './gpu-endpoint.ts';
-import { hasSharpBinaries, PROJECT_ROOT, sharpInstallLine, stageImageContext, stageSageMakerImageContext } from './image-context.ts';
+import { hasSharpBinaries, PROJECT_ROOT, sharpInstallLine, stageImageContext, stageSageMakerImageContext, takesImagesOnDisk } from './image-context.ts';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import { API_KEY_DESCRIPTION, apiGatewayAccountLogging, rateLimitWebAcl, type InferenceApi } from './inference-api.ts';
 import { describeModels, type InferenceFunction } from './inference-function.ts';
@@ -77,7 +77,7 @@ export class ModelShipStack extends Stack {
     const endpointCaptured = this.models.filter((m) => m.config.target === 'sagemaker' && m.config.sagemaker?.dataCapturePercent !== undefined);
     const watched = [...captured.filter((m) => m.baselineVersions.length > 0), ...endpointCaptured.filter((m) => m.baselineVersions.includes(m.liveVersion))];
     // Image models need sharp's native packages for the functions' architecture in the image.
-    const imageModels = lambdaModels.filter((m) => m.config.task === 'image-classification' || m.versions.some((v) => existsSync(join(modelsDir, m.name, String(v), 'preprocessor_config.json'))));
+    const imageModels = lambdaModels.filter((m) => m.versions.some((v) => takesImagesOnDisk(join(modelsDir, m.name, String(v)), m.config)));
     if (props.imageDirectory === undefined && imageModels.length > 0 && !hasSharpBinaries(settings.architecture)) {
       throw new Error(`image models (${imageModels.map((m) => m.name).join(', ')}) on ${settings.architecture} need sharp's native packages for that architecture, which npm did not install here (it installs this machine's own). Add them with: ${sharpInstallLine(settings.architecture)}`);
     }

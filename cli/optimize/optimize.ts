@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { InferenceService } from '../../lambda/core/inference-service.ts';
-import { evaluateGolden, goldenInferRequest, isTaskGolden, type GoldenFile, type MetricName, type TaskGoldenFile } from '../../lambda/jobs/golden-gate.ts';
+import { evaluateGolden, goldenInferRequest, goldenTaskRequests, isTaskGolden, type GoldenFile, type MetricName, type TaskGoldenFile } from '../../lambda/jobs/golden-gate.ts';
 import { taskFeeds } from '../../lambda/core/tasks/task-run.ts';
 import { OPTIMIZATION_FILE, quantizedByOp, type RecordedOptimization } from '../../lambda/core/optimization-record.ts';
 import { convertToFloat16, type Float16Report } from './float16.ts';
@@ -85,8 +85,7 @@ async function latency(bytes: Uint8Array, golden: GoldenFile | TaskGoldenFile, s
   if (isTaskGolden(golden)) {
     // Image and text models: the first golden input, preprocessed as the server does it.
     const loaded = await service.loadModel(name, String(version));
-    const inputs = golden.texts !== undefined ? { kind: 'texts' as const, items: [golden.texts[0]] } : { kind: 'images' as const, items: [Buffer.from(golden.images![0], 'base64')] };
-    ({ feeds } = await taskFeeds(loaded, { inputs, single: true }));
+    feeds = await taskFeeds(loaded, { kind: 'json', route: 'infer', body: goldenTaskRequests(golden)[0] as Record<string, unknown> });
   } else {
     feeds = Object.fromEntries(golden.inputs.map((input) => {
       const width = input.shape.slice(1).reduce((a, b) => a * b, 1);

@@ -3,7 +3,6 @@
  * line each, for drift analysis and for replaying real traffic. The record holds the decoded
  * tensors (whatever the protocol, JSON or binary, v2 or :predict), so every capture reads the same.
  */
-import { createHash } from 'node:crypto';
 import type { Tensor } from 'onnxruntime-node';
 import { encodeTensorData } from './tensor-values.ts';
 import type { LoadedModel } from './sessions.ts';
@@ -38,18 +37,13 @@ export interface CapturedTensor {
 }
 
 /**
- * A capture of an image or text request: the texts (images by sha256 and size only: the bytes stay
- * out of logs and the store unless the caller keeps them), the answer, and per input the signals
- * the drift job compares with baseline.json (predicted class, top score, text length).
+ * A capture of a task request: what the module keeps of the inputs (`captured`: texts, images by
+ * sha256 and size unless config asks for the tensor, pairs, questions), the answer, and per input
+ * the drift signals the module declares, named, in its order (rows as the drift job reads them).
  */
-export function pendingTaskCapture(model: LoadedModel, inputs: { readonly texts?: readonly string[]; readonly images?: readonly Uint8Array[]; readonly pixels?: { readonly dims: readonly number[]; readonly data: Float32Array } }, answer: string, signals: readonly (readonly number[])[]): PendingCapture {
-  const images = (inputs.images ?? []).map((bytes) => ({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length }));
-  // capture.images "tensor": the decoded input the model saw, its FP32 bytes (little-endian) in base64, exact and a third the
-  // size of JSON numbers; a record past maxRecordBytes is skipped and counted as any other.
-  const pixels = inputs.pixels;
-  const tensor = model.config.capture?.images === 'tensor' && pixels !== undefined ? { tensor: { name: model.task?.image?.input, datatype: 'FP32', shape: pixels.dims, b64: Buffer.from(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength).toString('base64') } } : {};
-  const request = inputs.texts !== undefined ? { texts: inputs.texts } : { images, ...tensor };
-  return capture(model, `"kind":"task","task":"${model.task?.task}","request":${JSON.stringify(request)},"response":${answer},"drift":{"rows":${JSON.stringify(signals)}}`);
+export function pendingTaskCapture(model: LoadedModel, captured: unknown, answer: string, rows: readonly (readonly number[])[], signals: readonly { readonly name: string; readonly kind: string }[]): PendingCapture {
+  const task = JSON.stringify(model.task?.module.name ?? 'unknown');
+  return capture(model, () => `"kind":"task","task":${task},"request":${JSON.stringify(captured)},"response":${answer},"drift":{"signals":${JSON.stringify(signals)},"rows":${JSON.stringify(rows)}}`);
 }
 
 /** A pending capture whose line is the adapter's fields, the model, version and time, then `body` (JSON members, encoded on demand). */

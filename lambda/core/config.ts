@@ -10,8 +10,22 @@ import en from 'zod/v4/locales/en.js';
 
 z.config(en());
 
-/** Tasks of image and text models, whose preprocessing and answers the server does. */
-export const TASKS = ['image-classification', 'text-classification', 'feature-extraction'] as const;
+/**
+ * Tasks of image and text models, whose preprocessing and answers the server does: Hugging Face's
+ * pipeline names, one module each in lambda/core/tasks/ (registry.ts; a test checks the two agree).
+ */
+export const TASKS = [
+  'image-classification',
+  'text-classification',
+  'feature-extraction',
+  'sentence-similarity',
+  'token-classification',
+  'zero-shot-classification',
+  'question-answering',
+  'object-detection',
+  'image-feature-extraction',
+  'zero-shot-image-classification',
+] as const;
 export type Task = (typeof TASKS)[number];
 
 /** Lambda's synchronous invocation payload limit, each way. */

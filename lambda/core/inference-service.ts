@@ -21,7 +21,8 @@ import type { LoadedModel } from './sessions.ts';
 import { shadowJobFor, type ShadowJob } from './shadow.ts';
 import { takesExactIntegers } from './signature.ts';
 import { parseJsonBody } from './json.ts';
-import { jsonTaskRequest, rawTaskRequest, runTask } from './tasks/task-run.ts';
+import { jsonTaskInput, parseTask, rawTaskInput, runTask, takes } from './tasks/task-run.ts';
+import type { TaskInput } from './tasks/task.ts';
 import type { EncodedAnswer } from './v2-response.ts';
 
 /** Everything that hears from the core, given once when the service is built. */
@@ -97,20 +98,19 @@ export class InferenceService implements RequestHandler {
     checkDeadline(request.deadline, 'before inference');
     const headerLength = request.headers?.[BINARY_HEADER];
     const raw = this.checkBody(request, model);
-    // Image and text models: a raw image or text body, or JSON in the Hugging Face task shape.
+    // Task models (registry.ts): a raw body of a content type the task takes, or JSON it reads.
     let parsed: unknown;
     if (headerLength === undefined) {
-      const rawTask = rawTaskRequest(model, request, raw);
+      const rawInput = rawTaskInput(model, request, raw);
       // Parsed as the tensor path parses it, so a JSON tensor request to a task model is read once.
-      parsed = rawTask === undefined && model.task !== undefined ? parseJsonBody(bodyText(raw), { exactIntegers: takesExactIntegers(model.signature) }) : undefined;
-      const task = rawTask ?? (parsed === undefined ? undefined : jsonTaskRequest(model, parsed, kind));
+      parsed = rawInput === undefined && model.task !== undefined ? parseJsonBody(bodyText(raw), { exactIntegers: takesExactIntegers(model.signature) }) : undefined;
+      const input = rawInput ?? (parsed === undefined ? undefined : jsonTaskInput(parsed, kind));
+      const task = parseTask(model, input);
       if (task !== undefined) {
         const answer = await runTask(model, task, this.hooks);
         checkDeadline(request.deadline, 'during inference');
         if (versionText === undefined && this.hooks.onShadow !== undefined) {
-          // A raw body travels to the shadow run as the JSON task shape (a text, or a base64 image).
-          const items = task.inputs.kind === 'texts' ? task.inputs.items : task.inputs.items.map((bytes) => Buffer.from(bytes).toString('base64'));
-          const job = parsed !== undefined ? shadowJobFor(model, kind, parsed, this.hooks.random) : shadowJobFor(model, 'infer', { inputs: task.single ? items[0] : items }, this.hooks.random);
+          const job = rawInput?.kind === 'raw' ? shadowJobFor(model, 'infer', undefined, this.hooks.random, rawInput) : shadowJobFor(model, kind, parsed, this.hooks.random);
           if (job !== undefined) this.hooks.onShadow(job);
         }
         return { statusCode: 200, headers: { ...JSON_HEADERS, 'X-Model-Name': model.name, 'X-Model-Version': String(model.version), ...answer.headers }, body: answer.json };
@@ -168,17 +168,27 @@ export class InferenceService implements RequestHandler {
     return (await runInfer(model, body, undefined, this.hooks)).json;
   }
 
-  /** Runs a :predict body (parsed or JSON text) and returns the response text, with the service's observers. Image and text models take texts and {"b64"} images. */
+  /** Runs a :predict body (parsed or JSON text) and returns the response text, with the service's observers. Task models take their own shapes (texts, {"b64"} images, ...). */
   async predict(model: LoadedModel, body: unknown): Promise<string> {
     const task = this.taskRequest(model, body, 'predict');
     if (task !== undefined) return (await runTask(model, task, this.hooks)).json;
     return runPredict(model, body, this.hooks);
   }
 
-  /** A parsed or textual body as a task request, for image and text models (batch jobs and shadow runs call infer/predict directly). */
-  private taskRequest(model: LoadedModel, body: unknown, kind: 'infer' | 'predict') {
+  /**
+   * Runs a task model on a body as its module reads it (JSON, parsed or text; or a raw body with
+   * its content type), with the service's observers: batch jobs, shadow runs and the compatible
+   * routes call it. Undefined when the module does not take the body as a task request.
+   */
+  async runTaskInput(model: LoadedModel, input: TaskInput): Promise<{ json: string; headers: Readonly<Record<string, string>> } | undefined> {
+    const task = parseTask(model, input);
+    return task === undefined ? undefined : runTask(model, task, this.hooks);
+  }
+
+  /** A parsed or textual body as a task request, for task models (batch jobs and shadow runs call infer/predict directly). */
+  private taskRequest(model: LoadedModel, body: unknown, kind: 'infer' | 'predict'): unknown {
     if (model.task === undefined) return undefined;
-    return jsonTaskRequest(model, typeof body === 'string' ? parseJsonBody(body) : body, kind);
+    return parseTask(model, jsonTaskInput(typeof body === 'string' ? parseJsonBody(body) : body, kind));
   }
 
   /** The body as received, within the model's size limit and not empty. */
@@ -187,7 +197,11 @@ export class InferenceService implements RequestHandler {
     const body = request.body;
     const bytes = request.bodyBytes ?? (typeof body === 'string' ? Buffer.byteLength(body) : (body?.length ?? 0));
     if (bytes > limit) throw payloadTooLarge(bytes, limit, `model "${model.name}"`);
-    if (body === undefined || body.length === 0) throw badRequest(model.task === undefined ? 'request body is empty; expected a JSON object' : `request body is empty; expected ${model.task.image !== undefined ? 'an image' : 'text'} or a JSON object`, model.task?.text !== undefined ? 'invalid_text' : 'invalid_request');
+    if (body === undefined || body.length === 0) {
+      const task = model.task;
+      const text = task !== undefined && task.module.contentTypes(task.loaded).includes('text/plain');
+      throw badRequest(task === undefined ? 'request body is empty; expected a JSON object' : `request body is empty; expected ${takes(task)}`, text ? 'invalid_text' : 'invalid_request');
+    }
     return body;
   }
 }

@@ -2,6 +2,7 @@
 import type { ModelEntry } from './catalog.ts';
 import type { LoadedModel } from './sessions.ts';
 import { classLabels, describeFeatures, type TabularModel } from './tasks/tabular.ts';
+import { taskContentTypes } from './tasks/registry.ts';
 
 export const SERVER_NAME = 'modelship';
 export const SERVER_VERSION = '0.1.0';
@@ -16,6 +17,8 @@ export function modelMetadata(model: LoadedModel, entry: ModelEntry): Record<str
   const labelOutput = model.config.labelOutput ?? 'label';
   const tensors = (specs: LoadedModel['signature']['inputs']) => specs.map((s) => ({ name: s.name, datatype: named && s.name === labelOutput && s.datatype.kind !== 'float' ? 'BYTES' : s.datatype.v2, shape: s.shape }));
   const { description, labels, task, maxBatchSize } = model.config;
+  // Task models: what the module says of itself (labels, max length, input size, pooling, ...).
+  const { labels: taskLabels, ...described } = model.task === undefined ? {} : model.task.module.describe(model.task.loaded);
   return {
     name: model.name,
     versions: entry.versions.map(String),
@@ -28,13 +31,13 @@ export function modelMetadata(model: LoadedModel, entry: ModelEntry): Record<str
       sha256: model.sha256,
       execution_provider: model.executionProvider,
       description,
-      task: model.task?.task ?? task ?? model.tabular?.record.task,
-      labels: model.task?.labels ?? (model.tabular !== undefined ? classLabels(model) : labels),
+      task: model.task?.module.name ?? task ?? model.tabular?.record.task,
+      labels: (taskLabels as readonly string[] | undefined) ?? (model.tabular !== undefined ? classLabels(model) : labels),
       max_batch_size: maxBatchSize,
       // Image and text models: what they take as a raw body, and their preprocessing in brief.
       // Converted models: the source, and the features a request names (types, categories).
       ...(model.tabular === undefined ? {} : tabularMetadata(model.tabular)),
-      ...(model.task === undefined ? {} : { content_types: model.task.contentTypes, ...(model.task.text !== undefined ? { max_length: model.task.text.encoder.maxLength } : {}), ...(model.task.pooling !== undefined ? { pooling: model.task.pooling.mode, normalize: model.task.pooling.normalize } : {}) }),
+      ...(model.task === undefined ? {} : { content_types: taskContentTypes(model.task), ...described }),
     },
   };
 }

@@ -11,7 +11,7 @@ import { CONVERSION_FILE, ConversionRecordError, parseConversionRecord, PICKLE_F
 import { describeError, modelUnavailable, storeUnreachable } from './errors.ts';
 import type { CoreLogger } from './logger.ts';
 import type { ModelSource } from './model-source.ts';
-import { SIDE_FILES } from './tasks/hf-folder.ts';
+import { TASK_SIDE_FILES } from './tasks/registry.ts';
 
 export interface FolderReadOptions {
   readonly source: ModelSource;
@@ -36,8 +36,8 @@ export interface ModelFolder {
   readonly record?: ConversionRecord;
 }
 
-/** The files beside model.onnx that change what a version does, whose digest the deployment pins: a Hugging Face export's, and a converted model's record and source. */
-export const pinnedSideFiles = (nativeModelFiles: readonly string[] = []): readonly string[] => [...SIDE_FILES, CONVERSION_FILE, ...nativeModelFiles];
+/** The files beside model.onnx that change what a version does, whose digest the deployment pins: every registered task's side files, and a converted model's record and source. */
+export const pinnedSideFiles = (nativeModelFiles: readonly string[] = []): readonly string[] => [...TASK_SIDE_FILES, CONVERSION_FILE, ...nativeModelFiles];
 
 /** Files in a version folder that make it a version: an ONNX model, a native one, or a pickle (listed so it can be refused by name). */
 export const isModelFile = (path: string, nativeModelFiles: readonly string[] = []): boolean =>

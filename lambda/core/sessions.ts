@@ -13,7 +13,9 @@ import type { CoreLogger } from './logger.ts';
 import type { ModelSource } from './model-source.ts';
 import { readSignature, type Signature } from './signature.ts';
 import { DynamicBatcher, type BatchRun } from './batcher.ts';
-import { readTaskModel, sideFilesDigest, type TaskModel } from './tasks/hf-folder.ts';
+import { sideFilesDigest, taskFolder } from './tasks/hf-folder.ts';
+import { loadTask } from './tasks/registry.ts';
+import type { LoadedTask } from './tasks/task.ts';
 import { readModelFolder, type FolderReadOptions } from './model-folder.ts';
 import { readTabularModel, type TabularModel } from './tasks/tabular.ts';
 
@@ -30,8 +32,8 @@ export interface LoadedModel {
   readonly sessionMs: number;
   /** Where the session runs: 'cuda' on a GPU, 'cpu' otherwise. */
   readonly executionProvider: 'cuda' | 'cpu';
-  /** Image and text models: the task, its preprocessing and answers (undefined: a tensor model). */
-  readonly task?: TaskModel;
+  /** Image and text models: the task's module (registry.ts) and what it loaded (undefined: a tensor model). */
+  readonly task?: LoadedTask;
   /** Models converted from a native format: their features by name, from conversion.json (undefined: an ONNX model). */
   readonly tabular?: TabularModel;
   /** Runs requests together (config.json dynamicBatching, on servers that batch). */
@@ -112,7 +114,8 @@ export async function loadSession(entry: ModelEntry, version: number, options: S
     const signature = readSignature(session);
     const where = `${source.location}/${folder}`;
     const tabular = record === undefined ? undefined : readTabularModel(record, entry.config, signature, where);
-    const task = tabular === undefined ? readTaskModel(entry.config, sideFiles, signature, where) : undefined;
+    const createSideSession = async (side: Uint8Array) => (await createSession(side, entry.name, version, { ...options, gpu: executionProvider === 'cuda' })).session;
+    const task = tabular === undefined ? await loadTask(taskFolder({ where, config: entry.config, files: sideFiles, signature, onnx: bytes, createSession: createSideSession })) : undefined;
     const batching = entry.config.dynamicBatching;
     if (batching !== undefined) {
       const fixed = signature.inputs.find((input) => input.shape.length === 0 || input.shape[0] !== -1);
@@ -120,7 +123,7 @@ export async function loadSession(entry: ModelEntry, version: number, options: S
     }
     const batcher = batching !== undefined && options.dynamicBatching === true ? new DynamicBatcher(session, batching, (run) => options.onBatch?.(entry.name, version, run), batchInstances(options.sessionOptions)) : undefined;
     const loadMs = performance.now() - started;
-    logger.info('model loaded', { model: entry.name, version, sha256, executionProvider, task: task?.task, loadMs: Math.round(loadMs), fetchMs: Math.round(fetchMs), sessionMs: Math.round(sessionMs) });
+    logger.info('model loaded', { model: entry.name, version, sha256, executionProvider, task: task?.module.name, loadMs: Math.round(loadMs), fetchMs: Math.round(fetchMs), sessionMs: Math.round(sessionMs) });
     return { name: entry.name, version, config: entry.config, session, signature, sha256, loadMs, fetchMs, sessionMs, executionProvider, task, tabular, batcher };
   } catch (error) {
     logger.error('model load failed', { model: entry.name, version, cause: describeError(error) });

@@ -5,7 +5,8 @@
 import type { ModelRepository } from './model-repository.ts';
 import { runInfer } from './infer.ts';
 import { runPredict } from './predict.ts';
-import { jsonTaskRequest, runTask } from './tasks/task-run.ts';
+import { jsonTaskInput, parseTask, runTask } from './tasks/task-run.ts';
+import type { TaskInput } from './tasks/task.ts';
 import type { InferenceObservers } from './session-run.ts';
 import type { LoadedModel } from './sessions.ts';
 
@@ -16,6 +17,8 @@ export interface ShadowJob {
   readonly shadowVersion: number;
   readonly kind: 'infer' | 'predict';
   readonly body: unknown;
+  /** A raw body (an image, a text) as the live task took it, base64 (the job travels as JSON to another invocation); `body` is then unused. */
+  readonly raw?: { readonly contentType: string; readonly base64: string };
 }
 
 /** How the shadow version's answer compared with the live one. */
@@ -29,10 +32,10 @@ export interface ShadowResult {
 }
 
 /** The shadow job for a live answer, when the model has a shadow version and this request is sampled. */
-export function shadowJobFor(model: LoadedModel, kind: 'infer' | 'predict', body: unknown, random: () => number = Math.random): ShadowJob | undefined {
+export function shadowJobFor(model: LoadedModel, kind: 'infer' | 'predict', body: unknown, random: () => number = Math.random, raw?: Extract<TaskInput, { kind: 'raw' }>): ShadowJob | undefined {
   const shadow = model.config.shadow;
   if (shadow === undefined || shadow.version === model.version || random() * 100 >= shadow.percent) return undefined;
-  return { model: model.name, liveVersion: model.version, shadowVersion: shadow.version, kind, body };
+  return { model: model.name, liveVersion: model.version, shadowVersion: shadow.version, kind, body, ...(raw === undefined ? {} : { raw: { contentType: raw.contentType, base64: Buffer.from(raw.body).toString('base64') } }) };
 }
 
 /**
@@ -42,8 +45,10 @@ export function shadowJobFor(model: LoadedModel, kind: 'infer' | 'predict', body
 export async function runShadow(repository: ModelRepository, job: ShadowJob, observers?: InferenceObservers): Promise<ShadowResult> {
   const run = async (version: number) => {
     const model = await repository.load(job.model, version);
-    // Image and text models: the body is a task request (texts, or base64 images), answered by the task path.
-    const task = model.task === undefined ? undefined : jsonTaskRequest(model, job.body, job.kind);
+    // Task models: the body (or the raw body) as the version's module reads it, answered by the task path.
+    const raw = job.raw === undefined ? undefined : ({ kind: 'raw', contentType: job.raw.contentType, body: Buffer.from(job.raw.base64, 'base64') } as const);
+    const task = parseTask(model, raw ?? jsonTaskInput(job.body, job.kind));
+    if (task === undefined && job.raw !== undefined) throw new Error(`version ${version} of "${job.model}" does not take the live version's ${job.raw.contentType} body`);
     const text = task !== undefined ? (await runTask(model, task, observers)).json : job.kind === 'infer' ? (await runInfer(model, job.body, undefined, observers)).json : await runPredict(model, job.body, observers);
     return { model, answer: JSON.parse(text) as Record<string, unknown> | unknown[] };
   };

@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import { parse as parseCsv } from 'csv-parse/sync';
 import { textRow, type TabularModel } from '../core/tasks/tabular.ts';
+import { takesImages } from '../core/tasks/registry.ts';
 import { describeError, isInferenceError } from '../core/errors.ts';
 import type { InferenceService } from '../core/inference-service.ts';
 import type { BatchStore } from '../stores/batch-store.ts';
@@ -348,7 +349,7 @@ export async function startJob(store: BatchStore, service: InferenceService, inp
   }
   const prefix = jobPrefix(plan.model, plan.job);
   const model = await service.loadModel(plan.model);
-  if (plan.format === 'images' && model.task?.image === undefined) {
+  if (plan.format === 'images' && !takesImages(model.task)) {
     const error = new BatchInputError(`${input}: model "${plan.model}" does not take images; an image folder job needs an image model`);
     await recordFailedJob(store, input, error);
     throw error;

@@ -29,6 +29,15 @@ export interface GoldenFile {
  * embeddings. `minAgreement` is the share of inputs whose label must match (default 0.995).
  */
 export interface TaskGoldenFile {
+  /**
+   * Any task's form: the task (registry.ts) whose `compare` checks each answer, one request body
+   * per golden input ({"inputs", "parameters"}, as a client sends it), and the answer expected of
+   * each (the reference implementation's, or training's). Each is checked with the module's
+   * `compare` within `tolerance`; `minAgreement` of them must agree (default 0.995).
+   */
+  readonly task?: string;
+  readonly requests?: readonly unknown[];
+  readonly expected?: readonly unknown[];
   readonly texts?: readonly string[];
   readonly images?: readonly string[];
   readonly labels?: readonly string[];
@@ -40,7 +49,35 @@ export interface TaskGoldenFile {
   readonly minAgreement?: number;
 }
 
-export const isTaskGolden = (golden: GoldenFile | TaskGoldenFile): golden is TaskGoldenFile => 'texts' in golden || 'images' in golden;
+export const isTaskGolden = (golden: GoldenFile | TaskGoldenFile): golden is TaskGoldenFile => 'texts' in golden || 'images' in golden || 'requests' in golden;
+
+/** A task golden file in the any-task form (requests and expected answers, checked by the task's module). */
+export const isRequestsGolden = (golden: GoldenFile | TaskGoldenFile): golden is TaskGoldenFile & { requests: readonly unknown[]; expected: readonly unknown[]; task: string } =>
+  'requests' in golden && Array.isArray(golden.requests);
+
+/** One request body per golden input of a task model ({"inputs": text | base64 image} for the texts and images forms). */
+export function goldenTaskRequests(golden: TaskGoldenFile): unknown[] {
+  if (golden.requests !== undefined) return [...golden.requests];
+  return (golden.texts ?? golden.images ?? []).map((inputs) => ({ inputs }));
+}
+
+/**
+ * The gate on a task model's answers to goldenTaskRequests, one per request, each checked with the
+ * task module's `compare` (labels, spans, boxes by IoU, embeddings by cosine, scores within
+ * tolerance), given by the caller: this file stays free of the modules (the pre-traffic hook's
+ * bundle has no onnxruntime), and the model function, which has them, runs this (task-golden.ts).
+ */
+export function evaluateTaskAnswers(golden: TaskGoldenFile, answers: readonly unknown[], compare: (expected: unknown, actual: unknown, tolerance: number) => string | undefined): GateResult {
+  const expected = golden.expected ?? [];
+  const n = expected.length;
+  if (answers.length !== n) return { passed: false, problems: [`${answers.length} answers for ${n} golden requests`], metrics: {} };
+  const differences = expected.map((e, i) => compare(e, answers[i], golden.tolerance));
+  const failed = differences.flatMap((d, i) => (d === undefined ? [] : [`request ${i}: ${d}`]));
+  const agree = n === 0 ? 1 : (n - failed.length) / n;
+  const minAgreement = golden.minAgreement ?? 0.995;
+  const problems = agree < minAgreement ? [`answers agree with golden on ${(agree * 100).toFixed(1)}% of ${n} requests, below ${(minAgreement * 100).toFixed(1)}%`, ...failed.slice(0, 5)] : [];
+  return { passed: problems.length === 0, problems, metrics: { accuracy: agree } };
+}
 
 export type MetricName = 'accuracy' | 'precision' | 'recall' | 'f1' | 'logLoss' | 'rmse' | 'mae' | 'r2';
 
@@ -60,6 +97,7 @@ export interface GateResult {
 
 /** The v2 inference request for all golden rows (image and text models: one BYTES input of texts or base64 images). */
 export function goldenInferRequest(golden: GoldenFile | TaskGoldenFile): { inputs: unknown[] } {
+  if (isRequestsGolden(golden)) throw new Error('a golden.json of requests is sent request by request (goldenTaskRequests) and checked with evaluateTaskAnswers');
   if (isTaskGolden(golden)) {
     const data = golden.texts ?? golden.images ?? [];
     return { inputs: [{ name: 'input', datatype: 'BYTES', shape: [data.length], data, parameters: { content_type: golden.texts !== undefined ? 'str' : 'base64' } }] };

@@ -6,7 +6,7 @@
 import { CodeDeployClient, PutLifecycleEventHookExecutionStatusCommand } from '@aws-sdk/client-codedeploy';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { ModelSource } from '../core/model-source.ts';
-import { evaluateGolden, goldenInferRequest, type GateResult, type GateThreshold, type GoldenFile, type TaskGoldenFile } from './golden-gate.ts';
+import { evaluateGolden, goldenInferRequest, isRequestsGolden, type GateResult, type GateThreshold, type GoldenFile, type TaskGoldenFile } from './golden-gate.ts';
 
 export interface PreTrafficCheck {
   readonly source: ModelSource;
@@ -23,6 +23,12 @@ export async function checkNewVersion(check: PreTrafficCheck): Promise<GateResul
   const bytes = await check.source.readFile(`${check.model}/${check.version}/golden.json`);
   if (bytes === undefined) return { passed: false, problems: [`no golden file at ${check.model}/${check.version}/golden.json in ${check.source.location}`], metrics: {} };
   const golden = JSON.parse(Buffer.from(bytes).toString('utf8')) as GoldenFile | TaskGoldenFile;
+  if (isRequestsGolden(golden)) {
+    // A task's golden answers are checked by its module's compare, which the model function has: it runs the gate itself (task-golden.ts).
+    const answer = await check.lambda.send(new InvokeCommand({ FunctionName: check.targetFunction, Payload: Buffer.from(JSON.stringify({ modelshipGolden: { model: check.model, version: check.version, threshold: check.threshold } })) }));
+    if (answer.FunctionError !== undefined) return { passed: false, problems: [`the new version failed: ${Buffer.from(answer.Payload ?? []).toString('utf8')}`], metrics: {} };
+    return JSON.parse(Buffer.from(answer.Payload ?? []).toString('utf8')) as GateResult;
+  }
   const path = `/v2/models/${check.model}/versions/${check.version}/infer`;
   const event = { httpMethod: 'POST', path, resource: path, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(goldenInferRequest(golden)), isBase64Encoded: false, requestContext: { stage: 'pre-traffic-hook' } };
   const answer = await check.lambda.send(new InvokeCommand({ FunctionName: check.targetFunction, Payload: Buffer.from(JSON.stringify(event)) }));

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { InferenceService } from '../../core/inference-service.ts';
 import { classLabels, describeFeatures, type TabularModel } from '../../core/tasks/tabular.ts';
+import { taskContentTypes } from '../../core/tasks/registry.ts';
 import type { BatchRun } from '../../core/batcher.ts';
 import type { RequestObservation } from '../../observability/telemetry.ts';
 import { exampleRequest } from './examples.ts';
@@ -115,6 +116,9 @@ const STATIC: Record<string, { file: () => string; type: string }> = {
   '/console/uPlot.min.css': { file: () => createRequire(import.meta.url).resolve('uplot/dist/uPlot.min.css'), type: 'text/css; charset=utf-8' },
 };
 
+/** A task renderer's path: lower-case task names only, so nothing outside console/tasks/ is read. */
+const TASK_RENDERER = /^\/console\/tasks\/([a-z0-9]+(?:-[a-z0-9]+)*)\.js$/;
+
 /** The page's own security headers: scripts and styles from this server only, nothing framed. */
 const PAGE_HEADERS = {
   'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
@@ -145,6 +149,12 @@ export class LocalConsole {
     if (method !== 'GET') return undefined;
     const asset = STATIC[path];
     if (asset !== undefined) return { statusCode: 200, headers: { ...PAGE_HEADERS, 'Content-Type': asset.type }, body: await readFile(asset.file()), public: true };
+    // A task's renderer (console/tasks/<task>.js, and the helpers they share): a task without one is answered 404, and the page falls back to its JSON form.
+    const renderer = TASK_RENDERER.exec(path)?.[1];
+    if (renderer !== undefined) {
+      const body = await readFile(join(import.meta.dirname, 'console', 'tasks', `${renderer}.js`)).catch(() => undefined);
+      return body === undefined ? { statusCode: 404, headers: { ...PAGE_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' }, body: 'no renderer for this task', public: true } : { statusCode: 200, headers: { ...PAGE_HEADERS, 'Content-Type': 'text/javascript; charset=utf-8' }, body, public: true };
+    }
     if (path === '/favicon.ico') return { statusCode: 204, headers: {}, body: '', public: true };
     if (!authorized) return undefined;
     if (path === '/console/api/stats') return json({ ...this.stats.snapshot(), batching: this.batches.snapshot() });
@@ -166,10 +176,11 @@ export class LocalConsole {
         try {
           const model = await this.service.repository.load(entry.name, entry.liveVersion);
           const metadata = await this.service.metadata(entry.name);
-          const task = model.task === undefined ? undefined : { task: model.task.task, contentTypes: model.task.contentTypes };
+          // A task model: its module's name (the console loads tasks/<task>.js to render it), content types and description.
+          const task: Record<string, unknown> | undefined = model.task === undefined ? undefined : { task: model.task.module.name, contentTypes: taskContentTypes(model.task), ...model.task.module.describe(model.task.loaded) };
           // A converted model: its source, what it computes, and its features (the form gives each one a field).
           const converted = model.tabular === undefined ? {} : { source: sourceOf(model.tabular), features: describeFeatures(model.tabular) };
-          return { ...base, inputs: metadata.inputs, outputs: metadata.outputs, labels: model.task?.labels ?? classLabels(model), task, ...converted, example: await exampleRequest(this.service, model) };
+          return { ...base, inputs: metadata.inputs, outputs: metadata.outputs, labels: (task?.labels as string[] | undefined) ?? classLabels(model), task, ...converted, example: await exampleRequest(this.service, model) };
         } catch (error) {
           return { ...base, problem: (error as Error).message };
         }

@@ -6,13 +6,17 @@ import { exampleTensors, type ExampleTensor } from '../../core/request-example.t
 type GoldenTensor = ExampleTensor;
 
 /**
- * A one-row request body for the model: v2 tensors, or for a text model the Hugging Face task shape
- * with a text from its golden file. Image models have no JSON example (send the image itself).
+ * A one-row request body for the model: v2 tensors, or for a task model its module's example (a
+ * text one with a text from its golden file). Image models have no JSON example (send the image itself).
  */
-export async function exampleRequest(service: InferenceService, model: LoadedModel): Promise<{ inputs: GoldenTensor[] | string } | undefined> {
+export async function exampleRequest(service: InferenceService, model: LoadedModel): Promise<unknown> {
   const bytes = await service.repository.source.readFile(`${model.name}/${model.version}/golden.json`).catch(() => undefined);
   const parsed = bytes === undefined ? undefined : (JSON.parse(Buffer.from(bytes).toString('utf8')) as { inputs?: GoldenTensor[]; texts?: string[] });
-  if (model.task !== undefined) return model.task.text !== undefined ? { inputs: parsed?.texts?.[0] ?? 'an example text' } : undefined;
+  if (model.task !== undefined) {
+    const example = model.task.module.example(model.task.loaded) as { inputs?: unknown } | undefined;
+    // A golden text reads better than the module's placeholder.
+    return typeof example?.inputs === 'string' && typeof parsed?.texts?.[0] === 'string' ? { ...example, inputs: parsed.texts[0] } : example;
+  }
   // A converted model: one v2 input per feature, by name (a category by its name, as BYTES).
   if (model.tabular !== undefined) return { inputs: exampleTensors(model) };
   if (parsed !== undefined && Array.isArray(parsed.inputs)) {

@@ -5,6 +5,8 @@
  * channels first or last. The arithmetic after the resize is a few lines over the raw pixels: sharp
  * gives 8-bit RGB, and the model wants float32 in its own layout.
  */
+import { createHash } from 'node:crypto';
+import { Tensor } from 'onnxruntime-node';
 import type { Sharp, SharpOptions } from 'sharp';
 import type { ModelConfig } from '../config.ts';
 import { badRequest, describeError } from '../errors.ts';
@@ -129,4 +131,26 @@ export async function imageToPixels(bytes: Uint8Array, spec: ImageSpec, what = '
     }
   }
   return out;
+}
+
+/** Images decoded and preprocessed into one [n, 3, h, w] (or [n, h, w, 3]) tensor; 400 naming the image at fault. */
+export async function imageTensor(spec: ImageSpec, items: readonly Uint8Array[], single: boolean): Promise<Tensor> {
+  const { width, height } = outputSize(spec);
+  const one = width * height * 3;
+  const pixels = new Float32Array(one * items.length);
+  const decoded = await Promise.all(items.map((bytes, i) => imageToPixels(bytes, spec, single ? 'the body' : `input ${i}`)));
+  decoded.forEach((p, i) => pixels.set(p, i * one));
+  return new Tensor('float32', pixels, spec.layout === 'nchw' ? [items.length, 3, height, width] : [items.length, height, width, 3]);
+}
+
+/**
+ * What data capture keeps of images: each one's sha256 and size (the bytes stay out of logs and the
+ * store), and with capture.images "tensor" the decoded input the model saw, its FP32 bytes
+ * (little-endian) in base64: exact, and a third the size of JSON numbers.
+ */
+export function capturedImages(items: readonly Uint8Array[], config: ModelConfig, pixels?: { readonly name: string; readonly tensor: Tensor }): Record<string, unknown> {
+  const images = items.map((bytes) => ({ sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length }));
+  if (config.capture?.images !== 'tensor' || pixels === undefined) return { images };
+  const data = pixels.tensor.data as Float32Array;
+  return { images, tensor: { name: pixels.name, datatype: 'FP32', shape: pixels.tensor.dims, b64: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') } };
 }

@@ -47,6 +47,8 @@ export type TaskInput =
 
 /** What the core lends a running task. */
 export interface TaskContext {
+  /** The model and version answering, for v2 answers' model_name and model_version. */
+  readonly model: { readonly name: string; readonly version: number };
   /**
    * Runs the model's session (through the dynamic batcher where one is set); what onnxruntime
    * rejects is answered 400 naming the node. `outputs` defaults to all.

@@ -5,7 +5,10 @@
  * sentence-transformers' Pooling and Normalize modules do.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
+import { Tensor } from 'onnxruntime-node';
 import { badRequest } from '../errors.ts';
+import { inputOf } from './hf-folder.ts';
+import type { TaskFolder } from './task.ts';
 
 export interface TextBatch {
   readonly inputIds: BigInt64Array;
@@ -98,4 +101,45 @@ export function pool(hidden: Float32Array, mask: BigInt64Array, texts: number, l
     out.push(vector.map((v) => Math.fround(v)));
   }
   return out;
+}
+
+/** A text model's tokenizer and the inputs its tensors go to, read from the folder when it loads. */
+export interface TextInputs {
+  readonly encoder: TextEncoder;
+  readonly inputIds: string;
+  readonly attentionMask?: string;
+  readonly tokenTypeIds?: string;
+  /** config.json "truncation": cut texts over maxLength (and say so), or refuse them. */
+  readonly truncate: boolean;
+}
+
+/**
+ * The tokenizer (tokenizer.json, which must be there, and tokenizer_config.json) and the model's
+ * token inputs; maxLength from config.json, else the export's max_position_embeddings or the
+ * tokenizer's model_max_length, at most 512.
+ */
+export function textInputs(folder: TaskFolder, task: string): TextInputs {
+  const { config, hf, where } = folder;
+  const tokenizerJson = folder.json('tokenizer.json');
+  if (tokenizerJson === undefined) throw new Error(`${where}: a ${task} model needs its tokenizer.json beside model.onnx`);
+  const tokenizerConfig = folder.json('tokenizer_config.json') ?? {};
+  const limits = [config.maxLength, typeof hf?.max_position_embeddings === 'number' ? hf.max_position_embeddings : undefined, typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e6 ? tokenizerConfig.model_max_length : undefined];
+  const maxLength = config.maxLength ?? Math.min(512, ...limits.filter((l): l is number => l !== undefined));
+  return {
+    encoder: new TextEncoder(tokenizerJson, tokenizerConfig, maxLength),
+    inputIds: inputOf(folder, config.inputNames?.inputIds, ['input_ids'], 'input_ids', true),
+    attentionMask: inputOf(folder, config.inputNames?.attentionMask, ['attention_mask'], 'attention_mask', false),
+    tokenTypeIds: inputOf(folder, config.inputNames?.tokenTypeIds, ['token_type_ids'], 'token_type_ids', false),
+    truncate: config.truncation !== 'reject',
+  };
+}
+
+/** Texts as the model's feeds, and the batch they came from; X-Truncated-Inputs names the texts cut. */
+export function textFeeds(text: TextInputs, texts: readonly string[]): { feeds: Record<string, Tensor>; batch: TextBatch; headers: Record<string, string> } {
+  const batch = text.encoder.encode(texts, text.truncate);
+  const dims = [texts.length, batch.length];
+  const feeds: Record<string, Tensor> = { [text.inputIds]: new Tensor('int64', batch.inputIds, dims) };
+  if (text.attentionMask !== undefined) feeds[text.attentionMask] = new Tensor('int64', batch.attentionMask, dims);
+  if (text.tokenTypeIds !== undefined) feeds[text.tokenTypeIds] = new Tensor('int64', batch.tokenTypeIds, dims);
+  return { feeds, batch, headers: batch.truncated.length > 0 ? { 'X-Truncated-Inputs': batch.truncated.join(',') } : {} };
 }

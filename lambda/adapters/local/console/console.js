@@ -3,6 +3,24 @@
 const $ = (id) => document.getElementById(id);
 const models = new Map();
 
+/**
+ * Task renderers, by task name: tasks/<task>.js, an ES module loaded when a model of that task is
+ * listed. It exports `form` ('text': a text box sent as text/plain; 'image': a file input sent as
+ * the body; 'json': the box holds the model's example JSON), `sends` and `answers` (lines for the
+ * model list), `render(value, answerElement, context)` (context: {model, text, file, imageUrl}),
+ * and optionally `fields(container, model)` (extra inputs) and `request(model, context)` returning
+ * {type, body}. A task without a file gets the JSON form and the raw answer.
+ */
+const renderers = new Map();
+const GENERIC = { form: 'json', sends: 'send: JSON, as the example', answers: 'answers: JSON', render: () => undefined };
+async function loadRenderer(task) {
+  if (!renderers.has(task)) renderers.set(task, await import(`/console/tasks/${encodeURIComponent(task)}.js`).catch(() => GENERIC));
+  return renderers.get(task);
+}
+/** The renderers' shared helpers (label bars), also used here for converted classifiers. */
+let shared;
+const rendererOf = (m) => (m?.task ? (renderers.get(m.task.task) ?? GENERIC) : undefined);
+
 function headers() {
   const key = $('api-key').value;
   return key ? { 'x-api-key': key } : {};
@@ -78,6 +96,8 @@ async function loadModels() {
     return;
   }
   const list = await response.json();
+  shared ??= await import('/console/tasks/shared.js');
+  await Promise.all([...new Set(list.filter((m) => m.task).map((m) => m.task.task))].map(loadRenderer));
   const container = $('models');
   container.textContent = '';
   const select = $('model');
@@ -110,11 +130,9 @@ async function loadModels() {
   fillExample();
 }
 
-/** What an image or text model takes and answers, in place of its tensors (input_ids, pixel_values: the server makes those). */
+/** What a task model takes and answers, in place of its tensors (input_ids, pixel_values: the server makes those), as its renderer says. */
 function taskBlock(task) {
-  const text = task.contentTypes.includes('text/plain');
-  const sends = text ? 'send: a text (text/plain), or JSON {"inputs": ["a text", …]}' : 'send: an image (JPEG, PNG or WebP, as the body)';
-  const answers = task.task === 'feature-extraction' ? 'answers: an embedding per text' : 'answers: labels with their scores, best first';
+  const { sends, answers } = renderers.get(task.task) ?? GENERIC;
   const div = Object.assign(document.createElement('div'), { className: 'task' });
   div.dataset.testid = 'task';
   for (const line of [`${task.task}`, sends, answers]) div.append(Object.assign(document.createElement('div'), { textContent: line }));
@@ -168,14 +186,19 @@ function featureRow() {
 /** What the form sends for the selected model: v2 JSON, text (text models), an image file (image models), or a converted model's features. */
 function fillExample() {
   const m = models.get($('model').value);
-  const kind = m?.features ? 'features' : m?.task?.contentTypes?.includes('text/plain') ? 'text' : m?.task ? 'image' : 'tensors';
+  const renderer = rendererOf(m);
+  const kind = m?.features ? 'features' : renderer ? renderer.form : 'tensors';
   $('image-input').hidden = kind !== 'image';
+  const fields = $('task-fields');
+  fields.replaceChildren();
+  fields.hidden = !renderer?.fields;
+  if (renderer?.fields) renderer.fields(fields, m);
   $('features-input').hidden = kind !== 'features';
   $('body').hidden = kind === 'image' || kind === 'features';
   if (kind === 'features') featureFields(m);
   // One heading per form: an image model's is the file input's own label.
   $('body-label').hidden = kind === 'image';
-  $('body-label').textContent = kind === 'text' ? `Text (${m.task.task})` : kind === 'features' ? 'Features (empty: missing)' : 'Body (Open Inference Protocol v2)';
+  $('body-label').textContent = kind === 'text' ? `Text (${m.task.task})` : kind === 'features' ? 'Features (empty: missing)' : kind === 'json' ? `Body (${m.task.task}, JSON)` : 'Body (Open Inference Protocol v2)';
   $('image-label').textContent = kind === 'image' ? `Image (${m.task.task}): JPEG, PNG or WebP` : 'Image (JPEG, PNG or WebP)';
   // The previous model's answer does not belong to this one.
   $('answer').replaceChildren();
@@ -185,32 +208,35 @@ function fillExample() {
   else if (m?.example) $('body').value = JSON.stringify(m.example, null, 2);
 }
 
-/** Top-k bars for classifiers, the size of an embedding, or nothing for tensor answers. */
-function showAnswer(value) {
+/** A task model's answer as its renderer draws it; a converted model's probabilities as bars; or a tensor answer's first prediction. */
+function showAnswer(value, context) {
   const answer = $('answer');
   answer.replaceChildren();
-  const first = Array.isArray(value) ? value[0] : undefined;
-  if (first && typeof first === 'object' && 'label' in first) {
-    for (const { label, score } of value) {
-      const row = Object.assign(document.createElement('div'), { className: 'bar' });
-      row.dataset.label = label;
-      const bar = document.createElement('div');
-      bar.style.width = `${Math.max(1, Math.round(score * 240))}px`;
-      row.append(Object.assign(document.createElement('span'), { textContent: label }), bar, Object.assign(document.createElement('em'), { textContent: score.toFixed(3) }));
-      answer.append(row);
-    }
-  } else if (value?.predictions?.[0]?.probabilities) {
+  const renderer = rendererOf(context?.model);
+  if (renderer) {
+    renderer.render(value, answer, context);
+    return;
+  }
+  if (value?.predictions?.[0]?.probabilities) {
     // A converted classifier's row: each class's probability as a bar, the predicted one first.
     const { label, probabilities } = value.predictions[0];
     const names = models.get($('model').value)?.labels;
     const rows = probabilities.map((score, i) => ({ label: names?.[i] ?? String(i), score })).sort((a, b) => b.score - a.score);
-    showAnswer(rows);
+    shared.labelBars(rows, answer);
     answer.prepend(Object.assign(document.createElement('div'), { textContent: `label: ${label}` }));
   } else if (value?.predictions?.[0] !== undefined) {
     answer.textContent = `prediction: ${JSON.stringify(value.predictions[0])}`;
-  } else if (Array.isArray(first) && typeof first[0] === 'number') {
-    answer.textContent = `embedding of ${first.length} dimensions (${value.length} text${value.length === 1 ? '' : 's'})`;
   }
+}
+
+/** What the form sends for a task model: its renderer's request, else the image, the text, or the JSON body. */
+function taskRequest(m, renderer, context) {
+  if (renderer.request) return renderer.request(m, context);
+  if (renderer.form === 'image') {
+    if (!context.file) throw new Error('choose an image first');
+    return { type: context.file.type || 'image/jpeg', body: context.file };
+  }
+  return renderer.form === 'text' ? { type: 'text/plain', body: context.text } : { type: 'application/json', body: context.text };
 }
 
 async function send(event) {
@@ -221,9 +247,9 @@ async function send(event) {
   try {
     const m = models.get(name);
     const file = $('image').files?.[0];
-    const isImage = m?.task && !m.task.contentTypes.includes('text/plain');
-    if (isImage && !file) throw new Error('choose an image first');
-    const [type, body] = isImage ? [file.type || 'image/jpeg', file] : m?.task ? ['text/plain', $('body').value] : m?.features ? ['application/json', JSON.stringify({ instances: [featureRow()] })] : ['application/json', $('body').value];
+    const renderer = rendererOf(m);
+    const context = { model: m, text: $('body').value, file, imageUrl: file && renderer?.form === 'image' ? URL.createObjectURL(file) : undefined, fields: $('task-fields') };
+    const { type, body } = renderer ? taskRequest(m, renderer, context) : m?.features ? { type: 'application/json', body: JSON.stringify({ instances: [featureRow()] }) } : { type: 'application/json', body: $('body').value };
     // A converted model's one row goes to :predict, by feature name; everything else is a v2 inference.
     const url = m?.features ? `/v1/models/${encodeURIComponent(name)}:predict` : `/v2/models/${encodeURIComponent(name)}/infer`;
     const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': type, ...headers() }, body });
@@ -234,7 +260,7 @@ async function send(event) {
     try {
       const value = JSON.parse(text);
       $('response').textContent = JSON.stringify(value, null, 2);
-      showAnswer(value);
+      showAnswer(value, context);
     } catch {
       $('response').textContent = text;
     }

@@ -1,0 +1,85 @@
+/**
+ * feature-extraction (transformers' pipelines/feature_extraction.py, with sentence-transformers'
+ * Pooling and Normalize modules applied as 1_Pooling/config.json and modules.json say): texts in,
+ * one embedding per text out, always number[][] (one text included); a model that already outputs
+ * a sentence embedding ([texts, dims]) is answered as it is.
+ */
+import type { ModelConfig } from '../config.ts';
+import { TEXT_CONTENT_TYPES, outputOf } from './hf-folder.ts';
+import { CLASSIFIER_PARAMETERS } from './class-scores.ts';
+import { parseItems, v2Answer, type ItemsRequest } from './task-inputs.ts';
+import type { TaskFolder, TaskModule } from './task.ts';
+import { pool, textFeeds, textInputs, type TextInputs } from './texts.ts';
+
+export interface TextEmbedder {
+  readonly config: ModelConfig;
+  readonly text: TextInputs;
+  readonly output: string;
+  readonly pooling: { readonly mode: 'mean' | 'cls' | 'max'; readonly normalize: boolean };
+}
+
+/** Whether a folder is a text embedding export: sentence-transformers' files, or a bare *Model with a tokenizer (or a pooling set in config.json). */
+export const isTextEmbedder = (folder: TaskFolder): boolean =>
+  folder.files.has('modules.json') || folder.files.has('1_Pooling/config.json') || (folder.files.has('tokenizer.json') && (folder.architecture.endsWith('Model') || folder.config.pooling !== undefined));
+
+/** The embedder of a folder: tokenizer, output and pooling (config.json's, else 1_Pooling/config.json's, else mean; Normalize from modules.json). */
+export function loadTextEmbedder(folder: TaskFolder, task: string): TextEmbedder {
+  const pooling = folder.json('1_Pooling/config.json');
+  const modules = folder.json('modules.json') as unknown as { type?: string }[] | undefined;
+  const mode = folder.config.pooling ?? (pooling?.pooling_mode_cls_token === true ? 'cls' : pooling?.pooling_mode_max_tokens === true ? 'max' : 'mean');
+  const normalize = folder.config.normalize ?? (Array.isArray(modules) && modules.some((m) => String(m.type).endsWith('.Normalize')));
+  return { config: folder.config, text: textInputs(folder, task), output: outputOf(folder, ['sentence_embedding', 'last_hidden_state', 'token_embeddings']), pooling: { mode, normalize } };
+}
+
+/** One embedding per text: the model run once on the batch, token embeddings pooled. */
+export async function embedTexts(loaded: TextEmbedder, texts: readonly string[], context: Parameters<TaskModule['run']>[2]): Promise<{ embeddings: number[][]; headers: Record<string, string> }> {
+  const { feeds, batch, headers } = textFeeds(loaded.text, texts);
+  context.mark('parsed');
+  const output = (await context.run(feeds, [loaded.output]))[loaded.output];
+  context.mark('ran');
+  const data = output.data as Float32Array;
+  const n = texts.length;
+  const embeddings = output.dims.length === 3 ? pool(data, batch.attentionMask, n, batch.length, loaded.pooling.mode, loaded.pooling.normalize) : Array.from({ length: n }, (_, i) => Array.from(data.subarray((i * data.length) / n, ((i + 1) * data.length) / n)));
+  return { embeddings, headers };
+}
+
+/** Cosine similarity of two vectors (0 when either is zero). */
+export function cosine(a: readonly number[], b: readonly number[]): number {
+  let [dot, na, nb] = [0, 0, 0];
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+}
+
+/** The gate's check of one embedding: cosine with the expected one ≥ 1 - tolerance (and the same size). */
+export function compareEmbeddings(expected: unknown, actual: unknown, tolerance: number): string | undefined {
+  const vector = (v: unknown): number[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'number') ? v : Array.isArray(v) && v.length === 1 ? vector(v[0]) : undefined);
+  const [e, a] = [vector(expected), vector(actual)];
+  if (e === undefined || a === undefined) return `expected an embedding (a list of numbers), got ${JSON.stringify(actual)?.slice(0, 80)}`;
+  if (e.length !== a.length) return `the embedding has ${a.length} dimensions, expected ${e.length}`;
+  const similarity = cosine(e, a);
+  return similarity >= 1 - tolerance ? undefined : `cosine with the expected embedding is ${similarity.toFixed(6)}, below ${1 - tolerance}`;
+}
+
+export const featureExtraction: TaskModule<TextEmbedder, ItemsRequest<string>> = {
+  name: 'feature-extraction',
+  sideFiles: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'modules.json', '1_Pooling/config.json'],
+  signals: [{ name: 'text length', kind: 'numeric' }],
+  detect: isTextEmbedder,
+  load: (folder) => loadTextEmbedder(folder, 'feature-extraction'),
+  contentTypes: () => TEXT_CONTENT_TYPES,
+  // The classifiers' parameters are taken and ignored, as they always were here.
+  parse: (loaded, input) => parseItems(input, 'texts', { task: 'feature-extraction', parameters: CLASSIFIER_PARAMETERS, maxBatchSize: loaded.config.maxBatchSize }),
+  async run(loaded, request, context) {
+    const { embeddings, headers } = await embedTexts(loaded, request.items, context);
+    const n = embeddings.length;
+    const answer = request.v2 !== undefined ? v2Answer(context.model, request.v2, [{ name: 'embedding', datatype: 'FP32', shape: [n, embeddings[0]?.length ?? 0], data: embeddings.flat() }]) : request.predict ? { predictions: embeddings } : embeddings;
+    return { answer, headers, items: n, captured: { texts: request.items }, signals: request.items.map((t) => [t.length]) };
+  },
+  describe: (loaded) => ({ max_length: loaded.text.encoder.maxLength, pooling: loaded.pooling.mode, normalize: loaded.pooling.normalize }),
+  compare: compareEmbeddings,
+  example: () => ({ inputs: 'an example text' }),
+};
