@@ -1,0 +1,286 @@
+/**
+ * Question answering on small random-weight models of real architectures (BERT with bert-base-uncased's
+ * WordPiece, RoBERTa with GPT-2's byte-level BPE), built and exported by
+ * training/text_tasks/question_answering.py into test/fixtures/question-answering/. Random weights give
+ * arbitrary but deterministic answers, which is all equality needs. Checked against:
+ * - the Python transformers pipeline (4.57.6, QuestionAnsweringPipeline in
+ *   src/transformers/pipelines/question_answering.py: `preprocess` windows with doc_stride,
+ *   `postprocess` / `select_starts_ends` / `decode_spans`, handle_impossible_answer's min_null_score,
+ *   answers merged across windows), recorded by that script's `main` in expected.json;
+ * - the fast tokenizer's offsets and word ids (the same script, offsets.json);
+ * - transformers.js 4.3.1's QuestionAnsweringPipeline, run here on the same folders.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { InferenceSession, type Tensor } from 'onnxruntime-node';
+import { parseModelConfig } from '../../../../lambda/core/config.ts';
+import { InferenceError } from '../../../../lambda/core/errors.ts';
+import { readSignature } from '../../../../lambda/core/signature.ts';
+import { questionAnswering, type QaLoaded } from '../../../../lambda/core/tasks/question-answering.ts';
+import type { TaskFolder, TaskInput } from '../../../../lambda/core/tasks/task.ts';
+import { codePointIndex } from '../../../../lambda/core/tasks/text-offsets.ts';
+import { tokenWindows } from '../../../../lambda/core/tasks/text-windows.ts';
+import { ROOT } from '../../../helpers.ts';
+
+const FIXTURES = join(ROOT, 'test', 'fixtures', 'question-answering');
+const TOLERANCE = 1e-4;
+
+interface Case {
+  readonly name: string;
+  readonly model: 'bert' | 'roberta';
+  readonly question: string;
+  readonly context: string;
+  readonly parameters: Record<string, unknown>;
+  readonly windows: number;
+  readonly expected: unknown;
+}
+const EXPECTED = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as { cases: Case[] };
+const OFFSETS = JSON.parse(readFileSync(join(FIXTURES, 'offsets.json'), 'utf8')) as Record<string, { text: string; ids: number[]; offsets: [number, number][]; words: (number | null)[] }[]>;
+
+/** A version folder as the loader hands it to a module: side files read, the session's signature. */
+async function readFolder(dir: string, files = questionAnswering.sideFiles): Promise<{ folder: TaskFolder; session: InferenceSession }> {
+  const session = await InferenceSession.create(join(dir, 'model.onnx'));
+  const present = new Map<string, Uint8Array>();
+  for (const file of files) {
+    try {
+      present.set(file, readFileSync(join(dir, file)));
+    } catch {
+      // absent side file
+    }
+  }
+  const json = (path: string) => (present.has(path) ? (JSON.parse(Buffer.from(present.get(path)!).toString('utf8')) as Record<string, unknown>) : undefined);
+  const hf = json('config.json');
+  const folder: TaskFolder = {
+    where: dir,
+    config: parseModelConfig(undefined, dir),
+    hf,
+    architecture: Array.isArray(hf?.architectures) ? String(hf.architectures[0]) : '',
+    files: present,
+    json,
+    signature: readSignature(session),
+    metadata: () => ({}),
+    openSession: (path) => InferenceSession.create(join(dir, path)),
+  };
+  return { folder, session };
+}
+
+const models = new Map<string, { loaded: QaLoaded; session: InferenceSession; batches: number[] }>();
+async function model(name: string) {
+  if (!models.has(name)) {
+    const { folder, session } = await readFolder(join(FIXTURES, name));
+    assert.equal(questionAnswering.detect(folder), true);
+    models.set(name, { loaded: await questionAnswering.load(folder), session, batches: [] });
+  }
+  return models.get(name)!;
+}
+
+/** Parses and runs a request body as the core does, counting the windows each session run got. */
+async function ask(name: string, body: Record<string, unknown>): Promise<{ answer: unknown; windows: number; signals: readonly (readonly number[])[] }> {
+  const m = await model(name);
+  const request = questionAnswering.parse(m.loaded, { kind: 'json', route: 'infer', body });
+  assert.ok(request !== undefined);
+  let windows = 0;
+  const result = await questionAnswering.run(m.loaded, request, {
+    run: async (feeds: Record<string, Tensor>, outputs?: readonly string[]) => {
+      windows += feeds.input_ids.dims[0];
+      return m.session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>;
+    },
+    mark: () => undefined,
+  });
+  return { answer: result.answer, windows, signals: result.signals };
+}
+
+async function rejects(name: string, input: TaskInput | Record<string, unknown>, pattern: RegExp): Promise<void> {
+  const m = await model(name);
+  const taskInput = 'kind' in input ? (input as TaskInput) : ({ kind: 'json', route: 'infer', body: input } as TaskInput);
+  await assert.rejects(
+    async () => {
+      const request = questionAnswering.parse(m.loaded, taskInput);
+      await questionAnswering.run(m.loaded, request!, { run: async (feeds, outputs) => m.session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>, mark: () => undefined });
+    },
+    (error: unknown) => {
+      assert.ok(error instanceof InferenceError, String(error));
+      assert.equal(error.statusCode, 400);
+      assert.match(error.message, pattern, error.message);
+      return true;
+    },
+  );
+}
+
+describe('question answering: character offsets of tokens', () => {
+  for (const name of ['bert', 'roberta']) {
+    it(`${name}: ids, offsets (code points) and word ids equal the Rust fast tokenizer's, non-ASCII texts included`, async () => {
+      const { loaded } = await model(name);
+      for (const row of OFFSETS[name]) {
+        const encoding = loaded.tokenizer.encode(row.text);
+        const points = codePointIndex(row.text);
+        assert.deepEqual(encoding.ids, row.ids, row.text);
+        assert.deepEqual(encoding.offsets.map(([a, b]) => [points(a), points(b)]), row.offsets, row.text);
+        assert.deepEqual(encoding.words, row.words, row.text);
+      }
+    });
+  }
+
+  it('cuts windows as the Rust tokenizers do (Encoding::truncate with a stride)', () => {
+    assert.deepEqual(tokenWindows(5, 8, 2), [[0, 5]]);
+    assert.deepEqual(tokenWindows(10, 4, 1), [[0, 4], [3, 7], [6, 10]]);
+    assert.deepEqual(tokenWindows(10, 4, 0), [[0, 4], [4, 8], [8, 10]]);
+    assert.deepEqual(tokenWindows(9, 4, 3), [[0, 4], [1, 5], [2, 6], [3, 7], [4, 8], [5, 9]]);
+    assert.throws(() => tokenWindows(9, 4, 4), /stride of 4/);
+  });
+});
+
+describe('question answering: answers equal the Python transformers pipeline', () => {
+  for (const c of EXPECTED.cases) {
+    it(`${c.model}: ${c.name}`, async () => {
+      const { answer, windows } = await ask(c.model, { inputs: { question: c.question, context: c.context }, parameters: c.parameters });
+      assert.equal(windows, c.windows, 'windows over the context');
+      const expected = (c.parameters.top_k as number | undefined) ?? 1;
+      // The pipeline unwraps a one-answer list even when top_k > 1; ModelShip answers a list whenever top_k > 1.
+      const wanted = expected > 1 && !Array.isArray(c.expected) ? [c.expected] : c.expected;
+      const difference = questionAnswering.compare(wanted, answer, TOLERANCE);
+      assert.equal(difference, undefined, `${difference}\n got ${JSON.stringify(answer)}\n expected ${JSON.stringify(wanted)}`);
+    });
+  }
+
+  it('answers a list of questions with one answer each, as the pipeline does for each alone', async () => {
+    const [a, b] = ['short top_k 3', 'long default stride'].map((name) => EXPECTED.cases.find((c) => c.name === name)!);
+    const { answer, windows } = await ask('bert', { inputs: [{ question: a.question, context: a.context }, { question: b.question, context: b.context }], parameters: { top_k: 3 } });
+    assert.equal(windows, a.windows + b.windows);
+    const answers = answer as unknown[];
+    assert.equal(answers.length, 2);
+    assert.equal(questionAnswering.compare(a.expected, answers[0], TOLERANCE), undefined);
+    assert.equal(questionAnswering.compare(b.expected, answers[1], TOLERANCE), undefined);
+  });
+
+  it('gives drift signals per question: context length, answer length (code points) and score', async () => {
+    const c = EXPECTED.cases.find((x) => x.name === 'non-ascii')!;
+    const { answer, signals } = await ask('bert', { inputs: { question: c.question, context: c.context } });
+    const top = answer as { score: number; start: number; end: number };
+    assert.deepEqual(signals, [[[...c.context].length, top.end - top.start, top.score]]);
+  });
+});
+
+describe('question answering: bad requests are 400s naming the fix', () => {
+  const context = 'Debian was founded by Ian Murdock in 1993.';
+  it('refuses a question without a context, empty texts and unknown shapes', async () => {
+    await rejects('bert', { inputs: { question: 'Who?' } }, /has a question but no "context"/);
+    await rejects('bert', { inputs: { question: '', context } }, /"question" is empty/);
+    await rejects('bert', { inputs: { question: 'Who?', context: '   ' } }, /"context" is empty/);
+    await rejects('bert', { inputs: [{ question: 'Who?', context }, { context }] }, /input 1 has no "question"/);
+    await rejects('bert', { inputs: 'Who founded Debian?' }, /must be an object \{"question"/);
+    await rejects('bert', { inputs: [] }, /empty list/);
+    await rejects('bert', { question: 'Who?', context }, /send \{"inputs": \{"question"/);
+    await rejects('bert', { kind: 'raw', contentType: 'text/plain', body: Buffer.from('Who?') }, /takes JSON/);
+  });
+
+  it('refuses bad parameters, naming each', async () => {
+    const inputs = { question: 'Who founded Debian?', context };
+    await rejects('bert', { inputs, parameters: { top_k: 0 } }, /"parameters.top_k" must be an integer of at least 1, got 0; it is how many answers/);
+    await rejects('bert', { inputs, parameters: { top_k: 1.5 } }, /top_k/);
+    await rejects('bert', { inputs, parameters: { doc_stride: -1 } }, /"parameters.doc_stride" must be an integer of at least 0/);
+    await rejects('bert', { inputs, parameters: { max_answer_len: 0 } }, /"parameters.max_answer_len" must be an integer of at least 1, got 0; it is the longest answer in tokens/);
+    await rejects('bert', { inputs, parameters: { handle_impossible_answer: 'yes' } }, /must be true or false/);
+    await rejects('bert', { inputs, parameters: { max_seq_len: 1000 } }, /over the model's 128 tokens; send at most 128/);
+    await rejects('bert', { inputs, parameters: { doc_stride: 100, max_seq_len: 64 } }, /doc_stride" \(100\) is larger than max_seq_len \(64\)/);
+    await rejects('bert', { inputs, parameters: { aggregation_strategy: 'simple' } }, /"aggregation_strategy", which question answering does not take \(top_k, doc_stride/);
+  });
+
+  it('refuses a doc_stride that leaves windows no new tokens, and a question too long for its windows', async () => {
+    const long = EXPECTED.cases.find((c) => c.name === 'long default stride')!.context;
+    // 24 tokens a window: 3 special tokens and the question's 7, 14 for the context.
+    await rejects('bert', { inputs: { question: 'Who founded the Debian project?', context: long }, parameters: { max_seq_len: 24, doc_stride: 14 } }, /"doc_stride" 14 must be below the 14 context tokens each window holds \(max_seq_len 24 − 7 question tokens − 3 special tokens\); send a smaller "doc_stride" or a larger "max_seq_len"/);
+    const { windows } = await ask('bert', { inputs: { question: 'Who founded the Debian project?', context: long }, parameters: { max_seq_len: 24, doc_stride: 13 } });
+    assert.ok(windows > 200, `${windows} windows of one new token each`);
+    await rejects('bert', { inputs: { question: 'Who founded the Debian project, and who named it after whom, and when?', context: long }, parameters: { max_seq_len: 16, doc_stride: 2 } }, /the question is \d+ tokens, which leaves no room for the context in windows of max_seq_len 16 .*"max_question_len"/);
+    // A context that fits takes any stride, as the tokenizer only cuts what does not fit.
+    const { answer } = await ask('bert', { inputs: { question: 'Who?', context }, parameters: { max_seq_len: 40, doc_stride: 39 } });
+    assert.equal(typeof (answer as { answer: string }).answer, 'string');
+  });
+
+  it('leaves v2 tensor requests to the tensor path', async () => {
+    const { loaded } = await model('bert');
+    assert.equal(questionAnswering.parse(loaded, { kind: 'json', route: 'infer', body: { inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [1, 2], data: [101, 102] }] } }), undefined);
+  });
+});
+
+describe('question answering: load', () => {
+  it('refuses a model without start_logits and end_logits, naming its outputs', async () => {
+    const { folder } = await readFolder(join(ROOT, 'models', 'debian_sections', '1'));
+    assert.equal(questionAnswering.detect(folder), false);
+    assert.throws(() => questionAnswering.load(folder), /answers from outputs start_logits and end_logits; this one has logits/);
+  });
+
+  it('describes its defaults: max length and the pipeline parameters', async () => {
+    const { loaded } = await model('roberta');
+    assert.deepEqual(questionAnswering.describe(loaded), {
+      task: 'question-answering',
+      maxLength: 128,
+      parameters: { top_k: 1, max_seq_len: 128, doc_stride: 64, max_answer_len: 15, handle_impossible_answer: false, align_to_words: true },
+    });
+  });
+
+  it('the golden comparison names what differs', () => {
+    const answer = { score: 0.5, start: 3, end: 9, answer: 'Murdoc' };
+    assert.equal(questionAnswering.compare(answer, { ...answer, score: 0.50005 }, 1e-4), undefined);
+    assert.match(questionAnswering.compare(answer, { ...answer, score: 0.6 }, 1e-4)!, /scores 0.6, expected 0.5/);
+    assert.match(questionAnswering.compare(answer, { ...answer, end: 10 }, 1e-4)!, /at 3–10, expected "Murdoc" at 3–9/);
+    assert.match(questionAnswering.compare([answer], [answer, answer], 1e-4)!, /2 answer\(s\), expected 1/);
+  });
+});
+
+describe('question answering: equal to transformers.js on the same folders', () => {
+  const temp = mkdtempSync(join(tmpdir(), 'qa-transformersjs-'));
+  after(() => rmSync(temp, { recursive: true, force: true }));
+
+  // transformers.js has top_k only: no windows, no max_answer_len (every span), no word alignment (it
+  // decodes the span's tokens), no merging of equal answers, no start or end. So the requests here fit
+  // one window, ask for spans of any length unaligned, in contexts with no repeated words; the span
+  // ModelShip answers is decoded to tokens and compared with transformers.js's decoded answer. And it
+  // masks every special token of the context, [UNK] included, where the pipeline masks only the question
+  // and the tokens the tokenizer adds: the BERT contexts here have no unknown token (an emoji would be).
+  const questions = (name: string) => [
+    { question: 'Who founded Debian?', context: 'Ian Murdock founded Debian in 1993 while studying at Purdue University.' },
+    { question: 'Where did Zoë move?', context: `Zoë moved to Zürich; later São Paulo${name === 'roberta' ? ' 🎉' : ''} and 東京 welcomed her café.` },
+  ];
+  for (const name of ['bert', 'roberta']) {
+    it(`${name}: the same spans and scores within ${TOLERANCE}, top_k 1 and 3`, async () => {
+      const { env, pipeline } = await import('@huggingface/transformers');
+      env.allowRemoteModels = false;
+      env.localModelPath = temp;
+      const dir = join(temp, name);
+      mkdirSync(join(dir, 'onnx'), { recursive: true });
+      for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) symlinkSync(join(FIXTURES, name, file), join(dir, file));
+      symlinkSync(join(FIXTURES, name, 'model.onnx'), join(dir, 'onnx', 'model.onnx'));
+      const answerer = await pipeline('question-answering', name, { dtype: 'fp32' });
+      const { loaded } = await model(name);
+      for (const { question, context } of questions(name)) {
+        for (const topK of [1, 3]) {
+          const theirs = (await answerer(question, context, { top_k: topK })) as { answer: string; score: number } | { answer: string; score: number }[];
+          const ours = (await ask(name, { inputs: { question, context }, parameters: { top_k: topK, max_answer_len: 128, align_to_words: false } })).answer as { answer: string; score: number; start: number; end: number } | { answer: string; score: number; start: number; end: number }[];
+          const theirList = Array.isArray(theirs) ? theirs : [theirs];
+          const ourList = Array.isArray(ours) ? ours : [ours];
+          assert.equal(ourList.length, theirList.length);
+          const encoding = loaded.tokenizer.encode(context);
+          const points = codePointIndex(context);
+          ourList.forEach((a, i) => {
+            // The token spans whose characters are ours (a character split over byte-level tokens belongs to each of them).
+            const decoded: string[] = [];
+            for (let first = 0; first < encoding.ids.length; first++) {
+              if (points(encoding.offsets[first][0]) !== a.start) continue;
+              for (let last = first; last < encoding.ids.length; last++) {
+                if (points(encoding.offsets[last][1]) === a.end) decoded.push(answerer.tokenizer.decode(encoding.ids.slice(first, last + 1), { skip_special_tokens: true }));
+              }
+            }
+            assert.ok(decoded.includes(theirList[i].answer), `${question} top_k ${topK} answer ${i}: transformers.js ${JSON.stringify(theirList[i])}, ours ${JSON.stringify(a)} decodes as ${JSON.stringify(decoded)}`);
+            assert.ok(Math.abs(a.score - theirList[i].score) <= TOLERANCE, `${question} top_k ${topK} answer ${i}: score ${a.score} vs ${theirList[i].score}`);
+          });
+        }
+      }
+      await answerer.dispose();
+    });
+  }
+});
