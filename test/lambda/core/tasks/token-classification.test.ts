@@ -1,0 +1,218 @@
+/**
+ * token-classification against two implementations nobody here wrote, on three small random-weight
+ * models of real architectures (BERT with WordPiece, RoBERTa with byte-level BPE, DeBERTa-v2 with
+ * SentencePiece BPE; training/text_tasks/token_classification.py builds them):
+ * - Python transformers 5.23.0's TokenClassificationPipeline
+ *   (src/transformers/pipelines/token_classification.py: `preprocess` with return_overflowing_tokens
+ *   and `stride`, `gather_pre_entities`, `aggregate`, `aggregate_words`, `group_entities`,
+ *   `group_sub_entities`, `aggregate_overlapping_entities`) and the Rust tokenizers' offset_mapping,
+ *   recorded in each model's expected.json: every strategy, ignore_labels, batches, stride windows,
+ *   texts with accents, emoji, CJK, tabs and unknown words;
+ * - transformers.js 4.3.1's TokenClassificationPipeline, run here on the same folders (strategy
+ *   "none", the one it implements, without offsets).
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { InferenceError } from '../../../../lambda/core/errors.ts';
+import type { TaskContext, TaskFolder } from '../../../../lambda/core/tasks/task.ts';
+import { tokenClassification as task, windows } from '../../../../lambda/core/tasks/token-classification.ts';
+import { ARCHITECTURES, expectedAnswers, fixtureCopies, openFolder, type Architecture } from '../../../fixtures/token-classification/folders.ts';
+
+type Loaded = ReturnType<typeof task.load> extends infer L ? Awaited<L> : never;
+type Entity = { entity?: string; entity_group?: string; score: number; index?: number; word: string; start: number; end: number };
+
+const SCORE_TOLERANCE = 1e-4;
+
+async function answer(loaded: Loaded, context: TaskContext, inputs: unknown, parameters?: unknown, route: 'infer' | 'predict' = 'infer') {
+  const body = route === 'infer' ? { inputs, ...(parameters === undefined ? {} : { parameters }) } : { instances: inputs, ...(parameters === undefined ? {} : { parameters }) };
+  const request = task.parse(loaded, { kind: 'json', route, body });
+  assert.ok(request !== undefined);
+  return task.run(loaded, request, context);
+}
+
+function rejects(loaded: Loaded, body: Record<string, unknown>, pattern: RegExp): void {
+  assert.throws(() => task.parse(loaded, { kind: 'json', route: 'infer', body }), (error: unknown) => error instanceof InferenceError && error.statusCode === 400 && pattern.test(error.message));
+}
+
+/** Entities equal: everything but the score identical, scores within the tolerance. */
+function assertSameEntities(actual: Entity[], expected: Entity[], where: string): void {
+  const strip = (list: Entity[]) => list.map(({ score: _, ...rest }) => rest);
+  assert.deepEqual(strip(actual), strip(expected), where);
+  expected.forEach((e, i) => assert.ok(Math.abs(actual[i].score - e.score) <= SCORE_TOLERANCE, `${where}: entity ${i} scores ${actual[i].score}, Python ${e.score}`));
+}
+
+describe('token-classification', () => {
+  let copies: ReturnType<typeof fixtureCopies>;
+  const models = new Map<Architecture, { folder: TaskFolder; loaded: Loaded; context: TaskContext }>();
+
+  before(async () => {
+    copies = fixtureCopies();
+    for (const arch of ARCHITECTURES) {
+      const { folder, context } = await openFolder(join(copies.dir, arch));
+      models.set(arch, { folder, loaded: await task.load(folder), context });
+    }
+  });
+  after(() => copies.remove());
+
+  for (const arch of ARCHITECTURES) {
+    describe(arch, () => {
+      it('is detected from *ForTokenClassification and describes its labels and length', () => {
+        const { folder, loaded } = models.get(arch)!;
+        assert.equal(task.detect(folder), true);
+        assert.equal(task.detect({ ...folder, architecture: 'BertForSequenceClassification' }), false);
+        const described = task.describe(loaded);
+        assert.deepEqual(described.labels, Object.values((folder.hf as { id2label: Record<string, string> }).id2label));
+        assert.equal(described.max_length, 48);
+        assert.equal(described.window_tokens, 46);
+      });
+
+      it("gives each token the offsets the Rust tokenizer gives (offset_mapping), in code points", () => {
+        const { loaded } = models.get(arch)!;
+        const { tokenizer } = loaded;
+        for (const expected of expectedAnswers(arch).tokenizer) {
+          const spans = tokenizer.encode(expected.text);
+          assert.deepEqual([...tokenizer.prefixIds, ...spans.ids, ...tokenizer.suffixIds], expected.ids, expected.text);
+          const codePoint = (unit: number) => [...expected.text.slice(0, unit)].length;
+          const content = expected.offsets.filter((_, i) => expected.special[i] === 0);
+          assert.deepEqual(spans.starts.map((s, i) => [codePoint(s), codePoint(spans.ends[i])]), content, expected.text);
+        }
+      });
+
+      it("answers as transformers' pipeline: every strategy, ignore_labels, batches and stride windows", async () => {
+        const { loaded, context } = models.get(arch)!;
+        const { cases } = expectedAnswers(arch);
+        assert.ok(cases.length >= 20);
+        for (const c of cases) {
+          const result = await answer(loaded, context, c.inputs, c.parameters);
+          const where = `${arch} ${JSON.stringify(c.parameters)}`;
+          if (Array.isArray(c.inputs)) {
+            const expected = c.expected as Entity[][];
+            const actual = result.answer as Entity[][];
+            assert.equal(actual.length, expected.length, where);
+            expected.forEach((e, t) => assertSameEntities(actual[t], e, `${where} text ${t}`));
+          } else assertSameEntities(result.answer as Entity[], c.expected as Entity[], where);
+        }
+      });
+    });
+  }
+
+  it('groups BIOES tags as the pipeline does: E- and S- are labels of their own, only B-/I- open and continue', async () => {
+    // The roberta model's labels are BIOES; its fixture (checked above) holds groups the pipeline made of them.
+    const grouped = expectedAnswers('roberta').cases.filter((c) => c.parameters.aggregation_strategy === 'simple').flatMap((c) => (Array.isArray(c.inputs) ? (c.expected as Entity[][]).flat() : (c.expected as Entity[])));
+    assert.ok(grouped.some((e) => e.entity_group === 'PKG') && grouped.some((e) => e.entity_group === 'VER'));
+    const tokens = expectedAnswers('roberta').cases.find((c) => c.parameters.aggregation_strategy === 'none')!.expected as Entity[][];
+    assert.ok(tokens.flat().some((e) => e.entity?.startsWith('E-')) && tokens.flat().some((e) => e.entity?.startsWith('S-')), 'the fixture has E- and S- tokens');
+  });
+
+  it('tags a text longer than the model in overlapping windows, to its end, not cut off', async () => {
+    const { loaded, context } = models.get('bert')!;
+    const text = Array.from({ length: 20 }, (_, i) => `Sentence ${i} names Wolfgang, who lives in Berlin.`).join(' ');
+    const tokens = loaded.tokenizer.encode(text).ids.length;
+    assert.ok(tokens > 3 * loaded.window, `${tokens} tokens`);
+    const plain = (await answer(loaded, context, text, { ignore_labels: [] })).answer as Entity[];
+    assert.equal(plain.at(-1)!.end, [...text].length, 'the last entity ends where the text ends');
+    // The default stride is an eighth of a window.
+    const strided = (await answer(loaded, context, text, { ignore_labels: [], stride: Math.floor(loaded.window / 8) })).answer as Entity[];
+    assert.deepEqual(plain, strided);
+    const tokensAnswer = (await answer(loaded, context, text, { aggregation_strategy: 'none', ignore_labels: [] })).answer as Entity[];
+    assert.equal(tokensAnswer.length, tokens, 'with "none" every token is answered once');
+    assert.deepEqual(tokensAnswer.map((t) => t.index), Array.from({ length: tokens }, (_, i) => i + 1));
+  });
+
+  it('splits windows as the fast tokenizer overflows them (starts every size − stride tokens, the last reaches the end)', () => {
+    assert.deepEqual(windows(10, 46, 5), [[0, 10]]);
+    assert.deepEqual(windows(100, 46, 0), [[0, 46], [46, 92], [92, 100]]);
+    assert.deepEqual(windows(100, 46, 20), [[0, 46], [26, 72], [52, 98], [78, 100]]);
+  });
+
+  it('takes a raw text/plain body and :predict instances; counts entities for metrics and drift', async () => {
+    const { loaded, context } = models.get('bert')!;
+    const text = 'Zoë visited Café Müller in Zürich 😀.';
+    const raw = task.parse(loaded, { kind: 'raw', contentType: 'text/plain', body: new TextEncoder().encode(text) })!;
+    const result = await task.run(loaded, raw, context);
+    const json = (await answer(loaded, context, text)).answer as Entity[];
+    assert.deepEqual(result.answer, json);
+    assert.equal(result.items, 1);
+    assert.deepEqual(result.signals, [[[...text].length, json.length]]);
+    const counts: Record<string, number> = {};
+    for (const e of json) counts[e.entity_group!] = (counts[e.entity_group!] ?? 0) + 1;
+    assert.deepEqual(result.classCounts, counts);
+    assert.deepEqual(result.captured, { texts: [text] });
+    const predict = await answer(loaded, context, [text, text], undefined, 'predict');
+    assert.deepEqual(predict.answer, [json, json]);
+    // Offsets count code points: each entity's span, read from the text, is its word (uncased, unaccented).
+    const plain = (s: string) => s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
+    for (const e of json) assert.equal(plain(e.word), plain([...text].slice(e.start, e.end).join('')));
+  });
+
+  it('warns, as the pipeline does, when first/average/max meet a tokenizer without word boundaries', async () => {
+    const { loaded, context } = models.get('roberta')!;
+    assert.equal(loaded.tokenizer.wordAware, false);
+    assert.match((await answer(loaded, context, 'some text', { aggregation_strategy: 'first' })).headers?.Warning ?? '', /fallback heuristic/);
+    assert.equal((await answer(loaded, context, 'some text', { aggregation_strategy: 'simple' })).headers, undefined);
+    const bert = models.get('bert')!;
+    assert.equal((await answer(bert.loaded, bert.context, 'some text', { aggregation_strategy: 'first' })).headers, undefined);
+  });
+
+  it('refuses bad requests with 400s that name the problem', () => {
+    const { loaded } = models.get('bert')!;
+    rejects(loaded, { inputs: '' }, /empty/);
+    rejects(loaded, { inputs: ['fine', '  '] }, /text 1 is empty/);
+    rejects(loaded, { inputs: 'x', parameters: { aggregation_strategy: 'longest' } }, /"none", "simple", "first", "average", "max", got "longest"/);
+    rejects(loaded, { inputs: 'x', parameters: { stride: -1 } }, /stride.*0 or more/);
+    rejects(loaded, { inputs: 'x', parameters: { stride: 2.5 } }, /stride.*whole number/);
+    rejects(loaded, { inputs: 'x', parameters: { stride: 46 } }, /windows hold 46 tokens.*below 46/);
+    rejects(loaded, { inputs: 'x', parameters: { stride: 4, aggregation_strategy: 'none' } }, /"none"/);
+    rejects(loaded, { inputs: 'x', parameters: { ignore_labels: 'O' } }, /ignore_labels.*list/);
+    rejects(loaded, { inputs: 'x', parameters: { top_k: 3 } }, /"top_k".*aggregation_strategy, ignore_labels, stride/);
+    rejects(loaded, { inputs: [1, 2] }, /text or a non-empty list of texts/);
+    rejects(loaded, { inputs: [] }, /text or a non-empty list of texts/);
+    const limited = { ...loaded, config: { ...loaded.config, maxBatchSize: 1 } };
+    rejects(limited, { inputs: ['a', 'b'] }, /maxBatchSize of 1/);
+    assert.equal(task.parse(loaded, { kind: 'json', route: 'infer', body: { inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [1, 1], data: [1] }] } }), undefined, 'a v2 tensor request is left to the tensor path');
+  });
+
+  it("compares golden answers by span and label, scores within the tolerance", () => {
+    const e = [{ entity_group: 'PER', score: 0.9, word: 'clara', start: 11, end: 16 }];
+    assert.equal(task.compare(e, [{ ...e[0], score: 0.90005 }], 1e-4), undefined);
+    assert.match(task.compare(e, [{ ...e[0], score: 0.8 }], 1e-4) ?? '', /scores 0.8, expected 0.9/);
+    assert.match(task.compare(e, [{ ...e[0], end: 15 }], 1e-4) ?? '', /PER \[11, 15\), expected PER \[11, 16\)/);
+    assert.match(task.compare(e, [{ ...e[0], entity_group: 'LOC' }], 1e-4) ?? '', /LOC/);
+    assert.match(task.compare(e, [], 1e-4) ?? '', /missing/);
+    assert.match(task.compare([], e, 1e-4) ?? '', /not expected/);
+  });
+
+  describe('against transformers.js 4.3.1 (aggregation_strategy "none")', () => {
+    for (const arch of ARCHITECTURES) {
+      it(`${arch}: the same labels, token indices and scores`, async () => {
+        const { env, pipeline } = await import('@huggingface/transformers');
+        env.allowRemoteModels = false;
+        env.localModelPath = copies.dir;
+        // transformers.js looks for onnx/model.onnx; Optimum writes model.onnx at the root.
+        mkdirSync(join(copies.dir, arch, 'onnx'), { recursive: true });
+        symlinkSync(join(copies.dir, arch, 'model.onnx'), join(copies.dir, arch, 'onnx', 'model.onnx'));
+        const reference = await pipeline('token-classification', arch, { dtype: 'fp32' });
+        const { loaded, context } = models.get(arch)!;
+        const texts = expectedAnswers(arch).tokenizer.map((t) => t.text).filter((t) => loaded.tokenizer.encode(t).ids.length <= loaded.window);
+        assert.ok(texts.length >= 6);
+        for (const text of texts) {
+          const theirs = (await reference(text, { ignore_labels: [] })) as { entity: string; score: number; index: number; word: string }[];
+          const ours = (await answer(loaded, context, text, { aggregation_strategy: 'none', ignore_labels: [] })).answer as Entity[];
+          const byIndex = new Map(ours.map((e) => [e.index, e]));
+          // transformers.js leaves out tokens that decode to nothing (special and unknown tokens, lone bytes).
+          const ids = loaded.tokenizer.encode(text).ids;
+          for (const e of ours) if (!theirs.some((t) => t.index === e.index)) assert.equal(loaded.tokenizer.tokenizer.decode([ids[e.index! - 1]], { skip_special_tokens: true }), '', `${arch} ${text}: token ${e.index}`);
+          assert.ok(theirs.length >= ours.length / 2, `${arch} ${text}`);
+          for (const t of theirs) {
+            const e = byIndex.get(t.index);
+            assert.ok(e !== undefined, `${arch} ${text}: token ${t.index}`);
+            assert.equal(e.entity, t.entity, `${arch} ${text}: token ${t.index}`);
+            assert.ok(Math.abs(e.score - t.score) <= SCORE_TOLERANCE, `${arch} ${text}: token ${t.index} scores ${e.score}, transformers.js ${t.score}`);
+          }
+        }
+      });
+    }
+  });
+});
