@@ -84,6 +84,7 @@ async function ask(name: string, body: Record<string, unknown>): Promise<{ answe
   assert.ok(request !== undefined);
   let windows = 0;
   const result = await questionAnswering.run(m.loaded, request, {
+    model: { name, version: 1 },
     run: async (feeds: Record<string, Tensor>, outputs?: readonly string[]) => {
       windows += feeds.input_ids.dims[0];
       return m.session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>;
@@ -99,7 +100,7 @@ async function rejects(name: string, input: TaskInput | Record<string, unknown>,
   await assert.rejects(
     async () => {
       const request = questionAnswering.parse(m.loaded, taskInput);
-      await questionAnswering.run(m.loaded, request!, { run: async (feeds, outputs) => m.session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>, mark: () => undefined });
+      await questionAnswering.run(m.loaded, request!, { model: { name, version: 1 }, run: async (feeds, outputs) => m.session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>, mark: () => undefined });
     },
     (error: unknown) => {
       assert.ok(error instanceof InferenceError, String(error));
