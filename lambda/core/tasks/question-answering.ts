@@ -49,6 +49,8 @@ export interface QaRequest {
   readonly items: readonly QaItem[];
   /** One {"question", "context"} sent as such: its answer is not wrapped in a list. */
   readonly single: boolean;
+  /** :predict answers {"predictions": [...]}. */
+  readonly predict: boolean;
   readonly options: QaOptions;
   readonly docStride?: number;
   readonly maxSeqLen: number;
@@ -184,6 +186,7 @@ export const questionAnswering: TaskModule<QaLoaded, QaRequest> = {
     return {
       items,
       single,
+      predict: input.route === 'predict',
       maxSeqLen,
       docStride,
       maxQuestionLen: positiveInteger(given.max_question_len, 'max_question_len', 'it is how many tokens of the question are kept'),
@@ -218,7 +221,7 @@ export const questionAnswering: TaskModule<QaLoaded, QaRequest> = {
     const answers = prepared.map((p, i) => answersFromWindows(p.item.context, p.encoding, p.windows.map((w) => w.window), starts[i], ends[i], request.options, codePointIndex(p.item.context)));
     const shaped = answers.map((a) => (request.options.topK > 1 ? a : (a[0] ?? null)));
     return {
-      answer: request.single ? shaped[0] : shaped,
+      answer: request.predict ? { predictions: shaped } : request.single ? shaped[0] : shaped,
       items: request.items.length,
       captured: request.items.map((i) => ({ question: i.question, context: i.context })),
       signals: request.items.map((one, i) => {

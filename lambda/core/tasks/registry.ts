@@ -8,6 +8,7 @@
 import { TASKS } from '../config.ts';
 import { featureExtraction } from './feature-extraction.ts';
 import { imageClassification } from './image-classification.ts';
+import { questionAnswering } from './question-answering.ts';
 import type { LoadedTask, TaskFolder, TaskModule } from './task.ts';
 import { textClassification } from './text-classification.ts';
 
@@ -16,6 +17,7 @@ type AnyTaskModule = TaskModule<any, any>;
 
 export const TASK_MODULES: readonly AnyTaskModule[] = [
   imageClassification,
+  questionAnswering,
   textClassification,
   featureExtraction,
 ];

@@ -8,8 +8,8 @@ const models = new Map();
  * listed. It exports `form` ('text': a text box sent as text/plain; 'image': a file input sent as
  * the body; 'json': the box holds the model's example JSON), `sends` and `answers` (lines for the
  * model list), `render(value, answerElement, context)` (context: {model, text, file, imageUrl}),
- * and optionally `fields(container, model)` (extra inputs) and `request(model, context)` returning
- * {type, body}. A task without a file gets the JSON form and the raw answer.
+ * and optionally `fields(container, model)` (extra inputs), `request(model, context)` returning
+ * {type, body}, and `text(model)` (the text box's first content when the example's inputs are no string). A task without a file gets the JSON form and the raw answer.
  */
 const renderers = new Map();
 const GENERIC = { form: 'json', sends: 'send: JSON, as the example', answers: 'answers: JSON', render: () => undefined };
@@ -204,7 +204,7 @@ function fillExample() {
   $('answer').replaceChildren();
   $('response').textContent = '';
   $('status').textContent = '';
-  if (kind === 'text') $('body').value = typeof m.example?.inputs === 'string' ? m.example.inputs : '';
+  if (kind === 'text') $('body').value = typeof m.example?.inputs === 'string' ? m.example.inputs : (renderer?.text?.(m) ?? '');
   else if (m?.example) $('body').value = JSON.stringify(m.example, null, 2);
 }
 

@@ -14,8 +14,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { InferenceSession, type Tensor } from 'onnxruntime-node';
+import { chromium } from 'playwright-core';
 import { parseModelConfig } from '../../../../lambda/core/config.ts';
 import { InferenceError } from '../../../../lambda/core/errors.ts';
 import { readSignature } from '../../../../lambda/core/signature.ts';
@@ -23,7 +24,8 @@ import { questionAnswering, type QaLoaded } from '../../../../lambda/core/tasks/
 import type { TaskFolder, TaskInput } from '../../../../lambda/core/tasks/task.ts';
 import { codePointIndex } from '../../../../lambda/core/tasks/text-offsets.ts';
 import { tokenWindows } from '../../../../lambda/core/tasks/text-windows.ts';
-import { ROOT } from '../../../helpers.ts';
+import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
+import { ROOT, startTestLocalServer, TempRepository } from '../../../helpers.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'question-answering');
 const TOLERANCE = 1e-4;
@@ -284,4 +286,75 @@ describe('question answering: equal to transformers.js on the same folders', () 
       await answerer.dispose();
     });
   }
+});
+
+describe('question answering: through the local server (registry, HTTP, every route)', () => {
+  let server: LocalStack;
+  const repo = new TempRepository('qa-');
+  before(async () => {
+    for (const name of ['bert', 'roberta']) {
+      for (const file of ['model.onnx', 'config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) repo.file(`qa_${name}/1/${file}`, readFileSync(join(FIXTURES, name, file)));
+    }
+    server = await startTestLocalServer(repo.dir);
+  });
+  after(async () => {
+    await server.close();
+    rmSync(repo.dir, { recursive: true, force: true });
+  });
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${server.url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+    return { status: response.status, json: (await response.json()) as any };
+  };
+
+  it('answers /infer and :predict as the pipeline does, detected from the export alone', async () => {
+    for (const c of EXPECTED.cases.filter((x) => ['long stride 30 seq 64 impossible', 'roberta non-ascii'].includes(x.name))) {
+      const { status, json } = await post(`/v2/models/qa_${c.model}/infer`, { inputs: { question: c.question, context: c.context }, parameters: c.parameters });
+      assert.equal(status, 200, JSON.stringify(json));
+      assert.equal(questionAnswering.compare(c.expected, json, TOLERANCE), undefined, JSON.stringify(json));
+    }
+    const c = EXPECTED.cases.find((x) => x.name === 'short default')!;
+    const { status, json } = await post('/v1/models/qa_bert:predict', { instances: [{ question: c.question, context: c.context }] });
+    assert.equal(status, 200, JSON.stringify(json));
+    assert.equal(questionAnswering.compare(c.expected, json.predictions[0], TOLERANCE), undefined, JSON.stringify(json));
+  });
+
+  it('answers 400 naming the problem, and says what it takes in its metadata', async () => {
+    const missing = await post('/v2/models/qa_bert/infer', { inputs: { question: 'Who?' } });
+    assert.equal(missing.status, 400);
+    assert.match(missing.json.error, /has a question but no "context"/);
+    const stride = await post('/v2/models/qa_roberta/infer', { inputs: { question: 'Who?', context: 'Ian. '.repeat(100) }, parameters: { max_seq_len: 20, doc_stride: 16 } });
+    assert.equal(stride.status, 400);
+    assert.match(stride.json.error, /"doc_stride" 16 must be below the 14 context tokens each window holds \(max_seq_len 20 − 2 question tokens − 4 special tokens\)/);
+    const metadata = (await (await fetch(`${server.url}/v2/models/qa_roberta`)).json()) as { parameters: Record<string, unknown> };
+    assert.equal(metadata.parameters.task, 'question-answering');
+    assert.equal(metadata.parameters.maxLength ?? metadata.parameters.max_length, 128);
+  });
+
+  it('the console asks a question about a context and highlights the answer in it (headless Chromium)', { timeout: 60_000 }, async () => {
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto(`${server.url}/`);
+      await page.waitForSelector('[data-model="qa_roberta"]');
+      await page.selectOption('#model', 'qa_roberta');
+      const example = questionAnswering.example(undefined as never) as { inputs: { question: string; context: string } };
+      assert.equal(await page.inputValue('#body'), example.inputs.context, 'the context in the text box');
+      assert.equal(await page.inputValue('[data-testid="qa-question"]'), example.inputs.question);
+      const context = 'Zoë moved to Zürich; later São Paulo 🎉 and 東京 welcomed her café.';
+      await page.fill('#body', context);
+      await page.fill('[data-testid="qa-question"]', 'Where did Zoë move?');
+      await page.fill('[name="top_k"]', '3');
+      await page.click('#send');
+      await page.locator('[data-testid="qa-answer"]').waitFor();
+      const { json } = await post('/v2/models/qa_roberta/infer', { inputs: { question: 'Where did Zoë move?', context }, parameters: { top_k: 3 } });
+      assert.equal(await page.textContent('[data-testid="qa-answer"]'), json[0].answer);
+      assert.equal(await page.textContent('.qa-context'), context);
+      assert.equal(await page.locator('#answer .bar').count(), 3);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
+  });
 });
