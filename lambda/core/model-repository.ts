@@ -11,7 +11,7 @@ import { silentLogger, type CoreLogger } from './logger.ts';
 import type { ModelSource } from './model-source.ts';
 import { RetryCache } from './retry-cache.ts';
 import { loadSession, type LoadedModel, type SessionLoaderOptions } from './sessions.ts';
-import { warmUp } from './warm-up.ts';
+import { goldenFeeds, warmUp } from './warm-up.ts';
 
 export interface ModelRepositoryOptions extends Omit<SessionLoaderOptions, 'logger'> {
   readonly source: ModelSource;
@@ -143,15 +143,17 @@ export class ModelRepository {
 
   /**
    * What a SnapStart snapshot should hold, done now: the catalog read, every served version (each
-   * deployed version of each model) downloaded, hash-checked and loaded, and each run once on a
-   * zero input of its shape (warm-up). Resolves with what failed to load; a warm-up that fails is
+   * deployed version of each model) downloaded, hash-checked and loaded, and each run once on the
+   * first row of its golden inputs, or a zero input of its shape where it has none (warm-up; those
+   * run on golden rows are listed). Resolves with what failed to load; a warm-up that fails is
    * reported apart (a zero input can be outside a model's domain: its load still stands).
    */
-  async prepareSnapshot(): Promise<{ loaded: string[]; failures: string[]; warmUpFailures: string[] }> {
+  async prepareSnapshot(): Promise<{ loaded: string[]; failures: string[]; warmUpFailures: string[]; warmedOnGolden: string[] }> {
     const catalog = await this.catalog();
     const loaded: string[] = [];
     const failures: string[] = [];
     const warmUpFailures: string[] = [];
+    const warmedOnGolden: string[] = [];
     for (const entry of catalog.values()) {
       if (entry.problem !== undefined) {
         failures.push(`${entry.name}: ${entry.problem}`);
@@ -168,13 +170,26 @@ export class ModelRepository {
         }
         loaded.push(`${entry.name}/${version}`);
         try {
-          await warmUp(model);
+          const golden = goldenFeeds(model, await this.readGolden(entry.name, version));
+          if (golden !== undefined) warmedOnGolden.push(`${entry.name}/${version}`);
+          await warmUp(model, golden);
         } catch (error) {
           warmUpFailures.push(`${entry.name}/${version}: ${describeError(error)}`);
         }
       }
     }
-    return { loaded, failures, warmUpFailures };
+    return { loaded, failures, warmUpFailures, warmedOnGolden };
+  }
+
+  /** A version's golden.json, parsed; undefined when it has none or it is not JSON (warm-up then uses zeros). */
+  private async readGolden(name: string, version: number): Promise<unknown> {
+    const bytes = await this.source.readFile(`${name}/${version}/golden.json`).catch(() => undefined);
+    if (bytes === undefined) return undefined;
+    try {
+      return JSON.parse(Buffer.from(bytes).toString('utf8'));
+    } catch {
+      return undefined;
+    }
   }
 
   private async reportLoad(model: string, version: number, loading: Promise<LoadedModel>): Promise<LoadedModel> {

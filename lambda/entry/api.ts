@@ -130,12 +130,12 @@ const observers: InferenceObservers = {
 const service = createService(config, repository, coreLogger, { ...observers, onShadow: invokeShadow, onFeedback: (event) => telemetry.feedback(event) });
 
 if (snapStart) {
-  const { loaded, failures, warmUpFailures } = await repository.prepareSnapshot();
+  const { loaded, failures, warmUpFailures, warmedOnGolden } = await repository.prepareSnapshot();
   if (warmUpFailures.length > 0) coreLogger.warn('warm-up runs failed before the snapshot; those models load as usual but pay their first run in a request', { warmUpFailures });
   // Thrown from init, this fails the version's publication (and the deploy): no environment is ever
   // restored from a snapshot missing a model.
   if (failures.length > 0) throw new Error(`SnapStart init: ${failures.length} model version(s) failed to load, so this version is not published: ${failures.join('; ')}`);
-  coreLogger.info('models loaded and warmed for the snapshot', { loaded });
+  coreLogger.info('models loaded and warmed for the snapshot', { loaded, warmedOnGolden });
 } else if (config.preload) {
   const failures = await repository.preload();
   // A model that cannot load answers 503; the others still serve.

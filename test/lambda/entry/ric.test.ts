@@ -251,7 +251,7 @@ describe(`the image entry point under aws-lambda-ric ${RIC_VERSION}`, () => {
 
     // Init: the client loads index.handler, which loads and warms the model, then asks for the restore.
     await within(api.arrival('GET /restore/next'), INIT_DEADLINE_MS, 'GET /restore/next after init', runtime);
-    assert.match(runtime.output(), /models loaded and warmed for the snapshot/);
+    assert.match(runtime.output(), /models loaded and warmed for the snapshot.*"warmedOnGolden":\["iris_forest\/1"\]/);
     assert.doesNotMatch(runtime.output(), /restored from the SnapStart snapshot/, 'no after-restore work before the restore');
     assert.deepEqual(api.calls, ['GET /restore/next'], 'nothing but the restore call while the snapshot is taken');
 
