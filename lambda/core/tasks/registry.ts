@@ -11,6 +11,7 @@ import { imageClassification } from './image-classification.ts';
 import { questionAnswering } from './question-answering.ts';
 import type { LoadedTask, TaskFolder, TaskModule } from './task.ts';
 import { textClassification } from './text-classification.ts';
+import { tokenClassification } from './token-classification.ts';
 
 // Each module has its own Loaded and Request types; the registry holds them as one list.
 type AnyTaskModule = TaskModule<any, any>;
@@ -20,6 +21,7 @@ export const TASK_MODULES: readonly AnyTaskModule[] = [
   questionAnswering,
   textClassification,
   featureExtraction,
+  tokenClassification,
 ];
 
 const BY_NAME = new Map(TASK_MODULES.map((m) => [m.name, m]));

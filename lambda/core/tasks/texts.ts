@@ -113,18 +113,24 @@ export interface TextInputs {
   readonly truncate: boolean;
 }
 
+/** Tokens a text model takes: config.json "maxLength", else the export's max_position_embeddings or the tokenizer's model_max_length, at most 512. */
+export function textMaxLength(folder: TaskFolder, tokenizerConfig: Readonly<Record<string, unknown>>): number {
+  const { config, hf } = folder;
+  const limits = [typeof hf?.max_position_embeddings === 'number' ? hf.max_position_embeddings : undefined, typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e6 ? tokenizerConfig.model_max_length : undefined];
+  return config.maxLength ?? Math.min(512, ...limits.filter((l): l is number => l !== undefined));
+}
+
 /**
  * The tokenizer (tokenizer.json, which must be there, and tokenizer_config.json) and the model's
  * token inputs; maxLength from config.json, else the export's max_position_embeddings or the
  * tokenizer's model_max_length, at most 512.
  */
 export function textInputs(folder: TaskFolder, task: string): TextInputs {
-  const { config, hf, where } = folder;
+  const { config, where } = folder;
   const tokenizerJson = folder.json('tokenizer.json');
   if (tokenizerJson === undefined) throw new Error(`${where}: a ${task} model needs its tokenizer.json beside model.onnx`);
   const tokenizerConfig = folder.json('tokenizer_config.json') ?? {};
-  const limits = [config.maxLength, typeof hf?.max_position_embeddings === 'number' ? hf.max_position_embeddings : undefined, typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e6 ? tokenizerConfig.model_max_length : undefined];
-  const maxLength = config.maxLength ?? Math.min(512, ...limits.filter((l): l is number => l !== undefined));
+  const maxLength = textMaxLength(folder, tokenizerConfig);
   return {
     encoder: new TextEncoder(tokenizerJson, tokenizerConfig, maxLength),
     inputIds: inputOf(folder, config.inputNames?.inputIds, ['input_ids'], 'input_ids', true),

@@ -14,11 +14,14 @@
  * `stride` the windows overlap by an eighth of a window (none for "none", whose tokens must not
  * repeat); the Python pipeline would truncate such a text instead.
  */
+import { Tensor } from 'onnxruntime-node';
 import type { ModelConfig } from '../config.ts';
 import { badRequest } from '../errors.ts';
-import { Tensor } from 'onnxruntime-node';
-import { TEXT_CONTENT_TYPES } from './hf-folder.ts';
+import { inputOf, labelsOf, outputOf, TEXT_CONTENT_TYPES } from './hf-folder.ts';
 import type { TaskFolder, TaskInput, TaskModule, TaskResult } from './task.ts';
+import { parseItems, v2Answer, type V2Envelope } from './task-inputs.ts';
+import { tokenWindows } from './text-windows.ts';
+import { textMaxLength } from './texts.ts';
 import { AGGREGATION_STRATEGIES, aggregate, aggregateOverlapping, entityLabel, softmaxRows, type AggregationStrategy, type Entity, type PreEntity } from './token-classification/aggregate.ts';
 import { OffsetTokenizer, type TokenSpans } from './token-classification/offsets.ts';
 
@@ -43,6 +46,7 @@ interface TokenRequest {
   readonly strategy: AggregationStrategy;
   readonly ignoreLabels: ReadonlySet<string>;
   readonly stride?: number;
+  readonly v2?: V2Envelope;
 }
 
 /** The pipeline's warning when first/average/max meet a tokenizer without a continuing-subword prefix. */
@@ -51,43 +55,18 @@ const HEURISTIC_WARNING = '299 - "Tokenizer does not support real words, using f
 const WINDOWS_PER_RUN = 32;
 const PARAMETERS = ['aggregation_strategy', 'ignore_labels', 'stride'];
 
-const utf8 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-
-function labelsOf(folder: TaskFolder): string[] {
-  if (folder.config.labels !== undefined) return [...folder.config.labels];
-  const table = folder.hf?.id2label as Record<string, unknown> | undefined;
-  if (table === undefined || Object.keys(table).length === 0) throw new Error(`${folder.where}: a token-classification model needs its labels: config.json "id2label" (or ModelShip's "labels")`);
-  const labels: string[] = [];
-  for (const [k, v] of Object.entries(table)) {
-    const i = Number(k);
-    if (!Number.isInteger(i) || i < 0) throw new Error(`${folder.where}: config.json id2label keys must be label indices, found "${k}"`);
-    labels[i] = String(v);
-  }
-  return Array.from(labels, (l, i) => l ?? `LABEL_${i}`);
-}
-
-function inputName(folder: TaskFolder, wanted: string | undefined, usual: string, required: boolean): string | undefined {
-  const inputs = folder.signature.inputs.map((i) => i.name);
-  const name = wanted ?? (inputs.includes(usual) ? usual : undefined);
-  if (name !== undefined && !inputs.includes(name)) throw new Error(`${folder.where}: config.json "inputNames" names "${name}", which the model does not take (it takes ${inputs.join(', ')})`);
-  if (name === undefined && required) throw new Error(`${folder.where}: the model has no ${usual} input (it takes ${inputs.join(', ')}); name it in config.json "inputNames"`);
-  return name;
-}
-
 function load(folder: TaskFolder): TokenClassifier {
-  const { config, hf, where } = folder;
+  const { config, where } = folder;
   const tokenizerJson = folder.json('tokenizer.json');
   if (tokenizerJson === undefined) throw new Error(`${where}: a token-classification model needs its tokenizer.json beside model.onnx`);
   const tokenizerConfig = folder.json('tokenizer_config.json') ?? {};
   const tokenizer = new OffsetTokenizer(tokenizerJson, tokenizerConfig);
-  const limits = [typeof hf?.max_position_embeddings === 'number' ? hf.max_position_embeddings : undefined, typeof tokenizerConfig.model_max_length === 'number' && tokenizerConfig.model_max_length < 1e6 ? tokenizerConfig.model_max_length : undefined];
-  const maxLength = config.maxLength ?? Math.min(512, ...limits.filter((l): l is number => l !== undefined));
+  const maxLength = textMaxLength(folder, tokenizerConfig);
   const window = maxLength - tokenizer.prefixIds.length - tokenizer.suffixIds.length;
   if (window < 1) throw new Error(`${where}: maxLength ${maxLength} leaves no room for text beside the ${maxLength - window} special tokens`);
   const labels = labelsOf(folder);
-  const outputs = folder.signature.outputs.map((o) => o.name);
-  const output = config.outputName ?? (outputs.includes('logits') ? 'logits' : outputs[0]);
-  if (!outputs.includes(output)) throw new Error(`${where}: config.json "outputName" is "${output}", not one of the model's outputs (${outputs.join(', ')})`);
+  if (labels === undefined) throw new Error(`${where}: a token-classification model needs its labels: config.json "id2label" (or ModelShip's "labels")`);
+  const output = outputOf(folder, ['logits']);
   const classes = folder.signature.outputs.find((o) => o.name === output)?.shape.at(-1);
   if (typeof classes === 'number' && classes > 0 && classes !== labels.length) throw new Error(`${where}: the model scores ${classes} labels but config.json names ${labels.length} (${labels.join(', ')})`);
   return {
@@ -96,18 +75,14 @@ function load(folder: TaskFolder): TokenClassifier {
     labels,
     maxLength,
     window,
-    inputIds: inputName(folder, config.inputNames?.inputIds, 'input_ids', true)!,
-    attentionMask: inputName(folder, config.inputNames?.attentionMask, 'attention_mask', false),
-    tokenTypeIds: inputName(folder, config.inputNames?.tokenTypeIds, 'token_type_ids', false),
+    inputIds: inputOf(folder, config.inputNames?.inputIds, ['input_ids'], 'input_ids', true),
+    attentionMask: inputOf(folder, config.inputNames?.attentionMask, ['attention_mask'], 'attention_mask', false),
+    tokenTypeIds: inputOf(folder, config.inputNames?.tokenTypeIds, ['token_type_ids'], 'token_type_ids', false),
     output,
   };
 }
 
-function parameters(loaded: TokenClassifier, value: unknown): Pick<TokenRequest, 'strategy' | 'ignoreLabels' | 'stride'> {
-  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) throw badRequest('"parameters" must be an object');
-  const params = (value ?? {}) as Record<string, unknown>;
-  const unknown = Object.keys(params).filter((k) => !PARAMETERS.includes(k));
-  if (unknown.length > 0) throw badRequest(`"parameters" has ${unknown.map((k) => `"${k}"`).join(', ')}, which token-classification does not take (${PARAMETERS.join(', ')})`);
+function parameters(loaded: TokenClassifier, params: Readonly<Record<string, unknown>>): Pick<TokenRequest, 'strategy' | 'ignoreLabels' | 'stride'> {
   const raw = params.aggregation_strategy ?? 'simple';
   const strategy = typeof raw === 'string' ? (raw.toLowerCase() as AggregationStrategy) : undefined;
   if (strategy === undefined || !AGGREGATION_STRATEGIES.includes(strategy)) throw badRequest(`"parameters.aggregation_strategy" must be one of ${AGGREGATION_STRATEGIES.map((s) => `"${s}"`).join(', ')}, got ${JSON.stringify(raw)}`);
@@ -123,42 +98,17 @@ function parameters(loaded: TokenClassifier, value: unknown): Pick<TokenRequest,
 }
 
 function parse(loaded: TokenClassifier, input: TaskInput): TokenRequest | undefined {
-  let texts: unknown[];
-  let single: boolean;
-  let predict = false;
-  let params: unknown;
-  if (input.kind === 'raw') {
-    texts = [utf8(input.body)];
-    single = true;
-  } else {
-    const raw = input.route === 'infer' ? input.body.inputs : input.body.instances;
-    single = typeof raw === 'string';
-    if (!single && !(Array.isArray(raw) && raw.length > 0 && raw.every((t) => typeof t === 'string'))) {
-      // Not a text request: a v2 tensor request goes to the tensor path; anything else is named.
-      if (input.route === 'infer' && Array.isArray(raw) && raw.length > 0 && raw.every((t) => typeof t === 'object' && t !== null && 'datatype' in t)) return undefined;
-      throw badRequest(`${input.route === 'infer' ? '"inputs"' : '"instances"'} must be a text or a non-empty list of texts, for example {"inputs": "My name is Clara and I live in Berkeley."}`);
-    }
-    texts = single ? [raw] : (raw as unknown[]);
-    predict = input.route === 'predict';
-    params = input.body.parameters;
+  const request = parseItems(input, 'texts', { task: 'token-classification', parameters: PARAMETERS, maxBatchSize: loaded.config.maxBatchSize });
+  if (request === undefined) {
+    // A v2 tensor request is the tensor path's; any other JSON is named here.
+    const raw = input.kind === 'json' ? (input.route === 'infer' ? input.body.inputs : input.body.instances) : undefined;
+    if (input.kind === 'json' && input.route === 'infer' && Array.isArray(raw) && raw.length > 0 && raw.every((t) => typeof t === 'object' && t !== null && 'datatype' in t)) return undefined;
+    throw badRequest(`${input.kind === 'json' && input.route === 'predict' ? '"instances"' : '"inputs"'} must be a text or a non-empty list of texts, for example {"inputs": "My name is Clara and I live in Berkeley."}`);
   }
-  const maxBatch = loaded.config.maxBatchSize;
-  if (maxBatch !== undefined && texts.length > maxBatch) throw badRequest(`${texts.length} texts in one request, over the model's maxBatchSize of ${maxBatch}`, 'batch_too_large');
-  texts.forEach((t, i) => {
-    if ((t as string).trim() === '') throw badRequest(`${single ? 'the text' : `text ${i}`} is empty; send some text to tag`, 'invalid_text');
+  request.items.forEach((t, i) => {
+    if (t.trim() === '') throw badRequest(`${request.single ? 'the text' : `text ${i}`} is empty; send some text to tag`, 'invalid_text');
   });
-  return { texts: texts as string[], single, predict, ...parameters(loaded, params) };
-}
-
-/** Where each window of a text's tokens starts and ends: the fast tokenizer's overflow with `stride` (tokenizers' Encoding::truncate). */
-export function windows(tokens: number, size: number, stride: number): [number, number][] {
-  if (tokens <= size) return [[0, tokens]];
-  const out: [number, number][] = [];
-  for (let start = 0; ; start += size - stride) {
-    const end = Math.min(start + size, tokens);
-    out.push([start, end]);
-    if (end === tokens) return out;
-  }
+  return { texts: request.items, single: request.single, predict: request.predict, v2: request.v2, ...parameters(loaded, request.parameters) };
 }
 
 /** Code point index of each UTF-16 index of `text` (and of its end): Python's offsets. */
@@ -201,7 +151,7 @@ async function run(loaded: TokenClassifier, request: TokenRequest, context: Para
   const stride = request.stride ?? (request.strategy === 'none' ? 0 : Math.floor(window / 8));
   const texts = request.texts.map((text) => {
     const spans = tokenizer.encode(text);
-    return { text, spans, windows: windows(spans.ids.length, window, stride) };
+    return { text, spans, windows: tokenWindows(spans.ids.length, window, stride) };
   });
   const rows = texts.flatMap((t, i) => t.windows.map(([from, to]) => ({ text: i, from, to })));
   const prefix = tokenizer.prefixIds;
@@ -252,8 +202,10 @@ async function run(loaded: TokenClassifier, request: TokenRequest, context: Para
     });
   });
   const heuristic = request.strategy !== 'none' && request.strategy !== 'simple' && !tokenizer.wordAware;
+  // A v2 request gets one BYTES output: each text's entities as JSON.
+  const answer = request.v2 !== undefined ? v2Answer(context.model, request.v2, [{ name: 'entities', datatype: 'BYTES', shape: [answers.length], data: answers.map((a) => JSON.stringify(a)) }]) : request.single && !request.predict ? answers[0] : answers;
   return {
-    answer: request.single && !request.predict ? answers[0] : answers,
+    answer,
     headers: heuristic ? { Warning: HEURISTIC_WARNING } : undefined,
     items: request.texts.length,
     classCounts,

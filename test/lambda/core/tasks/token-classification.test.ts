@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { InferenceError } from '../../../../lambda/core/errors.ts';
 import type { TaskContext, TaskFolder } from '../../../../lambda/core/tasks/task.ts';
-import { tokenClassification as task, windows } from '../../../../lambda/core/tasks/token-classification.ts';
+import { tokenClassification as task } from '../../../../lambda/core/tasks/token-classification.ts';
 import { ARCHITECTURES, expectedAnswers, fixtureCopies, openFolder, type Architecture } from '../../../fixtures/token-classification/folders.ts';
 
 type Loaded = ReturnType<typeof task.load> extends infer L ? Awaited<L> : never;
@@ -121,12 +121,6 @@ describe('token-classification', () => {
     assert.deepEqual(tokensAnswer.map((t) => t.index), Array.from({ length: tokens }, (_, i) => i + 1));
   });
 
-  it('splits windows as the fast tokenizer overflows them (starts every size − stride tokens, the last reaches the end)', () => {
-    assert.deepEqual(windows(10, 46, 5), [[0, 10]]);
-    assert.deepEqual(windows(100, 46, 0), [[0, 46], [46, 92], [92, 100]]);
-    assert.deepEqual(windows(100, 46, 20), [[0, 46], [26, 72], [52, 98], [78, 100]]);
-  });
-
   it('takes a raw text/plain body and :predict instances; counts entities for metrics and drift', async () => {
     const { loaded, context } = models.get('bert')!;
     const text = 'Zoë visited Café Müller in Zürich 😀.';
@@ -142,6 +136,9 @@ describe('token-classification', () => {
     assert.deepEqual(result.captured, { texts: [text] });
     const predict = await answer(loaded, context, [text, text], undefined, 'predict');
     assert.deepEqual(predict.answer, [json, json]);
+    // The Open Inference Protocol: texts as one BYTES input, each text's entities as JSON in one BYTES output.
+    const v2 = task.parse(loaded, { kind: 'json', route: 'infer', body: { id: 'r1', inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: [text] }] } })!;
+    assert.deepEqual((await task.run(loaded, v2, context)).answer, { model_name: 'fixture', model_version: '1', id: 'r1', outputs: [{ name: 'entities', datatype: 'BYTES', shape: [1], data: [JSON.stringify(json)] }] });
     // Offsets count code points: each entity's span, read from the text, is its word (uncased, unaccented).
     const plain = (s: string) => s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase();
     for (const e of json) assert.equal(plain(e.word), plain([...text].slice(e.start, e.end).join('')));
