@@ -84,10 +84,11 @@ const loadSharp = (): Promise<SharpFactory> => (sharpModule ??= import('sharp').
 const FORMATS = new Set(['jpeg', 'png', 'webp']);
 
 /** One encoded image as float32 pixels in the spec's layout and size; 400 naming what is wrong with it. */
-export async function imageToPixels(bytes: Uint8Array, spec: ImageSpec, what = 'the image'): Promise<Float32Array> {
-  const sharp = await loadSharp();
-  // The header alone first: the format, and the pixel count before anything is decoded.
-  let meta: { format?: string; width?: number; height?: number; orientation?: number };
+type ImageHeader = { format?: string; width?: number; height?: number; orientation?: number };
+
+/** The header alone, before anything is decoded: the format, and the pixel count against the limit; 400 naming what is wrong. */
+async function checkedHeader(sharp: SharpFactory, bytes: Uint8Array, maxPixels: number, what: string): Promise<ImageHeader> {
+  let meta: ImageHeader;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (error) {
@@ -95,7 +96,33 @@ export async function imageToPixels(bytes: Uint8Array, spec: ImageSpec, what = '
   }
   if (meta.format === undefined || !FORMATS.has(meta.format)) throw badRequest(`${what} is ${meta.format ?? 'of an unknown format'}; send JPEG, PNG or WebP`, 'invalid_image');
   const pixels = (meta.width ?? 0) * (meta.height ?? 0);
-  if (pixels > spec.maxPixels) throw badRequest(`${what} is ${meta.width}x${meta.height} (${pixels} pixels), over the limit of ${spec.maxPixels} (image.maxPixels in config.json)`, 'image_too_large');
+  if (pixels > maxPixels) throw badRequest(`${what} is ${meta.width}x${meta.height} (${pixels} pixels), over the limit of ${maxPixels} (image.maxPixels in config.json)`, 'image_too_large');
+  return meta;
+}
+
+/** An image as 8-bit packed RGB at its own size, upright (EXIF orientation applied): what detectors start from. */
+export async function decodeImage(bytes: Uint8Array, maxPixels: number, what = 'the image'): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const sharp = await loadSharp();
+  await checkedHeader(sharp, bytes, maxPixels, what);
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: 'error' }).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return { data, width: info.width, height: info.height };
+  } catch (error) {
+    throw badRequest(`${what} cannot be decoded: ${describeError(error)}`, 'invalid_image');
+  }
+}
+
+/** Packed RGB resized with sharp (fill, the given kernel), as the image processors resize. */
+export async function resizeRgb(rgb: Uint8Array, width: number, height: number, toWidth: number, toHeight: number, kernel: ImageSpec['kernel']): Promise<Uint8Array> {
+  if (width === toWidth && height === toHeight) return rgb;
+  const sharp = await loadSharp();
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).resize(toWidth, toHeight, { fit: 'fill', kernel }).raw().toBuffer();
+}
+
+export async function imageToPixels(bytes: Uint8Array, spec: ImageSpec, what = 'the image'): Promise<Float32Array> {
+  const sharp = await loadSharp();
+  const meta = await checkedHeader(sharp, bytes, spec.maxPixels, what);
   const { width, height } = outputSize(spec);
   let raw: Buffer;
   try {
