@@ -106,6 +106,7 @@ def make_detr():
         dynamic_axes={"pixel_values": {0: "batch", 2: "height", 3: "width"}, "pixel_mask": {0: "batch", 1: "height", 2: "width"}, "logits": {0: "batch"}, "pred_boxes": {0: "batch"}},
         opset_version=17, dynamo=False,
     )
+    config.architectures = ["DetrForObjectDetection"]  # what model.save_pretrained would record
     config.save_pretrained(folder)
     # DETR's processor with the sizes shrunk (800/1333 in the real one) so the tests stay fast.
     write_json(os.path.join(folder, "preprocessor_config.json"), {

@@ -8,6 +8,7 @@
 import { TASKS } from '../config.ts';
 import { featureExtraction } from './feature-extraction.ts';
 import { imageClassification } from './image-classification.ts';
+import { objectDetection } from './object-detection.ts';
 import { questionAnswering } from './question-answering.ts';
 import type { LoadedTask, TaskFolder, TaskModule } from './task.ts';
 import { textClassification } from './text-classification.ts';
@@ -22,6 +23,7 @@ export const TASK_MODULES: readonly AnyTaskModule[] = [
   textClassification,
   featureExtraction,
   tokenClassification,
+  objectDetection,
 ];
 
 const BY_NAME = new Map(TASK_MODULES.map((m) => [m.name, m]));

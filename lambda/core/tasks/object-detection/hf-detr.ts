@@ -63,21 +63,22 @@ function findName(names: readonly string[], candidates: readonly string[]): stri
 }
 
 /** The detector a `*ForObjectDetection` folder describes; throws naming the outputs when they are not a detector's. */
-export function readHfDetector(architecture: string, labels: readonly string[], preprocessor: Record<string, unknown> | undefined, signature: Signature, where: string, names?: { logits?: string; boxes?: string; pixelValues?: string }): HfDetector {
+export function readHfDetector(architecture: string, labels: readonly string[], preprocessor: Record<string, unknown> | undefined, signature: Signature, where: string, imageInput?: string): HfDetector {
   const outputs = signature.outputs.map((o) => o.name);
   const inputs = signature.inputs.map((i) => i.name);
   const found = `it has outputs ${signature.outputs.map((o) => `"${o.name}" [${o.shape.join(', ')}]`).join(', ')}`;
-  const logits = names?.logits ?? findName(outputs, ['logits', 'pred_logits', 'scores']);
-  const boxes = names?.boxes ?? findName(outputs, ['pred_boxes', 'boxes', 'bboxes']);
-  if (logits === undefined || boxes === undefined || !outputs.includes(logits) || !outputs.includes(boxes)) throw new Error(`${where}: a ${architecture || 'detection'} export must output class logits ("logits") and boxes ("pred_boxes"); ${found}. Name them in config.json "outputNames": {"logits": ..., "boxes": ...}`);
+  const logits = findName(outputs, ['logits', 'pred_logits', 'scores']);
+  const boxes = findName(outputs, ['pred_boxes', 'boxes', 'bboxes']);
+  if (logits === undefined || boxes === undefined) throw new Error(`${where}: a ${architecture || 'detection'} export must output class logits ("logits") and boxes ("pred_boxes"), as Optimum names them; ${found}`);
   const logitsShape = signature.outputs.find((o) => o.name === logits)!.shape;
   const boxesShape = signature.outputs.find((o) => o.name === boxes)!.shape;
   if (logitsShape.length !== 3 || boxesShape.length !== 3 || (boxesShape[2] !== 4 && boxesShape[2] !== -1)) throw new Error(`${where}: "${logits}" must be [batch, queries, classes] and "${boxes}" [batch, queries, 4]; ${found}`);
   const sigmoid = SIGMOID_HEADS.find((h) => architecture.startsWith(h.prefix));
   const classes = logitsShape[2];
+  if (classes > 0 && classes !== labels.length && classes !== labels.length + 1) throw new Error(`${where}: "${logits}" scores ${classes} classes but id2label names ${labels.length} (a softmax head adds one, "no object"); ${found}`);
   // A softmax head has one more class than id2label: "no object". Trust the shape over the name.
   const head: HfDetector['head'] = classes > 0 && classes === labels.length + 1 ? { kind: 'softmax' } : classes > 0 && classes === labels.length ? { kind: 'sigmoid', topK: sigmoid?.topK } : sigmoid !== undefined ? { kind: 'sigmoid', topK: sigmoid.topK } : { kind: 'softmax' };
-  const pixelValues = names?.pixelValues ?? findName(inputs, ['pixel_values', 'images', 'input']) ?? (inputs.length === 1 ? inputs[0] : undefined);
+  const pixelValues = imageInput ?? findName(inputs, ['pixel_values', 'images', 'input']) ?? (inputs.length === 1 ? inputs[0] : undefined);
   if (pixelValues === undefined) throw new Error(`${where}: which input takes the image? The model has ${inputs.join(', ')}; name it in config.json "inputNames": {"image": ...}`);
   const p = preprocessor ?? {};
   const size = p.size as Record<string, number> | number | undefined;
