@@ -10,6 +10,8 @@ import { CLASSIFIER_PARAMETERS } from './class-scores.ts';
 import { parseItems, v2Answer, type ItemsRequest } from './task-inputs.ts';
 import type { TaskFolder, TaskModule } from './task.ts';
 import { pool, textFeeds, textInputs, type TextInputs } from './texts.ts';
+// Used inside functions only, so the two modules importing each other is safe.
+import { sentenceSimilarity, type SimilarityRequest } from './sentence-similarity.ts';
 
 export interface TextEmbedder {
   readonly config: ModelConfig;
@@ -22,11 +24,28 @@ export interface TextEmbedder {
 export const isTextEmbedder = (folder: TaskFolder): boolean =>
   folder.files.has('modules.json') || folder.files.has('1_Pooling/config.json') || (folder.files.has('tokenizer.json') && (folder.architecture.endsWith('Model') || folder.config.pooling !== undefined));
 
+/**
+ * sentence-transformers' pooling, from 1_Pooling/config.json: `pooling_mode` ("mean", "cls", "max";
+ * sentence-transformers 5 and later) or the older `pooling_mode_*_tokens` flags; mean when absent. A
+ * mode the server does not compute (weighted mean, last token, mean by the root of the length) is
+ * refused at load, naming it, rather than answered as mean.
+ */
+function poolingMode(pooling: Record<string, unknown> | undefined, file: string): 'mean' | 'cls' | 'max' {
+  if (pooling === undefined) return 'mean';
+  const named = typeof pooling.pooling_mode === 'string' ? pooling.pooling_mode : undefined;
+  const flags = Object.entries(pooling).filter(([key, value]) => key.startsWith('pooling_mode_') && value === true).map(([key]) => key);
+  const modes = named !== undefined ? [named] : flags.map((f) => ({ pooling_mode_cls_token: 'cls', pooling_mode_max_tokens: 'max', pooling_mode_mean_tokens: 'mean' })[f] ?? f);
+  if (modes.length === 0) return 'mean';
+  const [mode] = modes;
+  if (modes.length > 1 || !['mean', 'cls', 'max'].includes(mode)) throw new Error(`${file} asks for pooling ${modes.join(' + ')}, which ModelShip does not compute (it pools by mean, cls or max); set "pooling" in the model's config.json to one of those if that is what it was trained with`);
+  return mode as 'mean' | 'cls' | 'max';
+}
+
 /** The embedder of a folder: tokenizer, output and pooling (config.json's, else 1_Pooling/config.json's, else mean; Normalize from modules.json). */
 export function loadTextEmbedder(folder: TaskFolder, task: string): TextEmbedder {
   const pooling = folder.json('1_Pooling/config.json');
   const modules = folder.json('modules.json') as unknown as { type?: string }[] | undefined;
-  const mode = folder.config.pooling ?? (pooling?.pooling_mode_cls_token === true ? 'cls' : pooling?.pooling_mode_max_tokens === true ? 'max' : 'mean');
+  const mode = folder.config.pooling ?? poolingMode(pooling, `${folder.where}/1_Pooling/config.json`);
   const normalize = folder.config.normalize ?? (Array.isArray(modules) && modules.some((m) => String(m.type).endsWith('.Normalize')));
   return { config: folder.config, text: textInputs(folder, task), output: outputOf(folder, ['sentence_embedding', 'last_hidden_state', 'token_embeddings']), pooling: { mode, normalize } };
 }
@@ -64,7 +83,7 @@ export function compareEmbeddings(expected: unknown, actual: unknown, tolerance:
   return similarity >= 1 - tolerance ? undefined : `cosine with the expected embedding is ${similarity.toFixed(6)}, below ${1 - tolerance}`;
 }
 
-export const featureExtraction: TaskModule<TextEmbedder, ItemsRequest<string>> = {
+export const featureExtraction: TaskModule<TextEmbedder, ItemsRequest<string> | { readonly similarity: SimilarityRequest }> = {
   name: 'feature-extraction',
   sideFiles: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'modules.json', '1_Pooling/config.json'],
   signals: [{ name: 'text length', kind: 'numeric' }],
@@ -72,8 +91,19 @@ export const featureExtraction: TaskModule<TextEmbedder, ItemsRequest<string>> =
   load: (folder) => loadTextEmbedder(folder, 'feature-extraction'),
   contentTypes: () => TEXT_CONTENT_TYPES,
   // The classifiers' parameters are taken and ignored, as they always were here.
-  parse: (loaded, input) => parseItems(input, 'texts', { task: 'feature-extraction', parameters: CLASSIFIER_PARAMETERS, maxBatchSize: loaded.config.maxBatchSize }),
+  parse(loaded, input) {
+    // Hugging Face's sentence-similarity shape, which a sentence-transformers export answers too (sentence-similarity.ts).
+    const inputs = input.kind === 'json' ? input.body.inputs : undefined;
+    if (typeof inputs === 'object' && inputs !== null && !Array.isArray(inputs) && 'source_sentence' in inputs) return { similarity: sentenceSimilarity.parse(loaded, input)! };
+    return parseItems(input, 'texts', { task: 'feature-extraction', parameters: CLASSIFIER_PARAMETERS, maxBatchSize: loaded.config.maxBatchSize });
+  },
   async run(loaded, request, context) {
+    if ('similarity' in request) {
+      const result = await sentenceSimilarity.run(loaded, request.similarity, context);
+      // Drift signals as this task names them: each text's length.
+      const texts = request.similarity.pairs.flatMap((p) => [p.source, ...p.sentences]);
+      return { ...result, signals: texts.map((t) => [t.length]) };
+    }
     const { embeddings, headers } = await embedTexts(loaded, request.items, context);
     const n = embeddings.length;
     const answer = request.v2 !== undefined ? v2Answer(context.model, request.v2, [{ name: 'embedding', datatype: 'FP32', shape: [n, embeddings[0]?.length ?? 0], data: embeddings.flat() }]) : request.predict ? { predictions: embeddings } : embeddings;

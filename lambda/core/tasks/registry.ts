@@ -10,6 +10,7 @@ import { featureExtraction } from './feature-extraction.ts';
 import { imageClassification } from './image-classification.ts';
 import { objectDetection } from './object-detection.ts';
 import { questionAnswering } from './question-answering.ts';
+import { sentenceSimilarity } from './sentence-similarity.ts';
 import type { LoadedTask, TaskFolder, TaskModule } from './task.ts';
 import { textClassification } from './text-classification.ts';
 import { tokenClassification } from './token-classification.ts';
@@ -24,6 +25,7 @@ export const TASK_MODULES: readonly AnyTaskModule[] = [
   featureExtraction,
   tokenClassification,
   objectDetection,
+  sentenceSimilarity,
 ];
 
 const BY_NAME = new Map(TASK_MODULES.map((m) => [m.name, m]));

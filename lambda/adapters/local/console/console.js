@@ -194,10 +194,12 @@ function fillExample() {
   fields.hidden = !renderer?.fields;
   if (renderer?.fields) renderer.fields(fields, m);
   $('features-input').hidden = kind !== 'features';
-  $('body').hidden = kind === 'image' || kind === 'features';
+  // A renderer with its own fields and request replaces the body box.
+  const ownForm = Boolean(renderer?.request);
+  $('body').hidden = kind === 'image' || kind === 'features' || ownForm;
   if (kind === 'features') featureFields(m);
   // One heading per form: an image model's is the file input's own label.
-  $('body-label').hidden = kind === 'image';
+  $('body-label').hidden = kind === 'image' || ownForm;
   $('body-label').textContent = kind === 'text' ? `Text (${m.task.task})` : kind === 'features' ? 'Features (empty: missing)' : kind === 'json' ? `Body (${m.task.task}, JSON)` : 'Body (Open Inference Protocol v2)';
   $('image-label').textContent = kind === 'image' ? `Image (${m.task.task}): JPEG, PNG or WebP` : 'Image (JPEG, PNG or WebP)';
   // The previous model's answer does not belong to this one.
