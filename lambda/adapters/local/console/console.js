@@ -251,7 +251,8 @@ async function send(event) {
     const file = $('image').files?.[0];
     const renderer = rendererOf(m);
     const context = { model: m, text: $('body').value, file, imageUrl: file && renderer?.form === 'image' ? URL.createObjectURL(file) : undefined, fields: $('task-fields') };
-    const { type, body } = renderer ? taskRequest(m, renderer, context) : m?.features ? { type: 'application/json', body: JSON.stringify({ instances: [featureRow()] }) } : { type: 'application/json', body: $('body').value };
+    // A renderer's request may be async (reading the file for base64 JSON).
+    const { type, body } = renderer ? await taskRequest(m, renderer, context) : m?.features ? { type: 'application/json', body: JSON.stringify({ instances: [featureRow()] }) } : { type: 'application/json', body: $('body').value };
     // A converted model's one row goes to :predict, by feature name; everything else is a v2 inference.
     const url = m?.features ? `/v1/models/${encodeURIComponent(name)}:predict` : `/v2/models/${encodeURIComponent(name)}/infer`;
     const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': type, ...headers() }, body });

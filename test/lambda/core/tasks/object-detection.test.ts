@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { InferenceSession } from 'onnxruntime-node';
+import { chromium } from 'playwright-core';
 import { parseModelConfig } from '../../../../lambda/core/config.ts';
 import { readSignature } from '../../../../lambda/core/signature.ts';
 import { taskFolder } from '../../../../lambda/core/tasks/hf-folder.ts';
@@ -97,6 +98,31 @@ describe('object-detection served', () => {
       const { error } = (await response.json()) as { error: string };
       assert.equal(response.status, 400, `${pattern}: ${error}`);
       assert.match(error, pattern);
+    }
+  });
+  it('the console draws the boxes on the uploaded image, and sends a threshold as base64 JSON (headless Chromium)', { timeout: 60_000 }, async () => {
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto(`${server.url}/`);
+      await page.waitForSelector('[data-model="yolo"]');
+      await page.selectOption('#model', 'yolo');
+      await page.setInputFiles('#image', join(FIXTURES, 'images', 'exif.jpg'));
+      await page.click('#send');
+      await page.locator('[data-testid="detect-canvas"][data-drawn="true"]').waitFor();
+      const reference = expected.yolov8.images['exif.jpg'];
+      // The canvas is the image as displayed: upright, 640x480, though stored 480x640.
+      assert.deepEqual(await page.evaluate(() => { const c = document.querySelector('canvas')!; return [c.width, c.height, Number(c.dataset.boxes)]; }), [640, 480, reference.detections.length]);
+      await page.fill('[data-testid="detect-threshold"]', '0.5');
+      await page.click('#send');
+      const above = reference.detections.filter((d: Detection) => d.score > 0.5).length;
+      await page.waitForFunction((n) => document.querySelector('[data-testid="detect-count"]')?.textContent === `${n} detections`, above);
+      await page.locator('[data-testid="detect-canvas"][data-drawn="true"]').waitFor();
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
     }
   });
 });
