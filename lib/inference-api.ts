@@ -1,6 +1,10 @@
 /**
- * InferenceApi: an API Gateway REST API with the Open Inference Protocol (v2) routes and the
- * TF Serving :predict route for every model, each integrated with its function's live alias.
+ * InferenceApi: an API Gateway REST API with the Open Inference Protocol (v2) routes, the
+ * TF Serving :predict route and the OpenAI/Cohere-compatible routes for every model, each
+ * integrated with its function's live alias. A REST API cannot route on a body's "model", so the
+ * compatible routes live under each model's own base URL, /openai/{name}/v1, served by the model's
+ * own function (the OpenAI client's base_url); a router function in front would add a second
+ * invocation (and its cold start) to every request.
  * Authenticated by default (IAM / SigV4), throttled, access- and execution-logged, traced, with
  * request validation and errors in the protocol's {"error": ...} shape.
  */
@@ -129,6 +133,21 @@ const FEEDBACK_REQUEST_SCHEMA: apigw.JsonSchema = {
   },
 };
 
+/** OpenAI's embeddings request (its API reference, CreateEmbeddingRequest), checked before invoking. */
+const EMBEDDINGS_REQUEST_SCHEMA: apigw.JsonSchema = {
+  schema: apigw.JsonSchemaVersion.DRAFT4,
+  title: 'EmbeddingsRequest',
+  type: apigw.JsonSchemaType.OBJECT,
+  required: ['model', 'input'],
+  properties: {
+    model: { type: apigw.JsonSchemaType.STRING, minLength: 1 },
+    input: { type: [apigw.JsonSchemaType.STRING, apigw.JsonSchemaType.ARRAY], minLength: 1, minItems: 1, maxItems: 2048 },
+    encoding_format: { type: apigw.JsonSchemaType.STRING, enum: ['float', 'base64'] },
+    dimensions: { type: apigw.JsonSchemaType.INTEGER, minimum: 1 },
+    user: { type: apigw.JsonSchemaType.STRING },
+  },
+};
+
 export const API_KEY_DESCRIPTION = 'ModelShip API key; read its value with aws apigateway get-api-key --include-value';
 
 /** The account-level role API Gateway writes execution logs with (aws-cdk-lib's cloudWatchRole), acknowledged. */
@@ -211,6 +230,7 @@ export class InferenceApi extends Construct {
     const inferModel = this.api.addModel('InferenceRequest', { contentType: 'application/json', schema: INFER_REQUEST_SCHEMA });
     const predictModel = this.api.addModel('PredictRequest', { contentType: 'application/json', schema: PREDICT_REQUEST_SCHEMA });
     const feedbackModel = this.api.addModel('FeedbackRequest', { contentType: 'application/json', schema: FEEDBACK_REQUEST_SCHEMA });
+    const embeddingsModel = this.api.addModel('EmbeddingsRequest', { contentType: 'application/json', schema: EMBEDDINGS_REQUEST_SCHEMA });
     const validated = (model: apigw.IModel): apigw.MethodOptions => ({ requestValidator: validator, requestModels: { 'application/json': model } });
 
     // Server-wide routes go to the first backend: any one answers them the same way.
@@ -226,6 +246,7 @@ export class InferenceApi extends Construct {
     health.addResource('ready').addMethod('GET', first);
     const v2models = v2.addResource('models');
     const v1models = this.api.root.addResource('v1').addResource('models');
+    const openai = this.api.root.addResource('openai');
 
     for (const backend of props.backends) {
       const integration = backend === props.backends[0] ? first : integrationOf(backend.alias);
@@ -243,7 +264,17 @@ export class InferenceApi extends Construct {
         version.addResource('infer').addMethod('POST', integration, validated(inferModel));
         v1models.addResource(`${model.name}:predict`).addMethod('POST', integration, validated(predictModel));
         // {version} here captures "2:predict"; the function parses it.
-        v1models.addResource(model.name).addResource('versions').addResource('{versionPredict}').addMethod('POST', integration, validated(predictModel));
+        const v1model = v1models.addResource(model.name);
+        v1model.addMethod('GET', integration);
+        v1model.addResource('versions').addResource('{versionPredict}').addMethod('POST', integration, validated(predictModel));
+        // A text model's OpenAI/Cohere-compatible base URL (the body's "model" must be this model);
+        // only text models get one: each costs 10 API resources, and a stack holds 500.
+        if (!model.takesText) continue;
+        const compatible = openai.addResource(model.name).addResource('v1');
+        compatible.addResource('embeddings').addMethod('POST', integration, validated(embeddingsModel));
+        const listed = compatible.addResource('models');
+        listed.addMethod('GET', integration);
+        listed.addResource('{model}').addMethod('GET', integration);
       }
     }
 

@@ -39,6 +39,8 @@ export interface ServedModel {
   readonly configSha256?: string;
   /** Digest of each version's side files at deploy (tokenizer, preprocessing, HF config). @default - not verified at load */
   readonly filesSha256?: Readonly<Record<number, string>>;
+  /** A text model (its live version carries a tokenizer.json): the API gives it the OpenAI/Cohere-compatible routes under /openai/{name}/v1. @default false */
+  readonly takesText?: boolean;
 }
 
 /**

@@ -24,6 +24,8 @@ export interface DiscoveredModel {
   readonly configSha256: string;
   /** Digest of each version's side files (a Hugging Face export's config, tokenizer, preprocessing), checked like the model file. */
   readonly filesSha256: Readonly<Record<number, string>>;
+  /** Whether the live version is a text model (it carries a tokenizer.json): the API gives it the OpenAI/Cohere-compatible routes. */
+  readonly takesText: boolean;
   /** Versions that carry a baseline.json (training statistics for drift). */
   readonly baselineVersions: readonly number[];
   /** Native models converted at synth: written beside their source in the staged repository (stageModels). */
@@ -115,7 +117,8 @@ export function discoverModels(modelsDir: string): DiscoveredModel[] {
     const conversions = read.flatMap((r) => (r.staged === undefined ? [] : [r.staged]));
     const baselineVersions = versions.filter((v) => existsSync(join(dir, String(v), 'baseline.json')));
     const configSha256 = existsSync(configFile) ? createHash('sha256').update(readFileSync(configFile)).digest('hex') : NO_CONFIG;
-    models.push({ name, versions, liveVersion, config, sha256, filesSha256, configSha256, baselineVersions, conversions });
+    const takesText = read[versions.indexOf(liveVersion)].side.has('tokenizer.json');
+    models.push({ name, versions, liveVersion, config, sha256, filesSha256, takesText, configSha256, baselineVersions, conversions });
   }
   if (models.length === 0) throw new Error(`model repository ${modelsDir} holds no models; add ${modelsDir}/<name>/1/model.onnx`);
   return models;

@@ -16,9 +16,7 @@
  *   (e) memory: the local server's RSS and heap after a full GC every 10,000 requests over 300,000
  *   (i) images and text: a 224x224 JPEG and a sentence end to end vs a bare server doing sharp
  *       decode/resize + run and tokenize + run with the same libraries; JPEG vs v2 JSON payload size
- *   (h) question answering: a question over a one-window context and over a long one (doc_stride
- *       windows) through the local server vs the same work in process (tokenizer + session.run +
- *       postprocess: the module's own steps), and vs transformers.js's pipeline on the same folder
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, u, x, q, g, s, k, l, y). @default all */
  *   (x) dynamic batching: a convolution on the SageMaker container at 1, 8 and 32 clients, with and
  *       without batching
  *   (q) modelship optimize: size and latency of INT8 and graph-optimized models
@@ -53,7 +51,7 @@ import { encodeInferRequest, toInputList } from '../clients/typescript/src/tenso
 
 const execFileAsync = promisify(execFile);
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, x, q, g, s, k, l, y). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, u, x, q, g, s, k, l, y). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -488,58 +486,7 @@ if (runs('i')) {
   report.tasks = { rounds, jpegBytes: jpeg.length, tensorJsonBytes: tensorJson.length, imageRatio: target('(i) image request / bare', best('image') / best('bareImage'), 1.2, 'lower'), textRatio: target('(i) text request / bare', best('text') / best('bareText'), 1.2, 'lower') };
 }
 
-// (h) ------------------------------------------------------------------------------------------
-if (runs('h')) {
-  const n = QUICK ? 50 : 300;
-  console.log(`\n(h) question answering, one request at a time (median of ${n}, two rounds): over HTTP vs the same work in process vs transformers.js's pipeline`);
-  const { questionAnswering } = await import('../lambda/core/tasks/question-answering.ts');
-  const { taskFolder } = await import('../lambda/core/tasks/hf-folder.ts');
-  const { parseModelConfig } = await import('../lambda/core/config.ts');
-  const { readSignature } = await import('../lambda/core/signature.ts');
-  const { env: tjs, pipeline } = await import('@huggingface/transformers');
-  const source = join(ROOT, 'test', 'fixtures', 'question-answering', 'bert');
-  const files = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
-  const repo = new TempRepository('bench-qa-');
-  for (const file of ['model.onnx', ...files]) repo.file(`qa/1/${file}`, readFileSync(join(source, file)));
-  mkdirSync(join(repo.dir, 'tjs', 'qa', 'onnx'), { recursive: true });
-  for (const file of files) writeFileSync(join(repo.dir, 'tjs', 'qa', file), readFileSync(join(source, file)));
-  writeFileSync(join(repo.dir, 'tjs', 'qa', 'onnx', 'model.onnx'), readFileSync(join(source, 'model.onnx')));
-  const expected = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'question-answering', 'expected.json'), 'utf8')) as { cases: { name: string; question: string; context: string }[] };
-  const short = expected.cases.find((c) => c.name === 'short default')!;
-  const long = expected.cases.find((c) => c.name === 'long default stride')!;
-  // In process: the module's steps on a session made with the server's options, no HTTP, no core.
-  const session = await InferenceSession.create(join(source, 'model.onnx'), defaultSessionOptions());
-  const loaded = await questionAnswering.load(taskFolder({ where: 'bench', config: parseModelConfig(undefined, 'bench'), files: new Map(files.map((f) => [f, readFileSync(join(source, f))])), signature: readSignature(session), onnx: new Uint8Array(), createSession: () => Promise.reject(new Error('none')) }));
-  const context = { model: { name: 'qa', version: 1 }, run: (feeds: Record<string, Tensor>, outputs?: readonly string[]) => session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>, mark: () => undefined };
-  const direct = async (c: { question: string; context: string }) => questionAnswering.run(loaded, questionAnswering.parse(loaded, { kind: 'json', route: 'infer', body: { inputs: { question: c.question, context: c.context } } })!, context);
-  tjs.allowRemoteModels = false;
-  tjs.localModelPath = join(repo.dir, 'tjs');
-  const answerer = await pipeline('question-answering', 'qa', { dtype: 'fp32' });
-  const ours = await startServer('local', 18125, { MODEL_DIR: repo.dir, MODEL_NAMES: 'qa' });
-  const post = (c: { question: string; context: string }) => fetch(`${ours.url}/v2/models/qa/infer`, { method: 'POST', body: JSON.stringify({ inputs: { question: c.question, context: c.context } }), headers: { 'Content-Type': 'application/json' } }).then((r) => r.text());
-  const timeIt = (fn: () => Promise<unknown>) => medianMs(fn, n, 20);
-  const rounds: Record<string, number>[] = [];
-  for (let round = 0; round < 2; round++) {
-    rounds.push({
-      shortDirect: await timeIt(() => direct(short)),
-      shortHttp: await timeIt(() => post(short)),
-      shortTransformersJs: await timeIt(() => answerer(short.question, short.context)),
-      longDirect: await timeIt(() => direct(long)),
-      longHttp: await timeIt(() => post(long)),
-    });
-  }
-  await ours.stop();
-  await answerer.dispose();
-  rmSync(repo.dir, { recursive: true, force: true });
-  const best = (key: string) => Math.min(...rounds.map((r) => r[key]));
-  console.log(`  one window (${[...short.context].length} characters): in process ${best('shortDirect').toFixed(2)} ms, HTTP ${best('shortHttp').toFixed(2)} ms, transformers.js ${best('shortTransformersJs').toFixed(2)} ms`);
-  console.log(`  ${(await direct(long)).items} question over ${[...long.context].length} characters (4 windows): in process ${best('longDirect').toFixed(2)} ms, HTTP ${best('longHttp').toFixed(2)} ms (transformers.js has no windows)`);
-  report.questionAnswering = {
-    rounds,
-    shortHttpRatio: target('(h) one-window question over HTTP / in process', best('shortHttp') / best('shortDirect'), 1.2, 'lower'),
-    longHttpRatio: target('(h) 4-window question over HTTP / in process', best('longHttp') / best('longDirect'), 1.2, 'lower'),
-    transformersJsRatio: target('(h) in process / transformers.js pipeline (one window)', best('shortDirect') / best('shortTransformersJs'), 1, 'lower'),
-  };
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, u, x, q, g, s, k, l, y). @default all */
 }
 
 // (x) ------------------------------------------------------------------------------------------

@@ -98,6 +98,11 @@ export const modelConfigSchema = z
     pooling: z.optional(z.enum(['mean', 'cls', 'max'])),
     /** Text embeddings: L2-normalize them (default: a Normalize module in modules.json). */
     normalize: z.optional(z.boolean()),
+    /**
+     * Text embeddings trained Matryoshka-style: the sizes the OpenAI-compatible /v1/embeddings
+     * "dimensions" may cut them to (then L2-normalized again). @default - none: "dimensions" refused unless it is the full size
+     */
+    matryoshkaDimensions: z.optional(z.array(positiveInt()).check(z.minLength(1))),
     /** Tokens per text (default: the export's max_position_embeddings or the tokenizer's model_max_length, at most 512). */
     maxLength: z.optional(positiveInt()),
     /** A text over maxLength: "truncate" it and say so in the answer, or "reject" it with 400. */

@@ -18,8 +18,10 @@ export class InferenceError extends Error {
    * `message` for the log.
    */
   readonly publicMessage: string;
+  /** The request field at fault ("input", "dimensions"), where one is: OpenAI's error `param`. */
+  readonly param?: string;
 
-  constructor(statusCode: number, message: string, options: { cause?: unknown; headers?: Record<string, string>; reason?: ErrorReason; publicMessage?: string } = {}) {
+  constructor(statusCode: number, message: string, options: { cause?: unknown; headers?: Record<string, string>; reason?: ErrorReason; publicMessage?: string; param?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'InferenceError';
     this.statusCode = statusCode;
@@ -27,6 +29,7 @@ export class InferenceError extends Error {
     this.headers = options.headers ?? {};
     this.reason = options.reason ?? reasonForStatus(statusCode);
     this.publicMessage = statusCode < 500 ? message : (options.publicMessage ?? PUBLIC_MESSAGES[statusCode] ?? PUBLIC_MESSAGES[500]);
+    this.param = options.param;
   }
 }
 

@@ -7,6 +7,7 @@
 import { assignVersion } from './ab-assignment.ts';
 import { BINARY_HEADER, splitBinaryRequest } from './binary-extension.ts';
 import { LAMBDA_PAYLOAD_LIMIT_BYTES } from './config.ts';
+import { CompatibleApi } from './compat/compatible-api.ts';
 import { badRequest, deadlinePassed, describeError, InferenceError, isInferenceError, payloadTooLarge } from './errors.ts';
 import { parseFeedback, type FeedbackEvent } from './feedback.ts';
 import { runInfer } from './infer.ts';
@@ -47,12 +48,15 @@ export class InferenceService implements RequestHandler {
   private readonly defaultMaxRequestBytes: number;
   private readonly logger: CoreLogger;
   private readonly hooks: ServiceHooks;
+  private readonly compatible: CompatibleApi;
 
   constructor(options: InferenceServiceOptions) {
     this.repository = options.repository;
     this.defaultMaxRequestBytes = options.defaultMaxRequestBytes ?? LAMBDA_PAYLOAD_LIMIT_BYTES;
     this.logger = options.logger ?? silentLogger;
     this.hooks = options.hooks ?? {};
+    const loadModel = (name: string, version: string | undefined, observed: Observed) => this.loadModel(name, version, observed);
+    this.compatible = new CompatibleApi({ repository: this.repository, loadModel, defaultMaxRequestBytes: this.defaultMaxRequestBytes, hooks: this.hooks, createdAt: Math.floor(Date.now() / 1000) });
   }
 
   /**
@@ -89,6 +93,10 @@ export class InferenceService implements RequestHandler {
         return this.inference(route.kind, route.model, route.version, request, observed);
       case 'feedback':
         return this.feedback(route.model, request, observed);
+      case 'embeddings':
+      case 'openai-models':
+      case 'openai-model':
+        return this.compatible.handle(route, request, observed);
     }
   }
 

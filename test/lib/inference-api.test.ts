@@ -2,8 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { ROUTES } from '../../lambda/core/routes.ts';
-import { SAMPLE_MODELS } from '../helpers.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { SAMPLE_MODELS, SAMPLES_DIR } from '../helpers.ts';
 import { buildStack, onnxSamplesDirectory } from './stack-fixture.ts';
+
+/** The samples that are text models (a tokenizer.json beside model.onnx): the ones with an OpenAI/Cohere-compatible base URL. */
+const TEXT_SAMPLES = SAMPLE_MODELS.filter((m) => existsSync(join(SAMPLES_DIR, m, '1', 'tokenizer.json')));
 
 describe('InferenceApi', () => {
   const { template } = buildStack();
@@ -114,14 +119,37 @@ describe('InferenceApi routes', () => {
 
   it('has a method for every route the core answers, for every model', () => {
     const missing: string[] = [];
-    for (const route of ROUTES) {
-      for (const model of SAMPLE_MODELS) {
+    for (const route of ROUTES.filter((r) => r.onApiGateway !== false)) {
+      for (const model of route.template.startsWith('/openai/') ? TEXT_SAMPLES : SAMPLE_MODELS) {
         // The API captures a versioned :predict segment ("2:predict") as {versionPredict}.
         const path = route.template.replace('{name}', model).replace('{version}:predict', '{versionPredict}');
         for (const method of route.methods) if (!routes.get(path)?.has(method)) missing.push(`${method} ${path}`);
       }
     }
     assert.deepEqual(missing, []);
+  });
+
+  it('serves each route that names its model in the body under every text model\'s own base URL, /openai/{name}/v1', () => {
+    const bodyRouted = ROUTES.filter((r) => r.onApiGateway === false);
+    assert.ok(bodyRouted.length > 0);
+    assert.ok(TEXT_SAMPLES.includes('debian_embeddings'), 'the text samples are fetched (npm run samples)');
+    for (const route of bodyRouted) {
+      assert.ok(!routes.has(route.template), `${route.template} cannot reach the model's function on a REST API`);
+      // The core answers the same route under the per-model prefix, and the API declares it for every model.
+      assert.ok(ROUTES.some((r) => r.template === `/openai/{name}${route.template}`), route.template);
+      for (const model of TEXT_SAMPLES) for (const method of route.methods) assert.ok(routes.get(`/openai/${model}${route.template}`)?.has(method), `${method} /openai/${model}${route.template}`);
+    }
+    // Tabular and image models have no such base URL: each costs 10 API resources, and a stack holds 500.
+    assert.ok(!routes.has('/openai/iris_forest/v1/embeddings'));
+  });
+
+  it('validates embeddings bodies as OpenAI\'s API defines them before invoking', () => {
+    const schema = Object.values(template.findResources('AWS::ApiGateway::Model')).map((m) => (m as { Properties: { Schema: { title: string; required: string[]; properties: Record<string, { enum?: string[] }> } } }).Properties.Schema).find((m) => m.title === 'EmbeddingsRequest')!;
+    assert.deepEqual(schema.required, ['model', 'input']);
+    assert.deepEqual(schema.properties.encoding_format.enum, ['float', 'base64']);
+    const resources = template.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: 'embeddings' } });
+    assert.equal(Object.keys(resources).length, TEXT_SAMPLES.length);
+    for (const id of Object.keys(resources)) template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', ResourceId: { Ref: id }, RequestValidatorId: Match.anyValue(), RequestModels: { 'application/json': Match.anyValue() } });
   });
 
   it('serves GET /v2 (server metadata) and the health routes', () => {

@@ -15,7 +15,9 @@ import httpErrorHandler from '@middy/http-error-handler';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { Context } from 'aws-lambda';
 import { describeError, InferenceError, isInferenceError, reasonForStatus, type ErrorReason } from '../../core/errors.ts';
+import { openAiErrorBody } from '../../core/compat/openai-errors.ts';
 import { silentLogger, type CoreLogger } from '../../core/logger.ts';
+import { COMPATIBLE_PATH } from '../../core/routes.ts';
 import type { Observed, RequestHandler } from '../../core/request.ts';
 import type { RequestObservation } from '../../observability/telemetry.ts';
 
@@ -140,7 +142,8 @@ export function createHttpPipeline(handler: RequestHandler, options: HttpPipelin
 const byteLength = (body: string | Uint8Array): number => (typeof body === 'string' ? Buffer.byteLength(body) : body.length);
 
 /**
- * Gives every error the Open Inference Protocol's body, {"error": "..."}, before middy's error
+ * Gives every error the Open Inference Protocol's body, {"error": "..."} (OpenAI's on its
+ * compatible routes), before middy's error
  * handler writes it out: the message itself below 500; at 500 and above a stable message with the
  * request id, the detail logged under that id.
  */
@@ -160,7 +163,9 @@ function openInferenceErrors(logger: CoreLogger): middy.MiddlewareObj<PipelineEv
         logger.error('request failed', { requestId, method, path, model: observed?.model, status: problem.statusCode, reason: problem.reason, cause: problem.message, stack: cause instanceof Error ? cause.stack : undefined });
         message = `${message} (request id ${requestId})`;
       }
-      request.error = Object.assign(new Error(JSON.stringify({ error: message })), {
+      // The OpenAI/Cohere-compatible routes answer in OpenAI's error shape, so its clients raise a readable exception.
+      const body = COMPATIBLE_PATH.test(path) ? openAiErrorBody(problem, message) : { error: message };
+      request.error = Object.assign(new Error(JSON.stringify(body)), {
         statusCode: problem.statusCode,
         expose: true,
         shaped: true,

@@ -1,8 +1,8 @@
 /**
  * The SageMaker hosting adapter: GET /ping and POST /invocations on port 8080 (or
  * SAGEMAKER_BIND_TO_PORT). Each SageMaker request becomes the pipeline's request once — /ping is the
- * model's v2 readiness, /invocations the v2 or :predict route the custom attributes name (or the
- * body's shape implies) — and goes through the same pipeline and core as the API.
+ * model's v2 readiness, /invocations the v2, :predict, embeddings or rerank route the custom
+ * attributes name (or the body's shape implies) — and goes through the same pipeline and core as the API.
  */
 import { createServer, type Server } from 'node:http';
 import { InferenceError } from '../../core/errors.ts';
@@ -86,19 +86,37 @@ export function limitConcurrency(handler: RequestHandler, options: { maxConcurre
 
 const SERVER_ROUTES = new Set(['/v2', '/v2/health/live', '/v2/health/ready']);
 
+/** The OpenAI/Cohere-compatible routes that name the model in the body (the core answers 404 for any model but this endpoint's). */
+const COMPATIBLE_ROUTES = new Set(['/v1/embeddings', '/v1/rerank', '/v1/models']);
+
 /** A :predict body starts with its "instances" (or "signature_name") key; anything else is taken as v2. */
 const PREDICT_BODY = /^\s*\{\s*"(instances|signature_name)"\s*:/;
+/** A body with a "documents" key is a rerank request; one with an "input" key (v2 and task bodies have "inputs") an embeddings request. */
+const RERANK_BODY = /^\s*\{[^]*"documents"\s*:/;
+const EMBEDDINGS_BODY = /^\s*\{[^]*"input"\s*:/;
 
 /** The API route an invocation addresses: the custom attribute's path, or the body's shape. */
 function invocationRoute(modelName: string, attributes: Record<string, string>, body: Buffer | undefined, binary: boolean): { method: string; path: string } | InferenceError {
   const method = (attributes.method ?? 'POST').toUpperCase();
   const path = attributes.path;
   if (path === undefined) {
-    const predict = !binary && body !== undefined && PREDICT_BODY.test(body.subarray(0, 256).toString('utf8'));
-    return { method, path: predict ? `/v1/models/${modelName}:predict` : `/v2/models/${modelName}/infer` };
+    const head = binary || body === undefined ? '' : body.subarray(0, 1024).toString('utf8');
+    if (PREDICT_BODY.test(head)) return { method, path: `/v1/models/${modelName}:predict` };
+    // InvokeEndpoint with an OpenAI embeddings or a Cohere/Jina rerank body, as those clients write them.
+    if (RERANK_BODY.test(head)) return { method, path: '/v1/rerank' };
+    if (EMBEDDINGS_BODY.test(head)) return { method, path: '/v1/embeddings' };
+    return { method, path: `/v2/models/${modelName}/infer` };
   }
   // The model's own routes, and the server-wide ones (the API sends those to its first backend, which may be this endpoint's proxy).
-  const own = SERVER_ROUTES.has(path) || path === `/v2/models/${modelName}` || path.startsWith(`/v2/models/${modelName}/`) || path.startsWith(`/v1/models/${modelName}:`) || path.startsWith(`/v1/models/${modelName}/`);
+  const own =
+    SERVER_ROUTES.has(path) ||
+    COMPATIBLE_ROUTES.has(path) ||
+    path === `/v2/models/${modelName}` ||
+    path.startsWith(`/v2/models/${modelName}/`) ||
+    path === `/v1/models/${modelName}` ||
+    path.startsWith(`/v1/models/${modelName}:`) ||
+    path.startsWith(`/v1/models/${modelName}/`) ||
+    path.startsWith(`/openai/${modelName}/`);
   if (!own) return new InferenceError(404, `this endpoint serves model "${modelName}" only; custom attribute path "${path}" is not one of its routes`);
   return { method, path };
 }

@@ -55,6 +55,18 @@ export class TextEncoder {
     return { ids, typeIds, count, truncated: true };
   }
 
+  private vocab?: number;
+
+  /** Token ids run from 0 to vocabSize - 1 (the added tokens included). */
+  get vocabSize(): number {
+    if (this.vocab === undefined) {
+      let top = -1;
+      for (const id of this.tokenizer.get_vocab(true).values()) if (id > top) top = id;
+      this.vocab = top + 1;
+    }
+    return this.vocab;
+  }
+
   /** A batch of texts as [texts, longest] tensors, padded with the tokenizer's pad token; 400 for an empty text, or one too long when `truncate` is false. */
   encode(texts: readonly string[], truncate: boolean): TextBatch {
     const encoded = texts.map((text, i) => {

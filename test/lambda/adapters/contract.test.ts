@@ -36,6 +36,8 @@ interface Row {
   readonly status: number;
   /** What the body must say: JSON to match exactly, a pattern for the error message, or a check of its own. */
   readonly expect?: { json?: unknown; error?: RegExp; check?: (answer: Answer) => void };
+  /** The model whose SageMaker endpoint takes the row, when the path does not name it (the compatible routes name it in the body). */
+  readonly endpoint?: string;
 }
 
 /** The headers compared across transports: the ones a caller acts on. */
@@ -125,7 +127,33 @@ const TABLE: Row[] = [
   { name: 'converted model, an unknown feature named', method: 'POST', path: '/v1/models/trees:predict', body: JSON.stringify({ instances: [{ age: 25, colour: 'green' }] }), status: 400, expect: { error: /^instances\[0\] has unknown feature "colour"; model "trees" takes: age, color, member$/ } },
   { name: 'converted model, a value of the wrong type named', method: 'POST', path: '/v2/models/trees/infer', body: JSON.stringify({ inputs: [{ name: 'member', datatype: 'BYTES', shape: [1], data: ['yes'] }] }), status: 400, expect: { error: /^input "member" has datatype BYTES but feature "member" is boolean: send BOOL or a number type$/ } },
   { name: 'converted model, features in metadata', method: 'GET', path: '/v2/models/trees', status: 200, expect: { check: (a) => assert.deepEqual(JSON.parse(a.body.toString()).parameters.features, [{ name: 'age', type: 'numeric' }, { name: 'color', type: 'categorical', categories: ['red', 'green', 'blue'] }, { name: 'member', type: 'boolean' }]) } },
+  // The OpenAI-compatible routes: the model in the body, or the model's own base URL; errors in OpenAI's shape.
+  {
+    name: 'OpenAI embeddings',
+    method: 'POST',
+    path: '/v1/embeddings',
+    body: JSON.stringify({ model: 'debian_embeddings', input: ['a chess game', 'network tools'] }),
+    endpoint: 'debian_embeddings',
+    status: 200,
+    expect: { check: (a) => assertEmbeddings(a, 'float') },
+  },
+  { name: 'OpenAI embeddings under the model\'s base URL, base64', method: 'POST', path: '/openai/debian_embeddings/v1/embeddings', body: JSON.stringify({ model: 'debian_embeddings', input: ['a chess game', 'network tools'], encoding_format: 'base64' }), status: 200, expect: { check: (a) => assertEmbeddings(a, 'base64') } },
+  { name: 'OpenAI model', method: 'GET', path: '/v1/models/debian_embeddings', status: 200, expect: { check: (a) => assert.deepEqual({ ...JSON.parse(a.body.toString()), created: 0 }, { id: 'debian_embeddings', object: 'model', created: 0, owned_by: 'modelship' }) } },
+  { name: 'OpenAI models of a base URL', method: 'GET', path: '/openai/debian_embeddings/v1/models', status: 200, expect: { check: (a) => assert.deepEqual(JSON.parse(a.body.toString()).data.map((m: { id: string }) => m.id), ['debian_embeddings']) } },
+  { name: 'OpenAI embeddings, "dimensions" the model does not take', method: 'POST', path: '/v1/embeddings', body: JSON.stringify({ model: 'debian_embeddings', input: 'x', dimensions: 8 }), endpoint: 'debian_embeddings', status: 400, expect: { error: /^model "debian_embeddings" does not take "dimensions": its embeddings have 128 dimensions/, check: (a) => assert.deepEqual({ ...JSON.parse(a.body.toString()).error, message: '' }, { message: '', type: 'invalid_request_error', param: 'dimensions', code: 'invalid_request' }) } },
+  { name: 'OpenAI embeddings without input', method: 'POST', path: '/v1/embeddings', body: JSON.stringify({ model: 'debian_embeddings' }), endpoint: 'debian_embeddings', status: 400, expect: { error: /^"input" is missing; send a text, a list of texts, or token ids$/ } },
+  { name: 'OpenAI embeddings, wrong method', method: 'GET', path: '/v1/embeddings', endpoint: 'debian_embeddings', status: 405, expect: { error: /^method GET is not allowed on \/v1\/embeddings; allowed: POST$/ } },
 ];
+
+/** An embeddings answer in OpenAI's shape: two vectors of 128 floats (base64: little-endian float32 bytes). */
+function assertEmbeddings(answer: Answer, encoding: 'float' | 'base64'): void {
+  const body = JSON.parse(answer.body.toString()) as { object: string; model: string; data: { object: string; index: number; embedding: number[] | string }[]; usage: { prompt_tokens: number; total_tokens: number } };
+  assert.equal(body.object, 'list');
+  assert.equal(body.model, 'debian_embeddings');
+  assert.deepEqual(body.data.map((d) => [d.object, d.index]), [['embedding', 0], ['embedding', 1]]);
+  for (const d of body.data) assert.equal(encoding === 'float' ? (d.embedding as number[]).length : Buffer.from(d.embedding as string, 'base64').length, encoding === 'float' ? 128 : 512);
+  assert.ok(body.usage.prompt_tokens > 0 && body.usage.total_tokens === body.usage.prompt_tokens);
+}
 
 const IAM_CREDENTIALS = { accessKeyId: 'AKIDCONTRACT', secretAccessKey: 'contract/secret' };
 
@@ -133,7 +161,8 @@ const IAM_CREDENTIALS = { accessKeyId: 'AKIDCONTRACT', secretAccessKey: 'contrac
 const masked = (answer: Answer) => ({
   status: answer.status,
   headers: Object.fromEntries(HEADERS_THAT_MATTER.map((h) => [h, answer.headers[h]])),
-  body: answer.body.toString('utf8').replace(/request id [\w-]+/g, 'request id *'),
+  // And when each server started (OpenAI's `created` of the models it lists).
+  body: answer.body.toString('utf8').replace(/request id [\w-]+/g, 'request id *').replace(/"created":\d+/g, '"created":*'),
 });
 
 describe('one contract, every adapter', () => {
@@ -144,13 +173,13 @@ describe('one contract, every adapter', () => {
   let lambda: ReturnType<typeof createApiGatewayHandler>;
   before(async () => {
     // iris v1 (the sample, live by pin) and v2 (a file that cannot load); a small body limit.
-    repo = new TempRepository('contract-').sample('iris_forest').file('iris_forest/2/model.onnx', 'not a model').config('iris_forest', { versionPolicy: { pinned: 1 }, maxRequestBytes: 4096 });
+    repo = new TempRepository('contract-').sample('iris_forest').sample('debian_embeddings').file('iris_forest/2/model.onnx', 'not a model').config('iris_forest', { versionPolicy: { pinned: 1 }, maxRequestBytes: 4096 });
     const trees = tabularClassifier();
     repo.file('trees/1/model.onnx', trees.onnx).file('trees/1/conversion.json', JSON.stringify(trees.record));
     local = await startTestLocalServer(repo.dir);
     signedLocal = await startTestLocalServer(repo.dir, { iam: { credentials: IAM_CREDENTIALS } });
     // One endpoint per model, as SageMaker hosts them: each row goes to its model's.
-    for (const model of ['iris_forest', 'trees']) sagemaker.set(model, await startTestSageMakerServer(createTestService(new SingleModelSource(new DirectorySource(join(repo.dir, model)), model)), model));
+    for (const model of ['iris_forest', 'trees', 'debian_embeddings']) sagemaker.set(model, await startTestSageMakerServer(createTestService(new SingleModelSource(new DirectorySource(join(repo.dir, model)), model)), model));
     lambda = createApiGatewayHandler(createTestService(repo.dir));
   });
   after(async () => {
@@ -190,7 +219,7 @@ describe('one contract, every adapter', () => {
     'SageMaker container': async (row) => {
       // As the API's proxy sends it: POST /invocations, the decoded route and method as custom attributes.
       const attributes = `path=${encodeURIComponent(decodeURIComponent(row.path))};method=${row.method}`;
-      const model = /^\/v[12]\/models\/(trees)\b/.test(row.path) ? 'trees' : 'iris_forest';
+      const model = row.endpoint ?? /^\/(?:v[12]\/models|openai)\/(trees|debian_embeddings)\b/.exec(row.path)?.[1] ?? 'iris_forest';
       return fromFetch(await fetch(`${sagemaker.get(model)!.url}/invocations`, { method: 'POST', headers: { ...row.headers, 'X-Amzn-SageMaker-Custom-Attributes': attributes }, body: row.body }));
     },
   };
@@ -204,7 +233,11 @@ describe('one contract, every adapter', () => {
         assert.equal(answer.headers['x-content-type-options'], 'nosniff', `${transport}: security headers on every answer`);
         const text = answer.body.toString('utf8');
         if (row.expect?.json !== undefined) assert.deepEqual(JSON.parse(text), row.expect.json, transport);
-        if (row.expect?.error !== undefined) assert.match((JSON.parse(text) as { error: string }).error, row.expect.error, transport);
+        // OpenAI's shape on the compatible routes: {"error": {"message", ...}}.
+        if (row.expect?.error !== undefined) {
+          const error = (JSON.parse(text) as { error: string | { message: string } }).error;
+          assert.match(typeof error === 'string' ? error : error.message, row.expect.error, transport);
+        }
         if (row.status >= 400) assert.deepEqual(Object.keys(JSON.parse(text) as object), ['error'], `${transport}: errors are {"error": ...}`);
         row.expect?.check?.(answer);
         answers[transport] = masked(answer);

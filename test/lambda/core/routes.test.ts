@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isInferenceError } from '../../../lambda/core/errors.ts';
-import { matchRoute, ROUTES } from '../../../lambda/core/routes.ts';
+import { COMPATIBLE_PATH, matchRoute, ROUTES } from '../../../lambda/core/routes.ts';
 
 const failure = (method: string, path: string) => {
   try {
@@ -27,6 +27,24 @@ describe('routes', () => {
     assert.deepEqual(matchRoute('POST', '/v2/models/iris/feedback'), { kind: 'feedback', model: 'iris' });
     assert.deepEqual(matchRoute('POST', '/v1/models/iris:predict'), { kind: 'predict', model: 'iris' });
     assert.deepEqual(matchRoute('POST', '/v1/models/iris/versions/2:predict'), { kind: 'predict', model: 'iris', version: '2' });
+  });
+
+  it('matches the OpenAI/Cohere-compatible routes, on the server and under a model\'s own base URL', () => {
+    assert.deepEqual(matchRoute('POST', '/v1/embeddings'), { kind: 'embeddings' });
+    assert.deepEqual(matchRoute('GET', '/v1/models'), { kind: 'openai-models' });
+    assert.deepEqual(matchRoute('GET', '/v1/models/minilm'), { kind: 'openai-model', model: 'minilm' });
+    assert.deepEqual(matchRoute('POST', '/openai/minilm/v1/embeddings'), { kind: 'embeddings', scope: 'minilm' });
+    assert.deepEqual(matchRoute('GET', '/openai/minilm/v1/models'), { kind: 'openai-models', scope: 'minilm' });
+    assert.deepEqual(matchRoute('GET', '/openai/minilm/v1/models/minilm'), { kind: 'openai-model', model: 'minilm', scope: 'minilm' });
+    // GET /v1/models/{name} does not take TF Serving's :predict routes.
+    assert.deepEqual(matchRoute('POST', '/v1/models/iris:predict'), { kind: 'predict', model: 'iris' });
+    assert.equal(failure('GET', '/v1/models/iris:predict').statusCode, 405);
+    assert.equal(failure('GET', '/v1/embeddings').statusCode, 405);
+  });
+
+  it('marks the compatible routes\' paths for OpenAI\'s error shape, and no other', () => {
+    for (const path of ['/v1/embeddings', '/v1/models', '/v1/models/minilm', '/openai/minilm/v1/embeddings', '/openai/minilm/v1/models/x', '/openai/minilm/nope']) assert.ok(COMPATIBLE_PATH.test(path), path);
+    for (const path of ['/v2/models/minilm/infer', '/v1/models/iris:predict', '/v1/models/iris/versions/2:predict', '/v2', '/v1/other']) assert.ok(!COMPATIBLE_PATH.test(path), path);
   });
 
   it('has one documented template per route, each matched by its own pattern', () => {

@@ -1,0 +1,171 @@
+/**
+ * OpenAI's embeddings API on feature-extraction models: POST /v1/embeddings
+ * {model, input, encoding_format, dimensions, user} answers {object: "list", data: [{object:
+ * "embedding", index, embedding}], model, usage}. The request's shape and limits follow OpenAI's API
+ * reference (openai-openapi `CreateEmbeddingRequest`): input is a string, a list of strings, a list of
+ * token ids, or a list of such lists; at most 2048 inputs.
+ *
+ * The vectors are the ones /v2/models/{name}/infer answers for the same texts: the same tokenizer,
+ * session run and pooling. Token ids are fed to the model as they are (no special tokens added).
+ */
+import { Tensor } from 'onnxruntime-node';
+import { pendingTaskCapture, sampled } from '../capture.ts';
+import { badRequest, InferenceError } from '../errors.ts';
+import { observeTask, runSession, type InferenceObservers } from '../session-run.ts';
+import type { LoadedModel } from '../sessions.ts';
+import type { TaskModel } from '../tasks/hf-folder.ts';
+import { pool } from '../tasks/texts.ts';
+
+/** OpenAI's own limit on inputs per request. */
+export const MAX_EMBEDDING_INPUTS = 2048;
+
+export interface EmbeddingsRequest {
+  readonly model: string;
+  /** Texts, or token id lists (exactly one of the two). */
+  readonly texts?: readonly string[];
+  readonly tokenIds?: readonly (readonly number[])[];
+  readonly encoding: 'float' | 'base64';
+  readonly dimensions?: number;
+}
+
+const FIELDS = new Set(['model', 'input', 'encoding_format', 'dimensions', 'user']);
+
+const invalid = (message: string, param: string) => new InferenceError(400, message, { param });
+
+const isTokenList = (value: unknown): value is number[] => Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'number');
+
+/** The request body, checked; 400 naming the field (OpenAI's `param`) and the fix. */
+export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('the body must be a JSON object: {"model": ..., "input": ...}', 'input');
+  const fields = body as Record<string, unknown>;
+  const unknown = Object.keys(fields).filter((k) => !FIELDS.has(k));
+  if (unknown.length > 0) throw invalid(`unrecognized request argument ${unknown.map((k) => `"${k}"`).join(', ')}; /v1/embeddings takes model, input, encoding_format, dimensions and user`, unknown[0]);
+  const { model, input, encoding_format: encoding = 'float', dimensions, user } = fields;
+  if (typeof model !== 'string' || model === '') throw invalid('"model" must name a served model (GET /v1/models lists them)', 'model');
+  if (user !== undefined && typeof user !== 'string') throw invalid('"user" must be a string', 'user');
+  if (encoding !== 'float' && encoding !== 'base64') throw invalid(`"encoding_format" must be "float" or "base64", got ${JSON.stringify(encoding)}`, 'encoding_format');
+  if (dimensions !== undefined && !(Number.isInteger(dimensions) && (dimensions as number) > 0)) throw invalid(`"dimensions" must be a positive integer, got ${JSON.stringify(dimensions)}`, 'dimensions');
+  const request = { model, encoding, dimensions: dimensions as number | undefined } as const;
+  if (input === undefined) throw invalid('"input" is missing; send a text, a list of texts, or token ids', 'input');
+  if (typeof input === 'string') {
+    if (input.trim() === '') throw invalid('"input" is an empty text; send some text to embed', 'input');
+    return { ...request, texts: [input] };
+  }
+  if (!Array.isArray(input) || input.length === 0) throw invalid('"input" must be a non-empty text, a non-empty list of texts, or token ids (a list of integers, or a list of such lists)', 'input');
+  if (input.length > MAX_EMBEDDING_INPUTS) throw invalid(`"input" holds ${input.length} items, over the limit of ${MAX_EMBEDDING_INPUTS} per request; split it`, 'input');
+  if (input.every((v) => typeof v === 'string')) {
+    const empty = input.findIndex((v) => (v as string).trim() === '');
+    if (empty >= 0) throw invalid(`"input" text ${empty} is empty; send some text in each item`, 'input');
+    return { ...request, texts: input as string[] };
+  }
+  if (isTokenList(input)) return { ...request, tokenIds: [input] };
+  if (input.every(isTokenList)) return { ...request, tokenIds: input as number[][] };
+  const at = input.findIndex((v) => typeof v !== typeof input[0] || (Array.isArray(v) && !isTokenList(v)));
+  throw invalid(`"input" mixes kinds or holds something else at index ${Math.max(at, 0)}: send all texts, or all token id lists (non-empty lists of integers)`, 'input');
+}
+
+/** The feature-extraction parts of a text model, or 400 naming what the model is. */
+export function embeddingModel(model: LoadedModel): TaskModel & Required<Pick<TaskModel, 'text' | 'pooling'>> {
+  const task = model.task;
+  if (task?.task !== 'feature-extraction' || task.text === undefined || task.pooling === undefined) {
+    const what = task === undefined ? 'a tensor model' : `a ${task.task} model`;
+    throw new InferenceError(400, `model "${model.name}" is ${what}; /v1/embeddings serves feature-extraction (text embedding) models`, { param: 'model' });
+  }
+  return task as TaskModel & Required<Pick<TaskModel, 'text' | 'pooling'>>;
+}
+
+/** Token id lists as the model's input tensors, padded with 0 where the mask is 0; 400 for an id outside the vocabulary or a list over the model's length. */
+function tokenFeeds(model: LoadedModel, task: ReturnType<typeof embeddingModel>, lists: readonly (readonly number[])[]) {
+  const { encoder } = task.text;
+  const vocab = encoder.vocabSize;
+  const length = Math.max(...lists.map((l) => l.length));
+  const ids = new BigInt64Array(lists.length * length);
+  const mask = new BigInt64Array(lists.length * length);
+  lists.forEach((list, row) => {
+    if (list.length > encoder.maxLength) throw invalid(`input ${row} is ${list.length} tokens, over model "${model.name}"'s maximum of ${encoder.maxLength}; shorten it`, 'input');
+    list.forEach((id, j) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw invalid(`input ${row} token ${j} is ${id}, not a token id of model "${model.name}" (integers 0 to ${vocab - 1})`, 'input');
+      ids[row * length + j] = BigInt(id);
+      mask[row * length + j] = 1n;
+    });
+  });
+  return { ids, mask, length, counts: lists.map((l) => l.length), truncated: [] as number[] };
+}
+
+/** Cuts each vector to `dimensions` and L2-normalizes it again (Matryoshka embeddings, as OpenAI's `dimensions` does). */
+export function truncateEmbeddings(vectors: number[][], dimensions: number): number[][] {
+  return vectors.map((vector) => {
+    const cut = vector.slice(0, dimensions);
+    const norm = Math.sqrt(cut.reduce((sum, v) => sum + v * v, 0));
+    return norm > 1e-12 ? cut.map((v) => Math.fround(v / norm)) : cut;
+  });
+}
+
+/** A vector as OpenAI's base64 encoding: its float32 values, little-endian, in base64 (what the clients decode with Float32Array / numpy float32). */
+export function base64Embedding(vector: readonly number[]): string {
+  const bytes = Buffer.allocUnsafe(vector.length * 4);
+  for (let i = 0; i < vector.length; i++) bytes.writeFloatLE(vector[i], i * 4);
+  return bytes.toString('base64');
+}
+
+/** The sizes `dimensions` may ask for: the model's own, and config.json "matryoshkaDimensions". */
+function checkDimensions(model: LoadedModel, full: number, dimensions: number): void {
+  if (dimensions === full) return;
+  const allowed = model.config.matryoshkaDimensions;
+  if (allowed === undefined) throw invalid(`model "${model.name}" does not take "dimensions": its embeddings have ${full} dimensions and its config.json lists no "matryoshkaDimensions" (set it only for a model trained Matryoshka-style); leave "dimensions" out or send ${full}`, 'dimensions');
+  if (dimensions > full || !allowed.includes(dimensions)) throw invalid(`"dimensions" is ${dimensions}; model "${model.name}" takes ${[...new Set([...allowed.filter((d) => d < full), full])].sort((a, b) => a - b).join(', ')}`, 'dimensions');
+}
+
+export interface EmbeddingsAnswer {
+  readonly json: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The request in the /infer task shape, for a shadow version (undefined for token ids). */
+  readonly shadowBody?: { readonly inputs: readonly string[] };
+}
+
+/** Runs an embeddings request on a feature-extraction version: tokens, one session run, pooling, the answer. */
+export async function runEmbeddings(model: LoadedModel, request: EmbeddingsRequest, observers?: InferenceObservers): Promise<EmbeddingsAnswer> {
+  const task = embeddingModel(model);
+  const started = performance.now();
+  const items = request.texts?.length ?? request.tokenIds!.length;
+  const maxBatch = model.config.maxBatchSize;
+  if (maxBatch !== undefined && items > maxBatch) throw invalid(`${items} inputs in one request, over model "${model.name}"'s maxBatchSize of ${maxBatch}; split it`, 'input');
+  const { text } = task;
+  const batch =
+    request.texts !== undefined
+      ? (() => {
+          const encoded = text.encoder.encode(request.texts, text.truncate);
+          return { ids: encoded.inputIds, mask: encoded.attentionMask, types: encoded.tokenTypeIds, length: encoded.length, truncated: encoded.truncated };
+        })()
+      : tokenFeeds(model, task, request.tokenIds!);
+  const dims = [items, batch.length];
+  const feeds: Record<string, Tensor> = { [text.inputIds]: new Tensor('int64', batch.ids, dims) };
+  if (text.attentionMask !== undefined) feeds[text.attentionMask] = new Tensor('int64', batch.mask, dims);
+  if (text.tokenTypeIds !== undefined) feeds[text.tokenTypeIds] = new Tensor('int64', 'types' in batch ? batch.types : new BigInt64Array(batch.ids.length), dims);
+  const parsed = performance.now();
+  const output = (await runSession(model, feeds, [task.output]))[task.output];
+  const ran = performance.now();
+  const data = output.data as Float32Array;
+  // The same pooling as the feature-extraction task's answer on /infer (tasks/task-run.ts).
+  let vectors = output.dims.length === 3 ? pool(data, batch.mask, items, batch.length, task.pooling.mode, task.pooling.normalize) : Array.from({ length: items }, (_, i) => Array.from(data.subarray((i * data.length) / items, ((i + 1) * data.length) / items)));
+  const full = vectors[0]?.length ?? 0;
+  if (request.dimensions !== undefined) {
+    checkDimensions(model, full, request.dimensions);
+    if (request.dimensions < full) vectors = truncateEmbeddings(vectors, request.dimensions);
+  }
+  let tokens = 0;
+  for (const m of batch.mask) tokens += Number(m);
+  const json = JSON.stringify({
+    object: 'list',
+    data: vectors.map((vector, index) => ({ object: 'embedding', index, embedding: request.encoding === 'base64' ? base64Embedding(vector) : vector })),
+    model: request.model,
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  });
+  observeTask(observers, model, items, { started, parsed, ran });
+  // Captured as the feature-extraction task captures (the texts, the vectors, each text's length for drift); token ids are not texts and are not captured.
+  if (request.texts !== undefined && observers?.onCapture !== undefined && sampled(model, observers.capturePercent ?? 0, observers.random)) {
+    observers.onCapture(pendingTaskCapture(model, { texts: request.texts }, JSON.stringify(vectors), request.texts.map((t) => [t.length])));
+  }
+  const headers: Record<string, string> = batch.truncated.length > 0 ? { 'X-Truncated-Inputs': batch.truncated.join(',') } : {};
+  return { json, headers, shadowBody: request.texts === undefined ? undefined : { inputs: request.texts } };
+}
