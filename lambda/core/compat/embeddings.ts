@@ -13,8 +13,8 @@ import { pendingTaskCapture, sampled } from '../capture.ts';
 import { badRequest, InferenceError } from '../errors.ts';
 import { observeTask, runSession, type InferenceObservers } from '../session-run.ts';
 import type { LoadedModel } from '../sessions.ts';
-import type { TaskModel } from '../tasks/hf-folder.ts';
-import { pool } from '../tasks/texts.ts';
+import { featureExtraction, type TextEmbedder } from '../tasks/feature-extraction.ts';
+import { pool, textFeeds } from '../tasks/texts.ts';
 
 /** OpenAI's own limit on inputs per request. */
 export const MAX_EMBEDDING_INPUTS = 2048;
@@ -64,19 +64,19 @@ export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {
   throw invalid(`"input" mixes kinds or holds something else at index ${Math.max(at, 0)}: send all texts, or all token id lists (non-empty lists of integers)`, 'input');
 }
 
-/** The feature-extraction parts of a text model, or 400 naming what the model is. */
-export function embeddingModel(model: LoadedModel): TaskModel & Required<Pick<TaskModel, 'text' | 'pooling'>> {
+/** The feature-extraction module's loaded embedder (tokenizer, output, pooling), or 400 naming what the model is. */
+export function embeddingModel(model: LoadedModel): TextEmbedder {
   const task = model.task;
-  if (task?.task !== 'feature-extraction' || task.text === undefined || task.pooling === undefined) {
-    const what = task === undefined ? 'a tensor model' : `a ${task.task} model`;
+  if (task?.module !== featureExtraction) {
+    const what = task === undefined ? 'a tensor model' : `a ${task.module.name} model`;
     throw new InferenceError(400, `model "${model.name}" is ${what}; /v1/embeddings serves feature-extraction (text embedding) models`, { param: 'model' });
   }
-  return task as TaskModel & Required<Pick<TaskModel, 'text' | 'pooling'>>;
+  return task.loaded as TextEmbedder;
 }
 
-/** Token id lists as the model's input tensors, padded with 0 where the mask is 0; 400 for an id outside the vocabulary or a list over the model's length. */
-function tokenFeeds(model: LoadedModel, task: ReturnType<typeof embeddingModel>, lists: readonly (readonly number[])[]) {
-  const { encoder } = task.text;
+/** Token id lists as the model's input tensors (padded with 0 where the mask is 0); 400 for an id outside the vocabulary or a list over the model's length. */
+function tokenFeeds(model: LoadedModel, embedder: TextEmbedder, lists: readonly (readonly number[])[]) {
+  const { encoder } = embedder.text;
   const vocab = encoder.vocabSize;
   const length = Math.max(...lists.map((l) => l.length));
   const ids = new BigInt64Array(lists.length * length);
@@ -89,7 +89,12 @@ function tokenFeeds(model: LoadedModel, task: ReturnType<typeof embeddingModel>,
       mask[row * length + j] = 1n;
     });
   });
-  return { ids, mask, length, counts: lists.map((l) => l.length), truncated: [] as number[] };
+  const { inputIds, attentionMask, tokenTypeIds } = embedder.text;
+  const dims = [lists.length, length];
+  const feeds: Record<string, Tensor> = { [inputIds]: new Tensor('int64', ids, dims) };
+  if (attentionMask !== undefined) feeds[attentionMask] = new Tensor('int64', mask, dims);
+  if (tokenTypeIds !== undefined) feeds[tokenTypeIds] = new Tensor('int64', new BigInt64Array(ids.length), dims);
+  return { feeds, mask, length, headers: {} };
 }
 
 /** Cuts each vector to `dimensions` and L2-normalizes it again (Matryoshka embeddings, as OpenAI's `dimensions` does). */
@@ -125,36 +130,32 @@ export interface EmbeddingsAnswer {
 
 /** Runs an embeddings request on a feature-extraction version: tokens, one session run, pooling, the answer. */
 export async function runEmbeddings(model: LoadedModel, request: EmbeddingsRequest, observers?: InferenceObservers): Promise<EmbeddingsAnswer> {
-  const task = embeddingModel(model);
+  const embedder = embeddingModel(model);
   const started = performance.now();
   const items = request.texts?.length ?? request.tokenIds!.length;
   const maxBatch = model.config.maxBatchSize;
   if (maxBatch !== undefined && items > maxBatch) throw invalid(`${items} inputs in one request, over model "${model.name}"'s maxBatchSize of ${maxBatch}; split it`, 'input');
-  const { text } = task;
-  const batch =
+  // Texts as the feature-extraction task tokenizes them (so the vectors are /infer's), or the ids as they are.
+  const input =
     request.texts !== undefined
       ? (() => {
-          const encoded = text.encoder.encode(request.texts, text.truncate);
-          return { ids: encoded.inputIds, mask: encoded.attentionMask, types: encoded.tokenTypeIds, length: encoded.length, truncated: encoded.truncated };
+          const { feeds, batch, headers } = textFeeds(embedder.text, request.texts);
+          return { feeds, mask: batch.attentionMask, length: batch.length, headers };
         })()
-      : tokenFeeds(model, task, request.tokenIds!);
-  const dims = [items, batch.length];
-  const feeds: Record<string, Tensor> = { [text.inputIds]: new Tensor('int64', batch.ids, dims) };
-  if (text.attentionMask !== undefined) feeds[text.attentionMask] = new Tensor('int64', batch.mask, dims);
-  if (text.tokenTypeIds !== undefined) feeds[text.tokenTypeIds] = new Tensor('int64', 'types' in batch ? batch.types : new BigInt64Array(batch.ids.length), dims);
+      : tokenFeeds(model, embedder, request.tokenIds!);
   const parsed = performance.now();
-  const output = (await runSession(model, feeds, [task.output]))[task.output];
+  const output = (await runSession(model, input.feeds, [embedder.output]))[embedder.output];
   const ran = performance.now();
   const data = output.data as Float32Array;
-  // The same pooling as the feature-extraction task's answer on /infer (tasks/task-run.ts).
-  let vectors = output.dims.length === 3 ? pool(data, batch.mask, items, batch.length, task.pooling.mode, task.pooling.normalize) : Array.from({ length: items }, (_, i) => Array.from(data.subarray((i * data.length) / items, ((i + 1) * data.length) / items)));
+  // The same pooling as the feature-extraction task's embedTexts.
+  let vectors = output.dims.length === 3 ? pool(data, input.mask, items, input.length, embedder.pooling.mode, embedder.pooling.normalize) : Array.from({ length: items }, (_, i) => Array.from(data.subarray((i * data.length) / items, ((i + 1) * data.length) / items)));
   const full = vectors[0]?.length ?? 0;
   if (request.dimensions !== undefined) {
     checkDimensions(model, full, request.dimensions);
     if (request.dimensions < full) vectors = truncateEmbeddings(vectors, request.dimensions);
   }
   let tokens = 0;
-  for (const m of batch.mask) tokens += Number(m);
+  for (const m of input.mask) tokens += Number(m);
   const json = JSON.stringify({
     object: 'list',
     data: vectors.map((vector, index) => ({ object: 'embedding', index, embedding: request.encoding === 'base64' ? base64Embedding(vector) : vector })),
@@ -162,10 +163,9 @@ export async function runEmbeddings(model: LoadedModel, request: EmbeddingsReque
     usage: { prompt_tokens: tokens, total_tokens: tokens },
   });
   observeTask(observers, model, items, { started, parsed, ran });
-  // Captured as the feature-extraction task captures (the texts, the vectors, each text's length for drift); token ids are not texts and are not captured.
+  // Captured as the feature-extraction task captures (the texts, the vectors, its drift signals); token ids are not texts and are not captured.
   if (request.texts !== undefined && observers?.onCapture !== undefined && sampled(model, observers.capturePercent ?? 0, observers.random)) {
-    observers.onCapture(pendingTaskCapture(model, { texts: request.texts }, JSON.stringify(vectors), request.texts.map((t) => [t.length])));
+    observers.onCapture(pendingTaskCapture(model, { texts: request.texts }, JSON.stringify(vectors), request.texts.map((t) => [t.length]), featureExtraction.signals));
   }
-  const headers: Record<string, string> = batch.truncated.length > 0 ? { 'X-Truncated-Inputs': batch.truncated.join(',') } : {};
-  return { json, headers, shadowBody: request.texts === undefined ? undefined : { inputs: request.texts } };
+  return { json, headers: input.headers, shadowBody: request.texts === undefined ? undefined : { inputs: request.texts } };
 }
