@@ -1,7 +1,7 @@
 /**
  * The repository the OpenAI- and rerank-client tests serve: the text embedding sample (taking
- * "dimensions" 64 and 32, as a Matryoshka model would list them), the text classifier sample and a
- * tabular one, and what those tests compare against: the vectors /v2/models/{name}/infer answers.
+ * "dimensions" 64 and 32, as a Matryoshka model would list them) and a copy that lists none, the
+ * text classifier sample and a tabular one, and what those tests compare against: the vectors /v2/models/{name}/infer answers.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readFileSync } from 'node:fs';
@@ -13,7 +13,8 @@ export const MATRYOSHKA_DIMENSIONS = [64, 32];
 export const TEXTS = ['a chess engine with a graphical board', 'tools to capture and analyse network packets', 'Übersetzungen für GNOME — ein Schriftsatz'];
 
 export function compatTestRepository(prefix: string): TempRepository {
-  return new TempRepository(prefix).sample(EMBEDDER).config(EMBEDDER, { matryoshkaDimensions: MATRYOSHKA_DIMENSIONS }).sample('debian_sections').sample('iris_forest');
+  // plain_embeddings: the same model without matryoshkaDimensions, which refuses "dimensions".
+  return new TempRepository(prefix).sample(EMBEDDER).config(EMBEDDER, { matryoshkaDimensions: MATRYOSHKA_DIMENSIONS }).sample(EMBEDDER, 'plain_embeddings').config('plain_embeddings', { matryoshkaDimensions: undefined }).sample('debian_sections').sample('iris_forest');
 }
 
 /** The texts' vectors as the model's /infer route answers them (the Hugging Face task shape). */

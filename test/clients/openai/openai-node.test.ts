@@ -90,12 +90,14 @@ describe('the openai npm client against the local server', () => {
     assert.ok(unknown instanceof OpenAI.NotFoundError);
     assert.equal(unknown.code, 'model_not_found');
     assert.equal(unknown.param, 'model');
-    assert.match(unknown.message, /^404 model "nope" not found; available: debian_embeddings, debian_sections, iris_forest; GET \/v1\/models lists them$/);
+    assert.match(unknown.message, /^404 model "nope" not found; available: debian_embeddings, debian_sections, iris_forest, plain_embeddings; GET \/v1\/models lists them$/);
     const dims = await failure(client.embeddings.create({ model: EMBEDDER, input: 'x', dimensions: 100 }));
     assert.ok(dims instanceof OpenAI.BadRequestError);
     assert.equal(dims.param, 'dimensions');
     assert.equal(dims.type, 'invalid_request_error');
     assert.match(dims.message, /^400 "dimensions" is 100; model "debian_embeddings" takes 32, 64, 128$/);
+    const plain = await failure(client.embeddings.create({ model: 'plain_embeddings', input: 'x', dimensions: 64 }));
+    assert.equal(plain.message, '400 model "plain_embeddings" does not take "dimensions": its embeddings have 128 dimensions and its config.json lists no "matryoshkaDimensions" (set it only for a model trained Matryoshka-style); leave "dimensions" out or send 128');
     const classifier = await failure(client.embeddings.create({ model: 'debian_sections', input: 'x' }));
     assert.match(classifier.message, /^400 model "debian_sections" is a text-classification model; \/v1\/embeddings serves feature-extraction/);
     const empty = await failure(client.embeddings.create({ model: EMBEDDER, input: ['fine', ' '] }));
@@ -107,7 +109,7 @@ describe('the openai npm client against the local server', () => {
   it('lists and retrieves the served models as OpenAI does', async () => {
     const listed = [];
     for await (const model of client.models.list()) listed.push(model);
-    assert.deepEqual(listed.map((m) => m.id), ['debian_embeddings', 'debian_sections', 'iris_forest']);
+    assert.deepEqual(listed.map((m) => m.id), ['debian_embeddings', 'debian_sections', 'iris_forest', 'plain_embeddings']);
     for (const m of listed) {
       assert.equal(m.object, 'model');
       assert.equal(m.owned_by, 'modelship');
