@@ -16,7 +16,11 @@
  *   (e) memory: the local server's RSS and heap after a full GC every 10,000 requests over 300,000
  *   (i) images and text: a 224x224 JPEG and a sentence end to end vs a bare server doing sharp
  *       decode/resize + run and tokenize + run with the same libraries; JPEG vs v2 JSON payload size
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, u, x, q, g, s, k, l, y). @default all */
+ *   (h) question answering: a question over a one-window context and over a long one (doc_stride
+ *       windows) through the local server vs the same work in process (tokenizer + session.run +
+ *       postprocess: the module's own steps), and vs transformers.js's pipeline on the same folder
+ *   (u) OpenAI-compatible embeddings: POST /v1/embeddings with 16 texts per request, 16 connections,
+ *       throughput against a bare server tokenizing, running and mean-pooling the same texts
  *   (x) dynamic batching: a convolution on the SageMaker container at 1, 8 and 32 clients, with and
  *       without batching
  *   (q) modelship optimize: size and latency of INT8 and graph-optimized models
@@ -486,7 +490,79 @@ if (runs('i')) {
   report.tasks = { rounds, jpegBytes: jpeg.length, tensorJsonBytes: tensorJson.length, imageRatio: target('(i) image request / bare', best('image') / best('bareImage'), 1.2, 'lower'), textRatio: target('(i) text request / bare', best('text') / best('bareText'), 1.2, 'lower') };
 }
 
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, u, x, q, g, s, k, l, y). @default all */
+// (h) ------------------------------------------------------------------------------------------
+if (runs('h')) {
+  const n = QUICK ? 50 : 300;
+  console.log(`\n(h) question answering, one request at a time (median of ${n}, two rounds): over HTTP vs the same work in process vs transformers.js's pipeline`);
+  const { questionAnswering } = await import('../lambda/core/tasks/question-answering.ts');
+  const { taskFolder } = await import('../lambda/core/tasks/hf-folder.ts');
+  const { parseModelConfig } = await import('../lambda/core/config.ts');
+  const { readSignature } = await import('../lambda/core/signature.ts');
+  const { env: tjs, pipeline } = await import('@huggingface/transformers');
+  const source = join(ROOT, 'test', 'fixtures', 'question-answering', 'bert');
+  const files = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
+  const repo = new TempRepository('bench-qa-');
+  for (const file of ['model.onnx', ...files]) repo.file(`qa/1/${file}`, readFileSync(join(source, file)));
+  mkdirSync(join(repo.dir, 'tjs', 'qa', 'onnx'), { recursive: true });
+  for (const file of files) writeFileSync(join(repo.dir, 'tjs', 'qa', file), readFileSync(join(source, file)));
+  writeFileSync(join(repo.dir, 'tjs', 'qa', 'onnx', 'model.onnx'), readFileSync(join(source, 'model.onnx')));
+  const expected = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'question-answering', 'expected.json'), 'utf8')) as { cases: { name: string; question: string; context: string }[] };
+  const short = expected.cases.find((c) => c.name === 'short default')!;
+  const long = expected.cases.find((c) => c.name === 'long default stride')!;
+  // In process: the module's steps on a session made with the server's options, no HTTP, no core.
+  const session = await InferenceSession.create(join(source, 'model.onnx'), defaultSessionOptions());
+  const loaded = await questionAnswering.load(taskFolder({ where: 'bench', config: parseModelConfig(undefined, 'bench'), files: new Map(files.map((f) => [f, readFileSync(join(source, f))])), signature: readSignature(session), onnx: new Uint8Array(), createSession: () => Promise.reject(new Error('none')) }));
+  const context = { model: { name: 'qa', version: 1 }, run: (feeds: Record<string, Tensor>, outputs?: readonly string[]) => session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>, mark: () => undefined };
+  const direct = async (c: { question: string; context: string }) => questionAnswering.run(loaded, questionAnswering.parse(loaded, { kind: 'json', route: 'infer', body: { inputs: { question: c.question, context: c.context } } })!, context);
+  tjs.allowRemoteModels = false;
+  tjs.localModelPath = join(repo.dir, 'tjs');
+  const answerer = await pipeline('question-answering', 'qa', { dtype: 'fp32' });
+  const ours = await startServer('local', 18125, { MODEL_DIR: repo.dir, MODEL_NAMES: 'qa' });
+  const post = (c: { question: string; context: string }) => fetch(`${ours.url}/v2/models/qa/infer`, { method: 'POST', body: JSON.stringify({ inputs: { question: c.question, context: c.context } }), headers: { 'Content-Type': 'application/json' } }).then((r) => r.text());
+  const timeIt = (fn: () => Promise<unknown>) => medianMs(fn, n, 20);
+  const rounds: Record<string, number>[] = [];
+  for (let round = 0; round < 2; round++) {
+    rounds.push({
+      shortDirect: await timeIt(() => direct(short)),
+      shortHttp: await timeIt(() => post(short)),
+      shortTransformersJs: await timeIt(() => answerer(short.question, short.context)),
+      longDirect: await timeIt(() => direct(long)),
+      longHttp: await timeIt(() => post(long)),
+    });
+  }
+  await ours.stop();
+  await answerer.dispose();
+  rmSync(repo.dir, { recursive: true, force: true });
+  const best = (key: string) => Math.min(...rounds.map((r) => r[key]));
+  console.log(`  one window (${[...short.context].length} characters): in process ${best('shortDirect').toFixed(2)} ms, HTTP ${best('shortHttp').toFixed(2)} ms, transformers.js ${best('shortTransformersJs').toFixed(2)} ms`);
+  console.log(`  ${(await direct(long)).items} question over ${[...long.context].length} characters (4 windows): in process ${best('longDirect').toFixed(2)} ms, HTTP ${best('longHttp').toFixed(2)} ms (transformers.js has no windows)`);
+  report.questionAnswering = {
+    rounds,
+    shortHttpRatio: target('(h) one-window question over HTTP / in process', best('shortHttp') / best('shortDirect'), 1.2, 'lower'),
+    longHttpRatio: target('(h) 4-window question over HTTP / in process', best('longHttp') / best('longDirect'), 1.2, 'lower'),
+    transformersJsRatio: target('(h) in process / transformers.js pipeline (one window)', best('shortDirect') / best('shortTransformersJs'), 1, 'lower'),
+  };
+}
+
+// (u) ------------------------------------------------------------------------------------------
+if (runs('u')) {
+  const texts = Array.from({ length: 16 }, (_, i) => `${['a chess engine with a graphical board', 'tools to capture and analyse network packets', 'TrueType font family for code', 'a synthesizer for live music'][i % 4]} ${i}`);
+  console.log(`\n(u) OpenAI-compatible /v1/embeddings, ${texts.length} texts per request, 16 connections, ${seconds} s per run, median of ${QUICK ? 1 : 3} interleaved rounds: local server vs a bare server doing tokenize + run + mean pool + normalize`);
+  const ours = await startServer('local', 18125, { MODEL_NAMES: 'debian_embeddings' });
+  const bare = await startServer('bare-task', 18126);
+  const body = JSON.stringify({ model: 'debian_embeddings', input: texts, encoding_format: 'float' });
+  const runsOf: Record<'bare' | 'float' | 'base64', Load[]> = { bare: [], float: [], base64: [] };
+  for (let round = 0; round < (QUICK ? 1 : 3); round++) {
+    runsOf.bare.push(await load(`${bare.url}/embeddings`, JSON.stringify({ input: texts }), { seconds, pid: bare.child.pid }));
+    runsOf.float.push(await load(`${ours.url}/v1/embeddings`, body, { seconds, pid: ours.child.pid }));
+    runsOf.base64.push(await load(`${ours.url}/v1/embeddings`, body.replace('"float"', '"base64"'), { seconds, pid: ours.child.pid }));
+  }
+  await Promise.all([ours.stop(), bare.stop()]);
+  const [b, f, b64] = [medianRun(runsOf.bare), medianRun(runsOf.float), medianRun(runsOf.base64)];
+  row('bare Node + tokenizer + onnxruntime', b);
+  row('/v1/embeddings, float', f);
+  row('/v1/embeddings, base64', b64);
+  report.embeddings = { runs: runsOf, floatThroughput: target('(u) /v1/embeddings (float) throughput / bare', f.requestsPerSecond / b.requestsPerSecond, 0.85, 'higher'), base64Throughput: b64.requestsPerSecond / b.requestsPerSecond };
 }
 
 // (x) ------------------------------------------------------------------------------------------
