@@ -24,7 +24,8 @@ export interface TextBatch {
 
 export class TextEncoder {
   private readonly tokenizer: Tokenizer;
-  private readonly padId: number;
+  /** The pad token's id (tokenizer_config.json pad_token, else 0). */
+  readonly padId: number;
   readonly maxLength: number;
 
   constructor(tokenizerJson: unknown, tokenizerConfig: unknown, maxLength: number) {
