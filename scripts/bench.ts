@@ -21,6 +21,8 @@
  *       postprocess: the module's own steps), and vs transformers.js's pipeline on the same folder
  *   (u) OpenAI-compatible embeddings: POST /v1/embeddings with 16 texts per request, 16 connections,
  *       throughput against a bare server tokenizing, running and mean-pooling the same texts
+ *   (v) image embeddings: a 224x224 JPEG through image-feature-extraction over HTTP vs a bare server
+ *       doing decode + preprocess + session.run + CLS pooling; transformers.js's pipeline in process
  *   (x) dynamic batching: a convolution on the SageMaker container at 1, 8 and 32 clients, with and
  *       without batching
  *   (q) modelship optimize: size and latency of INT8 and graph-optimized models
@@ -55,7 +57,7 @@ import { encodeInferRequest, toInputList } from '../clients/typescript/src/tenso
 
 const execFileAsync = promisify(execFile);
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, u, x, q, g, s, k, l, y). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, u, v, x, q, g, s, k, l, y). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -115,8 +117,8 @@ interface Server {
 }
 
 /** Starts one of the servers on a port and waits until it answers. */
-async function startServer(kind: 'local' | 'sagemaker' | 'bare' | 'bare-large' | 'bare-task', port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Server> {
-  const script = { local: [...START_FLAGS, join(ROOT, 'bin', 'serve.ts')], sagemaker: [...START_FLAGS, join(ROOT, 'bin', 'serve-sagemaker.ts')], bare: [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), String(port)], 'bare-large': [join(ROOT, 'scripts', 'bench', 'bare-large-server.mjs'), join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), String(port)], 'bare-task': [join(ROOT, 'scripts', 'bench', 'bare-task-server.mjs'), SAMPLES_DIR, String(port)] }[kind];
+async function startServer(kind: 'local' | 'sagemaker' | 'bare' | 'bare-large' | 'bare-task' | 'bare-embedding', port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Server> {
+  const script = { local: [...START_FLAGS, join(ROOT, 'bin', 'serve.ts')], sagemaker: [...START_FLAGS, join(ROOT, 'bin', 'serve-sagemaker.ts')], bare: [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), String(port)], 'bare-large': [join(ROOT, 'scripts', 'bench', 'bare-large-server.mjs'), join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), String(port)], 'bare-task': [join(ROOT, 'scripts', 'bench', 'bare-task-server.mjs'), SAMPLES_DIR, String(port)], 'bare-embedding': [join(ROOT, 'scripts', 'bench', 'bare-embedding-server.mjs'), join(ROOT, 'test', 'fixtures', 'image-feature-extraction', 'vit-224'), String(port)] }[kind];
   const defaults = kind === 'sagemaker' ? { HOST: '127.0.0.1', MODEL_DIR: SAMPLES_DIR, MODEL_NAME: 'breast_cancer_classifier' } : {};
   const child = spawn(process.execPath, [...nodeFlags, ...script], { cwd: ROOT, env: { ...process.env, PORT: String(port), ...defaults, ...env } });
   let output = '';
@@ -542,6 +544,36 @@ if (runs('h')) {
     longHttpRatio: target('(h) 4-window question over HTTP / in process', best('longHttp') / best('longDirect'), 1.2, 'lower'),
     transformersJsRatio: target('(h) in process / transformers.js pipeline (one window)', best('shortDirect') / best('shortTransformersJs'), 1, 'lower'),
   };
+}
+
+// (v) ------------------------------------------------------------------------------------------
+if (runs('v')) {
+  console.log(`\n(v) image embeddings over HTTP, one request at a time (median of ${QUICK ? 50 : 300}, two rounds): a 224x224 JPEG through image-feature-extraction (a ViT at 224x224, 197 tokens) vs a bare server doing decode + preprocess + session.run + CLS; transformers.js's pipeline in process for reference`);
+  const { default: sharp } = await import('sharp');
+  const jpeg = await sharp(readFileSync(join(ROOT, 'test', 'fixtures', 'images', 'crop-shapes.png'))).resize(224, 224, { fit: 'fill' }).jpeg({ quality: 90 }).toBuffer();
+  const folder = join(ROOT, 'test', 'fixtures', 'image-feature-extraction', 'vit-224');
+  const repository = new TempRepository('bench-embeddings-').copy(folder, 'vit_embeddings/1').config('vit_embeddings', { description: 'A random-weight ViT at 224x224 (bench)' }).dir;
+  const ours = await startServer('local', 18122, { MODEL_DIR: repository, MODEL_NAMES: 'vit_embeddings' });
+  const bare = await startServer('bare-embedding', 18123);
+  const timeIt = (fn: () => Promise<unknown>) => medianMs(fn, QUICK ? 50 : 300, 20);
+  const post = (url: string) => fetch(url, { method: 'POST', body: jpeg, headers: { 'Content-Type': 'image/jpeg' } }).then((r) => r.text());
+  const t = await import('@huggingface/transformers');
+  t.env.allowRemoteModels = false;
+  t.env.localModelPath = '/';
+  const tjsFolder = new TempRepository('bench-embeddings-tjs-').copy(folder, '.').copy(join(folder, 'model.onnx'), 'onnx/model.onnx').dir;
+  const extractor = await t.pipeline('image-feature-extraction', tjsFolder, { dtype: 'fp32', session_options: { intraOpNumThreads: 1, interOpNumThreads: 1 } });
+  const rounds: Record<string, number>[] = [];
+  for (let round = 0; round < 2; round++) {
+    rounds.push({
+      bare: await timeIt(() => post(`${bare.url}/embed`)),
+      modelship: await timeIt(() => post(`${ours.url}/v2/models/vit_embeddings/infer`)),
+      transformersJs: await timeIt(async () => extractor(await t.RawImage.fromBlob(new Blob([new Uint8Array(jpeg)])))),
+    });
+  }
+  await Promise.all([ours.stop(), bare.stop()]);
+  const best = (key: string) => Math.min(...rounds.map((r) => r[key]));
+  console.log(`  224x224 JPEG (${jpeg.length} bytes): bare ${best('bare').toFixed(2)} ms, ModelShip ${best('modelship').toFixed(2)} ms, transformers.js pipeline in process ${best('transformersJs').toFixed(2)} ms`);
+  report.imageEmbeddings = { rounds, jpegBytes: jpeg.length, ratio: target('(v) image embedding request / bare', best('modelship') / best('bare'), 1.1, 'lower') };
 }
 
 // (u) ------------------------------------------------------------------------------------------

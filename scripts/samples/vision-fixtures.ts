@@ -49,3 +49,33 @@ export function writeVisionFixture(name: VisionFixture, target: string): string 
   if (existsSync(join(from, 'tokenizer_config.json'))) writeFileSync(join(target, 'tokenizer.json'), fixtureTokenizer(name === 'siglip' ? 'siglip' : 'clip'));
   return target;
 }
+
+/** The fixtures as a model repository (what the README's vision examples and the HTTP tests serve): model name → fixture and config.json. */
+export const VISION_REPOSITORY: Readonly<Record<string, { readonly fixture: VisionFixture; readonly config: Readonly<Record<string, unknown>> }>> = {
+  vit_embeddings: { fixture: 'vit', config: { description: 'image-feature-extraction: a small random-weight ViT (test model)' } },
+  dinov2_embeddings: { fixture: 'dinov2', config: { description: 'image-feature-extraction: a small random-weight DINOv2 (test model)' } },
+  clip_image_embeddings: { fixture: 'clip-vision', config: { description: "image-feature-extraction: a small random-weight CLIP's vision tower with projection (test model)" } },
+  clip_zero_shot: { fixture: 'clip', config: { description: 'zero-shot-image-classification: a small random-weight CLIP in one file (test model)' } },
+  clip_towers_zero_shot: { fixture: 'clip-towers', config: { description: 'zero-shot-image-classification: the same CLIP as two towers (test model)', logitScale: FIXTURE_CLIP_LOGIT_SCALE } },
+  siglip_zero_shot: { fixture: 'siglip', config: { description: 'zero-shot-image-classification: a small random-weight SigLIP (test model)' } },
+};
+
+/** Writes the vision repository into `dir` (models/<name>/config.json and version 1); returns `dir`. */
+export function writeVisionRepository(dir: string, names: readonly string[] = Object.keys(VISION_REPOSITORY)): string {
+  for (const name of names) {
+    const { fixture, config } = VISION_REPOSITORY[name];
+    writeVisionFixture(fixture, join(dir, name, '1'));
+    writeFileSync(join(dir, name, 'config.json'), `${JSON.stringify(config, null, 1)}\n`);
+  }
+  return dir;
+}
+
+if (import.meta.main) {
+  const dir = process.argv[2];
+  if (dir === undefined) {
+    console.error('usage: node scripts/samples/vision-fixtures.ts DIR   (writes the vision test models there as a model repository)');
+    process.exit(2);
+  }
+  writeVisionRepository(dir);
+  console.log(`vision test models written to ${dir}: ${Object.keys(VISION_REPOSITORY).join(', ')}`);
+}

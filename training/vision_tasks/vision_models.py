@@ -5,6 +5,7 @@ for the image-feature-extraction and zero-shot-image-classification tests.
 
 Writes, under test/fixtures/:
   image-feature-extraction/vit/       ViTModel: pixel_values -> last_hidden_state, pooler_output
+  image-feature-extraction/vit-224/   the same at 224x224 (16x16 patches), for the bench
   image-feature-extraction/dinov2/    Dinov2Model: pixel_values -> last_hidden_state, pooler_output
   image-feature-extraction/clip-vision/  CLIPVisionModelWithProjection: pixel_values -> image_embeds, last_hidden_state
   zero-shot-image-classification/clip/   CLIPModel in one file: input_ids, attention_mask, pixel_values ->
@@ -81,15 +82,16 @@ def export(model, args, path, input_names, output_names, dynamic_axes):
         torch.onnx.export(model, args, path, input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False, do_constant_folding=True)
     checked = onnx.load(path)
     onnx.checker.check_model(checked)
-    verify(model, path, input_names)
+    traced = dict(zip(input_names, args))
+    verify(model, path, input_names, traced['pixel_values'].shape[-1] if 'pixel_values' in traced else 32)
 
 
-def verify(model, path, input_names):
+def verify(model, path, input_names, size):
     """The export against torch on other shapes than the traced ones (batch 3, 9 tokens, padding), so a
     shape the tracer baked in as a constant is caught here rather than in the tests."""
     ids = torch.tensor([[BOS, 450, 1023, 338, 99, 77, EOS, EOS, EOS], [BOS, 263, EOS, EOS, EOS, EOS, EOS, EOS, EOS], [BOS, 5, 6, 7, 8, 9, 10, 11, EOS]])
     mask = (torch.arange(9)[None, :] <= torch.tensor([[6], [2], [8]])).long()
-    feeds = {'input_ids': ids, 'attention_mask': mask, 'pixel_values': pixels(3)}
+    feeds = {'input_ids': ids, 'attention_mask': mask, 'pixel_values': pixels(3, size)}
     args = tuple(feeds[name] for name in input_names)
     with torch.no_grad():
         expected = model(*args)
@@ -127,6 +129,16 @@ def vit():
     vision_only(model, path, ['last_hidden_state', 'pooler_output'])
     save_config(model, path)
     write_json(os.path.join(path, 'preprocessor_config.json'), {'image_processor_type': 'ViTImageProcessor', 'do_resize': True, 'size': {'height': 32, 'width': 32}, 'resample': 2, 'do_rescale': True, 'rescale_factor': 1 / 255, 'do_normalize': True, 'image_mean': [0.5, 0.5, 0.5], 'image_std': [0.5, 0.5, 0.5]})
+
+
+def vit_224():
+    """A ViT at the usual 224x224 input (16x16 patches, 197 tokens) for the bench's embedding part."""
+    torch.manual_seed(5)
+    model = ViTModel(ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, image_size=224, patch_size=16))
+    path = folder('image-feature-extraction', 'vit-224')
+    export(Outputs(model, ['last_hidden_state', 'pooler_output']), (pixels(2, 224),), os.path.join(path, 'model.onnx'), ['pixel_values'], ['last_hidden_state', 'pooler_output'], {'pixel_values': {0: 'batch_size'}, 'last_hidden_state': {0: 'batch_size'}, 'pooler_output': {0: 'batch_size'}})
+    save_config(model, path)
+    write_json(os.path.join(path, 'preprocessor_config.json'), {'image_processor_type': 'ViTImageProcessor', 'do_resize': True, 'size': {'height': 224, 'width': 224}, 'resample': 2, 'do_rescale': True, 'rescale_factor': 1 / 255, 'do_normalize': True, 'image_mean': [0.5, 0.5, 0.5], 'image_std': [0.5, 0.5, 0.5]})
 
 
 def dinov2():
@@ -216,6 +228,7 @@ def siglip():
 
 if __name__ == '__main__':
     vit()
+    vit_224()
     dinov2()
     clip()
     siglip()
