@@ -108,7 +108,7 @@ export async function embedImages(loaded: ImageEmbedder, items: readonly Uint8Ar
   const pooling = options.pooling ?? loaded.pooling;
   const normalize = options.normalize ?? loaded.normalize;
   const output = pooling === 'pooler' ? loaded.pooled : loaded.hidden;
-  if (output === undefined) throw badRequest(pooling === 'pooler' ? 'this model has no pooled output (pooler_output or image_embeds); use "pooling": "cls" or "mean"' : `"${pooling}" pooling needs the model's token output (last_hidden_state), which this export lacks; use "pooling": "pooler"`, 'invalid_parameter');
+  if (output === undefined) throw badRequest(pooling === 'pooler' ? 'this model has no pooled output (pooler_output or image_embeds); use "pooling": "cls" or "mean"' : `"${pooling}" pooling needs the model's token output (last_hidden_state), which this export lacks; use "pooling": "pooler"`);
   const pixels = await imageTensor(loaded.image, items, single);
   context.mark('parsed');
   const result = (await context.run({ [loaded.input]: pixels, ...loaded.placeholderText }, [output]))[output];
@@ -125,7 +125,7 @@ export async function embedImages(loaded: ImageEmbedder, items: readonly Uint8Ar
     // CLS and register tokens come before the patches; without a known patch size, one CLS token.
     const patches = loaded.patchSize === undefined ? tokens - 1 : Math.floor(height / loaded.patchSize) * Math.floor(width / loaded.patchSize);
     const prefix = Math.max(0, tokens - patches);
-    if (pooling === 'cls' && prefix === 0) throw badRequest('this model has no CLS token (every token is a patch); use "pooling": "mean" or "pooler"', 'invalid_parameter');
+    if (pooling === 'cls' && prefix === 0) throw badRequest('this model has no CLS token (every token is a patch); use "pooling": "mean" or "pooler"');
     for (let i = 0; i < n; i++) {
       const base = i * tokens * dims;
       if (pooling === 'cls') {

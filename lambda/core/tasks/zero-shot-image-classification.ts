@@ -215,20 +215,20 @@ export interface ZeroShotRequest extends ItemsRequest<Uint8Array> {
 function labelsParameter(value: unknown, fallback: readonly string[] | undefined): string[] {
   if (value === undefined) {
     if (fallback !== undefined) return [...fallback];
-    throw badRequest('no candidate labels: send "parameters": {"candidate_labels": ["cat", "dog", ...]} with the image in JSON ({"inputs": <base64 image>}), or set "labels" in config.json as the default set', 'invalid_parameter');
+    throw badRequest('no candidate labels: send "parameters": {"candidate_labels": ["cat", "dog", ...]} with the image in JSON ({"inputs": <base64 image>}), or set "labels" in config.json as the default set');
   }
   const list = typeof value === 'string' ? value.split(',').map((l) => l.trim()).filter((l) => l !== '') : value;
-  if (!Array.isArray(list) || list.length === 0) throw badRequest(`"parameters.candidate_labels" must be a non-empty list of labels, got ${JSON.stringify(value)}`, 'invalid_parameter');
-  if (list.length > MAX_LABELS) throw badRequest(`"parameters.candidate_labels" has ${list.length} labels, over the limit of ${MAX_LABELS}; split the request`, 'invalid_parameter');
+  if (!Array.isArray(list) || list.length === 0) throw badRequest(`"parameters.candidate_labels" must be a non-empty list of labels, got ${JSON.stringify(value)}`);
+  if (list.length > MAX_LABELS) throw badRequest(`"parameters.candidate_labels" has ${list.length} labels, over the limit of ${MAX_LABELS}; split the request`);
   list.forEach((l, i) => {
-    if (typeof l !== 'string' || l.trim() === '') throw badRequest(`"parameters.candidate_labels"[${i}] must be a non-empty string, got ${JSON.stringify(l)}`, 'invalid_parameter');
+    if (typeof l !== 'string' || l.trim() === '') throw badRequest(`"parameters.candidate_labels"[${i}] must be a non-empty string, got ${JSON.stringify(l)}`);
   });
   return list as string[];
 }
 
 function templateParameter(value: unknown): string {
   if (value === undefined) return DEFAULT_TEMPLATE;
-  if (typeof value !== 'string' || value.split('{}').length !== 2) throw badRequest(`"parameters.hypothesis_template" must be a string with one "{}" where the label goes (default ${JSON.stringify(DEFAULT_TEMPLATE)}), got ${JSON.stringify(value)}`, 'invalid_parameter');
+  if (typeof value !== 'string' || value.split('{}').length !== 2) throw badRequest(`"parameters.hypothesis_template" must be a string with one "{}" where the label goes (default ${JSON.stringify(DEFAULT_TEMPLATE)}), got ${JSON.stringify(value)}`);
   return value;
 }
 
