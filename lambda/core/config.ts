@@ -94,7 +94,7 @@ export const modelConfigSchema = z
     topK: z.optional(positiveInt()),
     /** Classifiers: what turns the model's output into scores (default: softmax, or sigmoid for a multi-label problem_type; "none" when it outputs probabilities). */
     functionToApply: z.optional(z.enum(['softmax', 'sigmoid', 'none'])),
-    /** Text embeddings: how token embeddings become one (default: 1_Pooling/config.json, else mean). */
+    /** Embeddings: how token embeddings become one (texts: default 1_Pooling/config.json, else mean; images: "cls" or "mean", default the architecture's, see image-feature-extraction). */
     pooling: z.optional(z.enum(['mean', 'cls', 'max'])),
     /** Text embeddings: L2-normalize them (default: a Normalize module in modules.json). */
     normalize: z.optional(z.boolean()),
@@ -103,6 +103,10 @@ export const modelConfigSchema = z
      * "dimensions" may cut them to (then L2-normalized again). @default - none: "dimensions" refused unless it is the full size
      */
     matryoshkaDimensions: z.optional(z.array(positiveInt()).check(z.minLength(1))),
+    /** zero-shot-image-classification with two towers (model.onnx the vision tower, text_model.onnx the text tower): exp(logit_scale), which neither tower holds (100 for OpenAI's CLIP). */
+    logitScale: z.optional(positive()),
+    /** The same for SigLIP's towers: logit_bias, added after the scale. */
+    logitBias: z.optional(z.number()),
     /** Tokens per text (default: the export's max_position_embeddings or the tokenizer's model_max_length, at most 512). */
     maxLength: z.optional(positiveInt()),
     /** A text over maxLength: "truncate" it and say so in the answer, or "reject" it with 400. */

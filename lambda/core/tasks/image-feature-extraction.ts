@@ -65,6 +65,7 @@ function loadImageEmbedder(folder: TaskFolder): ImageEmbedder {
   const pooled = ['image_embeds', 'pooler_output'].find((o) => outputs.includes(o));
   if (hidden === undefined && pooled === undefined) throw new Error(`${folder.where}: an image-feature-extraction model needs last_hidden_state, pooler_output or image_embeds among its outputs; it has ${outputs.join(', ')} (name the token output in config.json "outputName")`);
   if (hidden !== undefined && !outputs.includes(hidden)) throw new Error(`${folder.where}: config.json "outputName" is "${hidden}", not one of the model's outputs (${outputs.join(', ')})`);
+  // config.json's pooling is the text tasks' enum too: "cls" and "mean" apply here; "pooler" is the default where the export has one, or a request's parameter.
   const configured = folder.config.pooling as string | undefined;
   if (configured !== undefined && !(POOLINGS as readonly string[]).includes(configured)) throw new Error(`${folder.where}: config.json "pooling" is "${configured}"; image embeddings pool by "cls", "mean" or "pooler"`);
   const pooling = (configured as ImagePooling | undefined) ?? (pooled === 'image_embeds' ? 'pooler' : CLS_ARCHITECTURES.has(folder.architecture) && hidden !== undefined ? 'cls' : pooled !== undefined ? 'pooler' : 'cls');

@@ -8,12 +8,14 @@
 import { TASKS } from '../config.ts';
 import { featureExtraction } from './feature-extraction.ts';
 import { imageClassification } from './image-classification.ts';
+import { imageFeatureExtraction } from './image-feature-extraction.ts';
 import { objectDetection } from './object-detection.ts';
 import { questionAnswering } from './question-answering.ts';
 import { sentenceSimilarity } from './sentence-similarity.ts';
 import type { LoadedTask, TaskFolder, TaskModule } from './task.ts';
 import { textClassification } from './text-classification.ts';
 import { tokenClassification } from './token-classification.ts';
+import { zeroShotImageClassification } from './zero-shot-image-classification.ts';
 
 // Each module has its own Loaded and Request types; the registry holds them as one list.
 type AnyTaskModule = TaskModule<any, any>;
@@ -22,6 +24,9 @@ export const TASK_MODULES: readonly AnyTaskModule[] = [
   imageClassification,
   questionAnswering,
   textClassification,
+  // Before feature-extraction, which would take a CLIP or SigLIP folder (a *Model with a tokenizer) as text embeddings.
+  zeroShotImageClassification,
+  imageFeatureExtraction,
   featureExtraction,
   tokenClassification,
   objectDetection,

@@ -137,6 +137,6 @@ describe('image-feature-extraction: equal to transformers.js on ViT, DINOv2 and 
 
   it('refuses at load what it cannot serve, naming it', async () => {
     await assert.rejects(loadFixture(imageFeatureExtraction, 'vit', { pooling: 'max' }), /image embeddings pool by "cls", "mean" or "pooler"/);
-    await assert.rejects(loadFixture(imageFeatureExtraction, 'clip-vision', { pooling: 'pooler', outputName: 'nope' }), /"outputName" is "nope"/);
+    await assert.rejects(loadFixture(imageFeatureExtraction, 'clip-vision', { pooling: 'cls', outputName: 'nope' }), /"outputName" is "nope"/);
   });
 });
