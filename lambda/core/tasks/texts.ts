@@ -10,6 +10,15 @@ import { badRequest } from '../errors.ts';
 import { inputOf } from './hf-folder.ts';
 import type { TaskFolder } from './task.ts';
 
+/** Two texts classified together (an NLI premise and hypothesis, a query and a document): transformers' {"text", "text_pair"}. */
+export interface TextPair {
+  readonly text: string;
+  readonly text_pair: string;
+}
+
+/** How a pair over the model's maximum is cut (the Rust tokenizers' TruncationStrategy). */
+export type PairTruncation = 'only_first' | 'longest_first';
+
 export interface TextBatch {
   readonly inputIds: BigInt64Array;
   readonly attentionMask: BigInt64Array;
@@ -68,6 +77,55 @@ export class TextEncoder {
     return this.vocab;
   }
 
+  /**
+   * Token ids of a pair as the tokenizer's template joins them (BERT's "[CLS] A [SEP] B [SEP]" with
+   * type ids 0 then 1, RoBERTa's "<s> A </s></s> B </s>", …), cut to maxLength when asked as the Rust
+   * tokenizers cut pairs (tokenizers/src/utils/truncation.rs, `truncate_encodings`): "only_first"
+   * cuts the end of the first text (what the zero-shot pipeline asks for), "longest_first" cuts the
+   * longer one, and both evenly once neither fits alone. The template's special tokens are kept.
+   */
+  private encodePair(text: string, pair: string, strategy: PairTruncation, truncate: boolean): { ids: number[]; typeIds: number[]; count: number; truncated: boolean } {
+    const full = this.tokenizer.encode(text, { text_pair: pair, add_special_tokens: true, return_token_type_ids: true });
+    const count = full.ids.length;
+    const typeIds = full.token_type_ids ?? [];
+    if (count <= this.maxLength) return { ids: full.ids, typeIds, count, truncated: false };
+    if (!truncate) return { ids: full.ids, typeIds, count, truncated: true };
+    const first = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    const second = this.tokenizer.encode(pair, { add_special_tokens: false }).ids;
+    const budget = this.maxLength - (count - first.length - second.length);
+    let [keepFirst, keepSecond] = [first.length, second.length];
+    if (strategy === 'only_first') {
+      keepFirst = budget - second.length;
+      if (keepFirst < 1) throw badRequest(`the pair's second text is ${second.length} tokens, more than the ${budget} the model's ${this.maxLength} leave beside the first; shorten it`, 'text_too_long');
+    } else {
+      const swap = keepFirst > keepSecond;
+      let [short, long] = swap ? [keepSecond, keepFirst] : [keepFirst, keepSecond];
+      long = short > budget ? short : Math.max(short, budget - short);
+      if (short + long > budget) [short, long] = [Math.floor(budget / 2), Math.floor(budget / 2) + (budget % 2)];
+      [keepFirst, keepSecond] = swap ? [long, short] : [short, long];
+    }
+    const at = (ids: readonly number[], sub: readonly number[], from: number) => {
+      for (let i = from; i + sub.length <= ids.length; i++) if (sub.every((v, j) => ids[i + j] === v)) return i;
+      throw new Error('the tokenizer joined a pair in a way its parts cannot be found in');
+    };
+    const start1 = at(full.ids, first, 0);
+    const start2 = at(full.ids, second, start1 + first.length);
+    const pick = (values: readonly number[]) => [...values.slice(0, start1 + keepFirst), ...values.slice(start1 + first.length, start2 + keepSecond), ...values.slice(start2 + second.length)];
+    return { ids: pick(full.ids), typeIds: typeIds.length === 0 ? [] : pick(typeIds), count, truncated: true };
+  }
+
+  /** A batch of text pairs as [pairs, longest] tensors (see encodePair); 400 for an empty text, or a pair too long when `truncate` is false. */
+  encodePairs(pairs: readonly TextPair[], strategy: PairTruncation, truncate: boolean): TextBatch {
+    return this.batch(
+      pairs.map((p, i) => {
+        for (const [key, value] of [['text', p.text], ['text_pair', p.text_pair]] as const) if (typeof value !== 'string' || value.trim() === '') throw badRequest(`pair ${i} "${key}" is empty; send some text in both "text" and "text_pair"`, 'invalid_text');
+        const one = this.encodePair(p.text, p.text_pair, strategy, truncate);
+        if (one.truncated && !truncate) throw badRequest(`pair ${i} is ${one.count} tokens, over the model's maximum of ${this.maxLength} (config.json "truncation": "reject"); shorten it`, 'text_too_long');
+        return one;
+      }),
+    );
+  }
+
   /** A batch of texts as [texts, longest] tensors, padded with the tokenizer's pad token; 400 for an empty text, or one too long when `truncate` is false. */
   encode(texts: readonly string[], truncate: boolean): TextBatch {
     const encoded = texts.map((text, i) => {
@@ -76,8 +134,13 @@ export class TextEncoder {
       if (one.truncated && !truncate) throw badRequest(`text ${i} is ${one.count} tokens, over the model's maximum of ${this.maxLength} (config.json "truncation": "reject"); shorten it`, 'text_too_long');
       return one;
     });
+    return this.batch(encoded);
+  }
+
+  /** Encoded texts or pairs padded into [rows, longest] tensors with the tokenizer's pad token. */
+  private batch(encoded: readonly { ids: number[]; typeIds: number[]; count: number; truncated: boolean }[]): TextBatch {
     const length = Math.max(1, ...encoded.map((e) => e.ids.length));
-    const size = texts.length * length;
+    const size = encoded.length * length;
     const inputIds = new BigInt64Array(size).fill(BigInt(this.padId));
     const attentionMask = new BigInt64Array(size);
     const tokenTypeIds = new BigInt64Array(size);
