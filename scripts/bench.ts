@@ -52,12 +52,13 @@ import { createApiGatewayHandler } from '../lambda/adapters/api-gateway/handler.
 import { defaultSessionOptions } from '../lambda/core/sessions.ts';
 import { createTestService, fakeLambdaContext, goldenRequest, readGolden, startTestS3, TempRepository, FIXTURE_MODELS_DIR, ROOT, SAMPLES_DIR } from '../test/helpers.ts';
 import { Inspector, leastSquaresSlope } from '../test/inspector.ts';
+import { benchTextPairs } from './bench/text-pairs.ts';
 import { ModelShipClient, type NamedInput } from '../clients/typescript/src/index.ts';
 import { encodeInferRequest, toInputList } from '../clients/typescript/src/tensors.ts';
 
 const execFileAsync = promisify(execFile);
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, u, v, x, q, g, s, k, l, y). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, u, v, x, q, g, s, k, l, y, z). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -1015,6 +1016,21 @@ if (runs('y')) {
   console.log('  cold: every part a cold start pays today (ms); with SnapStart all of it is in the snapshot, and a restored environment pays the restore (Lambda) plus the after-restore hook (restore column) before its request.');
   report.initParts = rows;
   await s3.close();
+}
+
+// (z) ------------------------------------------------------------------------------------------
+if (runs('z')) {
+  console.log(`\n(z) zero-shot-classification (1 text x 5 labels, bert-nli) and text pairs (a query x 8 descriptions, debian-reranker), median of ${QUICK ? 50 : 300}: over HTTP vs the same work in process vs transformers.js`);
+  const r = await benchTextPairs({ startServer: (env) => startServer('local', 18160, env), medianMs, quick: QUICK });
+  console.log(`  zero-shot: HTTP ${r.zeroShotHttp.toFixed(2)} ms, direct ${r.zeroShotDirect.toFixed(2)} ms, transformers.js ${r.zeroShotTransformersJs.toFixed(2)} ms`);
+  console.log(`  pairs:     HTTP ${r.pairsHttp.toFixed(2)} ms, direct ${r.pairsDirect.toFixed(2)} ms, transformers.js ${r.pairsTransformersJs.toFixed(2)} ms`);
+  report.textPairs = {
+    ...r,
+    zeroShotOverDirect: target('(z) zero-shot over HTTP / direct in process', r.zeroShotHttp / r.zeroShotDirect, 1.2, 'lower'),
+    zeroShotOverTransformersJs: target('(z) zero-shot over HTTP / transformers.js pipeline in process', r.zeroShotHttp / r.zeroShotTransformersJs, 1, 'lower'),
+    pairsOverDirect: target('(z) pairs over HTTP / direct in process', r.pairsHttp / r.pairsDirect, 1.2, 'lower'),
+    pairsOverTransformersJs: target('(z) pairs over HTTP / transformers.js tokenizer + model in process', r.pairsHttp / r.pairsTransformersJs, 1, 'lower'),
+  };
 }
 
 report.missedTargets = misses;

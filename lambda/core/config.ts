@@ -128,6 +128,8 @@ export const modelConfigSchema = z
         maxPixels: z._default(positiveInt(), 40_000_000),
       }),
     ),
+    /** zero-shot-classification: candidate labels one request may send (each is one more pair to run); default 32. */
+    maxCandidateLabels: z.optional(int(1, 1000)),
     /** Class names, index i naming class i. */
     labels: z.optional(z.array(name()).check(z.minLength(2))),
     /** Output holding class indices; default the output named "label". */

