@@ -19,6 +19,8 @@
  *   (h) question answering: a question over a one-window context and over a long one (doc_stride
  *       windows) through the local server vs the same work in process (tokenizer + session.run +
  *       postprocess: the module's own steps), and vs transformers.js's pipeline on the same folder
+ *   (n) object detection: a 640x480 JPEG through a YOLO export over HTTP vs decode + letterbox +
+ *       session.run + NMS in process; NMS time on 8,400 candidates
  *   (u) OpenAI-compatible embeddings: POST /v1/embeddings with 16 texts per request, 16 connections,
  *       throughput against a bare server tokenizing, running and mean-pooling the same texts
  *   (v) image embeddings: a 224x224 JPEG through image-feature-extraction over HTTP vs a bare server
@@ -58,7 +60,7 @@ import { encodeInferRequest, toInputList } from '../clients/typescript/src/tenso
 
 const execFileAsync = promisify(execFile);
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, u, v, x, q, g, s, k, l, y, z). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, n, u, v, x, q, g, s, k, l, y, z). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -547,6 +549,63 @@ if (runs('h')) {
   };
 }
 
+if (runs('n')) {
+  const n = QUICK ? 50 : 200;
+  console.log(`\n(n) object detection, one request at a time (median of ${n}, two rounds): a 640x480 JPEG through a YOLOv8 export (Ultralytics' own, 320x320, 3 classes) over HTTP vs the same decode + letterbox + session.run + NMS in process; and NMS on 8,400 candidates`);
+  const { detectObjects } = await import('../lambda/core/tasks/object-detection/detect.ts');
+  const { readUltralytics, ultralyticsDetections } = await import('../lambda/core/tasks/object-detection/ultralytics.ts');
+  const { nonMaxSuppression } = await import('../lambda/core/tasks/object-detection/nms.ts');
+  const { onnxMetadataProps } = await import('../lambda/core/tasks/onnx-metadata.ts');
+  const { readSignature } = await import('../lambda/core/signature.ts');
+  const fixtures = join(ROOT, 'test', 'fixtures', 'object-detection');
+  const jpeg = readFileSync(join(fixtures, 'images', 'scene.jpg'));
+  const onnx = readFileSync(join(fixtures, 'yolov8', 'model.onnx'));
+  const repo = new TempRepository('bench-detect-').copy(join(fixtures, 'yolov8'), 'yolo/1');
+  // In process: the same steps on a session made with the server's options, no HTTP, no core.
+  const session = await InferenceSession.create(join(fixtures, 'yolov8', 'model.onnx'), defaultSessionOptions());
+  const detector = { detector: readUltralytics(onnxMetadataProps(onnx, 'bench'), readSignature(session), 'bench'), maxPixels: 40_000_000 };
+  const context = { run: (feeds: Record<string, Tensor>, outputs?: readonly string[]) => session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>, mark: () => undefined };
+  const direct = async () => JSON.stringify((await detectObjects(detector, [jpeg], {}, context)).detections[0].map(({ score, label, box }) => ({ score, label, box })));
+  const ours = await startServer('local', 18177, { MODEL_DIR: repo.dir, MODEL_NAMES: 'yolo' });
+  const post = () => fetch(`${ours.url}/v2/models/yolo/infer`, { method: 'POST', body: jpeg, headers: { 'Content-Type': 'image/jpeg' } }).then((r) => r.text());
+  const same = (await post()) === (await direct());
+  const rounds: Record<string, number>[] = [];
+  for (let round = 0; round < 2; round++) rounds.push({ direct: await medianMs(direct, n, 20), http: await medianMs(post, n, 20) });
+  await ours.stop();
+  await session.release();
+  rmSync(repo.dir, { recursive: true, force: true });
+  // NMS and decoding on YOLO's full 640x640 grid (80x80 + 40x40 + 20x20 = 8,400 anchors), COCO's 80
+  // classes, made-up boxes scattered over the image with scores that all pass 0.25: the worst case.
+  const anchors = 8400;
+  const classes = 80;
+  const random = (() => {
+    let state = 12345;
+    return () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  })();
+  const output = new Float32Array((4 + classes) * anchors);
+  for (let a = 0; a < anchors; a++) {
+    output[a] = random() * 640;
+    output[anchors + a] = random() * 640;
+    output[2 * anchors + a] = 10 + random() * 120;
+    output[3 * anchors + a] = 10 + random() * 120;
+    output[(4 + Math.floor(random() * classes)) * anchors + a] = 0.26 + random() * 0.74;
+  }
+  const boxes = new Float32Array(anchors * 4);
+  const scores = new Float32Array(anchors);
+  const labels = new Int32Array(anchors);
+  for (let a = 0; a < anchors; a++) {
+    const [x, y, w, h] = [output[a], output[anchors + a], output[2 * anchors + a], output[3 * anchors + a]];
+    boxes.set([x - w / 2, y - h / 2, x + w / 2, y + h / 2], a * 4);
+    labels[a] = Math.floor(random() * classes);
+    scores[a] = 0.26 + random() * 0.74;
+  }
+  const wide = { ...detector.detector, labels: Array.from({ length: classes }, (_, i) => String(i)), width: 640, height: 640 };
+  const nmsMs = await medianMs(async () => nonMaxSuppression({ boxes, scores, classes: labels, count: anchors }, 0.7, 300), QUICK ? 20 : 100, 5);
+  const decodeMs = await medianMs(async () => ultralyticsDetections(wide, { data: output, dims: [1, 4 + classes, anchors] }, 0, 640, 480, {}), QUICK ? 20 : 100, 5);
+  const best = (key: string) => Math.min(...rounds.map((r) => r[key]));
+  console.log(`  scene.jpg (640x480, ${jpeg.length} bytes): in process ${best('direct').toFixed(2)} ms, HTTP ${best('http').toFixed(2)} ms; same answer: ${same}`);
+  console.log(`  NMS of 8,400 candidates (80 classes, all over 0.25): ${nmsMs.toFixed(2)} ms; decoding a [1, 84, 8400] output with it: ${decodeMs.toFixed(2)} ms`);
+  report.objectDetection = { rounds, sameAnswer: same, nms8400Ms: nmsMs, decode8400Ms: decodeMs, httpRatio: target('(n) 640x480 JPEG detection over HTTP / in process', best('http') / best('direct'), 1.1, 'lower') };
 // (v) ------------------------------------------------------------------------------------------
 if (runs('v')) {
   console.log(`\n(v) image embeddings over HTTP, one request at a time (median of ${QUICK ? 50 : 300}, two rounds): a 224x224 JPEG through image-feature-extraction (a ViT at 224x224, 197 tokens) vs a bare server doing decode + preprocess + session.run + CLS; transformers.js's pipeline in process for reference`);

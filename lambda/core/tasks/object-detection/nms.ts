@@ -35,7 +35,8 @@ export function iou(boxes: ArrayLike<number>, i: number, j: number): number {
  */
 export function nonMaxSuppression(candidates: Candidates, iouThreshold: number, maxDetections: number, { agnostic = false, maxCandidates = 30_000 } = {}): number[] {
   const { boxes, scores, classes, count } = candidates;
-  let order = Array.from({ length: count }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  // Indices by descending score, ties in input order (as a stable sort).
+  let order = Array.from({ length: count }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
   if (order.length > maxCandidates) order = order.slice(0, maxCandidates);
   // Per class, the candidates still standing, in score order: a kept box only looks at its own class.
   const byClass = new Map<number, number[]>();
@@ -47,14 +48,27 @@ export function nonMaxSuppression(candidates: Candidates, iouThreshold: number, 
   }
   const suppressed = new Uint8Array(count);
   const kept: number[] = [];
+  // Areas once, in float32 (as torchvision's `areas`); IoU inline, float32 at each step.
+  const areas = new Float32Array(count);
+  for (let i = 0; i < count; i++) areas[i] = f(f(boxes[i * 4 + 2] - boxes[i * 4]) * f(boxes[i * 4 + 3] - boxes[i * 4 + 1]));
   for (const list of byClass.values()) {
     for (let a = 0; a < list.length; a++) {
       const i = list[a];
       if (suppressed[i] === 1) continue;
       kept.push(i);
+      const x1 = boxes[i * 4];
+      const y1 = boxes[i * 4 + 1];
+      const x2 = boxes[i * 4 + 2];
+      const y2 = boxes[i * 4 + 3];
       for (let b = a + 1; b < list.length; b++) {
         const j = list[b];
-        if (suppressed[j] === 0 && iou(boxes, i, j) > iouThreshold) suppressed[j] = 1;
+        if (suppressed[j] === 1) continue;
+        const w = f(Math.min(x2, boxes[j * 4 + 2]) - Math.max(x1, boxes[j * 4]));
+        if (w <= 0) continue;
+        const h = f(Math.min(y2, boxes[j * 4 + 3]) - Math.max(y1, boxes[j * 4 + 1]));
+        if (h <= 0) continue;
+        const inter = f(w * h);
+        if (f(inter / f(f(areas[i] + areas[j]) - inter)) > iouThreshold) suppressed[j] = 1;
       }
     }
   }
