@@ -114,11 +114,12 @@ describe('object-detection served', () => {
       await page.locator('[data-testid="detect-canvas"][data-drawn="true"]').waitFor();
       const reference = expected.yolov8.images['exif.jpg'];
       // The canvas is the image as displayed: upright, 640x480, though stored 480x640.
-      assert.deepEqual(await page.evaluate(() => { const c = document.querySelector('canvas')!; return [c.width, c.height, Number(c.dataset.boxes)]; }), [640, 480, reference.detections.length]);
+      const canvas = page.locator('[data-testid="detect-canvas"]');
+      assert.deepEqual(await Promise.all(['width', 'height', 'data-boxes'].map(async (a) => Number(await canvas.getAttribute(a)))), [640, 480, reference.detections.length]);
       await page.fill('[data-testid="detect-threshold"]', '0.5');
       await page.click('#send');
       const above = reference.detections.filter((d: Detection) => d.score > 0.5).length;
-      await page.waitForFunction((n) => document.querySelector('[data-testid="detect-count"]')?.textContent === `${n} detections`, above);
+      await page.locator('[data-testid="detect-count"]', { hasText: new RegExp(`^${above} detections$`) }).waitFor();
       await page.locator('[data-testid="detect-canvas"][data-drawn="true"]').waitFor();
       assert.deepEqual(errors, []);
     } finally {
