@@ -606,6 +606,8 @@ if (runs('n')) {
   console.log(`  scene.jpg (640x480, ${jpeg.length} bytes): in process ${best('direct').toFixed(2)} ms, HTTP ${best('http').toFixed(2)} ms; same answer: ${same}`);
   console.log(`  NMS of 8,400 candidates (80 classes, all over 0.25): ${nmsMs.toFixed(2)} ms; decoding a [1, 84, 8400] output with it: ${decodeMs.toFixed(2)} ms`);
   report.objectDetection = { rounds, sameAnswer: same, nms8400Ms: nmsMs, decode8400Ms: decodeMs, httpRatio: target('(n) 640x480 JPEG detection over HTTP / in process', best('http') / best('direct'), 1.1, 'lower') };
+}
+
 // (v) ------------------------------------------------------------------------------------------
 if (runs('v')) {
   console.log(`\n(v) image embeddings over HTTP, one request at a time (median of ${QUICK ? 50 : 300}, two rounds): a 224x224 JPEG through image-feature-extraction (a ViT at 224x224, 197 tokens) vs a bare server doing decode + preprocess + session.run + CLS; transformers.js's pipeline in process for reference`);
