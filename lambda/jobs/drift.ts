@@ -198,3 +198,46 @@ export function formatDriftReport(model: string, version: number, report: readon
   lines.push('', drifted.length === 0 ? 'no feature drifted' : `${drifted.length} feature(s) drifted: ${drifted.map((f) => f.name).join(', ')}`);
   return lines.join('\n');
 }
+
+/** numpy.quantile's default ("linear"): the value at rank q·(n−1) of the sorted values, interpolated. */
+function quantile(sorted: readonly number[], q: number): number {
+  const h = (sorted.length - 1) * q;
+  const lo = Math.floor(h);
+  return lo + 1 < sorted.length ? sorted[lo] + (h - lo) * (sorted[lo + 1] - sorted[lo]) : sorted[lo];
+}
+
+/**
+ * A baseline for a task's drift signals (the module's `signals`, by name and kind) from rows of
+ * reference traffic, one value per signal per row, as training/train_samples.py's `baseline` builds
+ * one for features: numeric signals get deciles as bin edges (numpy.unique of numpy.quantile at
+ * 0, 0.1, …, 1; numpy.histogram's bins, the last closed) and percentiles; categorical ones the share
+ * of each class (`categories`: the task's labels, class i named categories[i]).
+ */
+export function taskBaseline(signals: readonly { readonly name: string; readonly kind: 'numeric' | 'categorical' }[], rows: readonly (readonly number[])[], categories?: readonly string[]): Baseline {
+  if (rows.length === 0) throw new Error('no rows to build a baseline from');
+  return {
+    features: signals.map((signal, index) => {
+      const column = rows.map((row, r) => {
+        const value = row[index];
+        if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`row ${r + 1} has no number for signal "${signal.name}" (position ${index})`);
+        return value;
+      });
+      if (signal.kind === 'categorical') {
+        const names = categories ?? Array.from({ length: Math.max(...column) + 1 }, (_, i) => String(i));
+        const counts = new Array<number>(names.length).fill(0);
+        for (const code of column) counts[code]++;
+        return { name: signal.name, index, type: 'categorical' as const, categories: [...names], categoryProportions: counts.map((c) => c / column.length) };
+      }
+      const sorted = [...column].sort((a, b) => a - b);
+      const edges = [...new Set(Array.from({ length: 11 }, (_, i) => quantile(sorted, i / 10)))];
+      const binEdges = edges.length > 1 ? edges : [edges[0], edges[0]];
+      const counts = new Array<number>(binEdges.length - 1).fill(0);
+      for (const value of column) {
+        let bin = 0;
+        while (bin < binEdges.length - 2 && value >= binEdges[bin + 1]) bin++;
+        counts[bin]++;
+      }
+      return { name: signal.name, index, binEdges, binProportions: counts.map((c) => c / column.length), quantiles: Array.from({ length: 101 }, (_, i) => quantile(sorted, i / 100)) };
+    }),
+  };
+}

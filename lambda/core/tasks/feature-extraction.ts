@@ -73,14 +73,19 @@ export function cosine(a: readonly number[], b: readonly number[]): number {
   return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
-/** The gate's check of one embedding: cosine with the expected one ≥ 1 - tolerance (and the same size). */
+/** The gate's check of one answer's embeddings (one vector, or a list of them): as many, each of the same size and with cosine ≥ 1 - tolerance to the expected one. */
 export function compareEmbeddings(expected: unknown, actual: unknown, tolerance: number): string | undefined {
-  const vector = (v: unknown): number[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'number') ? v : Array.isArray(v) && v.length === 1 ? vector(v[0]) : undefined);
-  const [e, a] = [vector(expected), vector(actual)];
-  if (e === undefined || a === undefined) return `expected an embedding (a list of numbers), got ${JSON.stringify(actual)?.slice(0, 80)}`;
-  if (e.length !== a.length) return `the embedding has ${a.length} dimensions, expected ${e.length}`;
-  const similarity = cosine(e, a);
-  return similarity >= 1 - tolerance ? undefined : `cosine with the expected embedding is ${similarity.toFixed(6)}, below ${1 - tolerance}`;
+  const isVector = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number');
+  const vectors = (v: unknown): number[][] | undefined => (isVector(v) ? [v] : Array.isArray(v) && v.length > 0 && v.every(isVector) ? (v as number[][]) : undefined);
+  const [e, a] = [vectors(expected), vectors(actual)];
+  if (e === undefined || a === undefined) return `expected embeddings (lists of numbers), got ${JSON.stringify(actual)?.slice(0, 80)}`;
+  if (e.length !== a.length) return `${a.length} embeddings answered, ${e.length} expected`;
+  for (let i = 0; i < e.length; i++) {
+    if (e[i].length !== a[i].length) return `embedding ${i} has ${a[i].length} dimensions, expected ${e[i].length}`;
+    const similarity = cosine(e[i], a[i]);
+    if (!(similarity >= 1 - tolerance)) return `embedding ${i}: cosine with the expected one is ${similarity.toFixed(6)}, below ${1 - tolerance}`;
+  }
+  return undefined;
 }
 
 export const featureExtraction: TaskModule<TextEmbedder, ItemsRequest<string> | { readonly similarity: SimilarityRequest }> = {
