@@ -22,6 +22,7 @@ import { capturePrefix } from '../../../../lambda/core/capture-layout.ts';
 import { compareDetections, objectDetection } from '../../../../lambda/core/tasks/object-detection.ts';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { runJob } from '../../../../lambda/jobs/batch-job.ts';
+import { runTaskGolden } from '../../../../lambda/jobs/task-golden.ts';
 import { S3BatchStore } from '../../../../lambda/stores/batch-store.ts';
 import { createTestService, ROOT, startTestLocalServer, startTestS3, TempRepository } from '../../../helpers.ts';
 
@@ -184,6 +185,19 @@ describe('object-detection elsewhere', () => {
     assert.match(compareDetections([a], [{ ...a, label: 'square' }], 1e-3)!, /no "circle"/);
     assert.match(compareDetections([a], [{ ...a, score: 0.8 }], 1e-3)!, /scores 0.8, expected 0.9/);
     assert.match(compareDetections([a], [a, { ...a, label: 'square' }], 1e-3)!, /2 detections answered, 1 expected/);
+  });
+
+  it("gates a version on a golden.json of Ultralytics' detections, and refuses one whose answers moved", async () => {
+    const golden = (expected: unknown[]) => JSON.stringify({ task: 'object-detection', requests: ['tall.png', 'wide.png'].map((f) => ({ inputs: image(f).toString('base64') })), expected, tolerance: 1e-3, minAgreement: 1 });
+    const reference = ['tall.png', 'wide.png'].map((f) => expected.yolov8.images[f].detections as Detection[]);
+    const moved = reference.map((list, i) => (i === 0 ? list.map((d, j) => (j === 0 ? { ...d, box: { ...d.box, xmax: d.box.xmax + 0.3 * (d.box.xmax - d.box.xmin) } } : d)) : list));
+    const repo = repository('detect-golden-').file('yolo/1/golden.json', golden(reference)).copy(join(FIXTURES, 'yolov8'), 'yolo/2').file('yolo/2/golden.json', golden(moved));
+    const service = createTestService(repo.dir);
+    const good = await runTaskGolden(service, 'yolo', 1);
+    assert.deepEqual([good.passed, good.problems], [true, []]);
+    const bad = await runTaskGolden(service, 'yolo', 2);
+    assert.equal(bad.passed, false);
+    assert.match(bad.problems.join('\n'), /request 0: no "\w+" at .*best IoU 0\.7/);
   });
 
   it('scores a folder of images in batch, one line per image with its detections', async () => {
