@@ -1,9 +1,10 @@
 /**
  * object-detection served: YOLOv8 and YOLO26 (Ultralytics' own exports) and a DETR (a Hugging Face
  * export) dropped into a repository with no ModelShip config, through the local server (the same
- * pipeline and core as every adapter): raw images, base64 JSON with parameters, :predict, v2 BYTES,
- * metadata, the 400s, a detector refused at load, capture with drift signals, the golden gate's
- * comparison, and batch over a folder of images on a real S3 API server. The answers are checked
+ * pipeline and core as every adapter; the Lambda handler and the SageMaker container once): raw
+ * images, base64 JSON with parameters, :predict, v2 BYTES, metadata, the 400s, detectors refused at
+ * load, the console in headless Chromium, capture with drift signals, the golden gate, and batch over
+ * a folder of images on a real S3 API server. The answers are checked
  * against Ultralytics' own (test/fixtures/object-detection/expected.json; the reference test
  * checks every image and parameter against it).
  */
@@ -24,7 +25,8 @@ import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { runJob } from '../../../../lambda/jobs/batch-job.ts';
 import { runTaskGolden } from '../../../../lambda/jobs/task-golden.ts';
 import { S3BatchStore } from '../../../../lambda/stores/batch-store.ts';
-import { createTestService, ROOT, startTestLocalServer, startTestS3, TempRepository } from '../../../helpers.ts';
+import { createApiGatewayHandler } from '../../../../lambda/adapters/api-gateway/handler.ts';
+import { createTestService, fakeLambdaContext, ROOT, startTestLocalServer, startTestS3, startTestSageMakerServer, TempRepository } from '../../../helpers.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'object-detection');
 const image = (name: string): Buffer => readFileSync(join(FIXTURES, 'images', name));
@@ -185,6 +187,23 @@ describe('object-detection elsewhere', () => {
     assert.match(compareDetections([a], [{ ...a, label: 'square' }], 1e-3)!, /no "circle"/);
     assert.match(compareDetections([a], [{ ...a, score: 0.8 }], 1e-3)!, /scores 0.8, expected 0.9/);
     assert.match(compareDetections([a], [a, { ...a, label: 'square' }], 1e-3)!, /2 detections answered, 1 expected/);
+  });
+
+  it('answers the same through the Lambda handler (a base64 image body) and the SageMaker container', async () => {
+    const service = createTestService(repository('detect-adapters-').dir);
+    const reference = expected.yolov8.images['wide.png'].detections as Detection[];
+    const handler = createApiGatewayHandler(service);
+    const lambda = await handler({ httpMethod: 'POST', path: '/v2/models/yolo/infer', headers: { 'Content-Type': 'image/png' }, body: image('wide.png').toString('base64'), isBase64Encoded: true, requestContext: {} } as never, fakeLambdaContext());
+    assert.equal(lambda.statusCode, 200, lambda.body);
+    assertLikeUltralytics(JSON.parse(lambda.body), reference, 'API Gateway');
+    const container = await startTestSageMakerServer(service, 'yolo');
+    try {
+      const response = await fetch(`${container.url}/invocations`, { method: 'POST', body: image('wide.png'), headers: { 'Content-Type': 'image/png' } });
+      assert.equal(response.status, 200);
+      assertLikeUltralytics((await response.json()) as Detection[], reference, 'SageMaker');
+    } finally {
+      await container.close();
+    }
   });
 
   it("gates a version on a golden.json of Ultralytics' detections, and refuses one whose answers moved", async () => {
