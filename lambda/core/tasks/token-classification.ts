@@ -203,7 +203,7 @@ async function run(loaded: TokenClassifier, request: TokenRequest, context: Para
   });
   const heuristic = request.strategy !== 'none' && request.strategy !== 'simple' && !tokenizer.wordAware;
   // A v2 request gets one BYTES output: each text's entities as JSON.
-  const answer = request.v2 !== undefined ? v2Answer(context.model, request.v2, [{ name: 'entities', datatype: 'BYTES', shape: [answers.length], data: answers.map((a) => JSON.stringify(a)) }]) : request.single && !request.predict ? answers[0] : answers;
+  const answer = request.v2 !== undefined ? v2Answer(context.model, request.v2, [{ name: 'entities', datatype: 'BYTES', shape: [answers.length], data: answers.map((a) => JSON.stringify(a)) }]) : request.predict ? { predictions: answers } : request.single ? answers[0] : answers;
   return {
     answer,
     headers: heuristic ? { Warning: HEURISTIC_WARNING } : undefined,

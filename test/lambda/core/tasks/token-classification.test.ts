@@ -12,9 +12,12 @@
  *   "none", the one it implements, without offsets).
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
+import { withConsolePage } from '../../../console-page.ts';
+import { startTestLocalServer, TempRepository } from '../../../helpers.ts';
 import { InferenceError } from '../../../../lambda/core/errors.ts';
 import type { TaskContext, TaskFolder } from '../../../../lambda/core/tasks/task.ts';
 import { tokenClassification as task } from '../../../../lambda/core/tasks/token-classification.ts';
@@ -135,7 +138,7 @@ describe('token-classification', () => {
     assert.deepEqual(result.classCounts, counts);
     assert.deepEqual(result.captured, { texts: [text] });
     const predict = await answer(loaded, context, [text, text], undefined, 'predict');
-    assert.deepEqual(predict.answer, [json, json]);
+    assert.deepEqual(predict.answer, { predictions: [json, json] });
     // The Open Inference Protocol: texts as one BYTES input, each text's entities as JSON in one BYTES output.
     const v2 = task.parse(loaded, { kind: 'json', route: 'infer', body: { id: 'r1', inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: [text] }] } })!;
     assert.deepEqual((await task.run(loaded, v2, context)).answer, { model_name: 'fixture', model_version: '1', id: 'r1', outputs: [{ name: 'entities', datatype: 'BYTES', shape: [1], data: [JSON.stringify(json)] }] });
@@ -211,5 +214,72 @@ describe('token-classification', () => {
         }
       });
     }
+  });
+});
+
+describe('token-classification through the local server (registry, HTTP, every route, the console)', () => {
+  let copies: ReturnType<typeof fixtureCopies>;
+  let server: LocalStack;
+  const repo = new TempRepository('token-classification-');
+  before(async () => {
+    copies = fixtureCopies();
+    for (const arch of ['bert', 'roberta']) cpSync(join(copies.dir, arch), join(repo.dir, `ner_${arch}`, '1'), { recursive: true });
+    server = await startTestLocalServer(repo.dir);
+  });
+  after(async () => {
+    await server.close();
+    copies.remove();
+    rmSync(repo.dir, { recursive: true, force: true });
+  });
+  const post = async (path: string, body: string, type = 'application/json') => {
+    const response = await fetch(`${server.url}${path}`, { method: 'POST', body, headers: { 'Content-Type': type } });
+    return { status: response.status, headers: response.headers, json: (await response.json()) as any };
+  };
+
+  it("answers /infer (JSON and text/plain) and :predict as the pipeline does, detected from the export alone", async () => {
+    for (const arch of ['bert', 'roberta'] as const) {
+      for (const c of expectedAnswers(arch).cases.filter((x) => x.parameters.stride !== undefined || x.parameters.aggregation_strategy === 'average').slice(0, 4)) {
+        const { status, json } = await post(`/v2/models/ner_${arch}/infer`, JSON.stringify({ inputs: c.inputs, parameters: c.parameters }));
+        assert.equal(status, 200, JSON.stringify(json));
+        (c.expected as Entity[][]).forEach((e, t) => assert.equal(task.compare(e, json[t], SCORE_TOLERANCE), undefined, `${arch} ${JSON.stringify(c.parameters)} text ${t}`));
+      }
+    }
+    const simple = expectedAnswers('bert').cases.find((c) => c.parameters.aggregation_strategy === 'simple' && c.parameters.ignore_labels === undefined && Array.isArray(c.inputs))!;
+    const text = (simple.inputs as string[])[3];
+    const raw = await post('/v2/models/ner_bert/infer', text, 'text/plain; charset=utf-8');
+    assert.equal(raw.status, 200);
+    assert.equal(task.compare((simple.expected as Entity[][])[3], raw.json, SCORE_TOLERANCE), undefined);
+    const predict = await post('/v1/models/ner_bert:predict', JSON.stringify({ instances: [text] }));
+    assert.equal(task.compare((simple.expected as Entity[][])[3], predict.json.predictions[0], SCORE_TOLERANCE), undefined);
+    const heuristic = await post('/v2/models/ner_roberta/infer', JSON.stringify({ inputs: text, parameters: { aggregation_strategy: 'max' } }));
+    assert.match(heuristic.headers.get('warning') ?? '', /fallback heuristic/);
+  });
+
+  it('answers 400 naming the problem, and describes labels and length in its metadata', async () => {
+    const bad = await post('/v2/models/ner_bert/infer', JSON.stringify({ inputs: 'x', parameters: { aggregation_strategy: 'longest' } }));
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.error, /must be one of "none", "simple", "first", "average", "max"/);
+    const empty = await post('/v2/models/ner_bert/infer', '', 'text/plain');
+    assert.equal(empty.status, 400);
+    const metadata = (await (await fetch(`${server.url}/v2/models/ner_bert`)).json()) as { parameters: Record<string, unknown> };
+    assert.equal(metadata.parameters.task, 'token-classification');
+    assert.equal(JSON.stringify(metadata).includes('B-PER'), true);
+  });
+
+  it('the console highlights each entity in the text (headless Chromium)', { timeout: 60_000 }, async () => {
+    await withConsolePage(server.url, async (page, errors) => {
+      await page.waitForSelector('[data-model="ner_bert"]');
+      await page.selectOption('#model', 'ner_bert');
+      const text = 'Zoë Saldaña visited Café Müller in Zürich 😀 with Wolfgang.';
+      await page.fill('#body', text);
+      await page.click('#send');
+      await page.locator('#answer .entities').waitFor();
+      const { json } = await post('/v2/models/ner_bert/infer', text, 'text/plain');
+      const marks = await page.locator('#answer mark').evaluateAll((els) => els.map((e) => ({ label: e.getAttribute('data-label'), text: e.firstChild?.textContent })));
+      assert.deepEqual(marks, (json as Entity[]).map((e) => ({ label: e.entity_group, text: [...text].slice(e.start, e.end).join('') })));
+      assert.ok(marks.length > 0);
+      assert.equal((await page.textContent('#answer .entities'))?.replace(/ (PER|ORG|LOC|MISC)/g, ''), text);
+      assert.deepEqual(errors, []);
+    });
   });
 });
