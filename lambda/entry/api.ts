@@ -30,8 +30,7 @@ import type { Context } from 'aws-lambda';
 import { stringifyPrecise } from '../core/json.ts';
 import type { InferenceObservers } from '../core/session-run.ts';
 import { runShadow, type ShadowJob } from '../core/shadow.ts';
-import { runTaskGolden } from '../jobs/task-golden.ts';
-import type { GateThreshold } from '../jobs/golden-gate.ts';
+import { answerGoldenEvent, isGoldenEvent, type GoldenEvent } from '../jobs/task-golden.ts';
 import { createApiGatewayHandler, type ApiEvent } from '../adapters/api-gateway/handler.ts';
 import { captureHook, stdoutCaptureWriter } from '../observability/capture-sink.ts';
 import { coreLogger, logger, metrics, tracer as getTracer } from '../observability/powertools.ts';
@@ -234,10 +233,10 @@ const apiHandler = createApiGatewayHandler(service, {
 });
 
 /** API Gateway events, and this function's own shadow jobs. */
-export async function handler(event: ApiEvent | { modelshipShadow: ShadowJob } | { modelshipGolden: { model: string; version: number; threshold?: GateThreshold } }, context: Context) {
+export async function handler(event: ApiEvent | { modelshipShadow: ShadowJob } | GoldenEvent, context: Context) {
   if (snapStart && !restored) afterRestore();
   // The pre-traffic hook's golden gate of a task model: run here, where the task modules are.
-  if ('modelshipGolden' in event) return runTaskGolden(service, event.modelshipGolden.model, event.modelshipGolden.version, event.modelshipGolden.threshold);
+  if (isGoldenEvent(event)) return answerGoldenEvent(service, event);
   if ('modelshipShadow' in event) {
     const result = await runShadow(repository, event.modelshipShadow, observers);
     telemetry.shadow(result);

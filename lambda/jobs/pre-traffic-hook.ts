@@ -6,6 +6,7 @@
 import { CodeDeployClient, PutLifecycleEventHookExecutionStatusCommand } from '@aws-sdk/client-codedeploy';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { ModelSource } from '../core/model-source.ts';
+import type { GoldenEvent } from './task-golden.ts';
 import { evaluateGolden, goldenInferRequest, isRequestsGolden, type GateResult, type GateThreshold, type GoldenFile, type TaskGoldenFile } from './golden-gate.ts';
 
 export interface PreTrafficCheck {
@@ -25,7 +26,7 @@ export async function checkNewVersion(check: PreTrafficCheck): Promise<GateResul
   const golden = JSON.parse(Buffer.from(bytes).toString('utf8')) as GoldenFile | TaskGoldenFile;
   if (isRequestsGolden(golden)) {
     // A task's golden answers are checked by its module's compare, which the model function has: it runs the gate itself (task-golden.ts).
-    const answer = await check.lambda.send(new InvokeCommand({ FunctionName: check.targetFunction, Payload: Buffer.from(JSON.stringify({ modelshipGolden: { model: check.model, version: check.version, threshold: check.threshold } })) }));
+    const answer = await check.lambda.send(new InvokeCommand({ FunctionName: check.targetFunction, Payload: Buffer.from(JSON.stringify({ modelshipGolden: { model: check.model, version: check.version, threshold: check.threshold } } satisfies GoldenEvent)) }));
     if (answer.FunctionError !== undefined) return { passed: false, problems: [`the new version failed: ${Buffer.from(answer.Payload ?? []).toString('utf8')}`], metrics: {} };
     return JSON.parse(Buffer.from(answer.Payload ?? []).toString('utf8')) as GateResult;
   }

@@ -38,3 +38,13 @@ export async function gateTaskAnswers(service: InferenceService, model: string, 
   }
   return result;
 }
+
+/** The event the pre-traffic hook sends the new function version for a task model's golden gate. */
+export interface GoldenEvent {
+  readonly modelshipGolden: { readonly model: string; readonly version: number; readonly threshold?: GateThreshold };
+}
+
+export const isGoldenEvent = (event: unknown): event is GoldenEvent => typeof event === 'object' && event !== null && 'modelshipGolden' in event;
+
+/** Answers a GoldenEvent in the model function: the gate's result, which the hook reports. */
+export const answerGoldenEvent = (service: InferenceService, { modelshipGolden: { model, version, threshold } }: GoldenEvent): Promise<GateResult> => runTaskGolden(service, model, version, threshold);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { evaluateGolden, type GoldenFile } from '../../../lambda/jobs/golden-gat
 import { createApiGatewayHandler } from '../../../lambda/adapters/api-gateway/handler.ts';
 import { S3Source } from '../../../lambda/stores/s3-source.ts';
 import { checkNewVersion, reportToCodeDeploy } from '../../../lambda/jobs/pre-traffic-hook.ts';
+import { answerGoldenEvent, isGoldenEvent } from '../../../lambda/jobs/task-golden.ts';
 import { createTestService, fakeLambdaContext, FIXTURE_MODELS_DIR, readGolden, SAMPLES_DIR, startTestS3, type TestS3 } from '../../helpers.ts';
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' };
@@ -22,7 +23,8 @@ const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' };
  * (recorded).
  */
 async function startStandIns(modelsDir: string): Promise<{ url: string; server: Server; statuses: { status: string; deploymentId: string }[]; invoked: string[] }> {
-  const handler = createApiGatewayHandler(createTestService(modelsDir));
+  const service = createTestService(modelsDir);
+  const handler = createApiGatewayHandler(service);
   const statuses: { status: string; deploymentId: string }[] = [];
   const invoked: string[] = [];
   const server = createServer(async (req, res) => {
@@ -32,7 +34,9 @@ async function startStandIns(modelsDir: string): Promise<{ url: string; server: 
     const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(req.url ?? '');
     if (invoke !== null) {
       invoked.push(decodeURIComponent(invoke[1]));
-      const result = await handler(JSON.parse(body) as APIGatewayProxyEvent, fakeLambdaContext());
+      // The model function's own answer to a task model's golden gate (lambda/entry/api.ts), or an API event.
+      const event = JSON.parse(body) as unknown;
+      const result = isGoldenEvent(event) ? await answerGoldenEvent(service, event) : await handler(event as APIGatewayProxyEvent, fakeLambdaContext());
       res.writeHead(200, { 'Content-Type': 'application/json', 'X-Amz-Executed-Version': '7' });
       res.end(JSON.stringify(result));
       return;
@@ -61,6 +65,18 @@ describe('pre-traffic hook: the golden gate on a new version', () => {
     cpSync(join(SAMPLES_DIR, 'iris_forest'), join(repo, 'iris_forest'), { recursive: true });
     cpSync(join(FIXTURE_MODELS_DIR, 'iris_wrong', '1', 'model.onnx'), join(repo, 'iris_forest', '2', 'model.onnx'));
     cpSync(join(SAMPLES_DIR, 'iris_forest', '1', 'golden.json'), join(repo, 'iris_forest', '2', 'golden.json'));
+    // A task model whose golden.json lists requests and the answers v1 gives; v2 names its classes in the opposite order.
+    const sections = join(SAMPLES_DIR, 'debian_sections', '1');
+    cpSync(sections, join(repo, 'debian_sections', '1'), { recursive: true });
+    cpSync(sections, join(repo, 'debian_sections', '2'), { recursive: true });
+    const hf = JSON.parse(readFileSync(join(sections, 'config.json'), 'utf8')) as { id2label: Record<string, string> };
+    const labels = Object.values(hf.id2label);
+    writeFileSync(join(repo, 'debian_sections', '2', 'config.json'), JSON.stringify({ ...hf, id2label: Object.fromEntries(labels.map((_, i) => [String(i), labels[labels.length - 1 - i]])) }));
+    const requests = ['TrueType font family', 'network packet analyzer', 'real-time strategy game'].map((inputs) => ({ inputs }));
+    const service = createTestService(repo);
+    const model = await service.loadModel('debian_sections', '1');
+    const expected = await Promise.all(requests.map(async (r) => JSON.parse(await service.infer(model, r)) as unknown));
+    for (const version of ['1', '2']) writeFileSync(join(repo, 'debian_sections', version, 'golden.json'), JSON.stringify({ task: 'text-classification', requests, expected, tolerance: 1e-5, minAgreement: 1 }));
     s3 = await startTestS3();
     await s3.upload(repo, 'models/');
     standIns = await startStandIns(repo);
@@ -94,6 +110,17 @@ describe('pre-traffic hook: the golden gate on a new version', () => {
     assert.match(result.problems.join('\n'), /output "label" differs from golden beyond tolerance at \d+ of 38 values/);
     assert.match(result.problems.join('\n'), /output "probabilities" differs from golden/);
     assert.match(result.problems.join('\n'), /accuracy 0\.\d+ is below the minimum 0\.85/);
+  });
+
+  it('has the new function version gate a task model on its golden requests, with the task\'s compare', async () => {
+    const taskCheck = (version: number) =>
+      checkNewVersion({ source: new S3Source({ bucket: 'models', prefix: 'models/', client: s3.client }), lambda: new LambdaClient({ endpoint: standIns.url, region: 'eu-west-1', credentials }), targetFunction: `arn:aws:lambda:eu-west-1:123456789012:function:sections:${version}`, model: 'debian_sections', version, threshold: { metric: 'accuracy', min: 1 } });
+    const good = await taskCheck(1);
+    assert.deepEqual([good.passed, good.problems, good.metrics.accuracy], [true, [], 1]);
+    const swapped = await taskCheck(2);
+    assert.equal(swapped.passed, false);
+    assert.match(swapped.problems.join('\n'), /answers agree with golden on 0\.0% of 3 requests/);
+    assert.match(swapped.problems.join('\n'), /request 0: label 0 is "\w+", expected "fonts"/);
   });
 
   it('fails when the version has no golden file', async () => {

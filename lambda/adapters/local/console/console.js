@@ -194,8 +194,8 @@ function fillExample() {
   fields.hidden = !renderer?.fields;
   if (renderer?.fields) renderer.fields(fields, m);
   $('features-input').hidden = kind !== 'features';
-  // A renderer with its own fields and request replaces the body box.
-  const ownForm = Boolean(renderer?.request);
+  // A JSON-form renderer with its own fields and request replaces the body box (text and image forms keep theirs).
+  const ownForm = kind === 'json' && Boolean(renderer?.request);
   $('body').hidden = kind === 'image' || kind === 'features' || ownForm;
   if (kind === 'features') featureFields(m);
   // One heading per form: an image model's is the file input's own label.
