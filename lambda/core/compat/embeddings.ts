@@ -7,6 +7,9 @@
  *
  * The vectors are the ones /v2/models/{name}/infer answers for the same texts: the same tokenizer,
  * session run and pooling. Token ids are fed to the model as they are (no special tokens added).
+ * Image embedding models (image-feature-extraction) take image items, `{"image": "data:image/…;base64,…"}`
+ * (or bare base64), the shape Jina's and Voyage's multimodal embeddings APIs use; their vectors are
+ * the ones /infer answers for the same image with the model's default pooling.
  */
 import { Tensor } from 'onnxruntime-node';
 import { pendingTaskCapture, sampled } from '../capture.ts';
@@ -14,6 +17,9 @@ import { badRequest, InferenceError } from '../errors.ts';
 import { observeTask, runSession, type InferenceObservers } from '../session-run.ts';
 import type { LoadedModel } from '../sessions.ts';
 import { featureExtraction, type TextEmbedder } from '../tasks/feature-extraction.ts';
+import { imageFeatureExtraction } from '../tasks/image-feature-extraction.ts';
+import { decodeBase64 } from '../tasks/task-inputs.ts';
+import { parseTask, runTask } from '../tasks/task-run.ts';
 import { pool, textFeeds } from '../tasks/texts.ts';
 
 /** OpenAI's own limit on inputs per request. */
@@ -21,9 +27,11 @@ export const MAX_EMBEDDING_INPUTS = 2048;
 
 export interface EmbeddingsRequest {
   readonly model: string;
-  /** Texts, or token id lists (exactly one of the two). */
+  /** Texts, token id lists, or images (exactly one of the three). */
   readonly texts?: readonly string[];
   readonly tokenIds?: readonly (readonly number[])[];
+  /** Image items, base64 (a data URL's prefix dropped), checked to decode. */
+  readonly images?: readonly string[];
   readonly encoding: 'float' | 'base64';
   readonly dimensions?: number;
 }
@@ -58,6 +66,17 @@ export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {
     if (empty >= 0) throw invalid(`"input" text ${empty} is empty; send some text in each item`, 'input');
     return { ...request, texts: input as string[] };
   }
+  const isImage = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v) && 'image' in v;
+  if (input.some(isImage)) {
+    const at = input.findIndex((v) => !isImage(v) || Object.keys(v as object).length !== 1);
+    if (at >= 0) throw invalid(`"input" item ${at} is not an image item: send every item as {"image": "data:image/jpeg;base64,..."} (a text and an image cannot share one request)`, 'input');
+    const images = input.map((v, i) => {
+      const value = (v as { image: unknown }).image;
+      decodeBase64(value, `"input" item ${i} "image"`);
+      return String(value).replace(/^data:[^;,]*;base64,/, '');
+    });
+    return { ...request, images };
+  }
   if (isTokenList(input)) return { ...request, tokenIds: [input] };
   if (input.every(isTokenList)) return { ...request, tokenIds: input as number[][] };
   const at = input.findIndex((v) => typeof v !== typeof input[0] || (Array.isArray(v) && !isTokenList(v)));
@@ -69,9 +88,19 @@ export function embeddingModel(model: LoadedModel): TextEmbedder {
   const task = model.task;
   if (task?.module !== featureExtraction) {
     const what = task === undefined ? 'a tensor model' : `a ${task.module.name} model`;
-    throw new InferenceError(400, `model "${model.name}" is ${what}; /v1/embeddings serves feature-extraction (text embedding) models`, { param: 'model' });
+    const images = task?.module === imageFeatureExtraction ? ' (it embeds images: send {"image": "data:image/jpeg;base64,..."} items)' : '';
+    throw new InferenceError(400, `model "${model.name}" is ${what}${images}; /v1/embeddings serves feature-extraction (text embedding) models and image-feature-extraction models`, { param: 'model' });
   }
   return task.loaded as TextEmbedder;
+}
+
+/** 400 unless the model is an image-feature-extraction one, naming what it is. */
+function imageEmbeddingModel(model: LoadedModel): void {
+  const task = model.task;
+  if (task?.module !== imageFeatureExtraction) {
+    const what = task === undefined ? 'a tensor model' : `a ${task.module.name} model`;
+    throw new InferenceError(400, `model "${model.name}" is ${what}, which does not embed images; send image items to an image-feature-extraction model`, { param: 'input' });
+  }
 }
 
 /** Token id lists as the model's input tensors (padded with 0 where the mask is 0); 400 for an id outside the vocabulary or a list over the model's length. */
@@ -128,8 +157,39 @@ export interface EmbeddingsAnswer {
   readonly shadowBody?: { readonly inputs: readonly string[] };
 }
 
+/** The answer: each vector (cut to `dimensions` where asked), float or base64, and the tokens counted. */
+function embeddingsJson(model: LoadedModel, request: EmbeddingsRequest, embeddings: number[][], tokens: number): string {
+  let vectors = embeddings;
+  const full = vectors[0]?.length ?? 0;
+  if (request.dimensions !== undefined) {
+    checkDimensions(model, full, request.dimensions);
+    if (request.dimensions < full) vectors = truncateEmbeddings(vectors, request.dimensions);
+  }
+  return JSON.stringify({
+    object: 'list',
+    data: vectors.map((vector, index) => ({ object: 'embedding', index, embedding: request.encoding === 'base64' ? base64Embedding(vector) : vector })),
+    model: request.model,
+    usage: { prompt_tokens: tokens, total_tokens: tokens },
+  });
+}
+
+/**
+ * Image items on an image-feature-extraction version: run as the task runs them on /infer
+ * ({"inputs": [base64, …]}: the module's decode, preprocessing, run and default pooling, its
+ * capture and metrics), so the vectors are /infer's; no text tokens, so usage counts 0.
+ */
+async function runImageEmbeddings(model: LoadedModel, request: EmbeddingsRequest, observers?: InferenceObservers): Promise<EmbeddingsAnswer> {
+  imageEmbeddingModel(model);
+  const inputs = request.images!;
+  const { result } = await runTask(model, parseTask(model, { kind: 'json', route: 'infer', body: { inputs } }), observers);
+  // One [[…]] per image.
+  const embeddings = (result.answer as number[][][]).map((perImage) => perImage[0]);
+  return { json: embeddingsJson(model, request, embeddings, 0), headers: {}, shadowBody: { inputs } };
+}
+
 /** Runs an embeddings request on a feature-extraction version: tokens, one session run, pooling, the answer. */
 export async function runEmbeddings(model: LoadedModel, request: EmbeddingsRequest, observers?: InferenceObservers): Promise<EmbeddingsAnswer> {
+  if (request.images !== undefined) return runImageEmbeddings(model, request, observers);
   const embedder = embeddingModel(model);
   const started = performance.now();
   const items = request.texts?.length ?? request.tokenIds!.length;
@@ -148,20 +208,10 @@ export async function runEmbeddings(model: LoadedModel, request: EmbeddingsReque
   const ran = performance.now();
   const data = output.data as Float32Array;
   // The same pooling as the feature-extraction task's embedTexts.
-  let vectors = output.dims.length === 3 ? pool(data, input.mask, items, input.length, embedder.pooling.mode, embedder.pooling.normalize) : Array.from({ length: items }, (_, i) => Array.from(data.subarray((i * data.length) / items, ((i + 1) * data.length) / items)));
-  const full = vectors[0]?.length ?? 0;
-  if (request.dimensions !== undefined) {
-    checkDimensions(model, full, request.dimensions);
-    if (request.dimensions < full) vectors = truncateEmbeddings(vectors, request.dimensions);
-  }
+  const vectors = output.dims.length === 3 ? pool(data, input.mask, items, input.length, embedder.pooling.mode, embedder.pooling.normalize) : Array.from({ length: items }, (_, i) => Array.from(data.subarray((i * data.length) / items, ((i + 1) * data.length) / items)));
   let tokens = 0;
   for (const m of input.mask) tokens += Number(m);
-  const json = JSON.stringify({
-    object: 'list',
-    data: vectors.map((vector, index) => ({ object: 'embedding', index, embedding: request.encoding === 'base64' ? base64Embedding(vector) : vector })),
-    model: request.model,
-    usage: { prompt_tokens: tokens, total_tokens: tokens },
-  });
+  const json = embeddingsJson(model, request, vectors, tokens);
   observeTask(observers, model, items, { started, parsed, ran });
   // Captured as the feature-extraction task captures (the texts, the vectors, its drift signals); token ids are not texts and are not captured.
   if (request.texts !== undefined && observers?.onCapture !== undefined && sampled(model, observers.capturePercent ?? 0, observers.random)) {

@@ -81,6 +81,28 @@ describe('vision tasks served: every request shape, capture, the golden gate, ba
     assert.deepEqual([embeddings.parameters.task, embeddings.parameters.pooling, embeddings.parameters.input_size], ['image-feature-extraction', 'cls', { width: 32, height: 32 }]);
   });
 
+  it('POST /v1/embeddings takes image items ({"image": data URL}, the Jina/Voyage shape): the vectors /infer answers; 400 for mixed items or the wrong model', async () => {
+    const dataUrl = (i: number) => `data:image/png;base64,${b64(i)}`;
+    const answer = await post('/v1/embeddings', JSON.stringify({ model: 'clip_image_embeddings', input: [{ image: dataUrl(0) }, { image: b64(1) }] }));
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    assert.deepEqual([answer.json.object, answer.json.data.length, answer.json.data[1].index, answer.json.usage.total_tokens], ['list', 2, 1, 0]);
+    for (const i of [0, 1]) {
+      const infer = await post('/v2/models/clip_image_embeddings/infer', images[i], 'image/png');
+      assert.ok(maxGap(answer.json.data[i].embedding, infer.json[0]) < 1e-6, `image ${i}: /v1/embeddings and /infer agree`);
+    }
+    const base64 = await post('/v1/embeddings', JSON.stringify({ model: 'clip_image_embeddings', input: [{ image: dataUrl(0) }], encoding_format: 'base64' }));
+    const floats = new Float32Array(new Uint8Array(Buffer.from(base64.json.data[0].embedding, 'base64')).buffer);
+    assert.ok(maxGap(Array.from(floats), answer.json.data[0].embedding) < 1e-6);
+    const mixed = await post('/v1/embeddings', JSON.stringify({ model: 'clip_image_embeddings', input: [{ image: dataUrl(0) }, 'a text'] }));
+    assert.deepEqual([mixed.status, /item 1 is not an image item/.test(mixed.json.error.message)], [400, true]);
+    const wrong = await post('/v1/embeddings', JSON.stringify({ model: 'clip_zero_shot', input: [{ image: dataUrl(0) }] }));
+    assert.deepEqual([wrong.status, /zero-shot-image-classification model, which does not embed images/.test(wrong.json.error.message)], [400, true]);
+    const text = await post('/v1/embeddings', JSON.stringify({ model: 'vit_embeddings', input: 'a text' }));
+    assert.deepEqual([text.status, /it embeds images: send \{"image"/.test(text.json.error.message)], [400, true]);
+    const broken = await post('/v1/embeddings', JSON.stringify({ model: 'vit_embeddings', input: [{ image: Buffer.from('no image').toString('base64') }] }));
+    assert.deepEqual([broken.status, /not a supported image/.test(broken.json.error.message)], [400, true]);
+  });
+
   it('answers 400 naming the problem: no candidate labels, not an image, over image.maxPixels, a bad pooling', async () => {
     const noLabels = await post('/v2/models/clip_zero_shot/infer', images[0], 'image/png');
     assert.deepEqual([noLabels.status, /no candidate labels/.test(noLabels.json.error)], [400, true]);
