@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { writeVisionRepository } from '../scripts/samples/vision-fixtures.ts';
 import { ROOT, spawnServer } from './helpers.ts';
 
 const exec = promisify(execFile);
@@ -49,7 +50,7 @@ export function documentedRequests(readme: string): DocumentedRequest[] {
       shown.push(lines[++i].slice(2).trim());
       while (i + 1 < lines.length && lines[i + 1].startsWith('#  ')) shown.push(lines[++i].slice(2).trim());
     }
-    if (/127\.0\.0\.1:8080|localhost:8080/.test(command)) requests.push({ command, answer: shown.length > 0 ? shown.join('') : undefined, line: start + 1 });
+    if (/127\.0\.0\.1:808[01]|localhost:8080/.test(command)) requests.push({ command, answer: shown.length > 0 ? shown.join('') : undefined, line: start + 1 });
   }
   return requests;
 }
@@ -147,6 +148,8 @@ describe('README: every documented request works as written and answers what it 
   const requests = documentedRequests(readFileSync(join(ROOT, 'README.md'), 'utf8'));
   let local: { child: ChildProcess; url: string };
   let sagemaker: { child: ChildProcess; url: string };
+  // The vision tasks' examples (port 8081) run on their test models as a repository (scripts/samples/vision-fixtures.ts).
+  let vision: { child: ChildProcess; url: string };
   const curlHome = mkdtempSync(join(tmpdir(), 'readme-curl-'));
   before(async () => {
     // The status after each answer, without changing the commands: curl reads $CURL_HOME/.curlrc.
@@ -156,10 +159,12 @@ describe('README: every documented request works as written and answers what it 
       spawnServer('serve.ts', { LOCAL_DATA_DIR: dataDir }),
       spawnServer('serve-sagemaker.ts', { MODEL_NAME: 'iris_forest', HOST: '127.0.0.1', MODEL_DIR: join(ROOT, 'models') }),
     ]);
+    vision = await spawnServer('serve.ts', { MODEL_DIR: writeVisionRepository(mkdtempSync(join(tmpdir(), 'readme-vision-'))), LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'readme-vision-data-')) });
   });
   after(() => {
     local?.child.kill('SIGTERM');
     sagemaker?.child.kill('SIGTERM');
+    vision?.child.kill('SIGTERM');
   });
 
   it('finds the requests (the local server and the SageMaker container) and the answers shown', () => {
@@ -178,7 +183,7 @@ describe('README: every documented request works as written and answers what it 
 
   for (const request of requests) {
     it(`README line ${request.line}: ${request.command.split('\n')[0].slice(0, 100)}`, async () => {
-      const command = request.command.replaceAll('http://127.0.0.1:8080', local.url).replaceAll('localhost:8080', sagemaker.url);
+      const command = request.command.replaceAll('http://127.0.0.1:8080', local.url).replaceAll('localhost:8080', sagemaker.url).replaceAll('http://127.0.0.1:8081', vision.url);
       const { stdout } = await exec('sh', ['-c', command], { cwd: ROOT, env: { ...process.env, CURL_HOME: curlHome } });
       const status = Number(stdout.slice(stdout.lastIndexOf('\n') + 1));
       const body = stdout.slice(0, stdout.lastIndexOf('\n'));
