@@ -146,6 +146,27 @@ export async function embedImages(loaded: ImageEmbedder, items: readonly Uint8Ar
 
 const PARAMETERS = ['pooling', 'pool', 'normalize'] as const;
 
+/** The vectors of an answer in any of its shapes: one image's [[…]], a batch's [[[…]], …], or a bare vector. */
+function vectorsOf(answer: unknown): unknown[] | undefined {
+  if (!Array.isArray(answer) || answer.length === 0) return undefined;
+  if (answer.every((v) => typeof v === 'number')) return [answer];
+  if (answer.every((v) => Array.isArray(v) && v.every((x) => typeof x === 'number'))) return answer;
+  const nested = answer.map(vectorsOf);
+  return nested.every((v) => v !== undefined) ? nested.flat() : undefined;
+}
+
+/** The gate's check: every image's embedding by cosine with the expected one (≥ 1 − tolerance). */
+export function compareImageEmbeddings(expected: unknown, actual: unknown, tolerance: number): string | undefined {
+  const [e, a] = [vectorsOf(expected), vectorsOf(actual)];
+  if (e === undefined || a === undefined) return `expected embeddings ([[…]] per image), got ${JSON.stringify(actual)?.slice(0, 80)}`;
+  if (e.length !== a.length) return `${a.length} embeddings answered, ${e.length} expected`;
+  for (let i = 0; i < e.length; i++) {
+    const problem = compareEmbeddings(e[i], a[i], tolerance);
+    if (problem !== undefined) return e.length === 1 ? problem : `image ${i}: ${problem}`;
+  }
+  return undefined;
+}
+
 /** A small PNG (16×16, a colour gradient) for the example request: the console's and the printed curl line's. */
 export const EXAMPLE_PNG_BASE64 =
   'iVBORw0KGgoAAAANSUhEUgAAABAAAAAQCAIAAACQkWg2AAAACXBIWXMAAAPoAAAD6AG1e1JrAAABlklEQVQozxXRURVEIQhFUSMYgQhGMAIRiGCEE8EIRiACEYhABCLMG7/ZrMt1jMEcyGAN9kAHNjgDBnfwBj6IQQ5q0IMxJnMikzXZE53Y5EyY3Mmb+CQmOalJzw8IUxBhCVtQwYQjIFzhCS6EkEIJLR9YzIUs1mIvdGGLs2BxF2/hi1jkoha9PrCZG9mszd7oxjZnw+Zu3sY3sclNbXp/QJmKKEvZiiqmHAXlKk9xJZRUSmn9gDENMZaxDTXMOAbGNZ7hRhhplNH2gcM8yGEd9kEPdjgHDvfwDn6IQx7q0OcD/wK/Sr4jv9hfkG/1N/x/Fx44BCQU9Pc94zIvclmXfdGLXc79j9/Lu/glLnmpS98PPOZDHuuxH/qwx3n/5ffxHv6IRz7q0e8DznTEWc521DHn+D/KdZ7jTjjplNP+gWAGEqxgBxpYcOIf/AYv8CCCDCro+EAyE0lWshNNLDn5P/MmL/Ekkkwq6fxAMQspVrELLaw49S/lFq/wIoosquj6QDMbaVazG22sOf2v8Dav8SaabKrp5geIAnAQ3qbGcgAAAABJRU5ErkJggg==';
@@ -171,6 +192,6 @@ export const imageFeatureExtraction: TaskModule<ImageEmbedder, ItemsRequest<Uint
     return { answer, items: n, captured: capturedImages(request.items, loaded.config, { name: loaded.input, tensor: pixels }), signals: norms.map((v) => [v]) };
   },
   describe: (loaded) => ({ input_size: outputSize(loaded.image), pooling: loaded.pooling, normalize: loaded.normalize, poolings: POOLINGS.filter((p) => (p === 'pooler' ? loaded.pooled : loaded.hidden) !== undefined), output: loaded.pooling === 'pooler' ? loaded.pooled : loaded.hidden }),
-  compare: compareEmbeddings,
+  compare: compareImageEmbeddings,
   example: (loaded) => ({ inputs: EXAMPLE_PNG_BASE64, parameters: { pooling: loaded.pooling, normalize: true } }),
 };
