@@ -1081,16 +1081,16 @@ if (runs('y')) {
 
 // (z) ------------------------------------------------------------------------------------------
 if (runs('z')) {
-  console.log(`\n(z) zero-shot-classification (1 text x 5 labels, bert-nli) and text pairs (a query x 8 descriptions, debian-reranker), median of ${QUICK ? 50 : 300}: over HTTP vs the same work in process vs transformers.js`);
+  console.log(`\n(z) zero-shot-classification (1 text x 5 labels, bert-nli) and text pairs (a query x 8 descriptions, debian-reranker), median of ${QUICK ? 50 : 300}: ModelShip over HTTP vs a bare server doing the same work (requests interleaved); that work in process vs transformers.js`);
   const r = await benchTextPairs({ startServer: (env) => startServer('local', 18160, env), medianMs, quick: QUICK });
-  console.log(`  zero-shot: HTTP ${r.zeroShotHttp.toFixed(2)} ms, direct ${r.zeroShotDirect.toFixed(2)} ms, transformers.js ${r.zeroShotTransformersJs.toFixed(2)} ms`);
-  console.log(`  pairs:     HTTP ${r.pairsHttp.toFixed(2)} ms, direct ${r.pairsDirect.toFixed(2)} ms, transformers.js ${r.pairsTransformersJs.toFixed(2)} ms`);
+  console.log(`  zero-shot: HTTP ModelShip ${r.zeroShotHttp.toFixed(2)} ms, bare ${r.zeroShotBareHttp.toFixed(2)} ms; in process ${r.zeroShotDirect.toFixed(2)} ms, transformers.js ${r.zeroShotTransformersJs.toFixed(2)} ms`);
+  console.log(`  pairs:     HTTP ModelShip ${r.pairsHttp.toFixed(2)} ms, bare ${r.pairsBareHttp.toFixed(2)} ms; in process ${r.pairsDirect.toFixed(2)} ms, transformers.js ${r.pairsTransformersJs.toFixed(2)} ms`);
   report.textPairs = {
     ...r,
-    zeroShotOverDirect: target('(z) zero-shot over HTTP / direct in process', r.zeroShotHttp / r.zeroShotDirect, 1.2, 'lower'),
-    zeroShotOverTransformersJs: target('(z) zero-shot over HTTP / transformers.js pipeline in process', r.zeroShotHttp / r.zeroShotTransformersJs, 1, 'lower'),
-    pairsOverDirect: target('(z) pairs over HTTP / direct in process', r.pairsHttp / r.pairsDirect, 1.2, 'lower'),
-    pairsOverTransformersJs: target('(z) pairs over HTTP / transformers.js tokenizer + model in process', r.pairsHttp / r.pairsTransformersJs, 1, 'lower'),
+    zeroShotOverBare: target('(z) zero-shot request / bare server', r.zeroShotHttp / r.zeroShotBareHttp, 1.2, 'lower'),
+    zeroShotOverTransformersJs: target('(z) zero-shot in process / transformers.js pipeline', r.zeroShotDirect / r.zeroShotTransformersJs, 1, 'lower'),
+    pairsOverBare: target('(z) pairs request / bare server', r.pairsHttp / r.pairsBareHttp, 1.2, 'lower'),
+    pairsOverTransformersJs: target('(z) pairs in process / transformers.js tokenizer + model', r.pairsDirect / r.pairsTransformersJs, 1, 'lower'),
   };
 }
 

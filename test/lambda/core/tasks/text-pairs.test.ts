@@ -13,6 +13,8 @@
  * `CrossEncoder.predict`, and the Rust tokenizers' pair truncation.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,9 +23,10 @@ import type { Tensor } from 'onnxruntime-node';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { scoreTextPairs } from '../../../../lambda/core/tasks/text-pairs.ts';
 import { TextEncoder } from '../../../../lambda/core/tasks/texts.ts';
-import { createTestService, startTestLocalServer } from '../../../helpers.ts';
+import { createTestService, ROOT, startTestLocalServer } from '../../../helpers.ts';
 import { fixtureTokenizer, layOutTextPairFixtures, TEXT_PAIRS_DIR, type TextPairModel } from './text-pairs-fixtures.ts';
 
+const exec = promisify(execFile);
 type ZeroShotAnswer = { sequence: string; labels: string[]; scores: number[] };
 type Label = { label: string; score: number };
 interface Expected {
@@ -262,6 +265,52 @@ describe('zero-shot-classification: drift signals, the golden gate\'s compare, d
       const answered = await task.module.run(task.loaded, task.module.parse(task.loaded, { kind: 'json', route: 'infer', body: example }), context);
       assert.deepEqual([...(answered.answer as ZeroShotAnswer).labels].sort(), [...(example.parameters.candidate_labels as string[])].sort());
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(transformersJs, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the README\'s zero-shot and text-pair commands', () => {
+  it('answer as shown, run against the models scripts/samples/text-pair-fixtures.ts writes', async () => {
+    // The README serves these on port 8081 (test/readme.test.ts runs the samples' commands on 8080).
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n');
+    const commands: { command: string; shown?: string }[] = [];
+    for (let i = 0; i < readme.length; i++) {
+      if (!readme[i].startsWith('curl ') || !readme[i].includes('127.0.0.1:8081')) continue;
+      let command = readme[i];
+      while (command.trimEnd().endsWith('\\') || (command.match(/'/g)?.length ?? 0) % 2 === 1) command += `\n${readme[++i]}`;
+      let shown: string | undefined;
+      if (/^# [[{]/.test(readme[i + 1] ?? '')) {
+        shown = readme[++i].slice(2).trim();
+        while ((readme[i + 1] ?? '').startsWith('#  ')) shown += readme[++i].slice(2).trim();
+      }
+      commands.push({ command, shown });
+    }
+    assert.ok(commands.length >= 3, `found ${commands.length} commands`);
+    const { dir, transformersJs } = layOutTextPairFixtures();
+    const server = await startTestLocalServer(dir);
+    try {
+      for (const { command, shown } of commands) {
+        const { stdout } = await exec('sh', ['-c', command.replaceAll('http://127.0.0.1:8081', server.url)]);
+        const answer = JSON.parse(stdout) as unknown;
+        assert.ok(shown !== undefined, command);
+        // Labels and texts exactly; numbers to the digits shown.
+        const match = (a: unknown, s: unknown, at: string): void => {
+          if (typeof s === 'number') {
+            const digits = (String(s).split('.')[1] ?? '').length;
+            assert.ok(Math.abs((a as number) - s) <= 0.5 * 10 ** -digits + 1e-9, `${at}: ${a} shown as ${s}`);
+          } else if (Array.isArray(s)) {
+            assert.ok(Array.isArray(a) && a.length === s.length, `${at}: ${JSON.stringify(a)}`);
+            s.forEach((v, i) => match((a as unknown[])[i], v, `${at}[${i}]`));
+          } else if (typeof s === 'object' && s !== null) {
+            for (const [k, v] of Object.entries(s)) match((a as Record<string, unknown>)[k], v, `${at}.${k}`);
+          } else assert.equal(a, s, at);
+        };
+        match(answer, JSON.parse(shown!), command.slice(0, 60));
+      }
+    } finally {
+      await server.close();
       rmSync(dir, { recursive: true, force: true });
       rmSync(transformersJs, { recursive: true, force: true });
     }
