@@ -148,6 +148,26 @@ const EMBEDDINGS_REQUEST_SCHEMA: apigw.JsonSchema = {
   },
 };
 
+/** Cohere's and Jina's rerank request, checked before invoking: documents as texts or {"text"} objects. */
+const RERANK_REQUEST_SCHEMA: apigw.JsonSchema = {
+  schema: apigw.JsonSchemaVersion.DRAFT4,
+  title: 'RerankRequest',
+  type: apigw.JsonSchemaType.OBJECT,
+  required: ['model', 'query', 'documents'],
+  properties: {
+    model: { type: apigw.JsonSchemaType.STRING, minLength: 1 },
+    query: { type: apigw.JsonSchemaType.STRING, minLength: 1 },
+    documents: {
+      type: apigw.JsonSchemaType.ARRAY,
+      minItems: 1,
+      maxItems: 1000,
+      items: { anyOf: [{ type: apigw.JsonSchemaType.STRING }, { type: apigw.JsonSchemaType.OBJECT, required: ['text'], properties: { text: { type: apigw.JsonSchemaType.STRING } } }] },
+    },
+    top_n: { type: apigw.JsonSchemaType.INTEGER, minimum: 1 },
+    return_documents: { type: apigw.JsonSchemaType.BOOLEAN },
+  },
+};
+
 export const API_KEY_DESCRIPTION = 'ModelShip API key; read its value with aws apigateway get-api-key --include-value';
 
 /** The account-level role API Gateway writes execution logs with (aws-cdk-lib's cloudWatchRole), acknowledged. */
@@ -231,6 +251,7 @@ export class InferenceApi extends Construct {
     const predictModel = this.api.addModel('PredictRequest', { contentType: 'application/json', schema: PREDICT_REQUEST_SCHEMA });
     const feedbackModel = this.api.addModel('FeedbackRequest', { contentType: 'application/json', schema: FEEDBACK_REQUEST_SCHEMA });
     const embeddingsModel = this.api.addModel('EmbeddingsRequest', { contentType: 'application/json', schema: EMBEDDINGS_REQUEST_SCHEMA });
+    const rerankModel = this.api.addModel('RerankRequest', { contentType: 'application/json', schema: RERANK_REQUEST_SCHEMA });
     const validated = (model: apigw.IModel): apigw.MethodOptions => ({ requestValidator: validator, requestModels: { 'application/json': model } });
 
     // Server-wide routes go to the first backend: any one answers them the same way.
@@ -272,6 +293,7 @@ export class InferenceApi extends Construct {
         if (!model.takesText) continue;
         const compatible = openai.addResource(model.name).addResource('v1');
         compatible.addResource('embeddings').addMethod('POST', integration, validated(embeddingsModel));
+        compatible.addResource('rerank').addMethod('POST', integration, validated(rerankModel));
         const listed = compatible.addResource('models');
         listed.addMethod('GET', integration);
         listed.addResource('{model}').addMethod('GET', integration);

@@ -7,13 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { writeVisionRepository } from '../scripts/samples/vision-fixtures.ts';
 import { ROOT, spawnServer } from './helpers.ts';
+import { layOutTextPairFixtures } from './lambda/core/tasks/text-pairs-fixtures.ts';
 
 const exec = promisify(execFile);
 
@@ -144,6 +145,17 @@ export function parseShown(text: string): unknown {
   return JSON.parse(json, (_key, value, context?: { source?: string }) => (typeof value === 'number' && context?.source !== undefined ? new Literal(value, context.source) : value));
 }
 
+/**
+ * The samples, and the cross-encoder the README's rerank requests name (the reranker trained on
+ * Debian descriptions, a test fixture: no sample is a cross-encoder) as models/debian_reranker.
+ */
+function samplesWithReranker(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'readme-models-'));
+  cpSync(join(ROOT, 'models'), dir, { recursive: true });
+  cpSync(join(layOutTextPairFixtures({}, ['debian-reranker']).dir, 'debian-reranker'), join(dir, 'debian_reranker'), { recursive: true });
+  return dir;
+}
+
 describe('README: every documented request works as written and answers what it shows', () => {
   const requests = documentedRequests(readFileSync(join(ROOT, 'README.md'), 'utf8'));
   let local: { child: ChildProcess; url: string };
@@ -156,7 +168,7 @@ describe('README: every documented request works as written and answers what it 
     writeFileSync(join(curlHome, '.curlrc'), 'write-out = "\\n%{http_code}"\n');
     const dataDir = mkdtempSync(join(tmpdir(), 'readme-data-'));
     [local, sagemaker] = await Promise.all([
-      spawnServer('serve.ts', { LOCAL_DATA_DIR: dataDir }),
+      spawnServer('serve.ts', { LOCAL_DATA_DIR: dataDir, MODEL_DIR: samplesWithReranker() }),
       spawnServer('serve-sagemaker.ts', { MODEL_NAME: 'iris_forest', HOST: '127.0.0.1', MODEL_DIR: join(ROOT, 'models') }),
     ]);
     vision = await spawnServer('serve.ts', { MODEL_DIR: writeVisionRepository(mkdtempSync(join(tmpdir(), 'readme-vision-'))), LOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'readme-vision-data-')) });

@@ -94,6 +94,7 @@ export class InferenceService implements RequestHandler {
       case 'feedback':
         return this.feedback(route.model, request, observed);
       case 'embeddings':
+      case 'rerank':
       case 'openai-models':
       case 'openai-model':
         return this.compatible.handle(route, request, observed);

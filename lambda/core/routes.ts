@@ -12,6 +12,7 @@ export type Route =
   | { readonly kind: 'feedback'; readonly model: string }
   /** `scope`: the model of the /openai/{name}/v1 base path the request came through (the only one it may name). */
   | { readonly kind: 'embeddings'; readonly scope?: string }
+  | { readonly kind: 'rerank'; readonly scope?: string }
   | { readonly kind: 'openai-models'; readonly scope?: string }
   | { readonly kind: 'openai-model'; readonly model: string; readonly scope?: string };
 
@@ -30,7 +31,7 @@ export interface RouteDefinition {
 }
 
 /** The OpenAI/Cohere-compatible routes: their errors are OpenAI's {"error": {"message", "type", "param", "code"}}. */
-export const COMPATIBLE_PATH = /^\/(?:v1\/(?:embeddings|models(?:\/[^/:]+)?)|openai\/[^/]+(?:\/.*)?)\/?$/;
+export const COMPATIBLE_PATH = /^\/(?:v1\/(?:embeddings|rerank|models(?:\/[^/:]+)?)|openai\/[^/]+(?:\/.*)?)\/?$/;
 
 
 export const ROUTES: readonly RouteDefinition[] = [
@@ -46,9 +47,11 @@ export const ROUTES: readonly RouteDefinition[] = [
   { template: '/v2/models/{name}/feedback', pattern: /^\/v2\/models\/([^/]+)\/feedback$/, methods: ['POST'], route: (m) => ({ kind: 'feedback', model: m[1] }) },
   { template: '/v1/models/{name}:predict', pattern: /^\/v1\/models\/([^/:]+):predict$/, methods: ['POST'], route: (m) => ({ kind: 'predict', model: m[1] }) },
   { template: '/v1/embeddings', pattern: /^\/v1\/embeddings$/, methods: ['POST'], route: () => ({ kind: 'embeddings' }), onApiGateway: false },
+  { template: '/v1/rerank', pattern: /^\/v1\/rerank$/, methods: ['POST'], route: () => ({ kind: 'rerank' }), onApiGateway: false },
   { template: '/v1/models', pattern: /^\/v1\/models$/, methods: ['GET'], route: () => ({ kind: 'openai-models' }), onApiGateway: false },
   { template: '/v1/models/{name}', pattern: /^\/v1\/models\/([^/:]+)$/, methods: ['GET'], route: (m) => ({ kind: 'openai-model', model: m[1] }) },
   { template: '/openai/{name}/v1/embeddings', pattern: /^\/openai\/([^/]+)\/v1\/embeddings$/, methods: ['POST'], route: (m) => ({ kind: 'embeddings', scope: m[1] }) },
+  { template: '/openai/{name}/v1/rerank', pattern: /^\/openai\/([^/]+)\/v1\/rerank$/, methods: ['POST'], route: (m) => ({ kind: 'rerank', scope: m[1] }) },
   { template: '/openai/{name}/v1/models', pattern: /^\/openai\/([^/]+)\/v1\/models$/, methods: ['GET'], route: (m) => ({ kind: 'openai-models', scope: m[1] }) },
   { template: '/openai/{name}/v1/models/{model}', pattern: /^\/openai\/([^/]+)\/v1\/models\/([^/]+)$/, methods: ['GET'], route: (m) => ({ kind: 'openai-model', model: m[2], scope: m[1] }) },
   { template: '/v1/models/{name}/versions/{version}:predict', pattern: /^\/v1\/models\/([^/:]+)\/versions\/([^/:]+):predict$/, methods: ['POST'], route: (m) => ({ kind: 'predict', model: m[1], version: m[2] }) },

@@ -143,13 +143,19 @@ describe('InferenceApi routes', () => {
     assert.ok(!routes.has('/openai/iris_forest/v1/embeddings'));
   });
 
-  it('validates embeddings bodies as OpenAI\'s API defines them before invoking', () => {
-    const schema = Object.values(template.findResources('AWS::ApiGateway::Model')).map((m) => (m as { Properties: { Schema: { title: string; required: string[]; properties: Record<string, { enum?: string[] }> } } }).Properties.Schema).find((m) => m.title === 'EmbeddingsRequest')!;
-    assert.deepEqual(schema.required, ['model', 'input']);
-    assert.deepEqual(schema.properties.encoding_format.enum, ['float', 'base64']);
-    const resources = template.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: 'embeddings' } });
-    assert.equal(Object.keys(resources).length, TEXT_SAMPLES.length);
-    for (const id of Object.keys(resources)) template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', ResourceId: { Ref: id }, RequestValidatorId: Match.anyValue(), RequestModels: { 'application/json': Match.anyValue() } });
+  it('validates embeddings and rerank bodies as OpenAI\'s and Cohere\'s APIs define them before invoking', () => {
+    const schemas = Object.values(template.findResources('AWS::ApiGateway::Model')).map((m) => (m as { Properties: { Schema: { title: string; required: string[]; properties: Record<string, { enum?: string[]; maxItems?: number }> } } }).Properties.Schema);
+    const embeddings = schemas.find((m) => m.title === 'EmbeddingsRequest')!;
+    assert.deepEqual(embeddings.required, ['model', 'input']);
+    assert.deepEqual(embeddings.properties.encoding_format.enum, ['float', 'base64']);
+    const rerank = schemas.find((m) => m.title === 'RerankRequest')!;
+    assert.deepEqual(rerank.required, ['model', 'query', 'documents']);
+    assert.equal(rerank.properties.documents.maxItems, 1000);
+    for (const part of ['embeddings', 'rerank']) {
+      const resources = template.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: part } });
+      assert.equal(Object.keys(resources).length, TEXT_SAMPLES.length, part);
+      for (const id of Object.keys(resources)) template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', ResourceId: { Ref: id }, RequestValidatorId: Match.anyValue(), RequestModels: { 'application/json': Match.anyValue() } });
+    }
   });
 
   it('serves GET /v2 (server metadata) and the health routes', () => {

@@ -14,7 +14,9 @@ import type { Route } from '../routes.ts';
 import type { InferenceObservers } from '../session-run.ts';
 import type { LoadedModel } from '../sessions.ts';
 import { shadowJobFor, type ShadowJob } from '../shadow.ts';
+import { scoreTextPairs } from '../tasks/text-pairs.ts';
 import { parseEmbeddingsRequest, runEmbeddings } from './embeddings.ts';
+import { parseRerankRequest, runRerank } from './rerank.ts';
 
 export interface CompatibleApiOptions {
   readonly repository: ModelRepository;
@@ -27,7 +29,7 @@ export interface CompatibleApiOptions {
   readonly createdAt: number;
 }
 
-type CompatibleRoute = Extract<Route, { kind: 'embeddings' } | { kind: 'openai-models' } | { kind: 'openai-model' }>;
+type CompatibleRoute = Extract<Route, { kind: 'embeddings' } | { kind: 'rerank' } | { kind: 'openai-models' } | { kind: 'openai-model' }>;
 
 const asText = (body: string | Uint8Array | undefined): string => (body === undefined ? '' : typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
 
@@ -55,24 +57,39 @@ export class CompatibleApi {
         return jsonResponse(modelObject((await this.entry(route.model)).name, createdAt));
       }
       case 'embeddings':
+      case 'rerank':
         return this.run(route, request, observed);
     }
   }
 
-  private async run(route: { readonly kind: 'embeddings'; readonly scope?: string }, request: CoreRequest, observed: Observed): Promise<CoreResponse> {
-    const { hooks } = this.options;
+  private async run(route: { readonly kind: 'embeddings' | 'rerank'; readonly scope?: string }, request: CoreRequest, observed: Observed): Promise<CoreResponse> {
     const body = parseJsonBody(asText(request.body));
-    const parsed = parseEmbeddingsRequest(body);
-    this.checkScope(route.scope, parsed.model);
-    const entry = await this.entry(parsed.model);
-    const model = await this.options.loadModel(entry.name, assignVersion(entry, request.headers?.['x-assignment-key'], hooks.random), observed);
+    if (route.kind === 'embeddings') {
+      const parsed = parseEmbeddingsRequest(body);
+      const model = await this.modelFor(route.scope, parsed.model, request, observed);
+      return this.answer(model, request, await runEmbeddings(model, parsed, this.options.hooks));
+    }
+    const parsed = parseRerankRequest(body);
+    const model = await this.modelFor(route.scope, parsed.model, request, observed);
+    return this.answer(model, request, await runRerank(model, parsed, scoreTextPairs, this.options.hooks));
+  }
+
+  /** The version that answers (the live one, or an A/B draw), once the body is within its size limit and the deadline has not passed. */
+  private async modelFor(scope: string | undefined, name: string, request: CoreRequest, observed: Observed): Promise<LoadedModel> {
+    this.checkScope(scope, name);
+    const entry = await this.entry(name);
+    const model = await this.options.loadModel(entry.name, assignVersion(entry, request.headers?.['x-assignment-key'], this.options.hooks.random), observed);
     const limit = model.config.maxRequestBytes ?? this.options.defaultMaxRequestBytes;
     const bytes = request.bodyBytes ?? Buffer.byteLength(asText(request.body));
     if (bytes > limit) throw payloadTooLarge(bytes, limit, `model "${model.name}"`);
     if (request.deadline !== undefined && Date.now() > request.deadline) throw deadlinePassed('before inference');
-    const answer = await runEmbeddings(model, parsed, hooks);
+    return model;
+  }
+
+  /** The answer with the version's headers; a shadow version gets the same inputs in the /infer task shape, off the request path. */
+  private answer(model: LoadedModel, request: CoreRequest, answer: { json: string; headers: Readonly<Record<string, string>>; shadowBody?: unknown }): CoreResponse {
+    const { hooks } = this.options;
     if (request.deadline !== undefined && Date.now() > request.deadline) throw deadlinePassed('during inference');
-    // A shadow version gets the same texts in the /infer task shape, off the request path.
     if (answer.shadowBody !== undefined && hooks.onShadow !== undefined) {
       const job = shadowJobFor(model, 'infer', answer.shadowBody, hooks.random);
       if (job !== undefined) hooks.onShadow(job);

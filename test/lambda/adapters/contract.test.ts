@@ -17,6 +17,7 @@ import type { SageMakerServer } from '../../../lambda/adapters/sagemaker/server.
 import { DirectorySource } from '../../../lambda/stores/directory-source.ts';
 import { SingleModelSource } from '../../../lambda/stores/single-model-source.ts';
 import { tabularClassifier } from '../../fixtures/tabular-models.ts';
+import { layOutTextPairFixtures } from '../core/tasks/text-pairs-fixtures.ts';
 import { createTestService, fakeLambdaContext, readGolden, startTestLocalServer, startTestSageMakerServer, TempRepository } from '../../helpers.ts';
 
 interface Answer {
@@ -49,6 +50,8 @@ const binaryHeader = Buffer.from(JSON.stringify({ inputs: [{ name: 'features', d
 const binaryBody = Buffer.concat([binaryHeader, Buffer.from(new Float32Array(ROW).buffer)]);
 const golden = readGolden('iris_forest');
 const f32 = Math.fround;
+
+const RERANK = { model: 'debian-reranker', query: 'games', documents: ['a chess engine', 'a TrueType font', 'a puzzle game'], top_n: 2, return_documents: true };
 
 const TABLE: Row[] = [
   { name: 'liveness', method: 'GET', path: '/v2/health/live', status: 200, expect: { json: { live: true } } },
@@ -143,7 +146,21 @@ const TABLE: Row[] = [
   { name: 'OpenAI embeddings, "dimensions" the model does not take', method: 'POST', path: '/v1/embeddings', body: JSON.stringify({ model: 'debian_embeddings', input: 'x', dimensions: 8 }), endpoint: 'debian_embeddings', status: 400, expect: { error: /^"dimensions" is 8; model "debian_embeddings" takes 32, 64, 128$/, check: (a) => assert.deepEqual({ ...JSON.parse(a.body.toString()).error, message: '' }, { message: '', type: 'invalid_request_error', param: 'dimensions', code: 'invalid_request' }) } },
   { name: 'OpenAI embeddings without input', method: 'POST', path: '/v1/embeddings', body: JSON.stringify({ model: 'debian_embeddings' }), endpoint: 'debian_embeddings', status: 400, expect: { error: /^"input" is missing; send a text, a list of texts, or token ids$/ } },
   { name: 'OpenAI embeddings, wrong method', method: 'GET', path: '/v1/embeddings', endpoint: 'debian_embeddings', status: 405, expect: { error: /^method GET is not allowed on \/v1\/embeddings; allowed: POST$/ } },
+  // Cohere/Jina rerank on a cross-encoder.
+  { name: 'rerank', method: 'POST', path: '/v1/rerank', body: JSON.stringify(RERANK), endpoint: 'debian-reranker', status: 200, expect: { check: (a) => assertRanked(a) } },
+  { name: 'rerank under the model\'s base URL', method: 'POST', path: '/openai/debian-reranker/v1/rerank', body: JSON.stringify(RERANK), status: 200, expect: { check: (a) => assertRanked(a) } },
+  { name: 'rerank, top_n over the documents', method: 'POST', path: '/v1/rerank', body: JSON.stringify({ ...RERANK, top_n: 4 }), endpoint: 'debian-reranker', status: 400, expect: { error: /^"top_n" is 4, over the 3 documents sent; send at most 3 or leave it out$/ } },
 ];
+
+/** A rerank answer: the top 2 of 3 documents, best first, with their texts. */
+function assertRanked(answer: Answer): void {
+  const body = JSON.parse(answer.body.toString()) as { results: { index: number; relevance_score: number; document: { text: string } }[]; model: string; usage: { total_tokens: number } };
+  assert.equal(body.model, 'debian-reranker');
+  assert.equal(body.results.length, 2);
+  assert.ok(body.results[0].relevance_score >= body.results[1].relevance_score);
+  for (const r of body.results) assert.equal(r.document.text, RERANK.documents[r.index]);
+  assert.ok(body.usage.total_tokens > 0);
+}
 
 /** An embeddings answer in OpenAI's shape: two vectors of 128 floats (base64: little-endian float32 bytes). */
 function assertEmbeddings(answer: Answer, encoding: 'float' | 'base64'): void {
@@ -179,7 +196,8 @@ describe('one contract, every adapter', () => {
     local = await startTestLocalServer(repo.dir);
     signedLocal = await startTestLocalServer(repo.dir, { iam: { credentials: IAM_CREDENTIALS } });
     // One endpoint per model, as SageMaker hosts them: each row goes to its model's.
-    for (const model of ['iris_forest', 'trees', 'debian_embeddings']) sagemaker.set(model, await startTestSageMakerServer(createTestService(new SingleModelSource(new DirectorySource(join(repo.dir, model)), model)), model));
+    repo.copy(join(layOutTextPairFixtures({}, ['debian-reranker']).dir, 'debian-reranker'), 'debian-reranker');
+    for (const model of ['iris_forest', 'trees', 'debian_embeddings', 'debian-reranker']) sagemaker.set(model, await startTestSageMakerServer(createTestService(new SingleModelSource(new DirectorySource(join(repo.dir, model)), model)), model));
     lambda = createApiGatewayHandler(createTestService(repo.dir));
   });
   after(async () => {
@@ -219,7 +237,7 @@ describe('one contract, every adapter', () => {
     'SageMaker container': async (row) => {
       // As the API's proxy sends it: POST /invocations, the decoded route and method as custom attributes.
       const attributes = `path=${encodeURIComponent(decodeURIComponent(row.path))};method=${row.method}`;
-      const model = row.endpoint ?? /^\/(?:v[12]\/models|openai)\/(trees|debian_embeddings)\b/.exec(row.path)?.[1] ?? 'iris_forest';
+      const model = row.endpoint ?? /^\/(?:v[12]\/models|openai)\/(trees|debian_embeddings|debian-reranker)(?=[/:]|$)/.exec(row.path)?.[1] ?? 'iris_forest';
       return fromFetch(await fetch(`${sagemaker.get(model)!.url}/invocations`, { method: 'POST', headers: { ...row.headers, 'X-Amzn-SageMaker-Custom-Attributes': attributes }, body: row.body }));
     },
   };

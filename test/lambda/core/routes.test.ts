@@ -31,6 +31,8 @@ describe('routes', () => {
 
   it('matches the OpenAI/Cohere-compatible routes, on the server and under a model\'s own base URL', () => {
     assert.deepEqual(matchRoute('POST', '/v1/embeddings'), { kind: 'embeddings' });
+    assert.deepEqual(matchRoute('POST', '/v1/rerank'), { kind: 'rerank' });
+    assert.deepEqual(matchRoute('POST', '/openai/minilm/v1/rerank'), { kind: 'rerank', scope: 'minilm' });
     assert.deepEqual(matchRoute('GET', '/v1/models'), { kind: 'openai-models' });
     assert.deepEqual(matchRoute('GET', '/v1/models/minilm'), { kind: 'openai-model', model: 'minilm' });
     assert.deepEqual(matchRoute('POST', '/openai/minilm/v1/embeddings'), { kind: 'embeddings', scope: 'minilm' });
@@ -43,7 +45,7 @@ describe('routes', () => {
   });
 
   it('marks the compatible routes\' paths for OpenAI\'s error shape, and no other', () => {
-    for (const path of ['/v1/embeddings', '/v1/models', '/v1/models/minilm', '/openai/minilm/v1/embeddings', '/openai/minilm/v1/models/x', '/openai/minilm/nope']) assert.ok(COMPATIBLE_PATH.test(path), path);
+    for (const path of ['/v1/embeddings', '/v1/rerank', '/v1/models', '/v1/models/minilm', '/openai/minilm/v1/embeddings', '/openai/minilm/v1/models/x', '/openai/minilm/nope']) assert.ok(COMPATIBLE_PATH.test(path), path);
     for (const path of ['/v2/models/minilm/infer', '/v1/models/iris:predict', '/v1/models/iris/versions/2:predict', '/v2', '/v1/other']) assert.ok(!COMPATIBLE_PATH.test(path), path);
   });
 
