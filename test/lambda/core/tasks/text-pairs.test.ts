@@ -22,7 +22,9 @@ import { env, pipeline, softmax } from '@huggingface/transformers';
 import type { Tensor } from 'onnxruntime-node';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { scoreTextPairs } from '../../../../lambda/core/tasks/text-pairs.ts';
+import { scoreLines } from '../../../../lambda/jobs/batch-job.ts';
 import { TextEncoder } from '../../../../lambda/core/tasks/texts.ts';
+import { withConsolePage } from '../../../console-page.ts';
 import { createTestService, ROOT, startTestLocalServer } from '../../../helpers.ts';
 import { fixtureTokenizer, layOutTextPairFixtures, TEXT_PAIRS_DIR, type TextPairModel } from './text-pairs-fixtures.ts';
 
@@ -309,6 +311,61 @@ describe('the README\'s zero-shot and text-pair commands', () => {
         };
         match(answer, JSON.parse(shown!), command.slice(0, 60));
       }
+    } finally {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(transformersJs, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('zero-shot and text pairs in batch jobs', () => {
+  it('scores JSON Lines of zero-shot requests and of pairs, each line as /infer answers it, a bad line named', async () => {
+    const { dir, transformersJs } = layOutTextPairFixtures({}, ['bert-nli', 'debian-reranker']);
+    try {
+      const service = createTestService(dir);
+      const request = { inputs: 'A puzzle game with falling blocks.', parameters: { candidate_labels: ['games', 'fonts'] } };
+      const zeroShot = await scoreLines(service, 'bert-nli', [JSON.stringify(request), JSON.stringify({ inputs: 'x', parameters: { candidate_labels: [] } })].join('\n'), 1, 'jsonl', undefined, 8);
+      assert.deepEqual(JSON.parse(zeroShot.results[0].text).response, JSON.parse(await service.infer(await service.loadModel('bert-nli'), request)));
+      assert.match(zeroShot.errors[0].text, /"line":2.*candidate_labels\\" is empty/);
+      const pairs = [{ text: 'games', text_pair: 'multiplayer puzzle game' }, { text: 'fonts', text_pair: 'TrueType font family' }];
+      const scored = await scoreLines(service, 'debian-reranker', pairs.map((p) => JSON.stringify(p)).join('\n'), 1, 'jsonl', undefined, 8);
+      const direct = JSON.parse(await service.infer(await service.loadModel('debian-reranker'), { inputs: pairs })) as Label[][];
+      assert.deepEqual(scored.results.map((r) => JSON.parse(r.text).prediction), direct);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(transformersJs, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('zero-shot and text pairs in the local console (headless Chromium)', () => {
+  it('sends the candidate labels, multi-label and template from the zero-shot form, and a pair from the second text box; bars per label', async () => {
+    const { dir, transformersJs } = layOutTextPairFixtures({}, ['bert-nli', 'debian-reranker']);
+    const server = await startTestLocalServer(dir);
+    try {
+      await withConsolePage(server.url, async (page, errors) => {
+        await page.waitForSelector('[data-model="bert-nli"]');
+        await page.selectOption('#model', 'bert-nli');
+        assert.equal(await page.inputValue('#body'), 'A puzzle game where falling blocks fill rows.');
+        await page.fill('[name="candidate_labels"]', 'games, fonts, networking');
+        await page.check('[name="multi_label"]');
+        await page.fill('[name="hypothesis_template"]', 'This package is about {}.');
+        await page.click('#send');
+        await page.locator('#answer .bar').first().waitFor();
+        const expected = (await (await fetch(`${server.url}/v2/models/bert-nli/infer`, { method: 'POST', body: JSON.stringify({ inputs: 'A puzzle game where falling blocks fill rows.', parameters: { candidate_labels: 'games, fonts, networking', multi_label: true, hypothesis_template: 'This package is about {}.' } }), headers: { 'Content-Type': 'application/json' } })).json()) as ZeroShotAnswer;
+        const bars = await page.locator('#answer .bar').evaluateAll((els) => els.map((e) => [e.getAttribute('data-label'), e.querySelector('em')?.textContent]));
+        assert.deepEqual(bars, expected.labels.map((l, i) => [l, expected.scores[i].toFixed(3)]));
+
+        await page.selectOption('#model', 'debian-reranker');
+        await page.fill('#body', 'games');
+        await page.fill('[name="text_pair"]', 'multiplayer puzzle game with cute monsters');
+        await page.click('#send');
+        await page.locator('#answer .bar').first().waitFor();
+        const pair = (await (await fetch(`${server.url}/v2/models/debian-reranker/infer`, { method: 'POST', body: JSON.stringify({ inputs: { text: 'games', text_pair: 'multiplayer puzzle game with cute monsters' } }), headers: { 'Content-Type': 'application/json' } })).json()) as Label[];
+        assert.equal(await page.textContent('#answer .bar em'), pair[0].score.toFixed(3));
+        assert.deepEqual(errors, []);
+      });
     } finally {
       await server.close();
       rmSync(dir, { recursive: true, force: true });
