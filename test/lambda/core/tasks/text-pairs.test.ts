@@ -275,11 +275,11 @@ describe('zero-shot-classification: drift signals, the golden gate\'s compare, d
 
 describe('the README\'s zero-shot and text-pair commands', () => {
   it('answer as shown, run against the models scripts/samples/text-pair-fixtures.ts writes', async () => {
-    // The README serves these on port 8081 (test/readme.test.ts runs the samples' commands on 8080).
+    // The README serves these on port 8082 (test/readme.test.ts runs the samples' commands on 8080).
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n');
     const commands: { command: string; shown?: string }[] = [];
     for (let i = 0; i < readme.length; i++) {
-      if (!readme[i].startsWith('curl ') || !readme[i].includes('127.0.0.1:8081')) continue;
+      if (!readme[i].startsWith('curl ') || !readme[i].includes('127.0.0.1:8082')) continue;
       let command = readme[i];
       while (command.trimEnd().endsWith('\\') || (command.match(/'/g)?.length ?? 0) % 2 === 1) command += `\n${readme[++i]}`;
       let shown: string | undefined;
@@ -294,7 +294,7 @@ describe('the README\'s zero-shot and text-pair commands', () => {
     const server = await startTestLocalServer(dir);
     try {
       for (const { command, shown } of commands) {
-        const { stdout } = await exec('sh', ['-c', command.replaceAll('http://127.0.0.1:8081', server.url)]);
+        const { stdout } = await exec('sh', ['-c', command.replaceAll('http://127.0.0.1:8082', server.url)]);
         const answer = JSON.parse(stdout) as unknown;
         assert.ok(shown !== undefined, command);
         // Labels and texts exactly; numbers to the digits shown.
