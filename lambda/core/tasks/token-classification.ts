@@ -20,6 +20,7 @@ import { badRequest } from '../errors.ts';
 import { inputOf, labelsOf, outputOf, TEXT_CONTENT_TYPES } from './hf-folder.ts';
 import type { TaskFolder, TaskInput, TaskModule, TaskResult } from './task.ts';
 import { parseItems, v2Answer, type V2Envelope } from './task-inputs.ts';
+import { codePointIndex } from './text-offsets.ts';
 import { tokenWindows } from './text-windows.ts';
 import { textMaxLength } from './texts.ts';
 import { AGGREGATION_STRATEGIES, aggregate, aggregateOverlapping, entityLabel, softmaxRows, type AggregationStrategy, type Entity, type PreEntity } from './token-classification/aggregate.ts';
@@ -111,19 +112,6 @@ function parse(loaded: TokenClassifier, input: TaskInput): TokenRequest | undefi
   return { texts: request.items, single: request.single, predict: request.predict, v2: request.v2, ...parameters(loaded, request.parameters) };
 }
 
-/** Code point index of each UTF-16 index of `text` (and of its end): Python's offsets. */
-function codePoints(text: string): Int32Array {
-  const index = new Int32Array(text.length + 1);
-  let cp = 0;
-  for (let i = 0; i < text.length; i++) {
-    index[i] = cp;
-    const unit = text.charCodeAt(i);
-    if (!(unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length)) cp++;
-  }
-  index[text.length] = cp;
-  return index;
-}
-
 /** `gather_pre_entities` for one window's text tokens. */
 function preEntities(loaded: TokenClassifier, text: string, spans: TokenSpans, from: number, to: number, scores: readonly Float64Array[]): PreEntity[] {
   const { tokenizer } = loaded;
@@ -193,11 +181,11 @@ async function run(loaded: TokenClassifier, request: TokenRequest, context: Para
       entities.push(...aggregate(shifted, request.strategy, vocabulary).filter((e) => !request.ignoreLabels.has(entityLabel(e))));
     }
     if (parts.length > 1 && request.strategy !== 'none') entities = aggregateOverlapping(entities);
-    const cp = codePoints(text);
+    const cp = codePointIndex(text);
     return entities.map((e) => {
       classCounts[entityLabel(e)] = (classCounts[entityLabel(e)] ?? 0) + 1;
-      const start = cp[e.start];
-      const end = cp[e.end];
+      const start = cp(e.start);
+      const end = cp(e.end);
       return 'entity_group' in e ? { entity_group: e.entity_group, score: e.score, word: e.word, start, end } : { entity: e.entity, score: e.score, index: e.index, word: e.word, start, end };
     });
   });
