@@ -25,7 +25,8 @@ import type { TaskFolder, TaskInput } from '../../../../lambda/core/tasks/task.t
 import { codePointIndex } from '../../../../lambda/core/tasks/text-offsets.ts';
 import { tokenWindows } from '../../../../lambda/core/tasks/text-windows.ts';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
-import { ROOT, startTestLocalServer, TempRepository } from '../../../helpers.ts';
+import { scoreLines } from '../../../../lambda/jobs/batch-job.ts';
+import { createTestService, ROOT, startTestLocalServer, TempRepository } from '../../../helpers.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'question-answering');
 const TOLERANCE = 1e-4;
@@ -330,6 +331,24 @@ describe('question answering: through the local server (registry, HTTP, every ro
     assert.equal(metadata.parameters.maxLength ?? metadata.parameters.max_length, 128);
   });
 
+  it('scores JSON lines in batch: {"question", "context"} rows in one run, {"inputs", "parameters"} lines as requests, a bad line as its error', async () => {
+    const [a, b] = ['short top_k 3', 'long default stride'].map((name) => EXPECTED.cases.find((c) => c.name === name)!);
+    const d = EXPECTED.cases.find((c) => c.name === 'short default')!;
+    const lines = [
+      JSON.stringify({ question: d.question, context: d.context }),
+      JSON.stringify({ inputs: { question: a.question, context: a.context }, parameters: a.parameters }),
+      JSON.stringify({ question: 'Who?' }),
+      JSON.stringify({ inputs: { question: b.question, context: b.context }, parameters: b.parameters }),
+    ].join('\n');
+    const { results, errors } = await scoreLines(createTestService(repo.dir), 'qa_bert', lines, 1, 'jsonl', undefined, 16);
+    const byLine = new Map(results.map((r) => [JSON.parse(r.text).line as number, JSON.parse(r.text) as { prediction?: unknown; response?: unknown }]));
+    assert.equal(questionAnswering.compare(d.expected, byLine.get(1)!.prediction, TOLERANCE), undefined);
+    assert.equal(questionAnswering.compare(a.expected, byLine.get(2)!.response, TOLERANCE), undefined);
+    assert.equal(questionAnswering.compare(b.expected, byLine.get(4)!.response, TOLERANCE), undefined);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0].text, /"line":3.*has a question but no \\"context\\"/);
+  });
+
   it('the console asks a question about a context and highlights the answer in it (headless Chromium)', { timeout: 60_000 }, async () => {
     const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
     try {
@@ -358,3 +377,4 @@ describe('question answering: through the local server (registry, HTTP, every ro
     }
   });
 });
+
