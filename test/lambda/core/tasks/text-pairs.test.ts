@@ -23,6 +23,7 @@ import type { Tensor } from 'onnxruntime-node';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { scoreTextPairs } from '../../../../lambda/core/tasks/text-pairs.ts';
 import { scoreLines } from '../../../../lambda/jobs/batch-job.ts';
+import { runTaskGolden } from '../../../../lambda/jobs/task-golden.ts';
 import { TextEncoder } from '../../../../lambda/core/tasks/texts.ts';
 import { withConsolePage } from '../../../console-page.ts';
 import { createTestService, ROOT, startTestLocalServer } from '../../../helpers.ts';
@@ -368,6 +369,29 @@ describe('zero-shot and text pairs in the local console (headless Chromium)', ()
       });
     } finally {
       await server.close();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(transformersJs, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('zero-shot in the golden gate', () => {
+  it('passes a version whose answers are the Python pipeline\'s, and fails one against answers it does not give', async () => {
+    const { dir, transformersJs } = layOutTextPairFixtures({}, ['bert-nli']);
+    try {
+      const cases = expected.models['bert-nli'].zeroShot!;
+      const golden = { task: 'zero-shot-classification', requests: cases.map((c) => c.request), expected: cases.map((c) => c.answer), tolerance: 1e-4 };
+      writeFileSync(join(dir, 'bert-nli', '1', 'golden.json'), JSON.stringify(golden));
+      const passed = await runTaskGolden(createTestService(dir), 'bert-nli', 1);
+      assert.equal(passed.passed, true, passed.problems.join('; '));
+      // One expected answer off by more than the tolerance: below the default 99.5% agreement.
+      const off = structuredClone(golden);
+      (off.expected[0] as ZeroShotAnswer).scores[0] += 0.01;
+      writeFileSync(join(dir, 'bert-nli', '1', 'golden.json'), JSON.stringify(off));
+      const failed = await runTaskGolden(createTestService(dir), 'bert-nli', 1);
+      assert.equal(failed.passed, false);
+      assert.match(failed.problems.join('; '), /score of/);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
       rmSync(transformersJs, { recursive: true, force: true });
     }
