@@ -10,6 +10,8 @@ Writes under test/fixtures/object-detection/:
   pixels stored turned a quarter with EXIF Orientation 6 (the detector must see it upright);
 - detr/: a small random-weight DetrForObjectDetection (ResNet backbone, 12 queries, 3 labels),
   exported with torch.onnx as Optimum lays it out (pixel_values, pixel_mask -> logits, pred_boxes);
+- yolos/: a small random-weight YolosForObjectDetection (ViT, patch 16, 10 detection tokens), the
+  same way (pixel_values only);
 - yolov8/: a small random-weight YOLOv8 detect model built by Ultralytics from its own yolov8.yaml
   (width 1/16, reg_max 4, 3 classes) and exported by Ultralytics' exporter (`yolo export
   format=onnx imgsz=320`), so the file carries Ultralytics' own metadata_props;
@@ -113,6 +115,36 @@ def make_detr():
         "image_processor_type": "DetrImageProcessor", "do_resize": True, "size": {"shortest_edge": 480, "longest_edge": 640}, "resample": 2,
         "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
         "do_pad": True, "format": "coco_detection",
+    })
+
+
+def make_yolos():
+    """A small random-weight YolosForObjectDetection (ViT, 10 detection tokens), no pixel_mask input."""
+    from transformers import YolosConfig, YolosForObjectDetection
+
+    torch.manual_seed(0)
+    config = YolosConfig(
+        use_mid_position_embeddings=False, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, image_size=[240, 320],
+        patch_size=16, num_detection_tokens=10, initializer_range=0.5, id2label=dict(enumerate(LABELS)), label2id={l: i for i, l in enumerate(LABELS)},
+    )
+    model = YolosForObjectDetection(config).eval()
+    with torch.no_grad():
+        # YOLOS starts its detection tokens and position embeddings at zero: every token would answer
+        # the same box. Draw them, and soften the class head so scores spread over (0.5, 1).
+        model.vit.embeddings.detection_tokens.normal_(0, 1)
+        model.vit.embeddings.position_embeddings.normal_(0, 0.5)
+        model.class_labels_classifier.layers[-1].weight.mul_(0.3)
+    folder = os.path.join(OUT, "yolos")
+    os.makedirs(folder, exist_ok=True)
+    torch.onnx.export(
+        model, (torch.rand(1, 3, 480, 640),), os.path.join(folder, "model.onnx"), input_names=["pixel_values"], output_names=["logits", "pred_boxes"],
+        dynamic_axes={"pixel_values": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch"}, "pred_boxes": {0: "batch"}}, opset_version=17, dynamo=False,
+    )
+    config.architectures = ["YolosForObjectDetection"]
+    config.save_pretrained(folder)
+    write_json(os.path.join(folder, "preprocessor_config.json"), {
+        "image_processor_type": "YolosImageProcessor", "do_resize": True, "size": {"shortest_edge": 480, "longest_edge": 640}, "resample": 2,
+        "do_rescale": True, "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225], "do_pad": True,
     })
 
 
@@ -258,6 +290,7 @@ def main():
     make_images()
     make_pinned()
     make_detr()
+    make_yolos()
     base = os.path.join(os.path.dirname(__import__("ultralytics").__file__), "cfg", "models")
     make_yolo("yolov8", os.path.join(base, "v8", "yolov8.yaml"), "n: [0.33, 0.25, 1024]", "\nreg_max: 4", False, -10.0)
     make_yolo("yolo26", os.path.join(base, "26", "yolo26.yaml"), "n: [0.50, 0.25, 1024]", "", True, -7.0)

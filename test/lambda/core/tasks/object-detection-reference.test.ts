@@ -146,7 +146,7 @@ async function pngOf(width: number, height: number): Promise<Buffer> {
 }
 
 before(async () => {
-  for (const name of ['yolov8', 'yolo26', 'pinned-yolo', 'pinned-yolo-e2e', 'pinned-detr', 'pinned-rtdetr', 'detr']) {
+  for (const name of ['yolov8', 'yolo26', 'pinned-yolo', 'pinned-yolo-e2e', 'pinned-detr', 'pinned-rtdetr', 'detr', 'yolos']) {
     const session = await InferenceSession.create(join(FIXTURES, name, 'model.onnx'));
     signatureCache.set(name, readSignature(session));
     await session.release();
@@ -188,50 +188,54 @@ describe('Hugging Face exports against transformers 5.23.0', () => {
   });
 });
 
-describe('Hugging Face DETR against transformers.js 4.3.1 ObjectDetectionPipeline', () => {
+describe('Hugging Face DETR and YOLOS against transformers.js 4.3.1 ObjectDetectionPipeline', () => {
   let folder: string;
   before(() => {
     // transformers.js wants onnx/model.onnx beside config.json and preprocessor_config.json.
     folder = mkdtempSync(join(tmpdir(), 'detr-tjs-'));
-    mkdirSync(join(folder, 'detr', 'onnx'), { recursive: true });
-    for (const file of ['config.json', 'preprocessor_config.json']) copyFileSync(join(FIXTURES, 'detr', file), join(folder, 'detr', file));
-    symlinkSync(join(FIXTURES, 'detr', 'model.onnx'), join(folder, 'detr', 'onnx', 'model.onnx'));
+    for (const name of ['detr', 'yolos']) {
+      mkdirSync(join(folder, name, 'onnx'), { recursive: true });
+      for (const file of ['config.json', 'preprocessor_config.json']) copyFileSync(join(FIXTURES, name, file), join(folder, name, file));
+      symlinkSync(join(FIXTURES, name, 'model.onnx'), join(folder, name, 'onnx', 'model.onnx'));
+    }
   });
   after(() => rmSync(folder, { recursive: true, force: true }));
 
-  it('answers the same detections on the same images (labels, boxes to the pixel, scores within 1e-4)', async () => {
-    const { env, pipeline } = await import('@huggingface/transformers');
-    env.allowRemoteModels = false;
-    env.localModelPath = folder + '/';
-    const detector = await pipeline('object-detection', 'detr', { dtype: 'fp32' });
-    const { run, session } = await open('detr');
-    const c = JSON.parse(readFileSync(join(FIXTURES, 'detr', 'config.json'), 'utf8'));
-    const model: Detector = { detector: readHfDetector('DetrForObjectDetection', Object.values(c.id2label) as string[], JSON.parse(readFileSync(join(FIXTURES, 'detr', 'preprocessor_config.json'), 'utf8')), readSignature(session), 'detr'), maxPixels: 1e8 };
-    // 640x480 images (one stored turned, with EXIF orientation): the processor's size (shortest 480,
-    // longest 640) leaves them unresized in both implementations; see the README for where
-    // transformers.js's resizing differs from transformers'.
-    for (const name of ['scene.jpg', 'exif.jpg']) {
-      for (const threshold of [0.5, 0.7]) {
-        const reference = sorted((await detector(join(FIXTURES, 'images', name), { threshold })) as Detection[]);
-        const { detections } = await detectObjects(model, [image(name)], { threshold }, { run, ...noMarks });
-        assert.ok(reference.length > 1, `${name}: transformers.js finds detections to compare`);
-        assertDetections(detections[0], reference, `${name} threshold ${threshold}`, 1, 1e-4);
-        // Both answer whole pixels, truncated (the pipelines' int()). transformers.js's unrounded boxes
-        // (percentage: true, times the size) say where truncation may go either way: a coordinate within
-        // 1e-3 px of a whole pixel, where float32 and float64 arithmetic may land on either side.
-        // Everywhere else the whole pixels must be equal.
-        const exact = sorted((await detector(join(FIXTURES, 'images', name), { threshold, percentage: true })) as Detection[]);
-        exact.forEach((e, i) => {
-          for (const [k, size] of [['xmin', 640], ['ymin', 480], ['xmax', 640], ['ymax', 480]] as const) {
-            const px = e.box[k] * size;
-            if (Math.abs(px - Math.round(px)) > 1e-3) assert.equal(detections[0][i].box[k], Math.trunc(px), `${name} #${i} ${k}: ${px}`);
-          }
-        });
+  for (const name of ['detr', 'yolos']) {
+    it(`${name}: answers the same detections on the same images (labels, boxes to the pixel, scores within 1e-4)`, async () => {
+      const { env, pipeline } = await import('@huggingface/transformers');
+      env.allowRemoteModels = false;
+      env.localModelPath = folder + '/';
+      const detector = await pipeline('object-detection', name, { dtype: 'fp32' });
+      const { run, session } = await open(name);
+      const c = JSON.parse(readFileSync(join(FIXTURES, name, 'config.json'), 'utf8'));
+      const model: Detector = { detector: readHfDetector(c.architectures[0], Object.values(c.id2label) as string[], JSON.parse(readFileSync(join(FIXTURES, name, 'preprocessor_config.json'), 'utf8')), readSignature(session), name), maxPixels: 1e8 };
+      // 640x480 images (one stored turned, with EXIF orientation): the processor's size (shortest 480,
+      // longest 640) leaves them unresized in both implementations; see the README for where
+      // transformers.js's resizing differs from transformers'.
+      for (const file of ['scene.jpg', 'exif.jpg']) {
+        for (const threshold of [0.5, 0.7]) {
+          const reference = sorted((await detector(join(FIXTURES, 'images', file), { threshold })) as Detection[]);
+          const { detections } = await detectObjects(model, [image(file)], { threshold }, { run, ...noMarks });
+          assert.ok(reference.length > 1, `${file}: transformers.js finds detections to compare`);
+          assertDetections(detections[0], reference, `${name} ${file} threshold ${threshold}`, 1, 1e-4);
+          // Both answer whole pixels, truncated (the pipelines' int()). transformers.js's unrounded boxes
+          // (percentage: true, times the size) say where truncation may go either way: a coordinate within
+          // 1e-3 px of a whole pixel, where float32 and float64 arithmetic may land on either side.
+          // Everywhere else the whole pixels must be equal.
+          const exact = sorted((await detector(join(FIXTURES, 'images', file), { threshold, percentage: true })) as Detection[]);
+          exact.forEach((e, i) => {
+            for (const [k, size] of [['xmin', 640], ['ymin', 480], ['xmax', 640], ['ymax', 480]] as const) {
+              const px = e.box[k] * size;
+              if (Math.abs(px - Math.round(px)) > 1e-3) assert.equal(detections[0][i].box[k], Math.trunc(px), `${name} ${file} #${i} ${k}: ${px}`);
+            }
+          });
+        }
       }
-    }
-    await detector.dispose();
-    await session.release();
-  });
+      await detector.dispose();
+      await session.release();
+    });
+  }
 });
 
 describe('Ultralytics metadata', () => {
