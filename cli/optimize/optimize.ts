@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { InferenceService } from '../../lambda/core/inference-service.ts';
-import { evaluateGolden, goldenInferRequest, goldenTaskRequests, isTaskGolden, type GoldenFile, type MetricName, type TaskGoldenFile } from '../../lambda/jobs/golden-gate.ts';
+import { evaluateGolden, goldenInferRequest, goldenTaskRequests, isRequestsGolden, isTaskGolden, type GateResult, type GoldenFile, type MetricName, type TaskGoldenFile } from '../../lambda/jobs/golden-gate.ts';
 import { taskFeeds } from '../../lambda/core/tasks/task-run.ts';
+import { gateTaskAnswers } from '../../lambda/jobs/task-golden.ts';
 import { OPTIMIZATION_FILE, quantizedByOp, type RecordedOptimization } from '../../lambda/core/optimization-record.ts';
 import { convertToFloat16, type Float16Report } from './float16.ts';
 import { CONVERSION_FILE } from '../../lambda/core/conversion-record.ts';
@@ -183,14 +184,19 @@ export async function optimize(options: OptimizeOptions): Promise<{ version: num
     mkdirSync(dirname(join(candidateDir, modelPath)), { recursive: true });
     writeFileSync(join(candidateDir, modelPath), result);
     const service = options.serviceFor(scratch);
-    const answer = async (v: number) => {
+    type Answer = { outputs: { name: string; datatype: string; shape: number[]; data: number[] }[] };
+    const answer = async (v: number): Promise<{ loaded: Awaited<ReturnType<typeof service.loadModel>>; answer: Answer; gate?: GateResult }> => {
       const loaded = await service.loadModel(options.model, String(v));
-      return { loaded, answer: JSON.parse(await service.infer(loaded, goldenInferRequest(golden))) as { outputs: { name: string; datatype: string; shape: number[]; data: number[] }[] } };
+      if (!isRequestsGolden(golden)) return { loaded, answer: JSON.parse(await service.infer(loaded, goldenInferRequest(golden))) as Answer };
+      // A task's golden requests: each answered as served and checked with the task's compare; their numbers, in order, are what differs.
+      const answers = await Promise.all(golden.requests.map(async (body) => JSON.parse((await service.runTaskInput(loaded, { kind: 'json', route: 'infer', body: body as Record<string, unknown> }))?.json ?? 'null') as unknown));
+      const numbers = answers.flatMap(function flat(v: unknown): number[] { return typeof v === 'number' ? [v] : Array.isArray(v) ? v.flatMap(flat) : typeof v === 'object' && v !== null ? Object.values(v).flatMap(flat) : []; });
+      return { loaded, answer: { outputs: [{ name: 'answers', datatype: 'FP64', shape: [numbers.length], data: numbers }] }, gate: await gateTaskAnswers(service, options.model, v, golden, loaded.config.goldenGate) };
     };
     const [source, candidate] = [await answer(from), await answer(version)];
     const threshold = source.loaded.config.goldenGate;
-    const sourceGate = evaluateGolden(golden, source.answer, threshold);
-    const candidateGate = evaluateGolden(golden, candidate.answer, threshold);
+    const sourceGate = source.gate ?? evaluateGolden(golden, source.answer, threshold);
+    const candidateGate = candidate.gate ?? evaluateGolden(golden, candidate.answer, threshold);
     const [sourceOut, candidateOut] = [numericOutputs(source.answer), numericOutputs(candidate.answer)];
     const maxAbsDifference: Record<string, number> = {};
     for (const [name, values] of sourceOut) {
@@ -206,7 +212,12 @@ export async function optimize(options: OptimizeOptions): Promise<{ version: num
       tolerance = widen(golden.tolerance);
       // Top labels that moved: the share that still agrees with training's becomes the new minimum.
       const labels = candidate.answer.outputs.find((o) => o.name === 'label');
-      if (labels !== undefined && golden.expectedLabels !== undefined) {
+      if (isRequestsGolden(golden)) {
+        // Answers that moved beyond the source's tolerance: the share that still agrees becomes the new minimum.
+        const agree = candidateGate.metrics.accuracy ?? 0;
+        agreement = { minAgreement: Math.min(golden.minAgreement ?? 0.995, Math.floor(agree * 1000) / 1000) };
+        if (agree < 0.99) warnings.push(`answers agree with the source's on ${(agree * 100).toFixed(1)}% of the golden requests`);
+      } else if (labels !== undefined && golden.expectedLabels !== undefined) {
         const k = labels.shape[1];
         const agree = golden.expectedLabels.filter((l, i) => String(labels.data[i * k]) === l).length / golden.expectedLabels.length;
         const minAgreement = Math.min(golden.minAgreement ?? 0.995, Math.floor(agree * 1000) / 1000);

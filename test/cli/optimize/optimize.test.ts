@@ -6,13 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { optimize, type Optimization, type OptimizationReport } from '../../../cli/optimize/optimize.ts';
 import { decodeModel } from '../../../lambda/convert/onnx/onnx-model.ts';
 import { evaluateGolden, goldenInferRequest, type GoldenFile, type TaskGoldenFile } from '../../../lambda/jobs/golden-gate.ts';
+import { runTaskGolden } from '../../../lambda/jobs/task-golden.ts';
 import { createTestService, ROOT, TempRepository } from '../../helpers.ts';
 
 const exec = promisify(execFile);
@@ -80,6 +81,23 @@ describe('modelship optimize', () => {
     const graph = await optimizedAndChecked(repo, 'text_orientation', 'graph', { graphLevel: 'extended' });
     assert.equal(graph.graphLevel, 'extended');
     assert.ok(graph.bytes.result < graph.bytes.source, 'BatchNormalization folded into the convolutions');
+  });
+
+  it('optimizes a task model whose golden.json lists requests, gating source and result with the task\'s compare', { timeout: 60_000 }, async () => {
+    const fixture = join(ROOT, 'test', 'fixtures', 'sentence-similarity');
+    const repo = new TempRepository('optimize-task-').copy(join(fixture, 'bert'), 'similar/1').config('similar', { task: 'sentence-similarity' });
+    rmSync(join(repo.dir, 'similar', '1', 'tokenizer.json'));
+    repo.file('similar/1/tokenizer.json', readFileSync(join(fixture, 'bert', 'tokenizer.json')));
+    const cases = (JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as { cases: { inputs: unknown; expected: number[] }[] }).cases;
+    // The expected answers are sentence-transformers' (training/text_tasks/sentence_similarity.py).
+    repo.file('similar/1/golden.json', JSON.stringify({ task: 'sentence-similarity', requests: cases.map((c) => ({ inputs: c.inputs })), expected: cases.map((c) => c.expected), tolerance: 1e-5 }));
+    const { version, directory, report } = await optimize({ modelsDir: repo.dir, model: 'similar', mode: 'int8', serviceFor, latencyRuns: 20 });
+    assert.deepEqual([report.metrics.source.accuracy, version], [1, 2]);
+    const golden = JSON.parse(readFileSync(join(directory, 'golden.json'), 'utf8')) as { requests: unknown[]; tolerance: number; minAgreement: number };
+    assert.equal(golden.requests.length, cases.length);
+    assert.ok(golden.tolerance >= 1e-5 && Math.abs(golden.tolerance - Number((1e-5 + 1.5 * report.maxAbsDifference.answers).toPrecision(3))) < 1e-12, JSON.stringify([golden.tolerance, report.maxAbsDifference]));
+    const gate = await runTaskGolden(createTestService(repo.dir), 'similar', version);
+    assert.deepEqual([gate.passed, gate.problems], [true, []], 'the result passes the gate on the tolerance recorded for it');
   });
 
   it('has the golden gate refuse a deliberately over-quantized result', { timeout: 60_000 }, async () => {
