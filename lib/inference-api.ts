@@ -90,9 +90,11 @@ const INFER_REQUEST_SCHEMA: apigw.JsonSchema = {
   properties: {
     id: { type: apigw.JsonSchemaType.STRING },
     parameters: { type: apigw.JsonSchemaType.OBJECT },
-    // v2 tensors, or (image and text models) the Hugging Face task shape: a text or base64 image, or a list of them.
+    // v2 tensors, or (image and text models) the Hugging Face task shape: a text or base64 image, or a
+    // list of them; an object for the tasks whose input is one ({"text", "text_pair"}, {"question",
+    // "context"}, {"source_sentence", "sentences"}), or a list of text pairs or questions.
     inputs: {
-      type: [apigw.JsonSchemaType.ARRAY, apigw.JsonSchemaType.STRING],
+      type: [apigw.JsonSchemaType.ARRAY, apigw.JsonSchemaType.STRING, apigw.JsonSchemaType.OBJECT],
       items: {
         anyOf: [
           {
@@ -105,6 +107,8 @@ const INFER_REQUEST_SCHEMA: apigw.JsonSchema = {
             },
           },
           { type: apigw.JsonSchemaType.STRING },
+          { type: apigw.JsonSchemaType.OBJECT, required: ['text', 'text_pair'], properties: { text: { type: apigw.JsonSchemaType.STRING }, text_pair: { type: apigw.JsonSchemaType.STRING } } },
+          { type: apigw.JsonSchemaType.OBJECT, required: ['question', 'context'] },
         ],
       },
     },

@@ -41,6 +41,10 @@ describe('InferenceApi', () => {
     template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true });
     template.hasResourceProperties('AWS::ApiGateway::Model', { ContentType: 'application/json', Schema: Match.objectLike({ required: ['inputs'] }) });
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'POST', RequestValidatorId: Match.anyValue(), RequestModels: { 'application/json': Match.anyValue() } });
+    // The task shapes pass it: a text pair or a question as the one input ("inputs" an object), or a list of pairs.
+    template.hasResourceProperties('AWS::ApiGateway::Model', {
+      Schema: Match.objectLike({ title: 'InferenceRequest', properties: Match.objectLike({ inputs: Match.objectLike({ type: ['array', 'string', 'object'], items: { anyOf: Match.arrayWith([Match.objectLike({ type: 'object', required: ['text', 'text_pair'] }), Match.objectLike({ type: 'object', required: ['question', 'context'] })]) } }) }) }),
+    });
   });
 
   it('throttles the stage, logs access and execution without payloads, and traces', () => {
