@@ -164,9 +164,10 @@ export async function imageToPixels(bytes: Uint8Array, spec: ImageSpec, what = '
 export async function imageTensor(spec: ImageSpec, items: readonly Uint8Array[], single: boolean): Promise<Tensor> {
   const { width, height } = outputSize(spec);
   const one = width * height * 3;
-  const pixels = new Float32Array(one * items.length);
   const decoded = await Promise.all(items.map((bytes, i) => imageToPixels(bytes, spec, single ? 'the body' : `input ${i}`)));
-  decoded.forEach((p, i) => pixels.set(p, i * one));
+  // One image is its own tensor: no second copy (large ArrayBuffers are what brings on V8's full collections here).
+  const pixels = decoded.length === 1 ? decoded[0] : new Float32Array(one * items.length);
+  if (decoded.length > 1) decoded.forEach((p, i) => pixels.set(p, i * one));
   return new Tensor('float32', pixels, spec.layout === 'nchw' ? [items.length, 3, height, width] : [items.length, height, width, 3]);
 }
 
