@@ -138,7 +138,8 @@ export const zeroShotClassification: TaskModule<ZeroShotModel, ZeroShotRequest> 
   },
   async run(loaded, request, context) {
     const { sequences, candidateLabels: labels } = request;
-    const hypotheses = labels.map((label) => request.hypothesisTemplate.replace('{}', label));
+    // A function, so a label's "$&" or "$1" stays as written (str.format in Python).
+    const hypotheses = labels.map((label) => request.hypothesisTemplate.replace('{}', () => label));
     // The pipeline's `_parse_and_tokenize`: a text over the model's length is cut, never the hypothesis (TruncationStrategy.ONLY_FIRST).
     const { feeds, headers } = pairFeeds(loaded.text, sequences.flatMap((text) => hypotheses.map((hypothesis) => ({ text, text_pair: hypothesis }))), 'only_first');
     context.mark('parsed');

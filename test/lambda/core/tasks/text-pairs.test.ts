@@ -208,6 +208,24 @@ describe('zero-shot-classification and text pairs through the local server', () 
     await assert.rejects(scoreTextPairs(await service.repository.load('bert-nli', 1), pairs), /zero-shot-classification; reranking needs a cross-encoder/);
   });
 
+  it('answers :predict instances with the same answers as {"predictions"}, and keeps labels as written', async () => {
+    const parameters = { candidate_labels: ['games $&', 'science $1'], hypothesis_template: 'About {}.' };
+    const texts = ['A puzzle game.', 'A star chart.'];
+    const answers = (await infer('bert-nli', { inputs: texts, parameters })).body as ZeroShotAnswer[];
+    assert.deepEqual([...answers[0].labels].sort(), ['games $&', 'science $1']);
+    // One label scores entailment against contradiction of the pair (text, hypothesis): the hypothesis holds the label as written.
+    const one = (await infer('bert-nli', { inputs: texts[0], parameters: { candidate_labels: ['games $&'], hypothesis_template: 'About {}.' } })).body as ZeroShotAnswer;
+    const pair = (await infer('bert-nli-pairs', { inputs: { text: texts[0], text_pair: 'About games $&.' } })).body as Label[];
+    const p = (label: string) => pair.find((l) => l.label === label)!.score;
+    assert.ok(Math.abs(one.scores[0] - p('entailment') / (p('entailment') + p('contradiction'))) < 1e-6, `${one.scores[0]} vs the pair's`);
+    const response = await fetch(`${server.url}/v1/models/bert-nli:predict`, { method: 'POST', body: JSON.stringify({ instances: texts, parameters }), headers: { 'Content-Type': 'application/json' } });
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { predictions: answers });
+    const pairs = [{ text: 'games', text_pair: 'a puzzle game' }];
+    const predicted = await fetch(`${server.url}/v1/models/debian-reranker:predict`, { method: 'POST', body: JSON.stringify({ instances: pairs }), headers: { 'Content-Type': 'application/json' } });
+    assert.deepEqual(await predicted.json(), { predictions: (await infer('debian-reranker', { inputs: pairs })).body });
+  });
+
   it('refuses bad requests with 400 naming the problem', async () => {
     const text = 'A puzzle game with falling blocks.';
     const cases: [string, unknown, RegExp][] = [
