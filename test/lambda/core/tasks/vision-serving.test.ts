@@ -19,6 +19,7 @@ import { gateTaskAnswers } from '../../../../lambda/jobs/task-golden.ts';
 import { S3BatchStore } from '../../../../lambda/stores/batch-store.ts';
 import { writeVisionRepository } from '../../../../scripts/samples/vision-fixtures.ts';
 import { createTestService, startTestLocalServer, startTestS3, TempRepository, type TestS3 } from '../../../helpers.ts';
+import { withConsolePage } from '../../../console-page.ts';
 import { maxGap, testImages } from './vision-helpers.ts';
 
 type Label = { label: string; score: number };
@@ -113,6 +114,29 @@ describe('vision tasks served: every request shape, capture, the golden gate, ba
     assert.deepEqual([tooBig.status, /50000 pixels\), over the limit of 40000/.test(tooBig.json.error)], [400, true]);
     const pooling = await post('/v2/models/vit_embeddings/infer', JSON.stringify({ inputs: b64(0), parameters: { pooling: 'max' } }));
     assert.deepEqual([pooling.status, /"parameters.pooling" must be/.test(pooling.json.error)], [400, true]);
+  });
+
+  it('the console: an embedding\'s size and norm; zero-shot with a candidate-labels field, one bar per label (headless Chromium)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'vision-console-')), 'shapes.png');
+    writeFileSync(file, images[0]);
+    await withConsolePage(server.url, async (page, errors) => {
+      await page.waitForSelector('[data-model="clip_zero_shot"]');
+      await page.selectOption('#model', 'clip_zero_shot');
+      await page.setInputFiles('#image', file);
+      await page.fill('[name="candidate_labels"]', LABELS.join(', '));
+      await page.click('#send');
+      await page.locator('#answer .bar').first().waitFor();
+      const expected = (await post('/v2/models/clip_zero_shot/infer', JSON.stringify({ inputs: b64(0), parameters: { candidate_labels: LABELS } }))).json as Label[];
+      const bars = await page.locator('#answer .bar').evaluateAll((els) => els.map((e) => [e.getAttribute('data-label'), e.querySelector('em')?.textContent]));
+      assert.deepEqual(bars, expected.map((l) => [l.label, l.score.toFixed(3)]));
+      await page.selectOption('#model', 'vit_embeddings');
+      await page.setInputFiles('#image', file);
+      await page.click('#send');
+      await page.locator('#answer', { hasText: 'embedding of 16 dimensions' }).waitFor();
+      const vector = (await post('/v2/models/vit_embeddings/infer', images[0], 'image/png')).json[0] as number[];
+      assert.match(await page.locator('#answer').innerText(), new RegExp(`norm ${Math.hypot(...vector).toFixed(4)}`));
+      assert.deepEqual(errors, []);
+    });
   });
 
   it('captures images by hash with the answer and drift signals: the embedding norm; the top label and score', async () => {
