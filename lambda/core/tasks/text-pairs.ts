@@ -102,6 +102,7 @@ export async function scoreTextPairs(model: LoadedModel, pairs: readonly TextPai
   if (task === undefined || task.module.name !== 'text-classification' || !isPairScorer(loaded)) throw badRequest(`model "${model.name}" is ${task?.module.name ?? 'a tensor model'}; reranking needs a cross-encoder (a text-classification model with one label)`, 'input_mismatch');
   const classes = loaded.labels?.length ?? 0;
   if (classes !== 1) throw badRequest(`model "${model.name}" classifies pairs into ${classes} labels (${(loaded.labels ?? []).join(', ')}); reranking needs a cross-encoder with one label, whose score ranks documents`, 'input_mismatch');
+  if (pairs.length === 0) return { scores: [], tokens: 0 };
   const started = performance.now();
   const times = { started, parsed: started, ran: started };
   const result = await pairScores(loaded, pairs, async (feeds, outputs) => {

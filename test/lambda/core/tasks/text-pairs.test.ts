@@ -204,6 +204,7 @@ describe('zero-shot-classification and text pairs through the local server', () 
     scores.forEach((s, i) => assert.ok(Math.abs(s - evaluation.pairs[i].score) <= 1e-4));
     const counted = pairs.reduce((sum, p) => sum + encoder('bert-nli', 512).encodePairs([p], 'longest_first', true).tokenCounts[0], 0);
     assert.equal(tokens, counted);
+    assert.deepEqual(await scoreTextPairs(model, []), { scores: [], tokens: 0 });
     await assert.rejects(scoreTextPairs(await service.repository.load('bert-nli-pairs', 1), pairs), /3 labels .* reranking needs a cross-encoder with one label/);
     await assert.rejects(scoreTextPairs(await service.repository.load('bert-nli', 1), pairs), /zero-shot-classification; reranking needs a cross-encoder/);
   });
