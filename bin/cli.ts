@@ -156,8 +156,9 @@ async function main(argv: string[]): Promise<void> {
     if (!existsSync(values.captures)) throw new Error(`no captures file or folder at ${values.captures}`);
     const files = statSync(values.captures).isDirectory() ? jsonlFiles(values.captures) : [values.captures];
     if (files.length === 0) throw new Error(`no .jsonl capture files under ${values.captures}`);
-    const rows = files.flatMap((file) => rowsFromCaptures(readFileSync(file, 'utf8'), file));
-    const report = driftReport(JSON.parse(readFileSync(baselineFile, 'utf8')) as Baseline, rows, threshold);
+    const baseline = JSON.parse(readFileSync(baselineFile, 'utf8')) as Baseline;
+    const rows = files.flatMap((file) => rowsFromCaptures(readFileSync(file, 'utf8'), file, baseline));
+    const report = driftReport(baseline, rows, threshold);
     console.log(formatDriftReport(values.model, version, report, rows.length, threshold));
     if (report.some((f) => f.drifted)) process.exitCode = 3;
   } else if (command === 'optimize') {

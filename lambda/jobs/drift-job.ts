@@ -11,7 +11,7 @@ import { captureModelPrefix, capturePrefix } from '../core/capture-layout.ts';
 import type { CoreLogger } from '../core/logger.ts';
 import { MetricName } from '../observability/metrics.ts';
 import type { MetricSink } from '../observability/telemetry.ts';
-import { driftReport, rowsFromCaptures, type Baseline, type CapturedRow, type FeatureDrift } from './drift.ts';
+import { driftReport, rowsFromCaptures, SignalMismatch, type Baseline, type CapturedRow, type FeatureDrift } from './drift.ts';
 
 /** What the job needs of the model store. */
 export interface ObjectStore {
@@ -86,7 +86,7 @@ async function modelVersions(store: ObjectStore, modelPrefix: string, model: str
 }
 
 /** Rows of one version's captures since `since`, newest days first, at most maxRows. */
-async function capturedRows(store: ObjectStore, model: string, version: number, since: Date, now: Date, maxRows: number): Promise<{ rows: CapturedRow[]; skippedLines: number }> {
+async function capturedRows(store: ObjectStore, model: string, version: number, since: Date, now: Date, maxRows: number, baseline: Baseline): Promise<{ rows: CapturedRow[]; skippedLines: number }> {
   const rows: CapturedRow[] = [];
   let skippedLines = 0;
   for (const day of daysBetween(since, now)) {
@@ -100,8 +100,10 @@ async function capturedRows(store: ObjectStore, model: string, version: number, 
           const record = JSON.parse(line) as { model?: string; version?: number; capturedAt?: string };
           if (record.model !== model || record.version !== version) throw new Error('not this model version');
           if (record.capturedAt === undefined || Date.parse(record.capturedAt) < since.getTime()) continue;
-          rows.push(...rowsFromCaptures(line, key));
-        } catch {
+          rows.push(...rowsFromCaptures(line, key, baseline));
+        } catch (error) {
+          // A task's captures whose signals are not the baseline's features: the whole version is refused, naming them.
+          if (error instanceof SignalMismatch) throw error;
           skippedLines++;
         }
         if (rows.length >= maxRows) return { rows: rows.slice(0, maxRows), skippedLines };
@@ -167,9 +169,16 @@ export async function runDriftJob(targets: readonly DriftTarget[], options: Drif
       }
       const baseline = JSON.parse(Buffer.from(baselineBytes).toString('utf8')) as Baseline;
       const maxRows = options.maxRows ?? 100_000;
-      const { rows, skippedLines } = target.sageMakerVersion !== undefined
-        ? await sageMakerRows(options.store, target.model, since, maxRows)
-        : await capturedRows(options.store, target.model, version, since, now, maxRows);
+      let captured: { rows: CapturedRow[]; skippedLines: number };
+      try {
+        captured = target.sageMakerVersion !== undefined ? await sageMakerRows(options.store, target.model, since, maxRows) : await capturedRows(options.store, target.model, version, since, now, maxRows, baseline);
+      } catch (error) {
+        if (!(error instanceof SignalMismatch)) throw error;
+        options.logger.error('captures do not match the baseline', { model: target.model, version, cause: error.message });
+        versions.push({ version, rows: 0, skippedLines: 0, status: 'no_baseline', features: [] });
+        continue;
+      }
+      const { rows, skippedLines } = captured;
       const perVersion = { Model: target.model, Version: String(version) };
       if (rows.length === 0 && skippedLines === 0) continue; // no traffic captured for this version
       options.sink(perVersion, [[MetricName.driftRows, MetricUnit.Count, rows.length]]);

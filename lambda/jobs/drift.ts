@@ -152,7 +152,7 @@ export function driftReport(baseline: Baseline, rows: readonly CapturedRow[], ps
  * ({"instances": [...]}), a v2 request ({"inputs": [...]}; its first input, rows of its first
  * dimension), or a capture record with such a "request".
  */
-export function rowsFromCaptures(text: string, source: string): CapturedRow[] {
+export function rowsFromCaptures(text: string, source: string, baseline?: Baseline): CapturedRow[] {
   const rows: CapturedRow[] = [];
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;
@@ -163,8 +163,11 @@ export function rowsFromCaptures(text: string, source: string): CapturedRow[] {
       throw new Error(`${source}:${index + 1}: not valid JSON`);
     }
     // Captures of image and text models carry their drift signals (predicted class, score, text length) per input.
-    const signals = (record as { drift?: { rows?: unknown } } | null)?.drift?.rows;
+    const drift = (record as { drift?: { rows?: unknown; signals?: unknown } } | null)?.drift;
+    const signals = drift?.rows;
     if (Array.isArray(signals)) {
+      // The task names its signals: a baseline built for other signals (or in another order) is refused, not compared.
+      if (baseline !== undefined && Array.isArray(drift?.signals)) checkSignalNames(baseline, drift.signals as { name?: unknown }[], `${source}:${index + 1}`);
       for (const row of signals) rows.push(row as number[]);
       return;
     }
@@ -188,6 +191,19 @@ export function rowsFromCaptures(text: string, source: string): CapturedRow[] {
   });
   if (rows.length === 0) throw new Error(`${source}: no rows`);
   return rows;
+}
+
+/** A task's captures whose named signals are not the baseline's features. */
+export class SignalMismatch extends Error {}
+
+/** Refuses a baseline whose features are not the task's drift signals at their positions, naming both. */
+export function checkSignalNames(baseline: Baseline, signals: readonly { readonly name?: unknown }[], source: string): void {
+  for (const feature of baseline.features) {
+    const signal = signals[feature.index]?.name;
+    if (signal !== feature.name) {
+      throw new SignalMismatch(`${source}: baseline.json's feature "${feature.name}" is at position ${feature.index}, where the task's captures carry ${signal === undefined ? 'no signal' : `"${String(signal)}"`} (its signals: ${signals.map((s) => String(s.name)).join(', ')}); build the baseline for these signals (drift.ts taskBaseline)`);
+    }
+  }
 }
 
 /** The report as a table. */

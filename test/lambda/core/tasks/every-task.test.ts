@@ -151,6 +151,11 @@ describe('the generic checks of each task with a fixture', () => {
         }
         const rows = rowsFromCaptures(readFileSync(file, 'utf8'), file) as number[][];
         const baseline = taskBaseline(module.signals, rows);
+        assert.equal(rowsFromCaptures(readFileSync(file, 'utf8'), file, baseline).length, rows.length, 'the baseline names the signals the captures carry');
+        if (module.signals.length > 1) {
+          const reordered = { features: baseline.features.map((f, i, all) => ({ ...all[all.length - 1 - i], index: f.index })) };
+          assert.throws(() => rowsFromCaptures(readFileSync(file, 'utf8'), file, reordered), /baseline.json's feature ".+" is at position 0, where the task's captures carry ".+"/);
+        }
         assert.deepEqual(driftReport(baseline, rows).filter((f) => f.drifted), [], 'the same traffic does not drift');
         // Shifted traffic: every numeric signal far above anything seen, every class the first.
         const shifted = rows.map((row) => row.map((v, i) => (module.signals[i].kind === 'numeric' ? v * 10 + 1000 : 0)));
