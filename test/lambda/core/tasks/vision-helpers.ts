@@ -28,7 +28,11 @@ export interface LoadedFixture<L> {
 
 /** A fixture copied to a temporary version folder, its task loaded by `module`. */
 export async function loadFixture<L>(module: TaskModule<L>, name: VisionFixture, config: Record<string, unknown> = {}): Promise<LoadedFixture<L>> {
-  const dir = writeVisionFixture(name, mkdtempSync(join(tmpdir(), `vision-${name}-`)));
+  return loadFolder(module, writeVisionFixture(name, mkdtempSync(join(tmpdir(), `vision-${name}-`))), name, config);
+}
+
+/** A version folder on disk (a fixture changed by the test), its task loaded by `module`. */
+export async function loadFolder<L>(module: TaskModule<L>, dir: string, name: string, config: Record<string, unknown> = {}): Promise<LoadedFixture<L>> {
   const options: InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1 };
   const bytes = readFileSync(join(dir, 'model.onnx'));
   const session = await InferenceSession.create(bytes, options);

@@ -6,11 +6,13 @@
  * as two towers (the same weights), and a SigLIP (training/vision_tasks/vision_models.py).
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { zeroShotImageClassification, type ZeroShotImage } from '../../../../lambda/core/tasks/zero-shot-image-classification.ts';
 import type { TaskInput } from '../../../../lambda/core/tasks/task.ts';
 import { FIXTURE_CLIP_LOGIT_SCALE } from '../../../../scripts/samples/vision-fixtures.ts';
-import { loadFixture, testImages, transformersFolder, transformersJs, type LoadedFixture } from './vision-helpers.ts';
+import { loadFixture, loadFolder, testImages, transformersFolder, transformersJs, type LoadedFixture } from './vision-helpers.ts';
 
 const TOLERANCE = 1e-4;
 type Label = { label: string; score: number };
@@ -89,6 +91,25 @@ describe('zero-shot-image-classification: equal to transformers.js on CLIP (one 
     assertSame(await classify(siglip, images, { candidate_labels: LABELS }), expected, 'cached');
     const sums = expected.map((r) => r.reduce((s, l) => s + l.score, 0));
     assert.ok(sums.some((s) => Math.abs(s - 1) > 0.01), 'sigmoid scores need not sum to 1');
+  });
+
+  it('two SigLIP-style towers: a sigmoid of the scaled similarity plus config.json\'s logitBias, texts padded to max_length (the CLIP towers relabelled model_type "siglip", against transformers.js\'s logits_per_image)', async () => {
+    const towers = await load('clip-towers', { logitScale: FIXTURE_CLIP_LOGIT_SCALE, logitBias: -3 });
+    const config = JSON.parse(readFileSync(join(towers.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(towers.dir, 'config.json'), JSON.stringify({ ...config, model_type: 'siglip' }));
+    const siglip = await loadFolder(zeroShotImageClassification, towers.dir, 'siglip-towers', { logitScale: FIXTURE_CLIP_LOGIT_SCALE, logitBias: -3 });
+    assert.deepEqual([siglip.loaded.family, siglip.loaded.scoreFunction, siglip.loaded.text.padToMax], ['siglip', 'sigmoid', true]);
+    await assert.rejects(loadFolder(zeroShotImageClassification, towers.dir, 'siglip-towers', { logitScale: FIXTURE_CLIP_LOGIT_SCALE }), /holds no logit bias; set "logitBias"/);
+    // The reference: transformers.js's CLIPModel on the one-file export of the same weights, logits_per_image = 20 × cosine.
+    const oneFile = await load('clip');
+    const dir = transformersFolder(oneFile.dir);
+    const model = await t.CLIPModel.from_pretrained(dir, { dtype: 'fp32' });
+    const tokenizer = await t.AutoTokenizer.from_pretrained(dir);
+    const processor = await t.AutoProcessor.from_pretrained(dir);
+    const raw = await Promise.all(images.map((image) => t.RawImage.fromBlob(new Blob([new Uint8Array(image)]))));
+    const { logits_per_image } = (await model({ ...tokenizer(LABELS.map((l) => TEMPLATE.replace('{}', l)), { padding: true, truncation: true }), ...(await processor(raw)) })) as { logits_per_image: { data: Float32Array } };
+    const expected = images.map((_, i) => LABELS.map((label, j) => ({ label, score: 1 / (1 + Math.exp(-(logits_per_image.data[i * LABELS.length + j] - 3))) })).sort((a, b) => b.score - a.score));
+    assertSame(await classify(siglip, images, { candidate_labels: LABELS }), expected, 'SigLIP-style towers');
   });
 
   it('one image answers one list; labels as a comma-separated string; config.json labels as the default set', async () => {
