@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { chromium } from 'playwright-core';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { createTestService, ROOT, startTestLocalServer, TempRepository } from '../../../helpers.ts';
 
@@ -75,6 +76,32 @@ describe('sentence-similarity', () => {
     const service = createTestService(dir);
     await assert.rejects(service.loadModel('last_token'), /1_Pooling\/config.json asks for pooling lasttoken, which ModelShip does not compute/);
     await assert.rejects(service.loadModel('not_text'), /sentence-similarity needs a text embedding export/);
+  });
+
+  it('has a console form: a source sentence and sentences, answered as bars, most similar first', async () => {
+    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      await page.goto(`${server.url}/`);
+      await page.waitForSelector('[data-model="similar"] [data-testid="task"]');
+      assert.match((await page.textContent('[data-model="similar"]'))!, /answers: the cosine similarity of the source sentence with each sentence/);
+      await page.selectOption('#model', 'similar');
+      assert.equal(await page.isVisible('#body'), false, 'the fields replace the JSON box');
+      assert.equal(await page.inputValue('#source-sentence'), 'a free strategy game', 'the module\'s example');
+      const { inputs, expected } = reference.cases[0];
+      await page.fill('#source-sentence', inputs.source_sentence);
+      await page.fill('#sentences', inputs.sentences.join('\n'));
+      await page.click('#send');
+      await page.locator('#answer .bar').first().waitFor();
+      assert.equal(await page.locator('#answer .bar').count(), inputs.sentences.length);
+      assert.equal(await page.locator('#answer .bar').first().getAttribute('data-label'), inputs.sentences[expected.indexOf(Math.max(...expected))]);
+      assertSimilarities(JSON.parse((await page.textContent('#response'))!), expected, 'the console\'s answer');
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('answers bad input with a 400 that names the problem and the shape to send', async () => {
