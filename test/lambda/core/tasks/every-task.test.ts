@@ -139,11 +139,11 @@ describe('the generic checks of each task with a fixture', () => {
       it('captures each answer with the module\'s named signals, and drift on them flags shifted traffic only', async () => {
         const fixture = fixtures.get(task)!;
         // Enough traffic for a baseline: the requests, a few times over (the plain route, so the captures are the live version's).
-        for (let round = 0; round < 5; round++) await answers(task);
+        for (let round = 0; round < 3; round++) await answers(task);
         await server.runtime.flush();
         const file = join(dataDir, capturePrefix(task, 1, new Date()), 'captures.jsonl');
         const records = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; task: string; request: unknown; drift: { signals: { name: string; kind: string }[]; rows: number[][] } });
-        assert.ok(records.length >= fixture.requests.length * 5);
+        assert.ok(records.length >= fixture.requests.length * 3);
         for (const record of records) {
           assert.deepEqual([record.kind, record.task], ['task', task]);
           assert.deepEqual(record.drift.signals, module.signals.map(({ name, kind }) => ({ name, kind })));

@@ -15,7 +15,8 @@ import { sideFilesDigest, taskFolder } from '../../../../lambda/core/tasks/hf-fo
 import { onnxMetadataProps } from '../../../../lambda/core/tasks/onnx-metadata.ts';
 import { moduleFor, moduleTakesImages, TASK_MODULES, TASK_SIDE_FILES, taskModule } from '../../../../lambda/core/tasks/registry.ts';
 import { decodeModel, encodeModel } from '../../../../lambda/convert/onnx/onnx-model.ts';
-import { SAMPLES_DIR } from '../../../helpers.ts';
+import { takesImagesOnDisk } from '../../../../lib/image-context.ts';
+import { ROOT, SAMPLES_DIR } from '../../../helpers.ts';
 
 const MODEL = join(SAMPLES_DIR, 'text_orientation', '1', 'model.onnx');
 
@@ -50,6 +51,14 @@ describe('the task registry', () => {
     if (unserved !== undefined) assert.throws(() => moduleFor(folder({ task: unserved })), new RegExp(`"task" is "${unserved}", which this build does not serve`));
     assert.equal(moduleTakesImages(taskModule('image-classification')!), true);
     assert.equal(moduleTakesImages(taskModule('text-classification')!), false);
+  });
+
+  it('tells synth and doctor which folders need sharp by asking the registry: an Ultralytics export by its metadata alone, not a text model', () => {
+    const none = parseModelConfig(undefined, 'none');
+    assert.equal(takesImagesOnDisk(join(ROOT, 'test', 'fixtures', 'object-detection', 'yolo26'), none), true, 'model.onnx alone, recognized from its metadata_props');
+    assert.equal(takesImagesOnDisk(join(SAMPLES_DIR, 'text_orientation', '1'), none), true);
+    assert.equal(takesImagesOnDisk(join(SAMPLES_DIR, 'debian_sections', '1'), none), false);
+    assert.equal(takesImagesOnDisk(join(SAMPLES_DIR, 'iris_forest', '1'), none), false);
   });
 
   it('reads model.onnx\'s metadata_props as protobufjs with ONNX\'s schema does, without decoding the graph', () => {
