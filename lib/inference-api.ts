@@ -292,12 +292,13 @@ export class InferenceApi extends Construct {
         const v1model = v1models.addResource(model.name);
         v1model.addMethod('GET', integration);
         v1model.addResource('versions').addResource('{versionPredict}').addMethod('POST', integration, validated(predictModel));
-        // A text model's OpenAI/Cohere-compatible base URL (the body's "model" must be this model);
-        // only text models get one: each costs 10 API resources, and a stack holds 500.
-        if (!model.takesText) continue;
+        // A text model's OpenAI/Cohere-compatible base URL (the body's "model" must be this model), and
+        // an image embedding model's (/v1/embeddings with image items); no other model gets one: each
+        // costs up to 10 API resources, and a stack holds 500.
+        if (!model.takesText && !model.embedsImages) continue;
         const compatible = openai.addResource(model.name).addResource('v1');
         compatible.addResource('embeddings').addMethod('POST', integration, validated(embeddingsModel));
-        compatible.addResource('rerank').addMethod('POST', integration, validated(rerankModel));
+        if (model.takesText) compatible.addResource('rerank').addMethod('POST', integration, validated(rerankModel));
         const listed = compatible.addResource('models');
         listed.addMethod('GET', integration);
         listed.addResource('{model}').addMethod('GET', integration);

@@ -41,6 +41,8 @@ export interface ServedModel {
   readonly filesSha256?: Readonly<Record<number, string>>;
   /** A text model (its live version carries a tokenizer.json): the API gives it the OpenAI/Cohere-compatible routes under /openai/{name}/v1. @default false */
   readonly takesText?: boolean;
+  /** An image embedding model: the API gives it the OpenAI-compatible /v1/embeddings (image items) under /openai/{name}/v1. @default false */
+  readonly embedsImages?: boolean;
 }
 
 /**

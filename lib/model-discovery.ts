@@ -10,6 +10,7 @@ import { MODEL_NAME_PATTERN, parseModelConfig, type ModelConfig } from '../lambd
 import { CONVERSION_FILE, parseConversionRecord, PICKLE_FILES } from '../lambda/core/conversion-record.ts';
 import { pinnedSideFiles } from '../lambda/core/model-folder.ts';
 import { sideFilesDigest } from '../lambda/core/tasks/hf-folder.ts';
+import { IMAGE_EMBEDDING_ARCHITECTURE } from '../lambda/core/tasks/image-feature-extraction.ts';
 import { convertNativeModel, NATIVE_MODEL_FILES } from '../lambda/convert/registry.ts';
 
 export interface DiscoveredModel {
@@ -26,6 +27,8 @@ export interface DiscoveredModel {
   readonly filesSha256: Readonly<Record<number, string>>;
   /** Whether the live version is a text model (it carries a tokenizer.json): the API gives it the OpenAI/Cohere-compatible routes. */
   readonly takesText: boolean;
+  /** Whether the live version is an image embedding model (config.json task image-feature-extraction, or an image encoder's architecture): it gets the OpenAI-compatible /v1/embeddings base URL too. */
+  readonly embedsImages: boolean;
   /** Versions that carry a baseline.json (training statistics for drift). */
   readonly baselineVersions: readonly number[];
   /** Native models converted at synth: written beside their source in the staged repository (stageModels). */
@@ -54,6 +57,16 @@ function modelFile(versionDir: string): string | undefined {
 
 const isVersionFolder = (versionDir: string): boolean => modelFile(versionDir) !== undefined || [...NATIVE_MODEL_FILES, ...PICKLE_FILES].some((f) => existsSync(join(versionDir, f)));
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** A Hugging Face config.json's first architecture, or '' (absent or unreadable: the loader names that problem, not synth). */
+function architectureOf(bytes: Uint8Array | undefined): string {
+  try {
+    const architectures = (JSON.parse(Buffer.from(bytes ?? []).toString('utf8')) as { architectures?: unknown }).architectures;
+    return Array.isArray(architectures) ? String(architectures[0]) : '';
+  } catch {
+    return '';
+  }
+}
 
 /**
  * Reads a version folder as the runtime will: an ONNX model, or a native one converted here (the
@@ -117,8 +130,10 @@ export function discoverModels(modelsDir: string): DiscoveredModel[] {
     const conversions = read.flatMap((r) => (r.staged === undefined ? [] : [r.staged]));
     const baselineVersions = versions.filter((v) => existsSync(join(dir, String(v), 'baseline.json')));
     const configSha256 = existsSync(configFile) ? createHash('sha256').update(readFileSync(configFile)).digest('hex') : NO_CONFIG;
-    const takesText = read[versions.indexOf(liveVersion)].side.has('tokenizer.json');
-    models.push({ name, versions, liveVersion, config, sha256, filesSha256, takesText, configSha256, baselineVersions, conversions });
+    const live = read[versions.indexOf(liveVersion)].side;
+    const takesText = live.has('tokenizer.json');
+    const embedsImages = !takesText && (config.task === 'image-feature-extraction' || (config.task === undefined && IMAGE_EMBEDDING_ARCHITECTURE.test(architectureOf(live.get('config.json')))));
+    models.push({ name, versions, liveVersion, config, sha256, filesSha256, takesText, embedsImages, configSha256, baselineVersions, conversions });
   }
   if (models.length === 0) throw new Error(`model repository ${modelsDir} holds no models; add ${modelsDir}/<name>/1/model.onnx`);
   return models;

@@ -44,6 +44,11 @@ export interface ImageEmbedder {
 
 /** Architectures whose embedding is the CLS token by default (their pooler, where there is one, is an untrained or classification head). */
 const CLS_ARCHITECTURES = new Set(['ViTModel', 'Dinov2Model', 'Dinov2WithRegistersModel', 'DeiTModel', 'BeitModel', 'ViTMSNModel', 'Data2VecVisionModel']);
+/**
+ * Architectures (config.json `architectures`) of image encoders, for synth, where no session is
+ * opened: the API gives such a model an OpenAI-compatible base URL for image items on /v1/embeddings.
+ */
+export const IMAGE_EMBEDDING_ARCHITECTURE = /^(ViT|Dinov2|Dinov2WithRegisters|DeiT|Beit|ViTMSN|Data2VecVision)Model$|VisionModel(WithProjection)?$/;
 /** Text-and-image models: zero-shot-image-classification's unless config.json asks for image-feature-extraction. */
 export const DUAL_ENCODER = /^(CLIP|Siglip|Siglip2|ChineseCLIP|AltCLIP)Model$/;
 
