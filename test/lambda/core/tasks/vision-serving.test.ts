@@ -18,7 +18,8 @@ import { runJob } from '../../../../lambda/jobs/batch-job.ts';
 import { gateTaskAnswers } from '../../../../lambda/jobs/task-golden.ts';
 import { S3BatchStore } from '../../../../lambda/stores/batch-store.ts';
 import { writeVisionRepository } from '../../../../scripts/samples/vision-fixtures.ts';
-import { createTestService, startTestLocalServer, startTestS3, TempRepository, type TestS3 } from '../../../helpers.ts';
+import { createApiGatewayHandler } from '../../../../lambda/adapters/api-gateway/handler.ts';
+import { createTestService, fakeLambdaContext, startTestLocalServer, startTestS3, startTestSageMakerServer, TempRepository, type TestS3 } from '../../../helpers.ts';
 import { withConsolePage } from '../../../console-page.ts';
 import { maxGap, testImages } from './vision-helpers.ts';
 
@@ -114,6 +115,31 @@ describe('vision tasks served: every request shape, capture, the golden gate, ba
     assert.deepEqual([tooBig.status, /50000 pixels\), over the limit of 40000/.test(tooBig.json.error)], [400, true]);
     const pooling = await post('/v2/models/vit_embeddings/infer', JSON.stringify({ inputs: b64(0), parameters: { pooling: 'max' } }));
     assert.deepEqual([pooling.status, /"parameters.pooling" must be/.test(pooling.json.error)], [400, true]);
+  });
+
+  it('the Lambda handler (API Gateway events, a base64 image body) and the SageMaker container answer as the local server does, /v1/embeddings image items included', async () => {
+    const service = createTestService(repo);
+    const handler = createApiGatewayHandler(service);
+    const event = (path: string, body: string, type: string, isBase64Encoded: boolean) => handler({ httpMethod: 'POST', path, headers: { 'Content-Type': type }, body, isBase64Encoded, requestContext: {} } as never, fakeLambdaContext());
+    const local = (await post('/v2/models/vit_embeddings/infer', images[1], 'image/png')).json as number[][];
+    const lambdaImage = await event('/v2/models/vit_embeddings/infer', b64(1), 'image/png', true);
+    assert.equal(lambdaImage.statusCode, 200, lambdaImage.body);
+    assert.ok(maxGap((JSON.parse(lambdaImage.body) as number[][])[0], local[0]) < 1e-6);
+    const zeroShot = JSON.stringify({ inputs: b64(1), parameters: { candidate_labels: LABELS } });
+    const localLabels = (await post('/v2/models/clip_towers_zero_shot/infer', zeroShot)).json as Label[];
+    const lambdaLabels = await event('/v2/models/clip_towers_zero_shot/infer', zeroShot, 'application/json', false);
+    assert.ok(zeroShotGap(JSON.parse(lambdaLabels.body) as Label[], localLabels) < 1e-9, lambdaLabels.body);
+    const openai = await event('/openai/vit_embeddings/v1/embeddings', JSON.stringify({ model: 'vit_embeddings', input: [{ image: `data:image/png;base64,${b64(1)}` }] }), 'application/json', false);
+    assert.equal(openai.statusCode, 200, openai.body);
+    assert.ok(maxGap((JSON.parse(openai.body) as { data: { embedding: number[] }[] }).data[0].embedding, local[0]) < 1e-6);
+    const container = await startTestSageMakerServer(service, 'clip_towers_zero_shot');
+    try {
+      const response = await fetch(`${container.url}/invocations`, { method: 'POST', body: zeroShot, headers: { 'Content-Type': 'application/json' } });
+      assert.equal(response.status, 200);
+      assert.ok(zeroShotGap((await response.json()) as Label[], localLabels) < 1e-9);
+    } finally {
+      await container.close();
+    }
   });
 
   it('the console: an embedding\'s size and norm; zero-shot with a candidate-labels field, one bar per label (headless Chromium)', async () => {
