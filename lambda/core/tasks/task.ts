@@ -40,8 +40,8 @@ export type TaskInput =
   | { readonly kind: 'raw'; readonly contentType: string; readonly body: Uint8Array }
   /**
    * A parsed JSON body: on `infer`, the Hugging Face task shape {"inputs", "parameters"} or a v2
-   * request; on `predict`, TF Serving's {"instances": [...]}. `compat` marks a call from a
-   * compatible route (/v1/embeddings, /v1/rerank), which builds the body itself.
+   * request; on `predict`, TF Serving's {"instances": [...]}. Batch jobs, shadow runs and the golden
+   * gate send the same shapes.
    */
   | { readonly kind: 'json'; readonly route: 'infer' | 'predict'; readonly body: Readonly<Record<string, unknown>> };
 
