@@ -67,6 +67,27 @@ describe('SageMaker container server (CPU mode)', () => {
     assert.equal(json.predictions[0].label, 'setosa');
   });
 
+  it('routes an OpenAI embeddings or a Cohere rerank body sent to /invocations without a path to its compatible route', async () => {
+    const name = 'debian_embeddings';
+    const server = await startTestSageMakerServer(createTestService(new SingleModelSource(new DirectorySource(optMlModel(name)), name)), name);
+    try {
+      const embeddings = await post(`${server.url}/invocations`, JSON.stringify({ model: name, input: ['a chess engine'] }));
+      assert.equal(embeddings.status, 200, JSON.stringify(embeddings.json));
+      assert.equal(embeddings.json.object, 'list');
+      assert.equal(embeddings.headers.get('x-amzn-sagemaker-custom-attributes'), 'model_version=1');
+      // The same texts on /infer: the vectors /v1/embeddings answers.
+      const infer = await post(`${server.url}/invocations`, JSON.stringify({ inputs: ['a chess engine'] }));
+      assert.deepEqual(embeddings.json.data[0].embedding, infer.json[0]);
+      // A rerank body reaches /v1/rerank, which refuses an embedding model in OpenAI's error shape.
+      const rerank = await post(`${server.url}/invocations`, JSON.stringify({ model: name, query: 'games', documents: ['a chess engine'] }));
+      assert.equal(rerank.status, 400);
+      assert.equal(rerank.json.error.param, 'model');
+      assert.match(rerank.json.error.message, /reranking needs a cross-encoder/);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("reaches the model's other v2 routes through the custom attribute path", async () => {
     const url = `${servers.get('digits_mlp')!.url}/invocations`;
     const metadata = await post(url, '{}', { 'X-Amzn-SageMaker-Custom-Attributes': 'path=/v2/models/digits_mlp;method=GET' });
