@@ -246,7 +246,9 @@ export function taskBaseline(signals: readonly { readonly name: string; readonly
       }
       const sorted = [...column].sort((a, b) => a - b);
       const edges = [...new Set(Array.from({ length: 11 }, (_, i) => quantile(sorted, i / 10)))];
-      const binEdges = edges.length > 1 ? edges : [edges[0], edges[0]];
+      // A constant signal has one edge (numpy.histogram would refuse it): one bin holding it, and an empty one below and above, so a change either way shows.
+      const step = Math.max(Math.abs(edges[0]), 1) * 1e-9;
+      const binEdges = edges.length > 1 ? edges : [edges[0] - step, edges[0], edges[0] + step, edges[0] + 2 * step];
       const counts = new Array<number>(binEdges.length - 1).fill(0);
       for (const value of column) {
         let bin = 0;

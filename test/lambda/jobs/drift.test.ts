@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { driftReport, kolmogorovSmirnov, populationStabilityIndex, rowsFromCaptures, type Baseline, type FeatureBaseline } from '../../../lambda/jobs/drift.ts';
+import { driftReport, kolmogorovSmirnov, populationStabilityIndex, rowsFromCaptures, taskBaseline, type Baseline, type CategoricalBaseline, type FeatureBaseline } from '../../../lambda/jobs/drift.ts';
 import { readGolden, SAMPLES_DIR } from '../../helpers.ts';
 
 const close = (actual: number, expected: number, tolerance: number) => assert.ok(Math.abs(actual - expected) <= tolerance, `${actual} vs ${expected}`);
@@ -128,5 +128,27 @@ describe('modelship drift (CLI)', () => {
       assert.match(error.stdout, /1 feature\(s\) drifted: mean perimeter/);
       return true;
     });
+  });
+});
+
+describe('a task\'s baseline from its drift signals', () => {
+  it('bins numeric signals as numpy.quantile and numpy.histogram do, and counts classes of categorical ones', () => {
+    // 1..10: numpy.quantile(x, linspace(0, 1, 11)) is 1, 1.9, 2.8, …, 10 (linear interpolation); one value per bin.
+    const rows = Array.from({ length: 10 }, (_, i) => [i + 1, i % 3]);
+    const baseline = taskBaseline([{ name: 'length', kind: 'numeric' }, { name: 'class', kind: 'categorical' }], rows, ['a', 'b', 'c']);
+    const [numeric, categorical] = baseline.features as [FeatureBaseline, CategoricalBaseline];
+    assert.deepEqual(numeric.binEdges.map((e) => Number(e.toFixed(9))), [1, 1.9, 2.8, 3.7, 4.6, 5.5, 6.4, 7.3, 8.2, 9.1, 10]);
+    assert.deepEqual(numeric.binProportions, new Array(10).fill(0.1));
+    assert.deepEqual([numeric.quantiles.length, numeric.quantiles[0], numeric.quantiles[50], numeric.quantiles[100]], [101, 1, 5.5, 10]);
+    assert.deepEqual([categorical.type, categorical.categories, categorical.categoryProportions], ['categorical', ['a', 'b', 'c'], [0.4, 0.3, 0.3]]);
+    assert.deepEqual(driftReport(baseline, rows).filter((f) => f.drifted), []);
+    assert.deepEqual(driftReport(baseline, rows.map(([v]) => [v + 20, 0])).filter((f) => f.drifted).map((f) => f.name), ['length', 'class']);
+  });
+
+  it('keeps a constant signal watchable: a change up or down drifts', () => {
+    const baseline = taskBaseline([{ name: 'n', kind: 'numeric' }], Array.from({ length: 50 }, () => [3]));
+    assert.equal(driftReport(baseline, [[3], [3]])[0].drifted, false);
+    assert.equal(driftReport(baseline, [[4], [4]])[0].drifted, true);
+    assert.equal(driftReport(baseline, [[2], [3]])[0].drifted, true);
   });
 });
