@@ -11,7 +11,9 @@
  * - transformers.js 4.3.1's QuestionAnsweringPipeline, run here on the same folders.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,10 +25,11 @@ import { readSignature } from '../../../../lambda/core/signature.ts';
 import { questionAnswering, type QaLoaded } from '../../../../lambda/core/tasks/question-answering.ts';
 import type { TaskFolder, TaskInput } from '../../../../lambda/core/tasks/task.ts';
 import { codePointIndex } from '../../../../lambda/core/tasks/text-offsets.ts';
+import { evaluateTaskAnswers, type TaskGoldenFile } from '../../../../lambda/jobs/golden-gate.ts';
 import { tokenWindows } from '../../../../lambda/core/tasks/text-windows.ts';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { scoreLines } from '../../../../lambda/jobs/batch-job.ts';
-import { createTestService, ROOT, startTestLocalServer, TempRepository } from '../../../helpers.ts';
+import { createTestService, ROOT, spawnServer, startTestLocalServer, TempRepository } from '../../../helpers.ts';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'question-answering');
 const TOLERANCE = 1e-4;
@@ -378,3 +381,43 @@ describe('question answering: through the local server (registry, HTTP, every ro
   });
 });
 
+describe('question answering: the model trained on Debian package records (test/fixtures/question-answering/repository/debian_qa)', () => {
+  const REPOSITORY = join(FIXTURES, 'repository');
+  const version = join(REPOSITORY, 'debian_qa', '1');
+
+  it('passes its golden gate: every held-out request answered as the Python pipeline answered it (training/text_tasks/train_question_answering.py)', async () => {
+    const { folder, session } = await readFolder(version);
+    const loaded = await questionAnswering.load(folder);
+    const golden = JSON.parse(readFileSync(join(version, 'golden.json'), 'utf8')) as TaskGoldenFile & { requests: Record<string, unknown>[] };
+    const answers: unknown[] = [];
+    for (const body of golden.requests) {
+      const request = questionAnswering.parse(loaded, { kind: 'json', route: 'infer', body })!;
+      answers.push((await questionAnswering.run(loaded, request, { model: { name: 'debian_qa', version: 1 }, run: (feeds, outputs) => session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>, mark: () => undefined })).answer);
+    }
+    const result = evaluateTaskAnswers({ ...golden, minAgreement: 1 }, answers, questionAnswering.compare);
+    assert.deepEqual(result.problems, []);
+    assert.equal(result.metrics.accuracy, 1);
+    const evaluation = JSON.parse(readFileSync(join(version, 'evaluation.json'), 'utf8')) as { metrics: { exact_match: number; f1: number } };
+    assert.ok(evaluation.metrics.f1 > 0.5, `held-out F1 ${evaluation.metrics.f1}`);
+  });
+
+  it('answers the README\'s request as the README shows (served as the README says: MODEL_DIR=…/repository npm start)', { timeout: 60_000 }, async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```sh\n(curl [^`]*?\/v2\/models\/debian_qa\/[^`]*?)```/g)].map((m) => m[1]);
+    assert.ok(blocks.length > 0, 'the README shows a question-answering request');
+    const server = await spawnServer('serve.ts', { MODEL_DIR: REPOSITORY });
+    try {
+      for (const block of blocks) {
+        const lines = block.trimEnd().split('\n');
+        const shownAt = lines.findIndex((l) => l.startsWith('# '));
+        const command = lines.slice(0, shownAt).join('\n').replace('http://127.0.0.1:8083', server.url);
+        const shown = JSON.parse(lines.slice(shownAt).map((l) => l.slice(2)).join('')) as unknown;
+        const { stdout } = await promisify(execFile)('sh', ['-c', command]);
+        const served = JSON.parse(stdout) as unknown;
+        assert.equal(questionAnswering.compare(shown, served, 5e-5), undefined, `README: ${command}\nserved ${stdout}`);
+      }
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+  });
+});
