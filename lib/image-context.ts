@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { buildSync } from 'esbuild';
 import type { ModelConfig } from '../lambda/core/config.ts';
 import { taskFolder } from '../lambda/core/tasks/hf-folder.ts';
-import { moduleFor, moduleTakesImages, TASK_SIDE_FILES } from '../lambda/core/tasks/registry.ts';
+import { moduleFor, moduleTakesImages, TASK_SIDE_FILES, taskModule } from '../lambda/core/tasks/registry.ts';
 
 export type ImageArchitecture = 'x86_64' | 'arm64';
 
@@ -167,6 +167,9 @@ export function stageSageMakerImageContext(outDir: string): StagedImageContext {
  */
 export function takesImagesOnDisk(versionDir: string, config: ModelConfig): boolean {
   if (existsSync(join(versionDir, 'preprocessor_config.json'))) return true;
+  // A task config.json names decides without reading the model.
+  const named = config.task === undefined ? undefined : taskModule(config.task);
+  if (named !== undefined) return moduleTakesImages(named);
   const files = new Map<string, Uint8Array>();
   for (const file of TASK_SIDE_FILES) if (existsSync(join(versionDir, file)) && !file.endsWith('.onnx')) files.set(file, readFileSync(join(versionDir, file)));
   const onnx = [join(versionDir, 'model.onnx'), join(versionDir, 'onnx', 'model.onnx')].find((p) => existsSync(p));
