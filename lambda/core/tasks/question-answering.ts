@@ -22,6 +22,8 @@ import { answersFromWindows, type QaAnswer, type QaOptions, type QaWindow } from
 
 /** Windows per session run: bounds the batch's memory on long contexts. */
 const WINDOWS_PER_RUN = 16;
+/** Windows per request: bounds its time (a 6 MB context would otherwise make tens of thousands of runs). */
+export const MAX_WINDOWS = 512;
 const DEFAULT_MAX_ANSWER_LEN = 15;
 /** The pipeline's cap on its default max_seq_len. */
 const PIPELINE_MAX_SEQ_LEN = 384;
@@ -202,6 +204,7 @@ export const questionAnswering: TaskModule<QaLoaded, QaRequest> = {
   async run(loaded, request, context: TaskContext): Promise<TaskResult> {
     const prepared = request.items.map((one, i) => prepare(loaded, request, one, request.items.length === 1 ? 'the question' : `question ${i}`));
     const all = prepared.flatMap((p, i) => p.windows.map((w) => ({ item: i, window: w })));
+    if (all.length > MAX_WINDOWS) throw badRequest(`the context${request.items.length > 1 ? 's' : ''} make ${all.length} windows of ${request.maxSeqLen} tokens, over the ${MAX_WINDOWS} a request may run; send a shorter context, fewer questions, or a smaller "doc_stride"`, 'text_too_long');
     context.mark('parsed');
     const starts = prepared.map(() => [] as Float32Array[]);
     const ends = prepared.map(() => [] as Float32Array[]);

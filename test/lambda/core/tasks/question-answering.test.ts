@@ -208,6 +208,11 @@ describe('question answering: bad requests are 400s naming the fix', () => {
     assert.equal(typeof (answer as { answer: string }).answer, 'string');
   });
 
+  it('refuses a request that would run more windows than a request may', async () => {
+    const long = EXPECTED.cases.find((c) => c.name === 'long default stride')!.context;
+    await rejects('bert', { inputs: Array.from({ length: 3 }, () => ({ question: 'Who?', context: long })), parameters: { max_seq_len: 24, doc_stride: 18 } }, /make \d+ windows of 24 tokens, over the 512 a request may run; send a shorter context, fewer questions, or a smaller "doc_stride"/);
+  });
+
   it('leaves v2 tensor requests to the tensor path', async () => {
     const { loaded } = await model('bert');
     assert.equal(questionAnswering.parse(loaded, { kind: 'json', route: 'infer', body: { inputs: [{ name: 'input_ids', datatype: 'INT64', shape: [1, 2], data: [101, 102] }] } }), undefined);
