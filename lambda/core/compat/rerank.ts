@@ -6,6 +6,7 @@
  * Cohere's does. Each (query, document) pair is scored as the model's text-pair request on /infer
  * scores it, so the order is the one /infer gives.
  */
+import { pendingTaskCapture, sampled } from '../capture.ts';
 import { badRequest, InferenceError } from '../errors.ts';
 import type { InferenceObservers } from '../session-run.ts';
 import type { LoadedModel } from '../sessions.ts';
@@ -72,5 +73,12 @@ export async function runRerank(model: LoadedModel, request: RerankRequest, scor
   const ranked = scored.scores.map((score, index) => ({ index, score })).sort((a, b) => b.score - a.score || a.index - b.index);
   const results = ranked.slice(0, request.topN ?? ranked.length).map(({ index, score }) => ({ index, relevance_score: score, ...(request.returnDocuments ? { document: { text: request.documents[index] } } : {}) }));
   const json = JSON.stringify({ results, model: request.model, usage: { total_tokens: scored.tokens } });
+  // Captured as the text-classification task captures pairs: the pairs, the /infer answer, its drift signals (class, score, length).
+  const task = model.task;
+  if (task !== undefined && observers?.onCapture !== undefined && sampled(model, observers.capturePercent ?? 0, observers.random)) {
+    const label = String((task.module.describe(task.loaded).labels as readonly string[] | undefined)?.[0] ?? '0');
+    const answer = JSON.stringify(scored.scores.map((score) => [{ label, score }]));
+    observers.onCapture(pendingTaskCapture(model, { pairs }, answer, scored.scores.map((score, i) => [0, score, pairs[i].text.length + pairs[i].text_pair.length]), task.module.signals));
+  }
   return { json, headers: scored.headers ?? {}, shadowBody: { inputs: pairs } };
 }
