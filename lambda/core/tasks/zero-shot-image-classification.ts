@@ -30,19 +30,27 @@ import type { TaskContext, TaskFolder, TaskModule } from './task.ts';
 import { TextEncoder } from './texts.ts';
 
 const DEFAULT_TEMPLATE = 'This is a photo of {}.';
-/** Label sets whose text embeddings are kept. */
+/** Label sets whose text embeddings are kept, and the floats they may hold in all (16 MB: a Lambda's memory is the model's). */
 const CACHE_SETS = 64;
+const CACHE_FLOATS = 4_000_000;
 /** Labels one request may ask about. */
 const MAX_LABELS = 1000;
 
-/** A least-recently-used map (a Map keeps insertion order; a hit is re-inserted last). A dependency for ten lines was not worth it. */
-class Lru<V> {
-  private readonly entries = new Map<string, V>();
-  private readonly limit: number;
-  constructor(limit: number) {
-    this.limit = limit;
+/**
+ * Text embeddings by label texts, least recently used dropped first once there are more than
+ * `sets` sets or `floats` floats in all (a Map keeps insertion order; a hit is re-inserted last).
+ * A dependency for these few lines was not worth it.
+ */
+export class EmbeddingCache {
+  private readonly entries = new Map<string, Float32Array>();
+  private floats = 0;
+  private readonly sets: number;
+  private readonly maxFloats: number;
+  constructor(sets: number, maxFloats: number) {
+    this.sets = sets;
+    this.maxFloats = maxFloats;
   }
-  get(key: string): V | undefined {
+  get(key: string): Float32Array | undefined {
     const value = this.entries.get(key);
     if (value !== undefined) {
       this.entries.delete(key);
@@ -50,10 +58,18 @@ class Lru<V> {
     }
     return value;
   }
-  set(key: string, value: V): void {
-    this.entries.delete(key);
+  set(key: string, value: Float32Array): void {
+    if (value.length > this.maxFloats) return;
+    this.delete(key);
     this.entries.set(key, value);
-    if (this.entries.size > this.limit) this.entries.delete(this.entries.keys().next().value!);
+    this.floats += value.length;
+    while (this.entries.size > this.sets || this.floats > this.maxFloats) this.delete(this.entries.keys().next().value!);
+  }
+  private delete(key: string): void {
+    const value = this.entries.get(key);
+    if (value === undefined) return;
+    this.entries.delete(key);
+    this.floats -= value.length;
   }
   get size(): number {
     return this.entries.size;
@@ -81,7 +97,7 @@ export interface ZeroShotImage {
   /** Two towers: the text tower and the logit scale and bias config.json gives. */
   readonly towers?: { readonly session: InferenceSession; readonly textEmbeds: string; readonly scale: number; readonly bias: number };
   /** Normalized text embeddings [labels × dims] by label texts. */
-  readonly cache: Lru<Float32Array>;
+  readonly cache: EmbeddingCache;
   /** One file: the scale and bias its logits showed (undefined until fitted; null when they could not be). */
   calibration?: { readonly scale: number; readonly bias: number } | null;
   readonly placeholder: Readonly<Record<string, Tensor>>;
@@ -136,7 +152,7 @@ function load(folder: TaskFolder): Promise<ZeroShotImage> | ZeroShotImage {
   const { input, image } = imageInput(folder);
   const inputs = folder.signature.inputs.map((i) => i.name);
   const outputs = folder.signature.outputs.map((o) => o.name);
-  const common = { config: folder.config, input, image, family, scoreFunction, cache: new Lru<Float32Array>(CACHE_SETS) } as const;
+  const common = { config: folder.config, input, image, family, scoreFunction, cache: new EmbeddingCache(CACHE_SETS, CACHE_FLOATS) } as const;
   const pick = (names: readonly string[], candidates: readonly string[], what: string, file: string): string => {
     const found = candidates.find((c) => names.includes(c));
     if (found === undefined) throw new Error(`${folder.where}: ${file} has no ${what} output (looked for ${candidates.join(', ')}; it has ${names.join(', ')})`);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { zeroShotImageClassification, type ZeroShotImage } from '../../../../lambda/core/tasks/zero-shot-image-classification.ts';
+import { EmbeddingCache, zeroShotImageClassification, type ZeroShotImage } from '../../../../lambda/core/tasks/zero-shot-image-classification.ts';
 import type { TaskInput } from '../../../../lambda/core/tasks/task.ts';
 import { FIXTURE_CLIP_LOGIT_SCALE } from '../../../../scripts/samples/vision-fixtures.ts';
 import { loadFixture, loadFolder, testImages, transformersFolder, transformersJs, type LoadedFixture } from './vision-helpers.ts';
@@ -122,6 +122,19 @@ describe('zero-shot-image-classification: equal to transformers.js on CLIP (one 
     assert.deepEqual((result.answer as Label[]).map((l) => l.label).sort(), ['a cat', 'noise']);
     assert.equal(result.signals.length, 1);
     assert.deepEqual((result.captured as { candidate_labels: string[] }).candidate_labels, ['a cat', 'noise']);
+  });
+
+  it('bounds the text-embedding cache by label sets and by floats, least recently used dropped first', () => {
+    const cache = new EmbeddingCache(2, 10);
+    cache.set('a', new Float32Array(4));
+    cache.set('b', new Float32Array(4));
+    cache.get('a');
+    cache.set('c', new Float32Array(4));
+    assert.deepEqual([cache.get('a') !== undefined, cache.get('b'), cache.get('c') !== undefined, cache.size], [true, undefined, true, 2], 'b, the least recently used, went');
+    cache.set('d', new Float32Array(8));
+    assert.deepEqual([cache.get('a'), cache.get('c'), cache.get('d')?.length, cache.size], [undefined, undefined, 8, 1], 'over 10 floats: the oldest went until it fit');
+    cache.set('e', new Float32Array(11));
+    assert.deepEqual([cache.get('e'), cache.size], [undefined, 1], 'a set larger than the whole cache is not kept');
   });
 
   it('refuses bad requests with 400s naming the problem', async () => {
