@@ -324,8 +324,10 @@ export const zeroShotImageClassification: TaskModule<ZeroShotImage, ZeroShotRequ
           : request.single
             ? shown[0]
             : shown;
+    // Per-label metrics only for config.json's labels: a client's own labels would be unbounded metric dimensions (each a CloudWatch metric, billed).
+    const known = new Set(loaded.config.labels ?? []);
     const classCounts: Record<string, number> = {};
-    for (const r of ranked) classCounts[r[0].label] = (classCounts[r[0].label] ?? 0) + 1;
+    for (const r of ranked) if (known.has(r[0].label)) classCounts[r[0].label] = (classCounts[r[0].label] ?? 0) + 1;
     return {
       answer,
       items: n,

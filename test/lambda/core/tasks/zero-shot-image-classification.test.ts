@@ -117,11 +117,14 @@ describe('zero-shot-image-classification: equal to transformers.js on CLIP (one 
     const request = zeroShotImageClassification.parse(clip.loaded, { kind: 'raw', contentType: 'image/png', body: images[0] })!;
     const answer = (await zeroShotImageClassification.run(clip.loaded, request, clip.context)).answer as Label[];
     assert.deepEqual(answer.map((l) => l.label).sort(), ['a cat', 'handwriting']);
-    const single = zeroShotImageClassification.parse(clip.loaded, json({ inputs: images[1].toString('base64'), parameters: { candidate_labels: 'a cat, noise' } }))!;
+    const single = zeroShotImageClassification.parse(clip.loaded, json({ inputs: images[1].toString('base64'), parameters: { candidate_labels: 'a dog, noise' } }))!;
     const result = await zeroShotImageClassification.run(clip.loaded, single, clip.context);
-    assert.deepEqual((result.answer as Label[]).map((l) => l.label).sort(), ['a cat', 'noise']);
+    assert.deepEqual((result.answer as Label[]).map((l) => l.label).sort(), ['a dog', 'noise']);
     assert.equal(result.signals.length, 1);
-    assert.deepEqual((result.captured as { candidate_labels: string[] }).candidate_labels, ['a cat', 'noise']);
+    assert.deepEqual(result.classCounts, {}, 'a request\'s own labels are not metric dimensions');
+    const defaults = await zeroShotImageClassification.run(clip.loaded, request, clip.context);
+    assert.deepEqual(defaults.classCounts, { [(defaults.answer as Label[])[0].label]: 1 }, 'config.json labels are');
+    assert.deepEqual((result.captured as { candidate_labels: string[] }).candidate_labels, ['a dog', 'noise']);
   });
 
   it('bounds the text-embedding cache by label sets and by floats, least recently used dropped first', () => {
