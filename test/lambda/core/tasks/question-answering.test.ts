@@ -1,6 +1,6 @@
 /**
  * Question answering on small random-weight models of real architectures (BERT with bert-base-uncased's
- * WordPiece, RoBERTa with GPT-2's byte-level BPE), built and exported by
+ * WordPiece, RoBERTa and DeBERTa with GPT-2's byte-level BPE), built and exported by
  * training/text_tasks/question_answering.py into test/fixtures/question-answering/. Random weights give
  * arbitrary but deterministic answers, which is all equality needs. Checked against:
  * - the Python transformers pipeline (4.57.6, QuestionAnsweringPipeline in
@@ -36,7 +36,7 @@ const TOLERANCE = 1e-4;
 
 interface Case {
   readonly name: string;
-  readonly model: 'bert' | 'roberta';
+  readonly model: 'bert' | 'roberta' | 'deberta';
   readonly question: string;
   readonly context: string;
   readonly parameters: Record<string, unknown>;
@@ -256,9 +256,9 @@ describe('question answering: equal to transformers.js on the same folders', () 
   // and the tokens the tokenizer adds: the BERT contexts here have no unknown token (an emoji would be).
   const questions = (name: string) => [
     { question: 'Who founded Debian?', context: 'Ian Murdock founded Debian in 1993 while studying at Purdue University.' },
-    { question: 'Where did Zoë move?', context: `Zoë moved to Zürich; later São Paulo${name === 'roberta' ? ' 🎉' : ''} and 東京 welcomed her café.` },
+    { question: 'Where did Zoë move?', context: `Zoë moved to Zürich; later São Paulo${name === 'bert' ? '' : ' 🎉'} and 東京 welcomed her café.` },
   ];
-  for (const name of ['bert', 'roberta']) {
+  for (const name of ['bert', 'roberta', 'deberta']) {
     it(`${name}: the same spans and scores within ${TOLERANCE}, top_k 1 and 3`, async () => {
       const { env, pipeline } = await import('@huggingface/transformers');
       env.allowRemoteModels = false;
