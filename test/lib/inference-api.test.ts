@@ -78,6 +78,12 @@ describe('InferenceApi', () => {
     t.resourceCountIs('AWS::ApiGateway::ApiKey', 1);
     const methods = Object.values(t.findResources('AWS::ApiGateway::Method')) as any[];
     for (const method of methods) assert.equal(method.Properties.ApiKeyRequired, true);
+    // The OpenAI clients' routes: the x-api-key default header lets them in; their "Authorization: Bearer" is not checked (no authorizer).
+    for (const part of ['embeddings', 'rerank']) {
+      const resources = Object.keys(t.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: part } }));
+      assert.ok(resources.length > 0, part);
+      for (const id of resources) t.hasResourceProperties('AWS::ApiGateway::Method', { ResourceId: { Ref: id }, ApiKeyRequired: true, AuthorizationType: 'NONE' });
+    }
     t.hasOutput('ApiKeyId', {});
   });
 
