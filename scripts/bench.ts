@@ -25,6 +25,9 @@
  *       throughput against a bare server tokenizing, running and mean-pooling the same texts
  *   (v) image embeddings: a 224x224 JPEG through image-feature-extraction over HTTP vs a bare server
  *       doing decode + preprocess + session.run + CLS pooling; transformers.js's pipeline in process
+ *   (r) token classification (the trained debian_package_tags test model): "none" and "simple" on one window and
+ *       "first" on a long text (stride windows) over HTTP vs the module's own steps in process, and
+ *       vs transformers.js's pipeline on the same folder
  *   (x) dynamic batching: a convolution on the SageMaker container at 1, 8 and 32 clients, with and
  *       without batching
  *   (q) modelship optimize: size and latency of INT8 and graph-optimized models
@@ -60,7 +63,7 @@ import { encodeInferRequest, toInputList } from '../clients/typescript/src/tenso
 
 const execFileAsync = promisify(execFile);
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, n, u, v, x, q, g, s, k, l, y, z). @default all */
+/** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, n, r, u, v, x, q, g, s, k, l, y, z). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
 const report: Record<string, unknown> = { date: new Date().toISOString(), machine: `${spawnSync('nproc').stdout.toString().trim()} cores, ${process.version}` };
@@ -673,6 +676,66 @@ if (runs('u')) {
   row('/v1/embeddings, float', f);
   row('/v1/embeddings, base64', b64);
   report.embeddings = { runs: runsOf, floatThroughput: target('(u) /v1/embeddings (float) throughput / bare', f.requestsPerSecond / b.requestsPerSecond, 0.85, 'higher'), base64Throughput: b64.requestsPerSecond / b.requestsPerSecond };
+}
+
+// (r) ------------------------------------------------------------------------------------------
+if (runs('r')) {
+  const n = QUICK ? 50 : 300;
+  console.log(`\n(r) token classification on the trained debian_package_tags test model, one request at a time (median of ${n}, two rounds): over HTTP vs the same work in process vs transformers.js's pipeline`);
+  const { tokenClassification } = await import('../lambda/core/tasks/token-classification.ts');
+  const { taskFolder } = await import('../lambda/core/tasks/hf-folder.ts');
+  const { parseModelConfig } = await import('../lambda/core/config.ts');
+  const { readSignature } = await import('../lambda/core/signature.ts');
+  const { env: tjs, pipeline } = await import('@huggingface/transformers');
+  const source = join(ROOT, 'test', 'fixtures', 'token-classification', 'debian_package_tags', '1');
+  const files = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
+  const repo = new TempRepository('bench-tokens-');
+  for (const file of ['model.onnx', ...files]) repo.file(`tags/1/${file}`, readFileSync(join(source, file)));
+  mkdirSync(join(repo.dir, 'tjs', 'tags', 'onnx'), { recursive: true });
+  for (const file of files) writeFileSync(join(repo.dir, 'tjs', 'tags', file), readFileSync(join(source, file)));
+  writeFileSync(join(repo.dir, 'tjs', 'tags', 'onnx', 'model.onnx'), readFileSync(join(source, 'model.onnx')));
+  const short = 'The python3-lxml package builds on libxml2 and libxslt1.1; install python3-lxml-dbg for debugging symbols.';
+  const long = Array.from({ length: 12 }, (_, i) => `Part ${i}: this package depends on libssl3, zlib1g and libgcc-s1, and python3-numpy ${i}.x ships with it.`).join(' ');
+  // In process: the module's steps on a session made with the server's options, no HTTP, no core.
+  const session = await InferenceSession.create(join(source, 'model.onnx'), defaultSessionOptions());
+  const loaded = await tokenClassification.load(taskFolder({ where: 'bench', config: parseModelConfig(undefined, 'bench'), files: new Map(files.map((f) => [f, readFileSync(join(source, f))])), signature: readSignature(session), onnx: new Uint8Array(), createSession: () => Promise.reject(new Error('none')) }));
+  const context = { model: { name: 'tags', version: 1 }, run: (feeds: Record<string, Tensor>, outputs?: readonly string[]) => session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>, mark: () => undefined };
+  const body = (text: string, strategy: string) => ({ inputs: text, parameters: { aggregation_strategy: strategy } });
+  const direct = async (text: string, strategy: string) => tokenClassification.run(loaded, tokenClassification.parse(loaded, { kind: 'json', route: 'infer', body: body(text, strategy) })!, context);
+  tjs.allowRemoteModels = false;
+  tjs.localModelPath = join(repo.dir, 'tjs');
+  const tagger = await pipeline('token-classification', 'tags', { dtype: 'fp32' });
+  const ours = await startServer('local', 18130, { MODEL_DIR: repo.dir, MODEL_NAMES: 'tags' });
+  const post = (text: string, strategy: string) => fetch(`${ours.url}/v2/models/tags/infer`, { method: 'POST', body: JSON.stringify(body(text, strategy)), headers: { 'Content-Type': 'application/json' } }).then((r) => r.text());
+  const timeIt = (fn: () => Promise<unknown>) => medianMs(fn, n, 20);
+  const rounds: Record<string, number>[] = [];
+  for (let round = 0; round < 2; round++) {
+    rounds.push({
+      noneDirect: await timeIt(() => direct(short, 'none')),
+      noneHttp: await timeIt(() => post(short, 'none')),
+      noneTransformersJs: await timeIt(() => tagger(short)),
+      simpleDirect: await timeIt(() => direct(short, 'simple')),
+      simpleHttp: await timeIt(() => post(short, 'simple')),
+      simpleTransformersJs: await timeIt(() => tagger(short, { aggregation_strategy: 'simple' })),
+      longDirect: await timeIt(() => direct(long, 'first')),
+      longHttp: await timeIt(() => post(long, 'first')),
+    });
+  }
+  await ours.stop();
+  await tagger.dispose();
+  rmSync(repo.dir, { recursive: true, force: true });
+  const best = (key: string) => Math.min(...rounds.map((r) => r[key]));
+  const windowsOfLong = Math.ceil(loaded.tokenizer.encode(long).ids.length / loaded.window);
+  console.log(`  one window (${[...short].length} characters), "none": in process ${best('noneDirect').toFixed(2)} ms, HTTP ${best('noneHttp').toFixed(2)} ms, transformers.js ${best('noneTransformersJs').toFixed(2)} ms`);
+  console.log(`  one window, "simple": in process ${best('simpleDirect').toFixed(2)} ms, HTTP ${best('simpleHttp').toFixed(2)} ms, transformers.js ${best('simpleTransformersJs').toFixed(2)} ms (no offsets there)`);
+  console.log(`  ${[...long].length} characters (about ${windowsOfLong} windows), "first": in process ${best('longDirect').toFixed(2)} ms, HTTP ${best('longHttp').toFixed(2)} ms (transformers.js truncates and has no "first")`);
+  report.tokenClassification = {
+    rounds,
+    httpRatio: target('(r) one-window "simple" over HTTP / in process', best('simpleHttp') / best('simpleDirect'), 1.2, 'lower'),
+    longHttpRatio: target('(r) long text in windows over HTTP / in process', best('longHttp') / best('longDirect'), 1.2, 'lower'),
+    transformersJsRatio: target('(r) in process / transformers.js pipeline ("none")', best('noneDirect') / best('noneTransformersJs'), 1, 'lower'),
+    transformersJsSimpleRatio: target('(r) in process / transformers.js pipeline ("simple")', best('simpleDirect') / best('simpleTransformersJs'), 1, 'lower'),
+  };
 }
 
 // (x) ------------------------------------------------------------------------------------------

@@ -153,6 +153,8 @@ function samplesWithReranker(): string {
   const dir = mkdtempSync(join(tmpdir(), 'readme-models-'));
   cpSync(join(ROOT, 'models'), dir, { recursive: true });
   cpSync(join(layOutTextPairFixtures({}, ['debian-reranker']).dir, 'debian-reranker'), join(dir, 'debian_reranker'), { recursive: true });
+  // The trained token classifier (training/text_tasks/train_package_tags.py), also a test model.
+  cpSync(join(ROOT, 'test', 'fixtures', 'token-classification', 'debian_package_tags'), join(dir, 'debian_package_tags'), { recursive: true });
   return dir;
 }
 
