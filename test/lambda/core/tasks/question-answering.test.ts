@@ -26,6 +26,8 @@ import { questionAnswering, type QaLoaded } from '../../../../lambda/core/tasks/
 import type { TaskFolder, TaskInput } from '../../../../lambda/core/tasks/task.ts';
 import { codePointIndex } from '../../../../lambda/core/tasks/text-offsets.ts';
 import { evaluateTaskAnswers, type TaskGoldenFile } from '../../../../lambda/jobs/golden-gate.ts';
+import { driftReport, rowsFromCaptures, taskBaseline } from '../../../../lambda/jobs/drift.ts';
+import { capturePrefix } from '../../../../lambda/core/capture-layout.ts';
 import { tokenWindows } from '../../../../lambda/core/tasks/text-windows.ts';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { scoreLines } from '../../../../lambda/jobs/batch-job.ts';
@@ -404,6 +406,37 @@ describe('question answering: the model trained on Debian package records (test/
     assert.equal(result.metrics.accuracy, 1);
     const evaluation = JSON.parse(readFileSync(join(version, 'evaluation.json'), 'utf8')) as { metrics: { exact_match: number; f1: number } };
     assert.ok(evaluation.metrics.f1 > 0.5, `held-out F1 ${evaluation.metrics.f1}`);
+  });
+
+  it('captures questions with their answers and drift signals; the drift job flags contexts far longer than the reference traffic', async () => {
+    const repo = new TempRepository('qa-capture-').copy(join(REPOSITORY, 'debian_qa'), 'debian_qa').config('debian_qa', { capture: { percent: 100 } });
+    const dataDir = mkdtempSync(join(tmpdir(), 'qa-capture-data-'));
+    const server = await startTestLocalServer(repo.dir, { dataDir, flushIntervalMs: 60_000 });
+    try {
+      const golden = JSON.parse(readFileSync(join(version, 'golden.json'), 'utf8')) as { requests: { inputs: { question: string; context: string } }[] };
+      const questions = golden.requests.map((r) => r.inputs);
+      const ask = (items: { question: string; context: string }[]) => fetch(`${server.url}/v2/models/debian_qa/infer`, { method: 'POST', body: JSON.stringify({ inputs: items }), headers: { 'Content-Type': 'application/json' } });
+      const answers = (await (await ask(questions)).json()) as { score: number; start: number; end: number }[];
+      await server.runtime.flush();
+      const file = join(dataDir, capturePrefix('debian_qa', 1, new Date()), 'captures.jsonl');
+      const [record] = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual([record.kind, record.task, record.request.length, record.drift.rows.length], ['task', 'question-answering', questions.length, questions.length]);
+      assert.deepEqual(record.request[0], questions[0]);
+      assert.deepEqual(record.drift.signals.map((x: { name: string }) => x.name), ['context_length', 'answer_length', 'score']);
+      assert.deepEqual(record.drift.rows[1], [[...questions[1].context].length, answers[1].end - answers[1].start, answers[1].score]);
+      // The held-out questions' signals as the reference (a version's baseline.json would hold the training traffic's); contexts five times as long drift from it.
+      const baseline = taskBaseline(questionAnswering.signals, record.drift.rows);
+      assert.ok(driftReport(baseline, record.drift.rows).every((f) => !f.drifted));
+      const long = questions.slice(0, 20).map((q) => ({ question: q.question, context: Array.from({ length: 5 }, () => q.context).join(' ') }));
+      assert.equal((await ask(long)).status, 200);
+      await server.runtime.flush();
+      const rows = rowsFromCaptures(readFileSync(file, 'utf8').trim().split('\n').slice(-1).join('\n'), 'captures');
+      const shifted = driftReport(baseline, rows);
+      assert.ok(shifted.find((f) => f.name === 'context_length')!.drifted, JSON.stringify(shifted));
+    } finally {
+      await server.close();
+      rmSync(repo.dir, { recursive: true, force: true });
+    }
   });
 
   it('answers the README\'s request as the README shows (served as the README says: MODEL_DIR=…/repository npm start)', { timeout: 60_000 }, async () => {
