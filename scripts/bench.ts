@@ -25,9 +25,10 @@
  *       throughput against a bare server tokenizing, running and mean-pooling the same texts
  *   (v) image embeddings: a 224x224 JPEG through image-feature-extraction over HTTP vs a bare server
  *       doing decode + preprocess + session.run + CLS pooling; transformers.js's pipeline in process
- *   (r) token classification (the trained debian_package_tags test model): "none" and "simple" on one window and
- *       "first" on a long text (stride windows) over HTTP vs the module's own steps in process, and
- *       vs transformers.js's pipeline on the same folder
+ *   (r) token classification (the trained debian_package_tags test model): "simple" on one window and
+ *       "first" on a long text (stride windows) over HTTP vs a bare node:http server doing the module's
+ *       own work (scripts/bench/token-classification.ts); that work in process vs transformers.js's
+ *       pipeline on the same folder ("none", "simple")
  *   (x) dynamic batching: a convolution on the SageMaker container at 1, 8 and 32 clients, with and
  *       without batching
  *   (q) modelship optimize: size and latency of INT8 and graph-optimized models
@@ -63,6 +64,8 @@ import { encodeInferRequest, toInputList } from '../clients/typescript/src/tenso
 
 const execFileAsync = promisify(execFile);
 const QUICK = process.env.BENCH_QUICK === '1';
+/** Bench part (r)'s model: the trained token classifier (training/text_tasks/train_package_tags.py). */
+const TOKEN_TAGGER = join(ROOT, 'test', 'fixtures', 'token-classification', 'debian_package_tags', '1');
 /** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, n, r, u, v, x, q, g, s, k, l, y, z). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
@@ -123,8 +126,8 @@ interface Server {
 }
 
 /** Starts one of the servers on a port and waits until it answers. */
-async function startServer(kind: 'local' | 'sagemaker' | 'bare' | 'bare-large' | 'bare-task' | 'bare-embedding', port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Server> {
-  const script = { local: [...START_FLAGS, join(ROOT, 'bin', 'serve.ts')], sagemaker: [...START_FLAGS, join(ROOT, 'bin', 'serve-sagemaker.ts')], bare: [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), String(port)], 'bare-large': [join(ROOT, 'scripts', 'bench', 'bare-large-server.mjs'), join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), String(port)], 'bare-task': [join(ROOT, 'scripts', 'bench', 'bare-task-server.mjs'), SAMPLES_DIR, String(port)], 'bare-embedding': [join(ROOT, 'scripts', 'bench', 'bare-embedding-server.mjs'), join(ROOT, 'test', 'fixtures', 'image-feature-extraction', 'vit-224'), String(port)] }[kind];
+async function startServer(kind: 'local' | 'sagemaker' | 'bare' | 'bare-large' | 'bare-task' | 'bare-embedding' | 'bare-tokens', port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Server> {
+  const script = { local: [...START_FLAGS, join(ROOT, 'bin', 'serve.ts')], sagemaker: [...START_FLAGS, join(ROOT, 'bin', 'serve-sagemaker.ts')], bare: [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), String(port)], 'bare-large': [join(ROOT, 'scripts', 'bench', 'bare-large-server.mjs'), join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), String(port)], 'bare-task': [join(ROOT, 'scripts', 'bench', 'bare-task-server.mjs'), SAMPLES_DIR, String(port)], 'bare-embedding': [join(ROOT, 'scripts', 'bench', 'bare-embedding-server.mjs'), join(ROOT, 'test', 'fixtures', 'image-feature-extraction', 'vit-224'), String(port)], 'bare-tokens': [join(ROOT, 'scripts', 'bench', 'token-classification.ts'), TOKEN_TAGGER, String(port)] }[kind];
   const defaults = kind === 'sagemaker' ? { HOST: '127.0.0.1', MODEL_DIR: SAMPLES_DIR, MODEL_NAME: 'breast_cancer_classifier' } : {};
   const child = spawn(process.execPath, [...nodeFlags, ...script], { cwd: ROOT, env: { ...process.env, PORT: String(port), ...defaults, ...env } });
   let output = '';
@@ -681,58 +684,51 @@ if (runs('u')) {
 // (r) ------------------------------------------------------------------------------------------
 if (runs('r')) {
   const n = QUICK ? 50 : 300;
-  console.log(`\n(r) token classification on the trained debian_package_tags test model, one request at a time (median of ${n}, two rounds): over HTTP vs the same work in process vs transformers.js's pipeline`);
-  const { tokenClassification } = await import('../lambda/core/tasks/token-classification.ts');
-  const { taskFolder } = await import('../lambda/core/tasks/hf-folder.ts');
-  const { parseModelConfig } = await import('../lambda/core/config.ts');
-  const { readSignature } = await import('../lambda/core/signature.ts');
+  console.log(`\n(r) token classification on the trained debian_package_tags test model, one request at a time (median of ${n}, two rounds): ModelShip over HTTP vs a bare node:http server doing the module's own work, that work in process vs transformers.js's pipeline`);
+  const { tokenClassifier } = await import('./bench/token-classification.ts');
   const { env: tjs, pipeline } = await import('@huggingface/transformers');
-  const source = join(ROOT, 'test', 'fixtures', 'token-classification', 'debian_package_tags', '1');
   const files = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
   const repo = new TempRepository('bench-tokens-');
-  for (const file of ['model.onnx', ...files]) repo.file(`tags/1/${file}`, readFileSync(join(source, file)));
+  for (const file of ['model.onnx', ...files]) repo.file(`tags/1/${file}`, readFileSync(join(TOKEN_TAGGER, file)));
   mkdirSync(join(repo.dir, 'tjs', 'tags', 'onnx'), { recursive: true });
-  for (const file of files) writeFileSync(join(repo.dir, 'tjs', 'tags', file), readFileSync(join(source, file)));
-  writeFileSync(join(repo.dir, 'tjs', 'tags', 'onnx', 'model.onnx'), readFileSync(join(source, 'model.onnx')));
+  for (const file of files) writeFileSync(join(repo.dir, 'tjs', 'tags', file), readFileSync(join(TOKEN_TAGGER, file)));
+  writeFileSync(join(repo.dir, 'tjs', 'tags', 'onnx', 'model.onnx'), readFileSync(join(TOKEN_TAGGER, 'model.onnx')));
   const short = 'The python3-lxml package builds on libxml2 and libxslt1.1; install python3-lxml-dbg for debugging symbols.';
   const long = Array.from({ length: 12 }, (_, i) => `Part ${i}: this package depends on libssl3, zlib1g and libgcc-s1, and python3-numpy ${i}.x ships with it.`).join(' ');
-  // In process: the module's steps on a session made with the server's options, no HTTP, no core.
-  const session = await InferenceSession.create(join(source, 'model.onnx'), defaultSessionOptions());
-  const loaded = await tokenClassification.load(taskFolder({ where: 'bench', config: parseModelConfig(undefined, 'bench'), files: new Map(files.map((f) => [f, readFileSync(join(source, f))])), signature: readSignature(session), onnx: new Uint8Array(), createSession: () => Promise.reject(new Error('none')) }));
-  const context = { model: { name: 'tags', version: 1 }, run: (feeds: Record<string, Tensor>, outputs?: readonly string[]) => session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>, mark: () => undefined };
   const body = (text: string, strategy: string) => ({ inputs: text, parameters: { aggregation_strategy: strategy } });
-  const direct = async (text: string, strategy: string) => tokenClassification.run(loaded, tokenClassification.parse(loaded, { kind: 'json', route: 'infer', body: body(text, strategy) })!, context);
+  const direct = await tokenClassifier(TOKEN_TAGGER);
   tjs.allowRemoteModels = false;
   tjs.localModelPath = join(repo.dir, 'tjs');
   const tagger = await pipeline('token-classification', 'tags', { dtype: 'fp32' });
   const ours = await startServer('local', 18130, { MODEL_DIR: repo.dir, MODEL_NAMES: 'tags' });
-  const post = (text: string, strategy: string) => fetch(`${ours.url}/v2/models/tags/infer`, { method: 'POST', body: JSON.stringify(body(text, strategy)), headers: { 'Content-Type': 'application/json' } }).then((r) => r.text());
+  const bare = await startServer('bare-tokens', 18131);
+  const post = (url: string, text: string, strategy: string) => fetch(url, { method: 'POST', body: JSON.stringify(body(text, strategy)), headers: { 'Content-Type': 'application/json' } }).then((r) => r.text());
+  const oursUrl = `${ours.url}/v2/models/tags/infer`;
   const timeIt = (fn: () => Promise<unknown>) => medianMs(fn, n, 20);
   const rounds: Record<string, number>[] = [];
   for (let round = 0; round < 2; round++) {
     rounds.push({
-      noneDirect: await timeIt(() => direct(short, 'none')),
-      noneHttp: await timeIt(() => post(short, 'none')),
+      noneDirect: await timeIt(() => direct(body(short, 'none'))),
       noneTransformersJs: await timeIt(() => tagger(short)),
-      simpleDirect: await timeIt(() => direct(short, 'simple')),
-      simpleHttp: await timeIt(() => post(short, 'simple')),
+      simpleDirect: await timeIt(() => direct(body(short, 'simple'))),
       simpleTransformersJs: await timeIt(() => tagger(short, { aggregation_strategy: 'simple' })),
-      longDirect: await timeIt(() => direct(long, 'first')),
-      longHttp: await timeIt(() => post(long, 'first')),
+      simpleBare: await timeIt(() => post(bare.url, short, 'simple')),
+      simpleHttp: await timeIt(() => post(oursUrl, short, 'simple')),
+      longBare: await timeIt(() => post(bare.url, long, 'first')),
+      longHttp: await timeIt(() => post(oursUrl, long, 'first')),
     });
   }
-  await ours.stop();
+  await Promise.all([ours.stop(), bare.stop()]);
   await tagger.dispose();
   rmSync(repo.dir, { recursive: true, force: true });
   const best = (key: string) => Math.min(...rounds.map((r) => r[key]));
-  const windowsOfLong = Math.ceil(loaded.tokenizer.encode(long).ids.length / loaded.window);
-  console.log(`  one window (${[...short].length} characters), "none": in process ${best('noneDirect').toFixed(2)} ms, HTTP ${best('noneHttp').toFixed(2)} ms, transformers.js ${best('noneTransformersJs').toFixed(2)} ms`);
-  console.log(`  one window, "simple": in process ${best('simpleDirect').toFixed(2)} ms, HTTP ${best('simpleHttp').toFixed(2)} ms, transformers.js ${best('simpleTransformersJs').toFixed(2)} ms (no offsets there)`);
-  console.log(`  ${[...long].length} characters (about ${windowsOfLong} windows), "first": in process ${best('longDirect').toFixed(2)} ms, HTTP ${best('longHttp').toFixed(2)} ms (transformers.js truncates and has no "first")`);
+  console.log(`  one window (${[...short].length} characters), "simple": ModelShip ${best('simpleHttp').toFixed(2)} ms, bare server ${best('simpleBare').toFixed(2)} ms; in process ${best('simpleDirect').toFixed(2)} ms, transformers.js ${best('simpleTransformersJs').toFixed(2)} ms (no offsets there)`);
+  console.log(`  one window, "none": in process ${best('noneDirect').toFixed(2)} ms, transformers.js ${best('noneTransformersJs').toFixed(2)} ms`);
+  console.log(`  ${[...long].length} characters in stride windows, "first": ModelShip ${best('longHttp').toFixed(2)} ms, bare server ${best('longBare').toFixed(2)} ms (transformers.js truncates and has no "first")`);
   report.tokenClassification = {
     rounds,
-    httpRatio: target('(r) one-window "simple" over HTTP / in process', best('simpleHttp') / best('simpleDirect'), 1.2, 'lower'),
-    longHttpRatio: target('(r) long text in windows over HTTP / in process', best('longHttp') / best('longDirect'), 1.2, 'lower'),
+    httpRatio: target('(r) one-window "simple": ModelShip / bare server', best('simpleHttp') / best('simpleBare'), 1.2, 'lower'),
+    longHttpRatio: target('(r) long text in windows: ModelShip / bare server', best('longHttp') / best('longBare'), 1.2, 'lower'),
     transformersJsRatio: target('(r) in process / transformers.js pipeline ("none")', best('noneDirect') / best('noneTransformersJs'), 1, 'lower'),
     transformersJsSimpleRatio: target('(r) in process / transformers.js pipeline ("simple")', best('simpleDirect') / best('simpleTransformersJs'), 1, 'lower'),
   };
