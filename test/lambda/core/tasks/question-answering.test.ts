@@ -28,6 +28,7 @@ import { codePointIndex } from '../../../../lambda/core/tasks/text-offsets.ts';
 import { evaluateTaskAnswers, type TaskGoldenFile } from '../../../../lambda/jobs/golden-gate.ts';
 import { driftReport, rowsFromCaptures, taskBaseline } from '../../../../lambda/jobs/drift.ts';
 import { capturePrefix } from '../../../../lambda/core/capture-layout.ts';
+import { runTaskGolden } from '../../../../lambda/jobs/task-golden.ts';
 import { tokenWindows } from '../../../../lambda/core/tasks/text-windows.ts';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { scoreLines } from '../../../../lambda/jobs/batch-job.ts';
@@ -404,6 +405,17 @@ describe('question answering: the model trained on Debian package records (test/
     const result = evaluateTaskAnswers({ ...golden, minAgreement: 1 }, answers, questionAnswering.compare);
     assert.deepEqual(result.problems, []);
     assert.equal(result.metrics.accuracy, 1);
+    // The gate the pre-traffic hook runs (task-golden.ts), on this version and on one whose weights changed.
+    const repo = new TempRepository('qa-gate-').copy(join(REPOSITORY, 'debian_qa'), 'debian_qa').copy(join(REPOSITORY, 'debian_qa'), 'changed').copy(join(FIXTURES, 'bert', 'model.onnx'), 'changed/1/model.onnx');
+    try {
+      const service = createTestService(repo.dir);
+      assert.deepEqual(await runTaskGolden(service, 'debian_qa', 1), { passed: true, problems: [], metrics: { accuracy: 1 } });
+      const changed = await runTaskGolden(service, 'changed', 1);
+      assert.equal(changed.passed, false);
+      assert.match(changed.problems[0], /answers agree with golden on \d+\.\d% of 60 requests, below 99\.5%/);
+    } finally {
+      rmSync(repo.dir, { recursive: true, force: true });
+    }
     const evaluation = JSON.parse(readFileSync(join(version, 'evaluation.json'), 'utf8')) as { metrics: { exact_match: number; f1: number } };
     assert.ok(evaluation.metrics.f1 > 0.5, `held-out F1 ${evaluation.metrics.f1}`);
   });
