@@ -146,20 +146,27 @@ function normalize(text: Aligned, config: Json | null | undefined): Aligned {
     case 'Sequence':
       return (config.normalizers as Json[]).reduce(normalize, text);
     case 'BertNormalizer': {
-      let out = text;
-      if (config.clean_text !== false) {
-        out = mapChars(out, (ch) => {
-          const cp = ch.codePointAt(0)!;
-          if (ch === '\t' || ch === '\n' || ch === '\r') return ' ';
-          if (cp === 0 || cp === 0xfffd || OTHER.test(ch)) return '';
-          return WHITESPACE.test(ch) ? ' ' : ch;
-        });
-      }
-      if (config.handle_chinese_chars !== false) out = mapChars(out, (ch) => (isChinese(ch.codePointAt(0)!) ? ` ${ch} ` : ch));
+      const clean = config.clean_text !== false;
+      const chinese = config.handle_chinese_chars !== false;
       const lowercase = config.lowercase !== false;
-      if ((config.strip_accents ?? lowercase) === true) out = mapChars(out, (ch) => [...ch.normalize('NFD')].filter((c) => !MARK.test(c)).join(''));
-      if (lowercase) out = mapChars(out, (ch) => ch.toLowerCase());
-      return out;
+      const stripAccents = (config.strip_accents ?? lowercase) === true;
+      // One pass in Rust's order (clean, CJK spacing, accents, lowercase); ASCII, most of any text, without the Unicode tests.
+      return mapChars(text, (ch) => {
+        const cp = ch.codePointAt(0)!;
+        if (cp < 0x80) {
+          if (clean && (ch === '\t' || ch === '\n' || ch === '\r')) return ' ';
+          if (clean && (cp < 0x20 || cp === 0x7f)) return '';
+          return lowercase && cp >= 0x41 && cp <= 0x5a ? String.fromCharCode(cp + 32) : ch;
+        }
+        let out = ch;
+        if (clean) {
+          if (cp === 0xfffd || OTHER.test(ch)) return '';
+          if (WHITESPACE.test(ch)) return ' ';
+        }
+        if (chinese && isChinese(cp)) return ` ${ch} `;
+        if (stripAccents) out = [...out.normalize('NFD')].filter((c) => !MARK.test(c)).join('');
+        return lowercase ? out.toLowerCase() : out;
+      });
     }
     case 'Lowercase':
       return mapChars(text, (ch) => ch.toLowerCase());
@@ -308,6 +315,12 @@ export class OffsetTokenizer {
     const bytes: number[] = [];
     const charOf: number[] = [];
     norm.chars.forEach((c, k) => {
+      const unit = c.charCodeAt(0);
+      if (c.length === 1 && unit < 0x80) {
+        bytes.push(unit);
+        charOf.push(k);
+        return;
+      }
       for (const b of utf8.encode(c)) {
         bytes.push(b);
         charOf.push(k);
