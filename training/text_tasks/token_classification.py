@@ -216,8 +216,38 @@ def build(name):
     return {"architecture": MODELS[name].__name__, "seed": seed, "maxLength": MAX_LENGTH, "tokenizer": offsets, "cases": cases}
 
 
+def unigram():
+    """A SentencePiece Unigram tokenizer (Metaspace, NFKC, a Replace by regex, as XLM-R-style exports
+    lay them out) trained by the tokenizers library on the test texts, and the Rust offsets it gives:
+    no pinned package ships one, and its offsets path differs from the three models' tokenizers."""
+    from tokenizers import SentencePieceUnigramTokenizer, normalizers
+
+    tokenizer = SentencePieceUnigramTokenizer()
+    tokenizer.train_from_iterator(TEXTS + LONG_TEXTS, vocab_size=180, show_progress=False, unk_token="<unk>", special_tokens=["<s>", "</s>", "<unk>"])
+    tokenizer._tokenizer.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(tokenizers_regex(" {2,}"), " ")])
+    folder = os.path.join(OUT, "unigram")
+    os.makedirs(folder, exist_ok=True)
+    tokenizer.save(os.path.join(folder, "tokenizer.json"))
+    rows = []
+    for text in TEXTS + LONG_TEXTS + ["ﬁve ①②  full-width ＡＢＣ and　ideographic space"]:
+        enc = tokenizer.encode(text)
+        rows.append({"text": text, "ids": enc.ids, "offsets": [list(o) for o in enc.offsets]})
+    with open(os.path.join(folder, "offsets.json"), "w", encoding="utf-8") as f:
+        json.dump(rows, f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+
+
+def tokenizers_regex(pattern):
+    from tokenizers import Regex
+
+    return Regex(pattern)
+
+
 def main():
-    names = sys.argv[1:] or ["bert", "roberta", "deberta"]
+    names = sys.argv[1:] or ["bert", "roberta", "deberta", "unigram"]
+    if "unigram" in names:
+        names.remove("unigram")
+        unigram()
     for name in names:
         expected = build(name)
         expected["transformers"] = transformers.__version__

@@ -14,6 +14,12 @@
  * gets that whole character, as in Rust. Byte-level post-processors' trim_offsets then drop leading
  * and trailing spaces (processors/byte_level.rs, `process_offsets`). Offsets here are UTF-16 code
  * units; the task converts them to code points (Python's) when it answers.
+ *
+ * Checked against Rust's offset_mapping (test/lambda/core/tasks/token-classification.test.ts) for
+ * WordPiece with BertNormalizer, byte-level BPE with trim_offsets, SentencePiece BPE with Prepend,
+ * Replace and byte fallback, and a Unigram tokenizer with Metaspace, NFKC and a Replace by regex.
+ * Precompiled (SentencePiece's compiled table) is followed as NFKC with whitespace folded, which no
+ * test here checks: no pinned package ships such a tokenizer.json.
  */
 import { Tokenizer } from '@huggingface/tokenizers';
 
@@ -79,12 +85,14 @@ function unicodeNormalize(text: Aligned, form: 'NFC' | 'NFD' | 'NFKC' | 'NFKD'):
   while (k < text.chars.length) {
     let end = k + 1;
     while (end < text.chars.length && MARK.test(text.chars[end])) end++;
-    const unit = text.chars.slice(k, end).join('').normalize(form);
-    for (const c of unit) {
+    const unit = [...text.chars.slice(k, end).join('').normalize(form)];
+    // Unchanged in length, each character keeps its own range (Rust aligns them one to one); else the unit's.
+    const same = unit.length === end - k;
+    unit.forEach((c, j) => {
       out.chars.push(c);
-      out.from.push(text.from[k]);
-      out.to.push(text.to[end - 1]);
-    }
+      out.from.push(same ? text.from[k + j] : text.from[k]);
+      out.to.push(same ? text.to[k + j] : text.to[end - 1]);
+    });
     k = end;
   }
   return out;
@@ -111,11 +119,11 @@ function replaceAll(text: Aligned, pattern: string | RegExp, content: string): A
     const end = start + match[0].length;
     copy(last, start);
     if (end > start) {
-      const a = charAt[start];
+      // The replacement takes the range of the match's last character, as Rust's NormalizedString::replace aligns it.
       const b = charAt[end - 1];
       for (const c of content) {
         out.chars.push(c);
-        out.from.push(text.from[a]);
+        out.from.push(text.from[b]);
         out.to.push(text.to[b]);
       }
     }

@@ -12,16 +12,18 @@
  *   "none", the one it implements, without offsets).
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { withConsolePage } from '../../../console-page.ts';
 import { startTestLocalServer, TempRepository } from '../../../helpers.ts';
 import { InferenceError } from '../../../../lambda/core/errors.ts';
+import { OffsetTokenizer } from '../../../../lambda/core/tasks/token-classification/offsets.ts';
 import type { TaskContext, TaskFolder } from '../../../../lambda/core/tasks/task.ts';
 import { tokenClassification as task } from '../../../../lambda/core/tasks/token-classification.ts';
 import { ARCHITECTURES, expectedAnswers, fixtureCopies, openFolder, type Architecture } from '../../../fixtures/token-classification/folders.ts';
+import { FIXTURES as FIXTURES_DIR } from '../../../fixtures/token-classification/tokenizers.ts';
 
 type Loaded = ReturnType<typeof task.load> extends infer L ? Awaited<L> : never;
 type Entity = { entity?: string; entity_group?: string; score: number; index?: number; word: string; start: number; end: number };
@@ -100,6 +102,20 @@ describe('token-classification', () => {
       });
     });
   }
+
+  it("follows a SentencePiece Unigram tokenizer's offsets as Rust does (Metaspace, NFKC, a Replace by regex)", () => {
+    // training/text_tasks/token_classification.py `unigram`: trained by the tokenizers library, its offsets recorded.
+    const dir = join(FIXTURES_DIR, 'unigram');
+    const tokenizer = new OffsetTokenizer(JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')), {});
+    const rows = JSON.parse(readFileSync(join(dir, 'offsets.json'), 'utf8')) as { text: string; ids: number[]; offsets: [number, number][] }[];
+    assert.ok(rows.length >= 10);
+    for (const row of rows) {
+      const spans = tokenizer.encode(row.text);
+      assert.deepEqual(spans.ids, row.ids, row.text);
+      const codePoint = (unit: number) => [...row.text.slice(0, unit)].length;
+      assert.deepEqual(spans.starts.map((s, i) => [codePoint(s), codePoint(spans.ends[i])]), row.offsets, row.text);
+    }
+  });
 
   it('groups BIOES tags as the pipeline does: E- and S- are labels of their own, only B-/I- open and continue', async () => {
     // The roberta model's labels are BIOES; its fixture (checked above) holds groups the pipeline made of them.
