@@ -16,7 +16,7 @@
 import { Tensor } from 'onnxruntime-node';
 import { badRequest } from '../errors.ts';
 import type { TaskContext, TaskFolder, TaskInput, TaskModule, TaskResult } from './task.ts';
-import { codePointIndex, OffsetTokenizer, type OffsetEncoding, type PairTemplate } from './text-offsets.ts';
+import { codePointIndex, OffsetTokenizer, type PairTemplate, type WordSpans } from './text-offsets.ts';
 import { tokenWindows } from './text-windows.ts';
 import { answersFromWindows, type QaAnswer, type QaOptions, type QaWindow } from './question-answering/answers.ts';
 
@@ -276,11 +276,11 @@ interface PreparedWindow {
 }
 
 /** One question's windows over its context, as the fast tokenizer makes them (truncation only_second, stride, overflowing tokens). */
-function prepare(loaded: QaLoaded, request: QaRequest, one: QaItem, which: string): { item: QaItem; encoding: OffsetEncoding; windows: PreparedWindow[] } {
+function prepare(loaded: QaLoaded, request: QaRequest, one: QaItem, which: string): { item: QaItem; encoding: WordSpans; windows: PreparedWindow[] } {
   let question = loaded.tokenizer.encode(one.question).ids;
   if (question.length === 0) throw badRequest(`${which} has no tokens; send words`, 'invalid_text');
   if (request.maxQuestionLen !== undefined) question = question.slice(0, request.maxQuestionLen);
-  const encoding = loaded.tokenizer.encode(one.context);
+  const encoding = loaded.tokenizer.encodeWords(one.context);
   if (encoding.ids.length === 0) throw badRequest(`the context of ${which} has no tokens; send the text to find the answer in`, 'invalid_text');
   const { template, specials } = loaded;
   const room = request.maxSeqLen - specials - question.length;

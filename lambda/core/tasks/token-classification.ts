@@ -20,11 +20,10 @@ import { badRequest } from '../errors.ts';
 import { inputOf, labelsOf, outputOf, TEXT_CONTENT_TYPES } from './hf-folder.ts';
 import type { TaskFolder, TaskInput, TaskModule, TaskResult } from './task.ts';
 import { parseItems, v2Answer, type V2Envelope } from './task-inputs.ts';
-import { codePointIndex } from './text-offsets.ts';
+import { codePointIndex, OffsetTokenizer, type TokenSpans } from './text-offsets.ts';
 import { tokenWindows } from './text-windows.ts';
 import { textMaxLength } from './texts.ts';
 import { AGGREGATION_STRATEGIES, aggregate, aggregateOverlapping, entityLabel, softmaxRows, type AggregationStrategy, type Entity, type PreEntity } from './token-classification/aggregate.ts';
-import { OffsetTokenizer, type TokenSpans } from './token-classification/offsets.ts';
 
 interface TokenClassifier {
   readonly config: ModelConfig;

@@ -13,7 +13,7 @@
  * pipeline can return a few of them when top_k asks for more spans than the context has, in an
  * order numpy's argpartition leaves undefined.
  */
-import type { OffsetEncoding } from '../text-offsets.ts';
+import type { WordSpans } from '../text-offsets.ts';
 
 export interface QaAnswer {
   readonly score: number;
@@ -55,7 +55,7 @@ function probabilities(logits: ArrayLike<number>, allowed: Uint8Array): Float64A
 }
 
 /** The answers to one question over its windows, from each window's start and end logits (padding after the window's length ignored). */
-export function answersFromWindows(context: string, encoding: OffsetEncoding, windows: readonly QaWindow[], starts: readonly ArrayLike<number>[], ends: readonly ArrayLike<number>[], options: QaOptions, codePoints: (utf16: number) => number): QaAnswer[] {
+export function answersFromWindows(context: string, encoding: WordSpans, windows: readonly QaWindow[], starts: readonly ArrayLike<number>[], ends: readonly ArrayLike<number>[], options: QaOptions, codePoints: (utf16: number) => number): QaAnswer[] {
   const preTopK = options.alignToWords ? options.topK * 2 + 10 : options.topK;
   const answers: { score: number; start: number; end: number; answer: string; key: string }[] = [];
   let minNullScore = 1_000_000;
@@ -79,7 +79,7 @@ export function answersFromWindows(context: string, encoding: OffsetEncoding, wi
     for (const [s, e, score] of spans.slice(0, preTopK)) {
       const first = window.from + s - window.contextAt;
       const last = window.from + e - window.contextAt;
-      const [from, to] = options.alignToWords ? wordSpan(encoding, window, first, last) : [encoding.offsets[first][0], encoding.offsets[last][1]];
+      const [from, to] = options.alignToWords ? wordSpan(encoding, window, first, last) : [encoding.starts[first], encoding.ends[last]];
       const text = context.slice(from, to);
       const key = text.toLowerCase();
       const same = answers.find((a) => a.key === key);
@@ -99,10 +99,10 @@ export function answersFromWindows(context: string, encoding: OffsetEncoding, wi
  * The characters of the words the first and last tokens belong to, as `get_indices` finds them with
  * `token_to_word` and `word_to_chars`: the word's tokens within this window only.
  */
-function wordSpan(encoding: OffsetEncoding, window: QaWindow, first: number, last: number): [number, number] {
+function wordSpan(encoding: WordSpans, window: QaWindow, first: number, last: number): [number, number] {
   let a = first;
   while (a > window.from && encoding.words[a - 1] === encoding.words[first]) a--;
   let b = last;
   while (b + 1 < window.to && encoding.words[b + 1] === encoding.words[last]) b++;
-  return [encoding.offsets[a][0], encoding.offsets[b][1]];
+  return [encoding.starts[a], encoding.ends[b]];
 }

@@ -19,7 +19,7 @@ import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { withConsolePage } from '../../../console-page.ts';
 import { startTestLocalServer, TempRepository } from '../../../helpers.ts';
 import { InferenceError } from '../../../../lambda/core/errors.ts';
-import { OffsetTokenizer } from '../../../../lambda/core/tasks/token-classification/offsets.ts';
+import { OffsetTokenizer } from '../../../../lambda/core/tasks/text-offsets.ts';
 import type { TaskContext, TaskFolder } from '../../../../lambda/core/tasks/task.ts';
 import { tokenClassification as task } from '../../../../lambda/core/tasks/token-classification.ts';
 import { ARCHITECTURES, expectedAnswers, fixtureCopies, openFolder, type Architecture } from '../../../fixtures/token-classification/folders.ts';
