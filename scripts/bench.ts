@@ -66,6 +66,8 @@ const execFileAsync = promisify(execFile);
 const QUICK = process.env.BENCH_QUICK === '1';
 /** Bench part (r)'s model: the trained token classifier (training/text_tasks/train_package_tags.py). */
 const TOKEN_TAGGER = join(ROOT, 'test', 'fixtures', 'token-classification', 'debian_package_tags', '1');
+/** Bench part (h)'s model: the tiny BERT question-answering fixture (its run takes a fraction of a millisecond, so (h) measures the rest). */
+const QA_MODEL = join(ROOT, 'test', 'fixtures', 'question-answering', 'bert');
 /** BENCH_ONLY=a,c runs only those parts (a, b, o, t, c, d, e, i, h, n, r, u, v, x, q, g, s, k, l, y, z). @default all */
 const ONLY = process.env.BENCH_ONLY?.split(',').map((p) => p.trim());
 const runs = (part: string) => ONLY === undefined || ONLY.includes(part);
@@ -126,8 +128,8 @@ interface Server {
 }
 
 /** Starts one of the servers on a port and waits until it answers. */
-async function startServer(kind: 'local' | 'sagemaker' | 'bare' | 'bare-large' | 'bare-task' | 'bare-embedding' | 'bare-tokens', port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Server> {
-  const script = { local: [...START_FLAGS, join(ROOT, 'bin', 'serve.ts')], sagemaker: [...START_FLAGS, join(ROOT, 'bin', 'serve-sagemaker.ts')], bare: [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), String(port)], 'bare-large': [join(ROOT, 'scripts', 'bench', 'bare-large-server.mjs'), join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), String(port)], 'bare-task': [join(ROOT, 'scripts', 'bench', 'bare-task-server.mjs'), SAMPLES_DIR, String(port)], 'bare-embedding': [join(ROOT, 'scripts', 'bench', 'bare-embedding-server.mjs'), join(ROOT, 'test', 'fixtures', 'image-feature-extraction', 'vit-224'), String(port)], 'bare-tokens': [join(ROOT, 'scripts', 'bench', 'token-classification.ts'), TOKEN_TAGGER, String(port)] }[kind];
+async function startServer(kind: 'local' | 'sagemaker' | 'bare' | 'bare-large' | 'bare-task' | 'bare-embedding' | 'bare-tokens' | 'bare-qa', port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Server> {
+  const script = { local: [...START_FLAGS, join(ROOT, 'bin', 'serve.ts')], sagemaker: [...START_FLAGS, join(ROOT, 'bin', 'serve-sagemaker.ts')], bare: [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), String(port)], 'bare-large': [join(ROOT, 'scripts', 'bench', 'bare-large-server.mjs'), join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), String(port)], 'bare-task': [join(ROOT, 'scripts', 'bench', 'bare-task-server.mjs'), SAMPLES_DIR, String(port)], 'bare-embedding': [join(ROOT, 'scripts', 'bench', 'bare-embedding-server.mjs'), join(ROOT, 'test', 'fixtures', 'image-feature-extraction', 'vit-224'), String(port)], 'bare-tokens': [join(ROOT, 'scripts', 'bench', 'token-classification.ts'), TOKEN_TAGGER, String(port)], 'bare-qa': [join(ROOT, 'scripts', 'bench', 'question-answering.ts'), QA_MODEL, String(port)] }[kind];
   const defaults = kind === 'sagemaker' ? { HOST: '127.0.0.1', MODEL_DIR: SAMPLES_DIR, MODEL_NAME: 'breast_cancer_classifier' } : {};
   const child = spawn(process.execPath, [...nodeFlags, ...script], { cwd: ROOT, env: { ...process.env, PORT: String(port), ...defaults, ...env } });
   let output = '';
@@ -504,53 +506,64 @@ if (runs('i')) {
 // (h) ------------------------------------------------------------------------------------------
 if (runs('h')) {
   const n = QUICK ? 50 : 300;
-  console.log(`\n(h) question answering, one request at a time (median of ${n}, two rounds): over HTTP vs the same work in process vs transformers.js's pipeline`);
-  const { questionAnswering } = await import('../lambda/core/tasks/question-answering.ts');
-  const { taskFolder } = await import('../lambda/core/tasks/hf-folder.ts');
-  const { parseModelConfig } = await import('../lambda/core/config.ts');
-  const { readSignature } = await import('../lambda/core/signature.ts');
+  console.log(`\n(h) question answering on the tiny BERT fixture, one request at a time (median of ${n}, two rounds, calls alternating): ModelShip over HTTP vs a bare node:http server doing the module's own work, that work in process vs transformers.js's pipeline`);
+  const { questionAnswerer } = await import('./bench/question-answering.ts');
   const { env: tjs, pipeline } = await import('@huggingface/transformers');
-  const source = join(ROOT, 'test', 'fixtures', 'question-answering', 'bert');
   const files = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'];
   const repo = new TempRepository('bench-qa-');
-  for (const file of ['model.onnx', ...files]) repo.file(`qa/1/${file}`, readFileSync(join(source, file)));
+  for (const file of ['model.onnx', ...files]) repo.file(`qa/1/${file}`, readFileSync(join(QA_MODEL, file)));
   mkdirSync(join(repo.dir, 'tjs', 'qa', 'onnx'), { recursive: true });
-  for (const file of files) writeFileSync(join(repo.dir, 'tjs', 'qa', file), readFileSync(join(source, file)));
-  writeFileSync(join(repo.dir, 'tjs', 'qa', 'onnx', 'model.onnx'), readFileSync(join(source, 'model.onnx')));
+  for (const file of files) writeFileSync(join(repo.dir, 'tjs', 'qa', file), readFileSync(join(QA_MODEL, file)));
+  writeFileSync(join(repo.dir, 'tjs', 'qa', 'onnx', 'model.onnx'), readFileSync(join(QA_MODEL, 'model.onnx')));
   const expected = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'question-answering', 'expected.json'), 'utf8')) as { cases: { name: string; question: string; context: string }[] };
   const short = expected.cases.find((c) => c.name === 'short default')!;
   const long = expected.cases.find((c) => c.name === 'long default stride')!;
-  // In process: the module's steps on a session made with the server's options, no HTTP, no core.
-  const session = await InferenceSession.create(join(source, 'model.onnx'), defaultSessionOptions());
-  const loaded = await questionAnswering.load(taskFolder({ where: 'bench', config: parseModelConfig(undefined, 'bench'), files: new Map(files.map((f) => [f, readFileSync(join(source, f))])), signature: readSignature(session), onnx: new Uint8Array(), createSession: () => Promise.reject(new Error('none')) }));
-  const context = { model: { name: 'qa', version: 1 }, run: (feeds: Record<string, Tensor>, outputs?: readonly string[]) => session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>, mark: () => undefined };
-  const direct = async (c: { question: string; context: string }) => questionAnswering.run(loaded, questionAnswering.parse(loaded, { kind: 'json', route: 'infer', body: { inputs: { question: c.question, context: c.context } } })!, context);
+  const body = (c: { question: string; context: string }) => ({ inputs: { question: c.question, context: c.context } });
+  // In process: the module's parse + run on a session made with the server's options, no HTTP, no core.
+  const direct = await questionAnswerer(QA_MODEL);
   tjs.allowRemoteModels = false;
   tjs.localModelPath = join(repo.dir, 'tjs');
   const answerer = await pipeline('question-answering', 'qa', { dtype: 'fp32' });
   const ours = await startServer('local', 18125, { MODEL_DIR: repo.dir, MODEL_NAMES: 'qa' });
-  const post = (c: { question: string; context: string }) => fetch(`${ours.url}/v2/models/qa/infer`, { method: 'POST', body: JSON.stringify({ inputs: { question: c.question, context: c.context } }), headers: { 'Content-Type': 'application/json' } }).then((r) => r.text());
-  const timeIt = (fn: () => Promise<unknown>) => medianMs(fn, n, 20);
+  const bare = await startServer('bare-qa', 18124);
+  const post = (url: string, c: { question: string; context: string }) => fetch(url, { method: 'POST', body: JSON.stringify(body(c)), headers: { 'Content-Type': 'application/json' } }).then((r) => r.text());
+  const oursUrl = `${ours.url}/v2/models/qa/infer`;
+  const same = (await post(oursUrl, long)) === (await post(bare.url, long)) && (await post(oursUrl, short)) === JSON.stringify(await direct(body(short)));
+  // Calls alternate (bare, ModelShip, bare, …) so a busy shared machine slows both alike.
+  const calls: Record<string, () => Promise<unknown>> = {
+    shortDirect: () => direct(body(short)),
+    shortTransformersJs: () => answerer(short.question, short.context),
+    shortBare: () => post(bare.url, short),
+    shortHttp: () => post(oursUrl, short),
+    longBare: () => post(bare.url, long),
+    longHttp: () => post(oursUrl, long),
+  };
   const rounds: Record<string, number>[] = [];
   for (let round = 0; round < 2; round++) {
-    rounds.push({
-      shortDirect: await timeIt(() => direct(short)),
-      shortHttp: await timeIt(() => post(short)),
-      shortTransformersJs: await timeIt(() => answerer(short.question, short.context)),
-      longDirect: await timeIt(() => direct(long)),
-      longHttp: await timeIt(() => post(long)),
-    });
+    const times: Record<string, number[]> = Object.fromEntries(Object.keys(calls).map((k) => [k, []]));
+    for (const pair of [['shortDirect', 'shortTransformersJs'], ['shortBare', 'shortHttp'], ['longBare', 'longHttp']]) {
+      for (let i = 0; i < n + 20; i++) {
+        for (const key of pair) {
+          const started = performance.now();
+          await calls[key]();
+          if (i >= 20) times[key].push(performance.now() - started);
+        }
+      }
+    }
+    rounds.push(Object.fromEntries(Object.entries(times).map(([k, t]) => [k, median(t)])));
   }
-  await ours.stop();
+  await Promise.all([ours.stop(), bare.stop()]);
   await answerer.dispose();
   rmSync(repo.dir, { recursive: true, force: true });
   const best = (key: string) => Math.min(...rounds.map((r) => r[key]));
-  console.log(`  one window (${[...short.context].length} characters): in process ${best('shortDirect').toFixed(2)} ms, HTTP ${best('shortHttp').toFixed(2)} ms, transformers.js ${best('shortTransformersJs').toFixed(2)} ms`);
-  console.log(`  ${(await direct(long)).items} question over ${[...long.context].length} characters (4 windows): in process ${best('longDirect').toFixed(2)} ms, HTTP ${best('longHttp').toFixed(2)} ms (transformers.js has no windows)`);
+  console.log(`  one window (${[...short.context].length} characters): ModelShip ${best('shortHttp').toFixed(2)} ms, bare server ${best('shortBare').toFixed(2)} ms; in process ${best('shortDirect').toFixed(2)} ms, transformers.js ${best('shortTransformersJs').toFixed(2)} ms; same answer: ${same}`);
+  console.log(`  one question over ${[...long.context].length} characters (4 windows): ModelShip ${best('longHttp').toFixed(2)} ms, bare server ${best('longBare').toFixed(2)} ms (transformers.js has no windows)`);
   report.questionAnswering = {
     rounds,
-    shortHttpRatio: target('(h) one-window question over HTTP / in process', best('shortHttp') / best('shortDirect'), 1.2, 'lower'),
-    longHttpRatio: target('(h) 4-window question over HTTP / in process', best('longHttp') / best('longDirect'), 1.2, 'lower'),
+    sameAnswer: same,
+    httpRatio: target('(h) one-window question: ModelShip / bare server', best('shortHttp') / best('shortBare'), 1.2, 'lower'),
+    longHttpRatio: target('(h) 4-window question: ModelShip / bare server', best('longHttp') / best('longBare'), 1.2, 'lower'),
+    httpOverDirect: best('shortHttp') / best('shortDirect'),
     transformersJsRatio: target('(h) in process / transformers.js pipeline (one window)', best('shortDirect') / best('shortTransformersJs'), 1, 'lower'),
   };
 }
