@@ -128,8 +128,8 @@ interface Server {
 }
 
 /** Starts one of the servers on a port and waits until it answers. */
-async function startServer(kind: 'local' | 'sagemaker' | 'bare' | 'bare-large' | 'bare-task' | 'bare-embedding' | 'bare-tokens' | 'bare-qa', port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Server> {
-  const script = { local: [...START_FLAGS, join(ROOT, 'bin', 'serve.ts')], sagemaker: [...START_FLAGS, join(ROOT, 'bin', 'serve-sagemaker.ts')], bare: [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), String(port)], 'bare-large': [join(ROOT, 'scripts', 'bench', 'bare-large-server.mjs'), join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), String(port)], 'bare-task': [join(ROOT, 'scripts', 'bench', 'bare-task-server.mjs'), SAMPLES_DIR, String(port)], 'bare-embedding': [join(ROOT, 'scripts', 'bench', 'bare-embedding-server.mjs'), join(ROOT, 'test', 'fixtures', 'image-feature-extraction', 'vit-224'), String(port)], 'bare-tokens': [join(ROOT, 'scripts', 'bench', 'token-classification.ts'), TOKEN_TAGGER, String(port)], 'bare-qa': [join(ROOT, 'scripts', 'bench', 'question-answering.ts'), QA_MODEL, String(port)] }[kind];
+async function startServer(kind: 'local' | 'sagemaker' | 'bare' | 'bare-large' | 'bare-task' | 'bare-embedding' | 'bare-tokens' | 'bare-qa' | 'bare-detect', port: number, env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Server> {
+  const script = { local: [...START_FLAGS, join(ROOT, 'bin', 'serve.ts')], sagemaker: [...START_FLAGS, join(ROOT, 'bin', 'serve-sagemaker.ts')], bare: [join(ROOT, 'scripts', 'bench', 'bare-server.mjs'), join(SAMPLES_DIR, 'breast_cancer_classifier', '1', 'model.onnx'), String(port)], 'bare-large': [join(ROOT, 'scripts', 'bench', 'bare-large-server.mjs'), join(FIXTURE_MODELS_DIR, 'conv_large', '1', 'model.onnx'), String(port)], 'bare-task': [join(ROOT, 'scripts', 'bench', 'bare-task-server.mjs'), SAMPLES_DIR, String(port)], 'bare-embedding': [join(ROOT, 'scripts', 'bench', 'bare-embedding-server.mjs'), join(ROOT, 'test', 'fixtures', 'image-feature-extraction', 'vit-224'), String(port)], 'bare-tokens': [join(ROOT, 'scripts', 'bench', 'token-classification.ts'), TOKEN_TAGGER, String(port)], 'bare-qa': [join(ROOT, 'scripts', 'bench', 'question-answering.ts'), QA_MODEL, String(port)], 'bare-detect': [join(ROOT, 'scripts', 'bench', 'object-detection.ts'), join(ROOT, 'test', 'fixtures', 'object-detection', 'yolov8', 'model.onnx'), String(port)] }[kind];
   const defaults = kind === 'sagemaker' ? { HOST: '127.0.0.1', MODEL_DIR: SAMPLES_DIR, MODEL_NAME: 'breast_cancer_classifier' } : {};
   const child = spawn(process.execPath, [...nodeFlags, ...script], { cwd: ROOT, env: { ...process.env, PORT: String(port), ...defaults, ...env } });
   let output = '';
@@ -570,44 +570,44 @@ if (runs('h')) {
 
 if (runs('n')) {
   const n = QUICK ? 50 : 200;
-  console.log(`\n(n) object detection, one request at a time (median of ${n}, two rounds, calls alternating): a 640x480 JPEG through a YOLOv8 export (Ultralytics' own, 320x320, 3 classes) over HTTP vs the same decode + letterbox + session.run + NMS in process; and NMS on 8,400 candidates`);
-  const { detectObjects } = await import('../lambda/core/tasks/object-detection/detect.ts');
-  const { readUltralytics, ultralyticsDetections } = await import('../lambda/core/tasks/object-detection/ultralytics.ts');
+  console.log(`\n(n) object detection, one request at a time (median of ${n}, two rounds, calls alternating): a 640x480 JPEG through a YOLOv8 export (Ultralytics' own, 320x320, 3 classes) over HTTP vs a bare node:http server doing the same decode + letterbox + session.run + NMS, and vs that work in process (no HTTP at all); and NMS on 8,400 candidates`);
+  const { objectDetector } = await import('./bench/object-detection.ts');
+  const { ultralyticsDetections } = await import('../lambda/core/tasks/object-detection/ultralytics.ts');
   const { nonMaxSuppression } = await import('../lambda/core/tasks/object-detection/nms.ts');
-  const { onnxMetadataProps } = await import('../lambda/core/tasks/onnx-metadata.ts');
-  const { readSignature } = await import('../lambda/core/signature.ts');
   const fixtures = join(ROOT, 'test', 'fixtures', 'object-detection');
   const jpeg = readFileSync(join(fixtures, 'images', 'scene.jpg'));
-  const onnx = readFileSync(join(fixtures, 'yolov8', 'model.onnx'));
   const repo = new TempRepository('bench-detect-').copy(join(fixtures, 'yolov8'), 'yolo/1');
-  // In process: the same steps on a session made with the server's options, no HTTP, no core.
-  const session = await InferenceSession.create(join(fixtures, 'yolov8', 'model.onnx'), defaultSessionOptions());
-  const detector = { detector: readUltralytics(onnxMetadataProps(onnx, 'bench'), readSignature(session), 'bench'), maxPixels: 40_000_000 };
-  const context = { run: (feeds: Record<string, Tensor>, outputs?: readonly string[]) => session.run(feeds, outputs as string[]) as Promise<Record<string, Tensor>>, mark: () => undefined };
-  const direct = async () => JSON.stringify((await detectObjects(detector, [jpeg], {}, context)).detections[0].map(({ score, label, box }) => ({ score, label, box })));
+  // In process: the bare server's steps on a session made with the server's options, no HTTP, no core.
+  const inProcess = await objectDetector(join(fixtures, 'yolov8', 'model.onnx'));
+  const direct = () => inProcess.detect(jpeg);
   // The core without HTTP: the InferenceService's task path (registry, parse, run, metrics hooks).
   const service = createTestService(repo.dir);
   const servedModel = await service.loadModel('yolo', '1');
   const viaService = () => service.runTaskInput(servedModel, { kind: 'raw', contentType: 'image/jpeg', body: jpeg });
   const ours = await startServer('local', 18177, { MODEL_DIR: repo.dir, MODEL_NAMES: 'yolo' });
-  const post = () => fetch(`${ours.url}/v2/models/yolo/infer`, { method: 'POST', body: jpeg, headers: { 'Content-Type': 'image/jpeg' } }).then((r) => r.text());
-  const same = (await post()) === (await direct());
-  // Calls alternate (in process, HTTP, in process, …) so a busy shared machine slows both alike.
+  const bare = await startServer('bare-detect', 18178);
+  const postTo = (url: string) => () => fetch(url, { method: 'POST', body: jpeg, headers: { 'Content-Type': 'image/jpeg' } }).then((r) => r.text());
+  const post = postTo(`${ours.url}/v2/models/yolo/infer`);
+  const postBare = postTo(`${bare.url}/detect`);
+  const expected = await direct();
+  const same = (await post()) === expected && (await postBare()) === expected;
+  // Calls alternate (in process, service, HTTP, bare HTTP, …) so a busy shared machine slows all alike.
+  const steps = [['direct', direct], ['service', viaService], ['http', post], ['bare', postBare]] as const;
   const rounds: Record<string, number>[] = [];
   for (let round = 0; round < 2; round++) {
-    const times: Record<string, number[]> = { direct: [], service: [], http: [] };
-    for (let i = 0; i < 20; i++) for (const fn of [direct, viaService, post]) await fn();
+    const times: Record<string, number[]> = Object.fromEntries(steps.map(([key]) => [key, []]));
+    for (let i = 0; i < 20; i++) for (const [, fn] of steps) await fn();
     for (let i = 0; i < n; i++) {
-      for (const [key, fn] of [['direct', direct], ['service', viaService], ['http', post]] as const) {
+      for (const [key, fn] of steps) {
         const started = performance.now();
         await fn();
         times[key].push(performance.now() - started);
       }
     }
-    rounds.push({ direct: median(times.direct), service: median(times.service), http: median(times.http) });
+    rounds.push(Object.fromEntries(steps.map(([key]) => [key, median(times[key])])));
   }
-  await ours.stop();
-  await session.release();
+  await Promise.all([ours.stop(), bare.stop()]);
+  await inProcess.release();
   rmSync(repo.dir, { recursive: true, force: true });
   // NMS and decoding on YOLO's full 640x640 grid (80x80 + 40x40 + 20x20 = 8,400 anchors), COCO's 80
   // classes, made-up boxes scattered over the image with scores that all pass 0.25: the worst case.
@@ -634,13 +634,13 @@ if (runs('n')) {
     labels[a] = Math.floor(random() * classes);
     scores[a] = 0.26 + random() * 0.74;
   }
-  const wide = { ...detector.detector, labels: Array.from({ length: classes }, (_, i) => String(i)), width: 640, height: 640 };
+  const wide = { ...inProcess.detector, labels: Array.from({ length: classes }, (_, i) => String(i)), width: 640, height: 640 };
   const nmsMs = await medianMs(async () => nonMaxSuppression({ boxes, scores, classes: labels, count: anchors }, 0.7, 300), QUICK ? 20 : 100, 5);
   const decodeMs = await medianMs(async () => ultralyticsDetections(wide, { data: output, dims: [1, 4 + classes, anchors] }, 0, 640, 480, {}), QUICK ? 20 : 100, 5);
   const best = (key: string) => Math.min(...rounds.map((r) => r[key]));
-  console.log(`  scene.jpg (640x480, ${jpeg.length} bytes): in process ${best('direct').toFixed(2)} ms, through the InferenceService ${best('service').toFixed(2)} ms, HTTP ${best('http').toFixed(2)} ms; same answer: ${same}`);
+  console.log(`  scene.jpg (640x480, ${jpeg.length} bytes): in process ${best('direct').toFixed(2)} ms, through the InferenceService ${best('service').toFixed(2)} ms, ModelShip over HTTP ${best('http').toFixed(2)} ms, bare server over HTTP ${best('bare').toFixed(2)} ms; same answer: ${same}`);
   console.log(`  NMS of 8,400 candidates (80 classes, all over 0.25): ${nmsMs.toFixed(2)} ms; decoding a [1, 84, 8400] output with it: ${decodeMs.toFixed(2)} ms`);
-  report.objectDetection = { rounds, sameAnswer: same, nms8400Ms: nmsMs, decode8400Ms: decodeMs, serviceRatio: best('service') / best('direct'), httpRatio: target('(n) 640x480 JPEG detection over HTTP / in process', best('http') / best('direct'), 1.1, 'lower') };
+  report.objectDetection = { rounds, sameAnswer: same, nms8400Ms: nmsMs, decode8400Ms: decodeMs, serviceRatio: best('service') / best('direct'), bareRatio: target('(n) 640x480 JPEG detection over HTTP / bare server', best('http') / best('bare'), 1.1, 'lower'), httpRatio: target('(n) 640x480 JPEG detection over HTTP / in process', best('http') / best('direct'), 1.1, 'lower'), bareHttpRatio: best('bare') / best('direct') };
 }
 
 // (v) ------------------------------------------------------------------------------------------
