@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { InferenceSession } from 'onnxruntime-node';
-import { chromium } from 'playwright-core';
+import { withConsolePage } from '../../../console-page.ts';
 import { parseModelConfig } from '../../../../lambda/core/config.ts';
 import { readSignature } from '../../../../lambda/core/signature.ts';
 import { taskFolder } from '../../../../lambda/core/tasks/hf-folder.ts';
@@ -104,12 +104,7 @@ describe('object-detection served', () => {
     }
   });
   it('the console draws the boxes on the uploaded image, and sends a threshold as base64 JSON (headless Chromium)', { timeout: 60_000 }, async () => {
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (error) => errors.push(error.message));
-      await page.goto(`${server.url}/`);
+    await withConsolePage(server.url, async (page, errors) => {
       await page.waitForSelector('[data-model="yolo"]');
       await page.selectOption('#model', 'yolo');
       await page.setInputFiles('#image', join(FIXTURES, 'images', 'exif.jpg'));
@@ -125,9 +120,7 @@ describe('object-detection served', () => {
       await page.locator('[data-testid="detect-count"]', { hasText: new RegExp(`^${above} detections$`) }).waitFor();
       await page.locator('[data-testid="detect-canvas"][data-drawn="true"]').waitFor();
       assert.deepEqual(errors, []);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });
 

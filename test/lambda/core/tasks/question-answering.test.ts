@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { InferenceSession, type Tensor } from 'onnxruntime-node';
-import { chromium } from 'playwright-core';
+import { withConsolePage } from '../../../console-page.ts';
 import { parseModelConfig } from '../../../../lambda/core/config.ts';
 import { InferenceError } from '../../../../lambda/core/errors.ts';
 import { readSignature } from '../../../../lambda/core/signature.ts';
@@ -361,12 +361,7 @@ describe('question answering: through the local server (registry, HTTP, every ro
   });
 
   it('the console asks a question about a context and highlights the answer in it (headless Chromium)', { timeout: 60_000 }, async () => {
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (error) => errors.push(error.message));
-      await page.goto(`${server.url}/`);
+    await withConsolePage(server.url, async (page, errors) => {
       await page.waitForSelector('[data-model="qa_roberta"]');
       await page.selectOption('#model', 'qa_roberta');
       const example = questionAnswering.example(undefined as never) as { inputs: { question: string; context: string } };
@@ -383,9 +378,7 @@ describe('question answering: through the local server (registry, HTTP, every ro
       assert.equal(await page.textContent('.qa-context'), context);
       assert.equal(await page.locator('#answer .bar').count(), 3);
       assert.deepEqual(errors, []);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 });
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium } from 'playwright-core';
+import { withConsolePage } from '../../../console-page.ts';
 import type { LocalStack } from '../../../../lambda/entry/local-stack.ts';
 import { createTestService, ROOT, startTestLocalServer, TempRepository } from '../../../helpers.ts';
 
@@ -79,12 +79,7 @@ describe('sentence-similarity', () => {
   });
 
   it('has a console form: a source sentence and sentences, answered as bars, most similar first', async () => {
-    const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (error) => errors.push(error.message));
-      await page.goto(`${server.url}/`);
+    await withConsolePage(server.url, async (page, errors) => {
       await page.waitForSelector('[data-model="similar"] [data-testid="task"]');
       assert.match((await page.textContent('[data-model="similar"]'))!, /answers: the cosine similarity of the source sentence with each sentence/);
       await page.selectOption('#model', 'similar');
@@ -99,9 +94,7 @@ describe('sentence-similarity', () => {
       assert.equal(await page.locator('#answer .bar').first().getAttribute('data-label'), inputs.sentences[expected.indexOf(Math.max(...expected))]);
       assertSimilarities(JSON.parse((await page.textContent('#response'))!), expected, 'the console\'s answer');
       assert.deepEqual(errors, []);
-    } finally {
-      await browser.close();
-    }
+    });
   });
 
   it('answers bad input with a 400 that names the problem and the shape to send', async () => {
