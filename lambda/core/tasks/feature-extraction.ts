@@ -5,7 +5,7 @@
  * a sentence embedding ([texts, dims]) is answered as it is.
  */
 import type { ModelConfig } from '../config.ts';
-import { TEXT_CONTENT_TYPES, outputOf } from './hf-folder.ts';
+import { TEXT_CONTENT_TYPES, outputOf, SENTENCE_TRANSFORMERS_FILES, TOKENIZER_FILES } from './hf-folder.ts';
 import { CLASSIFIER_PARAMETERS } from './class-scores.ts';
 import { parseItems, v2Answer, type ItemsRequest } from './task-inputs.ts';
 import type { TaskFolder, TaskModule } from './task.ts';
@@ -90,7 +90,7 @@ export function compareEmbeddings(expected: unknown, actual: unknown, tolerance:
 
 export const featureExtraction: TaskModule<TextEmbedder, ItemsRequest<string> | { readonly similarity: SimilarityRequest }> = {
   name: 'feature-extraction',
-  sideFiles: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'modules.json', '1_Pooling/config.json'],
+  sideFiles: [...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES],
   signals: [{ name: 'text length', kind: 'numeric' }],
   detect: isTextEmbedder,
   load: (folder) => loadTextEmbedder(folder, 'feature-extraction'),

@@ -20,6 +20,11 @@ export function sideFilesDigest(files: ReadonlyMap<string, Uint8Array>): string 
 export const IMAGE_CONTENT_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'application/x-image'] as const;
 export const TEXT_CONTENT_TYPES = ['text/plain'] as const;
 
+/** What every text task reads beside model.onnx: the export's config and its tokenizer files. */
+export const TOKENIZER_FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'] as const;
+/** sentence-transformers' pooling and normalization modules, read by the text embedding tasks. */
+export const SENTENCE_TRANSFORMERS_FILES = ['modules.json', '1_Pooling/config.json'] as const;
+
 /** A side file as a JSON object or list; undefined when absent; throws naming the file when it is not JSON. */
 function readJson(files: ReadonlyMap<string, Uint8Array>, path: string, where: string): Record<string, unknown> | undefined {
   const bytes = files.get(path);

@@ -19,6 +19,7 @@ import type { TaskContext, TaskFolder, TaskInput, TaskModule, TaskResult } from 
 import { codePointIndex, OffsetTokenizer, type PairTemplate, type WordSpans } from './text-offsets.ts';
 import { tokenWindows } from './text-windows.ts';
 import { answersFromWindows, type QaAnswer, type QaOptions, type QaWindow } from './question-answering/answers.ts';
+import { TOKENIZER_FILES } from './hf-folder.ts';
 
 /** Windows per session run: bounds the batch's memory on long contexts. */
 const WINDOWS_PER_RUN = 16;
@@ -95,7 +96,7 @@ const isV2 = (inputs: unknown): boolean => Array.isArray(inputs) && inputs.lengt
 
 export const questionAnswering: TaskModule<QaLoaded, QaRequest> = {
   name: 'question-answering',
-  sideFiles: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'],
+  sideFiles: [...TOKENIZER_FILES],
   signals: [
     { name: 'context_length', kind: 'numeric' },
     { name: 'answer_length', kind: 'numeric' },

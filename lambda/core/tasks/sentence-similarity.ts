@@ -13,6 +13,7 @@ import { badRequest } from '../errors.ts';
 import { compareEmbeddings, cosine, embedTexts, isTextEmbedder, loadTextEmbedder, type TextEmbedder } from './feature-extraction.ts';
 import { checkParameters } from './task-inputs.ts';
 import type { TaskModule } from './task.ts';
+import { SENTENCE_TRANSFORMERS_FILES, TOKENIZER_FILES } from './hf-folder.ts';
 
 /** One request: the pairs to score, each a source sentence and the sentences it is compared with. */
 export interface SimilarityRequest {
@@ -37,7 +38,7 @@ function readPair(value: unknown, where: string): SimilarityRequest['pairs'][num
 
 export const sentenceSimilarity: TaskModule<TextEmbedder, SimilarityRequest> = {
   name: 'sentence-similarity',
-  sideFiles: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'modules.json', '1_Pooling/config.json'],
+  sideFiles: [...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES],
   signals: [
     { name: 'sentences', kind: 'numeric' },
     { name: 'source length', kind: 'numeric' },

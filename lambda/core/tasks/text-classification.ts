@@ -8,7 +8,7 @@
 import type { ModelConfig } from '../config.ts';
 import { badRequest } from '../errors.ts';
 import { CLASS_SIGNALS, CLASSIFIER_PARAMETERS, classifierHead, classify, compareClasses, describeClassifier, type ClassifierHead } from './class-scores.ts';
-import { TEXT_CONTENT_TYPES } from './hf-folder.ts';
+import { TEXT_CONTENT_TYPES, TOKENIZER_FILES } from './hf-folder.ts';
 import { checkParameters, parseItems, type ItemsRequest } from './task-inputs.ts';
 import type { TaskFolder, TaskModule } from './task.ts';
 import { CROSS_ENCODER_FILES, crossEncoderActivation, pairFeeds, parsePairs } from './text-pairs.ts';
@@ -49,7 +49,7 @@ const isPairRequest = (request: TextRequest): request is ItemsRequest<TextPair> 
 
 export const textClassification: TaskModule<TextClassifier, TextRequest> = {
   name: 'text-classification',
-  sideFiles: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'index_to_name.json', ...CROSS_ENCODER_FILES],
+  sideFiles: [...TOKENIZER_FILES, 'index_to_name.json', ...CROSS_ENCODER_FILES],
   // For a pair, the text length is both texts'.
   signals: [...CLASS_SIGNALS, { name: 'text length', kind: 'numeric' }],
   detect: (folder) => folder.architecture.endsWith('ForSequenceClassification'),

@@ -17,7 +17,7 @@
 import { Tensor } from 'onnxruntime-node';
 import type { ModelConfig } from '../config.ts';
 import { badRequest } from '../errors.ts';
-import { inputOf, labelsOf, outputOf, TEXT_CONTENT_TYPES } from './hf-folder.ts';
+import { inputOf, labelsOf, outputOf, TEXT_CONTENT_TYPES, TOKENIZER_FILES } from './hf-folder.ts';
 import type { TaskFolder, TaskInput, TaskModule, TaskResult } from './task.ts';
 import { parseItems, v2Answer, type V2Envelope } from './task-inputs.ts';
 import { codePointIndex, OffsetTokenizer, type TokenSpans } from './text-offsets.ts';
@@ -228,7 +228,7 @@ function compare(expected: unknown, actual: unknown, tolerance: number): string 
 
 export const tokenClassification: TaskModule<TokenClassifier, TokenRequest> = {
   name: 'token-classification',
-  sideFiles: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'],
+  sideFiles: [...TOKENIZER_FILES],
   signals: [
     { name: 'text length', kind: 'numeric' },
     { name: 'entities', kind: 'numeric' },

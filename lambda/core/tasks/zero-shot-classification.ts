@@ -7,7 +7,8 @@
  * {"sequence", "labels", "scores"}, best first; a list of them for a list of texts.
  */
 import { badRequest } from '../errors.ts';
-import { labelsOf, outputOf } from './hf-folder.ts';
+import { labelsOf, outputOf, TOKENIZER_FILES } from './hf-folder.ts';
+import { scores as classScores } from './class-scores.ts';
 import { pairFeeds } from './text-pairs.ts';
 import type { TaskFolder, TaskModule } from './task.ts';
 import { textInputs, type TextInputs } from './texts.ts';
@@ -74,17 +75,9 @@ function hypothesisTemplate(value: unknown): string {
   return value;
 }
 
-/** Softmax of a few logits (float64, max subtracted; numpy's exp/sum in the pipeline gives the same within float32 rounding). */
-function softmax(values: readonly number[]): number[] {
-  const max = Math.max(...values);
-  const exps = values.map((v) => Math.exp(v - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
-}
-
 export const zeroShotClassification: TaskModule<ZeroShotModel, ZeroShotRequest> = {
   name: 'zero-shot-classification',
-  sideFiles: ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json'],
+  sideFiles: [...TOKENIZER_FILES],
   // Per text: its length, the best label's score, and the best label's place among the request's candidate labels (the label itself where a deployment sends a fixed list, as most do).
   signals: [
     { name: 'text length', kind: 'numeric' },
@@ -152,7 +145,7 @@ export const zeroShotClassification: TaskModule<ZeroShotModel, ZeroShotRequest> 
     const classCounts: Record<string, number> = {};
     const signals: number[][] = [];
     const answers: ZeroShotAnswer[] = sequences.map((sequence, row) => {
-      const scores = perLabel ? labels.map((_, j) => softmax([logit(row, j, loaded.contradictionId), logit(row, j, loaded.entailmentId)])[1]) : softmax(labels.map((_, j) => logit(row, j, loaded.entailmentId)));
+      const scores = perLabel ? labels.map((_, j) => classScores([logit(row, j, loaded.contradictionId), logit(row, j, loaded.entailmentId)], 'softmax')[1]) : classScores(labels.map((_, j) => logit(row, j, loaded.entailmentId)), 'softmax');
       const order = scores.map((_, j) => j).sort((a, b) => scores[b] - scores[a]);
       classCounts[labels[order[0]]] = (classCounts[labels[order[0]]] ?? 0) + 1;
       signals.push([sequence.length, scores[order[0]], order[0]]);
