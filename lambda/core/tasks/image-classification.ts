@@ -37,7 +37,7 @@ export const imageClassification: TaskModule<ImageClassifier, ItemsRequest<Uint8
   async run(loaded, request, context) {
     const pixels = await imageTensor(loaded.image, request.items, request.single);
     const { ranked, ...result } = await classify(loaded, request, { [loaded.input]: pixels }, context);
-    return { ...result, captured: capturedImages(request.items, loaded.config, { name: loaded.input, tensor: pixels }), signals: ranked.map((r) => [r[0].index, r[0].score]) };
+    return { ...result, captured: () => capturedImages(request.items, loaded.config, { name: loaded.input, tensor: pixels }), signals: ranked.map((r) => [r[0].index, r[0].score]) };
   },
   describe: (loaded) => ({ ...describeClassifier(loaded), input_size: outputSize(loaded.image) }),
   compare: compareClasses,

@@ -194,7 +194,7 @@ export const imageFeatureExtraction: TaskModule<ImageEmbedder, ItemsRequest<Uint
     // Per image, the pipeline's answer for a pooled output: [[...]] (a [1, dims] tensor as a list).
     const perImage = embeddings.map((e) => [e]);
     const answer = request.v2 !== undefined ? v2Answer(context.model, request.v2, [{ name: 'embedding', datatype: 'FP32', shape: [n, embeddings[0]?.length ?? 0], data: embeddings.flat() }]) : request.predict ? { predictions: perImage } : request.single ? perImage[0] : perImage;
-    return { answer, items: n, captured: capturedImages(request.items, loaded.config, { name: loaded.input, tensor: pixels }), signals: norms.map((v) => [v]) };
+    return { answer, items: n, captured: () => capturedImages(request.items, loaded.config, { name: loaded.input, tensor: pixels }), signals: norms.map((v) => [v]) };
   },
   describe: (loaded) => ({ input_size: outputSize(loaded.image), pooling: loaded.pooling, normalize: loaded.normalize, poolings: POOLINGS.filter((p) => (p === 'pooler' ? loaded.pooled : loaded.hidden) !== undefined), output: loaded.pooling === 'pooler' ? loaded.pooled : loaded.hidden }),
   compare: compareImageEmbeddings,

@@ -136,7 +136,7 @@ export const objectDetection: TaskModule<ObjectDetector, DetectionRequest> = {
     const answers = detections.map(shown);
     // v2: one BYTES output, each image's detections as a JSON string (Triton's way for structured answers).
     const answer = request.v2 !== undefined ? v2Answer(context.model, request.v2, [{ name: 'detections', datatype: 'BYTES', shape: [answers.length], data: answers.map((a) => JSON.stringify(a)) }]) : request.predict ? { predictions: answers } : request.single ? answers[0] : answers;
-    return { answer, items: request.items.length, classCounts, captured: { ...capturedImages(request.items, loaded.config), detections: answers }, signals: detections.map((list, i) => signalsOf(list, sizes[i])) };
+    return { answer, items: request.items.length, classCounts, captured: () => ({ ...capturedImages(request.items, loaded.config), detections: answers }), signals: detections.map((list, i) => signalsOf(list, sizes[i])) };
   },
   describe(loaded) {
     const d = loaded.detector;

@@ -83,8 +83,9 @@ export async function runTask(model: LoadedModel, request: unknown, observers?: 
   if (times.ran < times.parsed) times.ran = times.parsed;
   const json = JSON.stringify(result.answer);
   observeTask(observers, model, result.items, times, result.classCounts === undefined ? undefined : { ...result.classCounts });
-  if (observers?.onCapture !== undefined && sampled(model, observers.capturePercent ?? 0)) {
-    observers.onCapture(pendingTaskCapture(model, result.captured, json, result.signals, task.module.signals));
+  if (observers?.onCapture !== undefined && sampled(model, observers.capturePercent ?? 0, observers.random)) {
+    const captured = typeof result.captured === 'function' ? (result.captured as () => unknown)() : result.captured;
+    observers.onCapture(pendingTaskCapture(model, captured, json, result.signals, task.module.signals));
   }
   return { json, headers: result.headers ?? {}, result };
 }

@@ -72,7 +72,11 @@ export interface TaskResult {
   readonly items: number;
   /** For metrics: how many inputs (or detections, or entities) got each label. */
   readonly classCounts?: Readonly<Record<string, number>>;
-  /** For data capture: the request's inputs as JSON (texts, base64 images, pairs); never tensors unless config asks. */
+  /**
+   * For data capture: the request's inputs as JSON (texts, base64 images, pairs); never tensors
+   * unless config asks. A function is called only for an answer sampled for capture, so what costs
+   * (image hashes, a pixel tensor in base64) is not made for the others.
+   */
   readonly captured: unknown;
   /** For drift: one row per input, values in the order of the module's `signals`. */
   readonly signals: readonly (readonly number[])[];

@@ -332,7 +332,7 @@ export const zeroShotImageClassification: TaskModule<ZeroShotImage, ZeroShotRequ
       answer,
       items: n,
       classCounts,
-      captured: { ...capturedImages(request.items, loaded.config, { name: loaded.input, tensor: pixels }), candidate_labels: request.labels, hypothesis_template: request.template },
+      captured: () => ({ ...capturedImages(request.items, loaded.config, { name: loaded.input, tensor: pixels }), candidate_labels: request.labels, hypothesis_template: request.template }),
       // The top label as its index among the request's candidate labels (stable when callers send one label set, as in production).
       signals: ranked.map((r) => [r[0].index, r[0].score]),
     };

@@ -124,7 +124,7 @@ describe('zero-shot-image-classification: equal to transformers.js on CLIP (one 
     assert.deepEqual(result.classCounts, {}, 'a request\'s own labels are not metric dimensions');
     const defaults = await zeroShotImageClassification.run(clip.loaded, request, clip.context);
     assert.deepEqual(defaults.classCounts, { [(defaults.answer as Label[])[0].label]: 1 }, 'config.json labels are');
-    assert.deepEqual((result.captured as { candidate_labels: string[] }).candidate_labels, ['a dog', 'noise']);
+    assert.deepEqual((result.captured as () => { candidate_labels: string[] })().candidate_labels, ['a dog', 'noise']);
   });
 
   it('bounds the text-embedding cache by label sets and by floats, least recently used dropped first', () => {
